@@ -1,0 +1,135 @@
+"""Runtime detection over registered drivers: which driver serves the client the app passed in.
+
+Drivers register by name: the built-ins below plus any entry point in the group
+``farmorm.drivers``. A driver module exposes ``name``, ``dialect``, ``inspect(client) -> Candidate``
+and ``async create_driver(schema, detected, **options)``. Inspection never imports a database
+library the application has not imported itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+BUILTIN_DRIVERS = {
+    "sqlite": "farmorm_drivers.sqlite",
+    "postgres": "farmorm_drivers.postgres",
+    "mysql": "farmorm_drivers.mysql",
+    "mongo": "farmorm_drivers.mongo",
+}
+
+
+@dataclass(frozen=True)
+class Detected:
+    """A detected runtime: ``kind`` (library), ``client``, ``dialect`` and ``source``."""
+
+    kind: str
+    client: Any
+    dialect: str | None
+    source: str  # pool | connection | client | database | engine | url
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One driver's verdict on a client, with the reasons it did not match."""
+
+    kind: str
+    matched: bool
+    reasons: tuple[str, ...] = ()
+    detected: Detected | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeReport:
+    """``inspect_database_runtime``'s report."""
+
+    runtime: Detected | None
+    constructor_name: str | None
+    candidates: tuple[Candidate, ...]
+    summary: str
+    hint: str | None
+
+
+def _load(target: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(target)
+    except ImportError:
+        return None
+
+
+def drivers() -> dict[str, ModuleType]:
+    """Every available driver module by name: built-ins first, then ``farmorm.drivers`` plug-ins."""
+    found: dict[str, ModuleType] = {}
+    for name, target in BUILTIN_DRIVERS.items():
+        mod = _load(target)
+        if mod is not None and hasattr(mod, "inspect"):
+            found[name] = mod
+    for ep in entry_points(group="farmorm.drivers"):
+        if ep.name in found:
+            continue
+        try:
+            obj = ep.load()
+        except ImportError:
+            continue
+        mod = obj() if callable(obj) and not isinstance(obj, ModuleType) else obj
+        if hasattr(mod, "inspect"):
+            found[ep.name] = mod
+    return found
+
+
+def _constructor_name(client: Any) -> str | None:
+    if client is None or isinstance(client, (str, dict)):
+        return None
+    return type(client).__name__
+
+
+def inspect_database_runtime(client: Any) -> RuntimeReport:
+    """Explain which driver matches ``client`` and why each other one did not."""
+    candidates: list[Candidate] = []
+    runtime = None
+    for mod in drivers().values():
+        cand = mod.inspect(client)
+        candidates.append(cand)
+        if cand.matched and runtime is None:
+            runtime = cand.detected
+    if runtime is not None:
+        dialect = f" ({runtime.dialect})" if runtime.dialect else ""
+        return RuntimeReport(runtime, _constructor_name(client), tuple(candidates),
+                             f"Detected {runtime.kind}{dialect} runtime from {runtime.source}.", None)
+    ctor = _constructor_name(client)
+    summary = (
+        f'Could not detect a supported runtime from constructor "{ctor}".'
+        if ctor else "Could not detect a supported runtime from the provided client."
+    )
+    first = next((r for c in candidates for r in c.reasons), "no driver is installed")
+    hint = (
+        'Pass a detected "runtime" override directly or provide a supported raw client. '
+        f"First failing check: {first}."
+    )
+    return RuntimeReport(None, ctor, tuple(candidates), summary, hint)
+
+
+def detect_database_runtime(client: Any) -> Detected | None:
+    """The detected runtime for ``client``, or None."""
+    return inspect_database_runtime(client).runtime
+
+
+def require_database_runtime(client: Any) -> Detected:
+    """The detected runtime for ``client``; raises ``ValueError`` with the summary and hint."""
+    report = inspect_database_runtime(client)
+    if report.runtime is None:
+        raise ValueError(f"{report.summary} {report.hint}")
+    return report.runtime
+
+
+def resolve(client: Any) -> tuple[ModuleType, Detected]:
+    """The driver module serving ``client`` and what it detected; ValueError when none does."""
+    for mod in drivers().values():
+        cand = mod.inspect(client)
+        if cand.matched and cand.detected is not None:
+            return mod, cand.detected
+    report = inspect_database_runtime(client)
+    raise ValueError(f"{report.summary} {report.hint}")

@@ -1,0 +1,175 @@
+"""The driver contract: what the core asks of a backend, and what it exposes as ``orm.driver``.
+
+A driver compiles nodes (pure, sync, cached by the core) and runs compiled statements on a
+connection. The core never branches on a dialect name: what differs is a capability or a hook.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncContextManager, Callable, Literal, Sequence
+
+import msgspec
+
+from .errors import OrmError
+
+TextSemantics = Literal["database-default", "case-sensitive", "case-insensitive"]
+
+
+class TextMatching(msgspec.Struct, frozen=True):
+    equality: TextSemantics = "case-sensitive"
+    contains: TextSemantics = "case-sensitive"
+    ordering: TextSemantics = "case-sensitive"
+
+
+class Returning(msgspec.Struct, frozen=True):
+    create: bool = False
+    update: bool = False
+    delete: bool = False
+
+
+class ReturningMode(msgspec.Struct, frozen=True):
+    create: Literal["none", "record"] = "none"
+    update: Literal["none", "record"] = "none"
+    delete: Literal["none", "record"] = "none"
+
+
+class NativeRelations(msgspec.Struct, frozen=True):
+    singular_chains: bool = False
+    has_many: bool = False
+    many_to_many: bool = False
+    filtered: bool = False
+    ordered: bool = False
+    paginated: bool = False
+
+
+class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
+    """What a backend can do; the reference's 16 keys in snake_case plus farmorm's own."""
+
+    supports_numeric_ids: bool = False
+    numeric_ids: Literal["none", "manual", "generated"] = "none"
+    supports_json: bool = False
+    supports_dates: bool = False
+    supports_booleans: bool = False
+    supports_transactions: bool = False
+    supports_schema_namespaces: bool = False
+    supports_transactional_ddl: bool = False
+    supports_join: bool = False
+    native_relation_loading: Literal["none", "partial", "full"] = "none"
+    text_comparison: TextSemantics = "case-sensitive"
+    text_matching: TextMatching = TextMatching()
+    upsert: Literal["none", "emulated", "native"] = "none"
+    returning: Returning = Returning()
+    returning_mode: ReturningMode = ReturningMode()
+    native_relations: NativeRelations = NativeRelations()
+    # farmorm's own
+    batched_relation_loading: bool = True
+    savepoints: bool = False
+    datetime_precision: Literal["microsecond", "millisecond", "second"] = "microsecond"
+    bulk_insert: bool = False
+
+
+@dataclass(frozen=True)
+class DriverHandle:
+    """``orm.driver``: frozen; ``client`` is the very object passed to ``create_orm``."""
+
+    kind: str
+    dialect: str | None
+    client: Any = field(repr=False)
+    capabilities: Capabilities
+
+
+class Result(msgspec.Struct):
+    """Rows (sequences aligned with the compiled statement's ``columns``) and an affected-row count."""
+
+    rows: Sequence[Sequence[Any]]
+    rowcount: int = -1
+
+
+class Compiled(abc.ABC):
+    """A compiled statement: ``columns`` (logical names of result columns) and their ``decoders``."""
+
+    columns: tuple[str, ...] = ()
+    decoders: tuple[Callable[[Any], Any] | None, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QueryEvent:
+    """One executed statement, passed to ``orm.on_query`` listeners."""
+
+    statement: str
+    params_count: int
+    duration: float
+    rows: int
+    error_code: str | None
+
+
+class Connection(abc.ABC):
+    """One connection (or session) held for an operation or a transaction."""
+
+    @abc.abstractmethod
+    async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
+        """Execute ``compiled`` with ``params`` (values as parsed; encoding is the compiled plan's job)."""
+
+    @abc.abstractmethod
+    async def begin(self, isolation: str | None = None) -> None: ...
+
+    @abc.abstractmethod
+    async def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    async def rollback(self) -> None: ...
+
+    async def savepoint(self, name: str) -> None:
+        raise NotImplementedError
+
+    async def release_savepoint(self, name: str) -> None:
+        raise NotImplementedError
+
+    async def rollback_to_savepoint(self, name: str) -> None:
+        raise NotImplementedError
+
+
+class Driver(abc.ABC):
+    """A backend: compiles nodes, hands out connections, maps native errors."""
+
+    handle: DriverHandle
+    #: how the identity requirement is phrased ("SQL", "Mongo")
+    runtime_label: str = "SQL"
+
+    def __init__(self) -> None:
+        self.listeners: list[Callable[[QueryEvent], Any]] = []
+
+    @abc.abstractmethod
+    def compile(self, node: Any) -> Compiled:
+        """Compile a value-free node; pure and sync, so the core caches the result by node."""
+
+    @abc.abstractmethod
+    def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncContextManager[Connection]:
+        """Acquire a connection for one operation or one transaction; released on exit."""
+
+    @abc.abstractmethod
+    def map_error(self, exc: BaseException) -> OrmError | None:
+        """Convert a native error to an OrmError, or None when it is not a database error."""
+
+    def check_schema(self, schema: Any) -> None:
+        """Refuse schema features this backend cannot serve (namespaces, generated ids, …)."""
+
+    async def push_schema(self, schema: Any) -> None:
+        """Create missing tables and indexes (idempotent)."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Close what the driver opened itself (never a client the user passed in)."""
+
+    def emit(self, statement: str, params_count: int, started: float, rows: int, error: BaseException | None) -> None:
+        """Tell ``on_query`` listeners about one executed statement."""
+        code = None
+        if error is not None:
+            mapped = error if isinstance(error, OrmError) else self.map_error(error)
+            code = mapped.code if mapped is not None else type(error).__name__
+        event = QueryEvent(statement, params_count, time.perf_counter() - started, rows, code)
+        for listener in list(self.listeners):
+            listener(event)

@@ -1,0 +1,229 @@
+"""OrmError, its codes and one exception subclass per code.
+
+Every native database error is converted in one place per driver (``map_error``) into an
+:class:`OrmError` whose ``code`` is one of :data:`CODES`; bad query input is refused with
+``VALIDATION_ERROR`` before any I/O.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Mapping
+
+UNIQUE_CONSTRAINT_VIOLATION = "UNIQUE_CONSTRAINT_VIOLATION"
+FOREIGN_KEY_VIOLATION = "FOREIGN_KEY_VIOLATION"
+NOT_NULL_VIOLATION = "NOT_NULL_VIOLATION"
+CHECK_VIOLATION = "CHECK_VIOLATION"
+MISSING_TABLE = "MISSING_TABLE"
+MISSING_SCHEMA = "MISSING_SCHEMA"
+TRANSACTION_CONFLICT = "TRANSACTION_CONFLICT"
+DEADLOCK = "DEADLOCK"
+CONNECTION_ERROR = "CONNECTION_ERROR"
+VALIDATION_ERROR = "VALIDATION_ERROR"
+NOT_FOUND = "NOT_FOUND"
+VERSION_CONFLICT = "VERSION_CONFLICT"
+UNSUPPORTED = "UNSUPPORTED"
+
+#: Human description of each code, used as the message prefix of mapped native errors
+#: (``"<Description> in <kind> (<dialect>) runtime: <native message>"``, as the reference does).
+DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        UNIQUE_CONSTRAINT_VIOLATION: "Unique constraint violation",
+        FOREIGN_KEY_VIOLATION: "Foreign key violation",
+        NOT_NULL_VIOLATION: "Not-null constraint violation",
+        CHECK_VIOLATION: "Check constraint violation",
+        MISSING_TABLE: "Missing table or collection",
+        MISSING_SCHEMA: "Missing schema or database namespace",
+        TRANSACTION_CONFLICT: "Transaction conflict",
+        DEADLOCK: "Deadlock detected",
+        CONNECTION_ERROR: "Connection error",
+        VALIDATION_ERROR: "Invalid query input",
+        NOT_FOUND: "Record not found",
+        VERSION_CONFLICT: "Version conflict",
+        UNSUPPORTED: "Unsupported operation",
+    }
+)
+
+CODES = tuple(DESCRIPTIONS)
+RETRYABLE_CODES = frozenset({TRANSACTION_CONFLICT, DEADLOCK})
+
+
+class OrmError(Exception):
+    """A normalized farmorm error: ``code`` says what happened whatever the backend."""
+
+    code: str = "ORM_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        backend_kind: str | None = None,
+        dialect: str | None = None,
+        retryable: bool | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.message = message
+        self.backend_kind = backend_kind
+        self.dialect = dialect
+        self.retryable = self.code in RETRYABLE_CODES if retryable is None else retryable
+        base = {"backend_kind": backend_kind, "dialect": dialect, "retryable": self.retryable}
+        base.update(meta or {})
+        self.meta: Mapping[str, Any] = MappingProxyType(base)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class UniqueConstraintViolation(OrmError):
+    """A write hit a unique key (primary key, unique field or compound unique)."""
+
+    code = UNIQUE_CONSTRAINT_VIOLATION
+
+
+class ForeignKeyViolation(OrmError):
+    """A write referenced a missing row, or a delete left rows pointing at nothing."""
+
+    code = FOREIGN_KEY_VIOLATION
+
+
+class NotNullViolation(OrmError):
+    """The database refused a NULL for a NOT NULL column."""
+
+    code = NOT_NULL_VIOLATION
+
+
+class CheckViolation(OrmError):
+    """A CHECK constraint (e.g. an enumeration's allowed values) refused the row."""
+
+    code = CHECK_VIOLATION
+
+
+class MissingTable(OrmError):
+    """The table or collection does not exist (schema not pushed?)."""
+
+    code = MISSING_TABLE
+
+
+class MissingSchema(OrmError):
+    """The schema namespace or database does not exist."""
+
+    code = MISSING_SCHEMA
+
+
+class TransactionConflict(OrmError):
+    """A serialization failure, busy database or lock timeout; retrying may succeed."""
+
+    code = TRANSACTION_CONFLICT
+
+
+class Deadlock(OrmError):
+    """The database broke a deadlock by aborting this transaction; retrying may succeed."""
+
+    code = DEADLOCK
+
+
+class OrmConnectionError(OrmError):
+    """The connection failed, was lost, or none could be acquired in time."""
+
+    code = CONNECTION_ERROR
+
+
+class QueryValidationError(OrmError, ValueError):
+    """Bad query input, refused before any I/O."""
+
+    code = VALIDATION_ERROR
+
+
+class RecordNotFound(OrmError):
+    """The record an operation needed does not exist."""
+
+    code = NOT_FOUND
+
+
+class VersionConflict(OrmError):
+    """An optimistic-concurrency update found another version."""
+
+    code = VERSION_CONFLICT
+
+
+class UnsupportedError(OrmError):
+    """The backend cannot do what was asked (see its capabilities)."""
+
+    code = UNSUPPORTED
+
+
+_BY_CODE: dict[str, type[OrmError]] = {
+    cls.code: cls
+    for cls in (
+        UniqueConstraintViolation,
+        ForeignKeyViolation,
+        NotNullViolation,
+        CheckViolation,
+        MissingTable,
+        MissingSchema,
+        TransactionConflict,
+        Deadlock,
+        OrmConnectionError,
+        QueryValidationError,
+        RecordNotFound,
+        VersionConflict,
+        UnsupportedError,
+    )
+}
+
+
+def error_class(code: str) -> type[OrmError]:
+    """Return the exception subclass for ``code``."""
+    return _BY_CODE[code]
+
+
+def make_error(
+    code: str,
+    message: str,
+    *,
+    backend_kind: str | None = None,
+    dialect: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> OrmError:
+    """Build the subclass instance for ``code`` (so both ``except`` and ``.code`` work)."""
+    return _BY_CODE[code](message, backend_kind=backend_kind, dialect=dialect, meta=meta)
+
+
+def native_error(
+    code: str,
+    exc: BaseException,
+    *,
+    backend_kind: str,
+    dialect: str | None,
+    meta: Mapping[str, Any] | None = None,
+) -> OrmError:
+    """Wrap a native driver error in the reference's message shape; the caller raises it ``from exc``."""
+    where = f"{backend_kind} ({dialect})" if dialect else backend_kind
+    original = str(exc).strip() or type(exc).__name__
+    full_meta = {"original_message": original}
+    full_meta.update(meta or {})
+    return make_error(
+        code,
+        f"{DESCRIPTIONS[code]} in {where} runtime: {original}",
+        backend_kind=backend_kind,
+        dialect=dialect,
+        meta=full_meta,
+    )
+
+
+def validation_error(message: str, **meta: Any) -> QueryValidationError:
+    """A VALIDATION_ERROR for bad input; ``meta`` names the model/field concerned."""
+    return QueryValidationError(message, meta=meta)
+
+
+def is_orm_error(value: object) -> bool:
+    """True when ``value`` is an :class:`OrmError` (any code)."""
+    return isinstance(value, OrmError)
+
+
+class SchemaError(ValueError):
+    """The schema definition is inconsistent; raised by ``define_schema`` and friends."""

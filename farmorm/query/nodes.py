@@ -1,0 +1,193 @@
+"""The internal query representation: frozen, hashable, value-free nodes.
+
+A node describes the *shape* of a query; every user value lives in a separate params list and a
+node refers to it only as ``Param(index)``. So a node is its own plan-cache key and a repeated
+query shape compiles once. Nodes are grouped by meaning: conditions, reads, writes.
+Field names in nodes are logical names; drivers resolve columns through the schema.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+import msgspec
+
+
+class Node(msgspec.Struct, frozen=True, cache_hash=True):
+    """Base of every node."""
+
+
+class Param(Node, frozen=True):
+    """A reference to ``params[index]``."""
+
+    index: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditions (the compiled form of ``where``)
+
+
+class Compare(Node, frozen=True):
+    """``field <op> param``; ``op`` is eq, ne, gt, gte, lt, lte. ``insensitive`` folds case (eq/ne)."""
+
+    field: str
+    op: Literal["eq", "ne", "gt", "gte", "lt", "lte"]
+    value: Param
+    insensitive: bool = False
+
+
+class IsNull(Node, frozen=True):
+    """``field IS NULL`` (or ``IS NOT NULL`` when ``negated``)."""
+
+    field: str
+    negated: bool = False
+
+
+class InList(Node, frozen=True):
+    """``field IN (values)``; the whole list is one param so the shape ignores its length."""
+
+    field: str
+    values: Param
+    negated: bool = False
+
+
+class Match(Node, frozen=True):
+    """Substring tests: contains, starts_with, ends_with; the param is the raw user text."""
+
+    field: str
+    kind: Literal["contains", "starts_with", "ends_with"]
+    value: Param
+    insensitive: bool = False
+
+
+class JsonEquals(Node, frozen=True):
+    """Whole-value equality on a JSON field."""
+
+    field: str
+    value: Param
+    negated: bool = False
+
+
+class Const(Node, frozen=True):
+    """A constant truth value (``in: []`` is ``Const(False)``)."""
+
+    value: bool
+
+
+class And(Node, frozen=True):
+    items: tuple[Condition, ...]
+
+
+class Or(Node, frozen=True):
+    items: tuple[Condition, ...]
+
+
+class Not(Node, frozen=True):
+    item: Condition
+
+
+class RelationFilter(Node, frozen=True):
+    """A filter through a relation: some / every / none (to-many), is / is_not (to-one).
+
+    ``where`` is a condition on the target model; ``None`` means "any record" (and for
+    ``is``/``is_not`` with ``None`` value the parser emits ``kind="none"``/``"some"``)."""
+
+    relation: str
+    kind: Literal["some", "every", "none", "is", "is_not"]
+    where: Condition | None = None
+
+
+Condition = Union[Compare, IsNull, InList, Match, JsonEquals, Const, And, Or, Not, RelationFilter]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+
+
+class OrderItem(Node, frozen=True):
+    field: str
+    desc: bool = False
+
+
+class Link(Node, frozen=True):
+    """How a relation-level query is tied to its parent rows.
+
+    Direct (belongs_to / has_one / has_many): ``target.field IN param``.
+    Through (many_to_many): join ``through`` on ``through.to_field = target.field`` and filter
+    ``through.from_field IN param``; the through value is returned as one extra last column.
+    ``per_parent`` asks for take/skip applied per parent key (a window), not to the whole result.
+    """
+
+    field: str
+    keys: Param
+    through: str | None = None
+    from_field: str | None = None
+    to_field: str | None = None
+    per_parent: bool = False
+
+
+class Select(Node, frozen=True):
+    """Read ``columns`` (logical fields, in order) of ``model`` rows."""
+
+    model: str
+    columns: tuple[str, ...]
+    where: Condition | None = None
+    order_by: tuple[OrderItem, ...] = ()
+    take: Param | None = None
+    skip: Param | None = None
+    link: Link | None = None
+
+
+class Count(Node, frozen=True):
+    model: str
+    where: Condition | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes. Parameters are laid out in the order the parser created them.
+
+
+class Insert(Node, frozen=True):
+    """Insert ``rows`` rows of ``columns``; param ``r * len(columns) + c`` is row r, column c.
+
+    ``returning`` lists the fields to read back (empty: nothing)."""
+
+    model: str
+    columns: tuple[str, ...]
+    rows: int
+    returning: tuple[str, ...] = ()
+
+
+class Update(Node, frozen=True):
+    """Set ``columns`` (params ``values``) on rows matching ``where``; ``first`` limits it to one row."""
+
+    model: str
+    columns: tuple[str, ...]
+    values: tuple[Param, ...]
+    where: Condition | None
+    first: bool = False
+    returning: tuple[str, ...] = ()
+
+
+class Delete(Node, frozen=True):
+    model: str
+    where: Condition | None
+    first: bool = False
+
+
+class Upsert(Node, frozen=True):
+    """Insert one row, or on a conflict over ``conflict`` update ``update_columns`` instead."""
+
+    model: str
+    columns: tuple[str, ...]
+    values: tuple[Param, ...]
+    conflict: tuple[str, ...]
+    update_columns: tuple[str, ...]
+    update_values: tuple[Param, ...]
+    returning: tuple[str, ...] = ()
+
+
+Statement = Union[Select, Count, Insert, Update, Delete, Upsert]
+
+TRUE = Const(True)
+FALSE = Const(False)

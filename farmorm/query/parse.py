@@ -1,0 +1,395 @@
+"""User arguments -> (node, params). Validates everything against the schema before any I/O.
+
+Every refusal is a VALIDATION_ERROR ``OrmError`` whose message names the model and field.
+Values are checked (type, range, enum, timezone) and appended to a params list; nodes only hold
+``Param(index)``, so they stay value-free and cacheable.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..errors import validation_error
+from ..schema.manifest import FieldMeta, ModelMeta, RelationMeta, Schema
+from . import nodes as n
+from .plan import LINK_COLUMN, Read, RelationRead
+from .values import check_value
+
+OPERATORS = frozenset(
+    {"eq", "not", "in", "not_in", "contains", "starts_with", "ends_with", "gt", "gte", "lt", "lte", "mode"}
+)
+_TEXT_OPS = OPERATORS
+_ORDERED_OPS = frozenset({"eq", "not", "in", "not_in", "gt", "gte", "lt", "lte"})
+_PLAIN_OPS = frozenset({"eq", "not", "in", "not_in"})
+_JSON_OPS = frozenset({"eq", "not"})
+ALLOWED_OPS = {
+    "string": _TEXT_OPS,
+    "enum": _TEXT_OPS,
+    "integer": _ORDERED_OPS,
+    "bigint": _ORDERED_OPS,
+    "decimal": _ORDERED_OPS,
+    "datetime": _ORDERED_OPS,
+    "boolean": _PLAIN_OPS,
+    "json": _JSON_OPS,
+}
+_CMP = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}
+_LOGICAL = ("AND", "OR", "NOT")
+_TO_MANY_FILTERS = frozenset({"some", "every", "none"})
+_TO_ONE_FILTERS = frozenset({"is", "is_not"})
+_READ_KEYS = frozenset({"select", "include", "where", "order_by", "take", "skip"})
+
+
+def _unknown_field(model: ModelMeta, name: str) -> Exception:
+    return validation_error(f'Unknown field "{name}" on model "{model.name}".', model=model.name, field=name)
+
+
+def _field(model: ModelMeta, name: str) -> FieldMeta:
+    f = model.fields.get(name)
+    if f is None:
+        raise _unknown_field(model, name)
+    return f
+
+
+def _add(params: list[Any], value: Any) -> n.Param:
+    params.append(value)
+    return n.Param(len(params) - 1)
+
+
+def _and(items: list[n.Condition]) -> n.Condition | None:
+    if not items:
+        return None
+    return items[0] if len(items) == 1 else n.And(tuple(items))
+
+
+# ---------------------------------------------------------------------------------------------
+# where
+
+
+class WhereParser:
+    """Compiles a ``where`` mapping into a condition node, appending values to ``params``."""
+
+    __slots__ = ("schema", "params")
+
+    def __init__(self, schema: Schema, params: list[Any]):
+        self.schema = schema
+        self.params = params
+
+    def parse(self, model: ModelMeta, where: Any) -> n.Condition | None:
+        if where is None:
+            return None
+        if not isinstance(where, Mapping):
+            raise validation_error(
+                f'"where" on model "{model.name}" must be a mapping, got {type(where).__name__}.',
+                model=model.name,
+            )
+        parts: list[n.Condition] = []
+        for key, value in where.items():
+            if key in _LOGICAL:
+                cond = self._logical(model, key, value)
+            elif key in model.fields:
+                cond = self._field(model, model.fields[key], value)
+            elif key in model.relations:
+                cond = self._relation(model, model.relations[key], value)
+            else:
+                raise _unknown_field(model, key)
+            if cond is not None:
+                parts.append(cond)
+        return _and(parts)
+
+    def _logical(self, model: ModelMeta, key: str, value: Any) -> n.Condition | None:
+        items = [value] if isinstance(value, Mapping) else value
+        if not isinstance(items, (list, tuple)):
+            raise validation_error(
+                f'"{key}" on model "{model.name}" expects a list of where objects.', model=model.name
+            )
+        conds = [c for c in (self.parse(model, w) for w in items) if c is not None]
+        if key == "AND":
+            return _and(conds)
+        if key == "OR":
+            if not conds:
+                return None
+            return conds[0] if len(conds) == 1 else n.Or(tuple(conds))
+        inner = _and(conds)
+        return None if inner is None else n.Not(inner)
+
+    def _field(self, model: ModelMeta, f: FieldMeta, value: Any) -> n.Condition | None:
+        kind = f.value_kind
+        if isinstance(value, Mapping) and not (kind == "json" and not (value.keys() <= OPERATORS and value)):
+            return self._operators(model, f, kind, value)
+        return self._equals(model, f, kind, value, insensitive=False)
+
+    def _equals(self, model: ModelMeta, f: FieldMeta, kind: str, value: Any, *, insensitive: bool,
+                negated: bool = False) -> n.Condition:
+        if value is None:
+            return n.IsNull(f.name, negated=negated)
+        if kind == "json":
+            return n.JsonEquals(f.name, _add(self.params, check_value(model, f, value)), negated=negated)
+        v = check_value(model, f, value)
+        return n.Compare(f.name, "ne" if negated else "eq", _add(self.params, v), insensitive)
+
+    def _operators(self, model: ModelMeta, f: FieldMeta, kind: str, ops: Mapping[str, Any]) -> n.Condition | None:
+        allowed = ALLOWED_OPS[kind]
+        for op in ops:
+            if op not in OPERATORS:
+                raise validation_error(
+                    f'Unknown operator "{op}" for field "{f.name}" on model "{model.name}".',
+                    model=model.name, field=f.name,
+                )
+            if op not in allowed:
+                raise validation_error(
+                    f'Operator "{op}" is not supported for field "{f.name}" ({kind}) on model "{model.name}".',
+                    model=model.name, field=f.name,
+                )
+        mode = ops.get("mode", "default")
+        if mode not in ("default", "insensitive"):
+            raise validation_error(
+                f'Invalid mode "{mode}" for field "{f.name}" on model "{model.name}". '
+                'Use "default" or "insensitive".',
+                model=model.name, field=f.name,
+            )
+        ins = mode == "insensitive"
+        parts: list[n.Condition] = []
+        for op, value in ops.items():
+            if op == "mode":
+                continue
+            if op == "eq":
+                parts.append(self._equals(model, f, kind, value, insensitive=ins))
+            elif op == "not":
+                if isinstance(value, Mapping) and kind != "json":
+                    inner = self._operators(model, f, kind, value)
+                    if inner is not None:
+                        parts.append(n.Not(inner))
+                else:
+                    parts.append(self._equals(model, f, kind, value, insensitive=ins, negated=True))
+            elif op in ("in", "not_in"):
+                parts.append(self._in(model, f, op, value))
+            elif op in _CMP:
+                if value is None:
+                    raise validation_error(
+                        f'Operator "{op}" for field "{f.name}" on model "{model.name}" needs a non-null value.',
+                        model=model.name, field=f.name,
+                    )
+                parts.append(n.Compare(f.name, _CMP[op], _add(self.params, check_value(model, f, value))))  # type: ignore[arg-type]
+            else:  # contains / starts_with / ends_with
+                if not isinstance(value, str):
+                    raise validation_error(
+                        f'Invalid value for field "{f.name}" on model "{model.name}": '
+                        f'"{op}" expects str, got {type(value).__name__}.',
+                        model=model.name, field=f.name,
+                    )
+                parts.append(n.Match(f.name, op, _add(self.params, value), ins))  # type: ignore[arg-type]
+        return _and(parts)
+
+    def _in(self, model: ModelMeta, f: FieldMeta, op: str, value: Any) -> n.Condition | None:
+        if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+            raise validation_error(
+                f'Operator "{op}" for field "{f.name}" on model "{model.name}" expects a list of values.',
+                model=model.name, field=f.name,
+            )
+        values = []
+        for v in value:
+            if v is None:
+                raise validation_error(
+                    f'Operator "{op}" for field "{f.name}" on model "{model.name}" cannot contain null; '
+                    'use {"eq": None} instead.',
+                    model=model.name, field=f.name,
+                )
+            values.append(check_value(model, f, v))
+        if not values:
+            return n.FALSE if op == "in" else None
+        return n.InList(f.name, _add(self.params, values), negated=op == "not_in")
+
+    def _relation(self, model: ModelMeta, rel: RelationMeta, value: Any) -> n.Condition:
+        target = self.schema.models[rel.target]
+        if not rel.to_many and (value is None or not isinstance(value, Mapping) or
+                                not value.keys() <= _TO_ONE_FILTERS | _TO_MANY_FILTERS):
+            value = {"is": value}  # to-one shorthand: {"profile": None} / {"user": {...}}
+        if not isinstance(value, Mapping) or not value:
+            raise validation_error(
+                f'Relation filter "{rel.name}" on model "{model.name}" expects an object with '
+                + ('"some", "every" or "none".' if rel.to_many else '"is" or "is_not".'),
+                model=model.name, field=rel.name,
+            )
+        allowed = _TO_MANY_FILTERS if rel.to_many else _TO_ONE_FILTERS
+        parts: list[n.Condition] = []
+        for kind, sub in value.items():
+            if kind not in allowed:
+                hint = '"some", "every" or "none"' if rel.to_many else '"is" or "is_not"'
+                raise validation_error(
+                    f'Relation filter "{kind}" is not valid for {"to-many" if rel.to_many else "to-one"} '
+                    f'relation "{rel.name}" on model "{model.name}". Use {hint}.',
+                    model=model.name, field=rel.name,
+                )
+            if sub is None and kind in _TO_ONE_FILTERS:
+                # is: None -> no related record; is_not: None -> a related record exists
+                parts.append(n.RelationFilter(rel.name, "none" if kind == "is" else "some"))
+                continue
+            inner = self.parse(target, sub)
+            parts.append(n.RelationFilter(rel.name, kind, inner))  # type: ignore[arg-type]
+        cond = _and(parts)
+        assert cond is not None
+        return cond
+
+
+def parse_where(schema: Schema, model: ModelMeta, where: Any, params: list[Any]) -> n.Condition | None:
+    """Compile ``where`` for ``model`` into a condition, appending its values to ``params``."""
+    return WhereParser(schema, params).parse(model, where)
+
+
+# ---------------------------------------------------------------------------------------------
+# order_by, take, skip
+
+
+def parse_order(model: ModelMeta, order_by: Any) -> tuple[n.OrderItem, ...]:
+    """``{"f": "asc"}`` or a list of such mappings -> order items, in order."""
+    if order_by is None:
+        return ()
+    entries = [order_by] if isinstance(order_by, Mapping) else order_by
+    if not isinstance(entries, (list, tuple)):
+        raise validation_error(
+            f'"order_by" on model "{model.name}" must be a mapping or a list of mappings.', model=model.name
+        )
+    items: list[n.OrderItem] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            raise validation_error(
+                f'"order_by" on model "{model.name}" must be a mapping or a list of mappings.', model=model.name
+            )
+        for name, direction in entry.items():
+            _field(model, name)
+            if direction not in ("asc", "desc"):
+                raise validation_error(
+                    f'Invalid order direction "{direction}" for field "{name}" on model "{model.name}". '
+                    'Use "asc" or "desc".',
+                    model=model.name, field=name,
+                )
+            items.append(n.OrderItem(name, direction == "desc"))
+    return tuple(items)
+
+
+def parse_count_arg(model: ModelMeta, label: str, value: Any, params: list[Any]) -> n.Param | None:
+    """Validate ``take`` / ``skip`` and bind it as a param."""
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise validation_error(
+            f'Invalid {label} on model "{model.name}": expected a non-negative integer, got {value!r}.',
+            model=model.name,
+        )
+    return _add(params, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# select / include -> Read
+
+
+def _selection(model: ModelMeta, select: Any, include: Any) -> tuple[list[str], dict[str, Any]]:
+    """Resolve select/include into (scalar fields, {relation name: sub-args or True})."""
+    if select is not None and include is not None:
+        raise validation_error(
+            f'Use either "select" or "include" on model "{model.name}", not both.', model=model.name
+        )
+    rels: dict[str, Any] = {}
+    if select is None:
+        fields = list(model.fields)
+        spec = include or {}
+        if not isinstance(spec, Mapping):
+            raise validation_error(f'"include" on model "{model.name}" must be a mapping.', model=model.name)
+        for name, value in spec.items():
+            if name not in model.relations:
+                raise validation_error(
+                    f'Unknown relation "{name}" on model "{model.name}".', model=model.name, field=name
+                )
+            if value:
+                rels[name] = value
+        return fields, rels
+    if not isinstance(select, Mapping):
+        raise validation_error(f'"select" on model "{model.name}" must be a mapping.', model=model.name)
+    fields = []
+    for name, value in select.items():
+        if name in model.fields:
+            if value is True:
+                fields.append(name)
+            elif value not in (False, None):
+                raise validation_error(
+                    f'"select" value for field "{name}" on model "{model.name}" must be True or False.',
+                    model=model.name, field=name,
+                )
+        elif name in model.relations:
+            if value:
+                rels[name] = value
+        else:
+            raise _unknown_field(model, name)
+    return fields, rels
+
+
+def parse_read(
+    schema: Schema,
+    model: ModelMeta,
+    *,
+    where: Any = None,
+    select: Any = None,
+    include: Any = None,
+    order_by: Any = None,
+    take: Any = None,
+    skip: Any = None,
+    params: list[Any] | None = None,
+    link: tuple[RelationMeta, bool] | None = None,
+) -> Read:
+    """Build the read plan for one level (and, recursively, its relation levels)."""
+    params = [] if params is None else params
+    link_param = _add(params, None) if link is not None else None  # params[0]: parent keys
+    fields, rels = _selection(model, select, include)
+    cond = parse_where(schema, model, where, params)
+    order = parse_order(model, order_by)
+    single = link is not None and not link[0].to_many
+    take_p = parse_count_arg(model, "take", take, params)
+    skip_p = parse_count_arg(model, "skip", skip, params)
+    if single:
+        take_p = skip_p = None  # a to-one relation is one record or None: paging does not apply
+    hidden: list[str] = []
+    columns = list(fields)
+
+    def need(name: str) -> None:
+        if name not in columns:
+            columns.append(name)
+            hidden.append(name)
+
+    link_node = None
+    if link is not None:
+        rel, _ = link
+        if rel.kind == "many_to_many":
+            link_node = n.Link(rel.remote_field, link_param, rel.through, rel.through_from, rel.through_to,  # type: ignore[arg-type]
+                               per_parent=take_p is not None or skip_p is not None)
+            hidden.append(LINK_COLUMN)
+        else:
+            need(rel.remote_field)
+            # to-one levels need no window: stitching keeps the first row per key, in order_by order
+            link_node = n.Link(rel.remote_field, link_param,  # type: ignore[arg-type]
+                               per_parent=take_p is not None or skip_p is not None)
+    rel_reads: list[RelationRead] = []
+    for rname, sub in rels.items():
+        rel = model.relations[rname]
+        need(rel.local_field)
+        rel_reads.append(_relation_read(schema, model, rel, sub))
+    node = n.Select(model.name, tuple(columns), cond, order, take_p, skip_p, link_node)
+    return Read(node, params, tuple(rel_reads), tuple(hidden))
+
+
+def _relation_read(schema: Schema, model: ModelMeta, rel: RelationMeta, sub: Any) -> RelationRead:
+    target = schema.models[rel.target]
+    args: Mapping[str, Any] = {} if sub is True else sub
+    if not isinstance(args, Mapping):
+        raise validation_error(
+            f'Relation "{rel.name}" on model "{model.name}" must be selected with True or a query mapping.',
+            model=model.name, field=rel.name,
+        )
+    for key in args:
+        if key not in _READ_KEYS:
+            raise validation_error(
+                f'Unknown key "{key}" in the query for relation "{rel.name}" on model "{model.name}".',
+                model=model.name, field=rel.name,
+            )
+    read = parse_read(schema, target, **args, params=[], link=(rel, True))
+    child_key = LINK_COLUMN if rel.kind == "many_to_many" else rel.remote_field
+    return RelationRead(rel.name, rel, read, rel.local_field, child_key, not rel.to_many)

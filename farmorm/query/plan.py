@@ -1,0 +1,74 @@
+"""Read plans: a root ``Select`` plus one batched follow-up ``Select`` per relation level.
+
+The parser builds these; the executor runs them. A relation level is one query whatever the
+number of parent rows: its ``Link`` filters ``target.key IN (parent keys)`` and the rows are
+stitched back onto their parents here, in Python, by key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..schema.manifest import RelationMeta
+from .nodes import Select
+
+#: Name of the extra last column a many-to-many level returns: the parent key it belongs to.
+LINK_COLUMN = "\x00link"
+
+
+@dataclass(slots=True)
+class Read:
+    """A ``Select`` node, its params, its relation levels and the helper columns to drop afterwards."""
+
+    node: Select
+    params: list[Any]
+    relations: tuple[RelationRead, ...] = ()
+    hidden: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class RelationRead:
+    """One relation level. ``read.params[0]`` is the slot for the parent keys (filled per run)."""
+
+    name: str
+    meta: RelationMeta
+    read: Read
+    parent_key: str
+    child_key: str  # a child column, or LINK_COLUMN for many-to-many
+    single: bool
+
+
+def collect_keys(records: list[dict[str, Any]], key: str) -> list[Any]:
+    """The distinct non-null values of ``key`` over ``records``, in first-seen order."""
+    seen: dict[Any, None] = {}
+    for r in records:
+        v = r[key]
+        if v is not None:
+            seen[v] = None
+    return list(seen)
+
+
+def stitch(parents: list[dict[str, Any]], rel: RelationRead, children: list[dict[str, Any]]) -> None:
+    """Attach ``children`` to their ``parents`` under ``rel.name`` (a record/None or a list)."""
+    grouped: dict[Any, list[dict[str, Any]]] = {}
+    ck = rel.child_key
+    for c in children:
+        grouped.setdefault(c[ck], []).append(c)
+    pk = rel.parent_key
+    name = rel.name
+    if rel.single:
+        for p in parents:
+            group = grouped.get(p[pk])
+            p[name] = group[0] if group else None
+    else:
+        for p in parents:
+            group = grouped.get(p[pk])
+            p[name] = list(group) if group else []
+
+
+def strip_hidden(records: list[dict[str, Any]], hidden: tuple[str, ...]) -> None:
+    """Drop the helper columns a plan added only to join relation levels."""
+    for r in records:
+        for h in hidden:
+            r.pop(h, None)

@@ -1,0 +1,193 @@
+"""Python-side checks of field values: type, range, enum membership and timezone awareness.
+
+They run in ``parse`` before any I/O, so a bad value never reaches a driver.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import os
+import threading
+import time
+from typing import Any, Callable
+
+from ..errors import validation_error
+from ..schema.manifest import FieldMeta, ModelMeta
+
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _json_ok(value: Any, depth: int = 0) -> bool:
+    if depth > 64:
+        return False
+    if isinstance(value, _JSON_SCALARS):
+        return not (isinstance(value, float) and value != value)  # NaN is not JSON
+    if isinstance(value, (list, tuple)):
+        return all(_json_ok(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_ok(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _bad(model: ModelMeta, f: FieldMeta, expected: str, value: Any) -> Exception:
+    return validation_error(
+        f'Invalid value for field "{f.name}" on model "{model.name}": expected {expected}, '
+        f"got {type(value).__name__}.",
+        model=model.name,
+        field=f.name,
+    )
+
+
+def _int_checker(bounds: tuple[int, int], label: str) -> Callable[[ModelMeta, FieldMeta, Any], Any]:
+    lo, hi = bounds
+
+    def check(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
+        if type(v) is not int:
+            if isinstance(v, int) and not isinstance(v, bool):
+                v = int(v)
+            else:
+                raise _bad(model, f, label, v)
+        if not lo <= v <= hi:
+            raise validation_error(
+                f'Invalid value for field "{f.name}" on model "{model.name}": {v} is out of range '
+                f"for {label} ({lo}..{hi}).",
+                model=model.name,
+                field=f.name,
+            )
+        return v
+
+    return check
+
+
+def _check_string(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
+    if not isinstance(v, str):
+        raise _bad(model, f, "str", v)
+    return v
+
+
+def _check_bool(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
+    if not isinstance(v, bool):
+        raise _bad(model, f, "bool", v)
+    return v
+
+
+def _check_decimal(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
+    if isinstance(v, decimal.Decimal):
+        if not v.is_finite():
+            raise validation_error(
+                f'Invalid value for field "{f.name}" on model "{model.name}": decimal must be finite.',
+                model=model.name,
+                field=f.name,
+            )
+        return v
+    if isinstance(v, int) and not isinstance(v, bool):
+        return decimal.Decimal(v)
+    if isinstance(v, str):
+        try:
+            d = decimal.Decimal(v)
+        except decimal.InvalidOperation:
+            raise _bad(model, f, "Decimal", v) from None
+        if d.is_finite():
+            return d
+    raise _bad(model, f, "Decimal", v)
+
+
+def _check_datetime(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
+    if not isinstance(v, _dt.datetime):
+        raise _bad(model, f, "datetime", v)
+    if v.tzinfo is None or v.utcoffset() is None:
+        raise validation_error(
+            f'Invalid value for field "{f.name}" on model "{model.name}": datetime must be timezone-aware.',
+            model=model.name,
+            field=f.name,
+        )
+    return v.astimezone(_dt.timezone.utc)
+
+
+def _check_json(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
+    if not _json_ok(v):
+        raise _bad(model, f, "a JSON-compatible value", v)
+    return v
+
+
+def _check_enum(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
+    if not isinstance(v, str):
+        raise _bad(model, f, "str", v)
+    if v not in (f.enum_values or ()):
+        raise validation_error(
+            f'Invalid value "{v}" for enum field "{f.name}" on model "{model.name}". '
+            f"Expected one of: {', '.join(f.enum_values or ())}.",
+            model=model.name,
+            field=f.name,
+        )
+    return v
+
+
+CHECKERS: dict[str, Callable[[ModelMeta, FieldMeta, Any], Any]] = {
+    "string": _check_string,
+    "boolean": _check_bool,
+    "integer": _int_checker(INT32, "integer"),
+    "bigint": _int_checker(INT64, "bigint"),
+    "decimal": _check_decimal,
+    "datetime": _check_datetime,
+    "json": _check_json,
+    "enum": _check_enum,
+}
+# integer ids are 64-bit so an app can outgrow 2**31 rows
+_CHECK_INT_ID = _int_checker(INT64, "integer")
+
+
+def check_value(model: ModelMeta, f: FieldMeta, value: Any) -> Any:
+    """Validate ``value`` for ``f`` and return it normalized (datetimes in UTC, ints as int)."""
+    if f.kind == "id":
+        return _CHECK_INT_ID(model, f, value) if f.id_type == "integer" else _check_string(model, f, value)
+    return CHECKERS[f.kind](model, f, value)
+
+
+def check_writable(model: ModelMeta, f: FieldMeta, value: Any) -> Any:
+    """Validate a value being written: ``None`` only for nullable fields."""
+    if value is None:
+        if f.nullable:
+            return None
+        raise validation_error(
+            f'Field "{f.name}" on model "{model.name}" cannot be null.', model=model.name, field=f.name
+        )
+    return check_value(model, f, value)
+
+
+# --------------------------------------------------------------------------------------------
+# Time-ordered string ids (UUIDv7 text): index-friendly, sortable by creation time.
+
+_uuid_lock = threading.Lock()
+_last_ms = 0
+_seq = 0
+
+
+def uuid7() -> str:
+    """A UUIDv7 string: 48-bit millisecond timestamp, a 12-bit counter within the millisecond, random tail."""
+    global _last_ms, _seq
+    with _uuid_lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last_ms:
+            _seq += 1
+            if _seq > 0xFFF:  # counter exhausted: borrow the next millisecond
+                _last_ms += 1
+                _seq = 0
+            ms = _last_ms
+        else:
+            _last_ms = ms
+            _seq = int.from_bytes(os.urandom(2), "big") & 0x7FF  # leave room to count up
+        seq = _seq
+    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (ms << 80) | (0x7 << 76) | (seq << 64) | (0b10 << 62) | rand
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def utc_now() -> _dt.datetime:
+    """The current time, aware, in UTC."""
+    return _dt.datetime.now(_dt.timezone.utc)

@@ -1,0 +1,129 @@
+"""Write arguments: create/update data, unique lookups and the upsert consistency rules.
+
+Defaults are applied here, client-side, so every backend stores the same values: generated
+string ids (UUIDv7), ``default_now`` (create only) and literal or callable defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..errors import validation_error
+from ..schema.manifest import ModelMeta
+from .values import check_writable, utc_now, uuid7
+
+
+def _mapping(model: ModelMeta, label: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise validation_error(
+            f'"{label}" on model "{model.name}" must be a mapping, got {type(value).__name__}.',
+            model=model.name,
+        )
+    return value
+
+
+def _check_keys(model: ModelMeta, data: Mapping[str, Any]) -> None:
+    for key in data:
+        if key not in model.fields:
+            if key in model.relations:
+                raise validation_error(
+                    f'Nested writes are not supported: relation "{key}" on model "{model.name}" '
+                    "cannot be set in data. Write the related records with their own model client.",
+                    model=model.name, field=key,
+                )
+            raise validation_error(f'Unknown field "{key}" on model "{model.name}".', model=model.name, field=key)
+
+
+def create_values(model: ModelMeta, data: Any, label: str = "data") -> dict[str, Any]:
+    """Validate create data and apply defaults; returns {field: value} in schema field order."""
+    data = _mapping(model, label, data)
+    _check_keys(model, data)
+    out: dict[str, Any] = {}
+    for f in model.fields.values():
+        if f.name in data:
+            out[f.name] = check_writable(model, f, data[f.name])
+        elif f.generated == "id":
+            out[f.name] = uuid7()
+        elif f.generated == "now":
+            out[f.name] = utc_now()
+        elif f.generated == "increment":
+            continue
+        elif f.has_default:
+            value = f.default() if callable(f.default) else f.default
+            out[f.name] = check_writable(model, f, value)
+        elif f.nullable:
+            continue
+        else:
+            raise validation_error(
+                f'Missing required field "{f.name}" on model "{model.name}".', model=model.name, field=f.name
+            )
+    return out
+
+
+def update_values(model: ModelMeta, data: Any) -> dict[str, Any]:
+    """Validate update data (no defaults: ``default_now`` applies on create only)."""
+    data = _mapping(model, "data", data)
+    _check_keys(model, data)
+    return {k: check_writable(model, model.fields[k], v) for k, v in data.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# unique lookups (find_unique, upsert): the reference's requireUniqueLookup
+
+
+def unique_lookup(model: ModelMeta, where: Any, operation: str) -> dict[str, Any]:
+    """Check that ``where`` is an equality lookup on the id, a unique field or a compound unique."""
+    prefix = f'{operation} on model "{model.name}"'
+    if not isinstance(where, Mapping) or not where or any(k in ("AND", "OR", "NOT") for k in where):
+        raise validation_error(f'{prefix} requires a unique equality filter in "where".', model=model.name)
+    values: dict[str, Any] = {}
+    for key, value in where.items():
+        f = model.fields.get(key)
+        if f is None:
+            raise validation_error(f'Unknown field "{key}" on model "{model.name}".', model=model.name, field=key)
+        if isinstance(value, Mapping) and f.kind != "json":
+            value = value["eq"] if list(value) == ["eq"] else None
+        if value is None:
+            raise validation_error(
+                f'{prefix} requires the "where" field "{key}" to use a single non-null equality value.',
+                model=model.name, field=key,
+            )
+        values[key] = value
+    keys = set(values)
+    ok = (len(keys) == 1 and (model.fields[next(iter(keys))].kind == "id" or model.fields[next(iter(keys))].unique)) \
+        or any(set(c.fields) == keys for c in model.uniques)
+    if not ok:
+        raise validation_error(
+            f'{prefix} requires the "where" clause to match an id field, unique field, or declared unique '
+            "constraint using equality values only.",
+            model=model.name,
+        )
+    return values
+
+
+def upsert_values(
+    model: ModelMeta, where: Any, create: Any, update: Any
+) -> tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]:
+    """Validate an upsert: returns (create values, update values, conflict fields)."""
+    lookup = unique_lookup(model, where, "Upsert")
+    create_map = dict(_mapping(model, "create", create))
+    update_map = dict(_mapping(model, "update", update if update is not None else {}))
+    for key, value in lookup.items():
+        f = model.fields[key]
+        wanted = check_writable(model, f, value)
+        if key in create_map:
+            if check_writable(model, f, create_map[key]) != wanted:
+                raise validation_error(
+                    f'Upsert on model "{model.name}" requires create.{key} to match where.{key}.',
+                    model=model.name, field=key,
+                )
+        else:
+            create_map[key] = value
+        if key in update_map:
+            if update_map[key] is None or check_writable(model, f, update_map[key]) != wanted:
+                raise validation_error(
+                    f'Upsert on model "{model.name}" cannot change the conflict field "{key}".',
+                    model=model.name, field=key,
+                )
+            del update_map[key]
+    return create_values(model, create_map, "create"), update_values(model, update_map), tuple(lookup)

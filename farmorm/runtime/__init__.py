@@ -1,0 +1,6 @@
+"""The ORM client runtime: model clients, transactions, execution and hydration."""
+
+from .orm import Orm, create_driver, create_orm, create_orm_from_runtime
+from .model import ModelClient
+
+__all__ = ["Orm", "ModelClient", "create_orm", "create_orm_from_runtime", "create_driver"]

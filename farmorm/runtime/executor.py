@@ -1,0 +1,99 @@
+"""Runs nodes on a connection: plan-cache lookup, execution, hydration and relation levels.
+
+Hydration works from a per-shape plan built once: the result column names and the few columns
+that need a converter. A column that needs none costs nothing per row.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from ..cache import PlanCache
+from ..driver import Compiled, Connection, Driver
+from ..query.plan import Read, collect_keys, stitch, strip_hidden
+
+
+class Plan:
+    """A compiled statement plus its hydration plan."""
+
+    __slots__ = ("compiled", "names", "converters")
+
+    def __init__(self, compiled: Compiled) -> None:
+        self.compiled = compiled
+        self.names = compiled.columns
+        self.converters: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
+            (i, fn) for i, fn in enumerate(compiled.decoders) if fn is not None
+        )
+
+    def hydrate(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        names = self.names
+        conv = self.converters
+        if not conv:
+            return [dict(zip(names, r)) for r in rows]
+        out = []
+        for r in rows:
+            values = list(r)
+            for i, fn in conv:
+                v = values[i]
+                if v is not None:
+                    values[i] = fn(v)
+            out.append(dict(zip(names, values)))
+        return out
+
+
+class Executor:
+    """Per-client executor: owns nothing but references to the driver and the plan cache."""
+
+    __slots__ = ("driver", "cache", "_build")
+
+    def __init__(self, driver: Driver, cache: PlanCache) -> None:
+        self.driver = driver
+        self.cache = cache
+        compile_ = driver.compile
+        self._build = lambda node: Plan(compile_(node))
+
+    def plan(self, node: Any) -> Plan:
+        return self.cache.get(node, self._build)  # type: ignore[no-any-return]
+
+    async def rows(self, conn: Connection, node: Any, params: Sequence[Any]) -> list[dict[str, Any]]:
+        """Run ``node`` and hydrate its rows into records."""
+        plan = self.plan(node)
+        result = await conn.run(plan.compiled, params)
+        return plan.hydrate(result.rows)
+
+    async def scalar(self, conn: Connection, node: Any, params: Sequence[Any]) -> Any:
+        plan = self.plan(node)
+        result = await conn.run(plan.compiled, params)
+        return result.rows[0][0] if result.rows else None
+
+    async def rowcount(self, conn: Connection, node: Any, params: Sequence[Any]) -> int:
+        plan = self.plan(node)
+        result = await conn.run(plan.compiled, params)
+        return int(result.rowcount)
+
+    async def read(self, conn: Connection, read: Read) -> list[dict[str, Any]]:
+        """Run a read plan: the root query, then one query per relation level."""
+        records = await self.rows(conn, read.node, read.params)
+        if read.relations and records:
+            await self.load_relations(conn, read, records)
+        if read.hidden:
+            strip_hidden(records, read.hidden)
+        return records
+
+    async def load_relations(self, conn: Connection, read: Read, records: list[dict[str, Any]]) -> None:
+        """Load every relation level of ``read`` for ``records``: one query per level."""
+        for rel in read.relations:
+            keys = collect_keys(records, rel.parent_key)
+            if not keys:
+                empty: Any = None if rel.single else []
+                for r in records:
+                    r[rel.name] = empty if empty is None else []
+                continue
+            child = rel.read
+            child.params[0] = keys
+            children = await self.rows(conn, child.node, child.params)
+            if child.relations and children:
+                await self.load_relations(conn, child, children)
+            stitch(records, rel, children)
+            if child.hidden:
+                strip_hidden(children, child.hidden)

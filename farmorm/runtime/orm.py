@@ -1,0 +1,189 @@
+"""The ORM client: ``create_orm``, ``orm.<model>``, transactions, batch, events, close."""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
+
+from ..cache import PlanCache
+from ..detect import resolve
+from ..driver import Connection, Driver, DriverHandle, QueryEvent
+from ..errors import OrmError, SchemaError
+from ..schema.manifest import Schema
+from .executor import Executor
+from .model import ModelClient
+from .transaction import Transaction, TxState, closed_transaction_error
+
+_ids = itertools.count()
+
+
+class Orm:
+    """One client: a schema bound to a driver. ``orm.user`` is the model client of model ``user``."""
+
+    def __init__(self, schema: Schema, driver: Driver, *, plan_cache_size: int = 1024) -> None:
+        self.schema = schema
+        self._driver = driver
+        self.plan_cache = PlanCache(plan_cache_size)
+        self._executor = Executor(driver, self.plan_cache)
+        self._var: ContextVar[TxState | None] = ContextVar(f"farmorm_tx_{next(_ids)}", default=None)
+        self._fixed: TxState | None = None
+
+    # -- model clients ---------------------------------------------------------------------
+    def __getattr__(self, name: str) -> ModelClient:
+        model = self.__dict__["schema"].models.get(name) if "schema" in self.__dict__ else None
+        if model is None:
+            raise AttributeError(f"{type(self).__name__!s} has no model or attribute {name!r}")
+        client = ModelClient(self, model)
+        self.__dict__[name] = client
+        return client
+
+    def model(self, name: str) -> ModelClient:
+        """The model client for ``name`` (same as ``getattr(orm, name)``)."""
+        if name not in self.schema.models:
+            raise AttributeError(f"Unknown model {name!r}")
+        return getattr(self, name)  # type: ignore[no-any-return]
+
+    @property
+    def driver(self) -> DriverHandle:
+        """The frozen driver handle: ``kind``, ``dialect``, ``client``, ``capabilities``."""
+        return self._driver.handle
+
+    # -- connections -----------------------------------------------------------------------
+    def _state(self) -> TxState | None:
+        return self._fixed or self._var.get()
+
+    def _bound(self, state: TxState) -> Orm:
+        tx = object.__new__(type(self))
+        tx.__dict__.update(
+            schema=self.schema, _driver=self._driver, plan_cache=self.plan_cache,
+            _executor=self._executor, _var=self._var, _fixed=state,
+        )
+        return tx
+
+    async def _guard(self, awaitable: Awaitable[Any]) -> Any:
+        """Await ``awaitable``, converting native errors to OrmError."""
+        try:
+            return await awaitable
+        except OrmError:
+            raise
+        except Exception as exc:
+            mapped = self._driver.map_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    @asynccontextmanager
+    async def _scope(self, write: bool = False) -> AsyncIterator[Connection]:
+        """The connection for one operation: the running transaction's, or one from the driver."""
+        state = self._state()
+        try:
+            if state is not None:
+                if not state.active:
+                    raise closed_transaction_error()
+                yield state.conn
+            else:
+                async with self._driver.connection(write=write) as conn:
+                    yield conn
+        except OrmError:
+            raise
+        except Exception as exc:
+            mapped = self._driver.map_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    @asynccontextmanager
+    async def _transaction_scope(self, needed: bool = True) -> AsyncIterator[Connection]:
+        """A connection inside a transaction (a savepoint when one is running) if ``needed``."""
+        if not needed:
+            async with self._scope(write=True) as conn:
+                yield conn
+            return
+        async with Transaction(self, None, None, 0) as tx:
+            state = tx._state()
+            assert state is not None
+            yield state.conn
+
+    # -- public API ------------------------------------------------------------------------
+    def transaction(
+        self,
+        fn: Callable[[Orm], Awaitable[Any]] | None = None,
+        *,
+        isolation: str | None = None,
+        retries: int = 0,
+    ) -> Transaction:
+        """Run ``fn(tx)`` in a transaction (``await``), or open one for a block (``async with``).
+
+        Nested calls become savepoints; ``retries`` re-runs ``fn`` on retryable errors."""
+        return Transaction(self, fn, isolation, retries)
+
+    async def batch(self, fns: Sequence[Callable[[Orm], Awaitable[Any]]]) -> list[Any]:
+        """Run the callables in order inside one transaction; returns their results."""
+
+        async def run(tx: Orm) -> list[Any]:
+            return [await fn(tx) for fn in fns]
+
+        return await self.transaction(run)  # type: ignore[no-any-return]
+
+    def on_query(self, callback: Callable[[QueryEvent], Any]) -> Callable[[], None]:
+        """Call ``callback(event)`` after every executed statement; returns an unsubscribe function."""
+        listeners = self._driver.listeners
+        listeners.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in listeners:
+                listeners.remove(callback)
+
+        return unsubscribe
+
+    async def close(self) -> None:
+        """Close what farmorm opened (a pool or connection made from a URL); never the app's client."""
+        await self._driver.close()
+
+    async def __aenter__(self) -> Orm:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        h = self.driver
+        return f"<Orm {h.kind} ({h.dialect}) models={list(self.schema.models)}>"
+
+
+async def create_driver(schema: Schema, client: Any, *, dialect: str | None = None,
+                        database_name: str | None = None, **options: Any) -> Driver:
+    """Detect ``client`` and build the matching driver (see ``create_orm``)."""
+    if not isinstance(schema, Schema):
+        raise TypeError("create_orm() expects a schema made by define_schema().")
+    module, detected = resolve(client)
+    if dialect is not None:
+        detected = type(detected)(detected.kind, detected.client, dialect, detected.source)
+    if detected.dialect is None and getattr(module, "dialect", None) != "mongo" and getattr(module, "needs_dialect", False):
+        raise ValueError(
+            f"Could not determine the database dialect for the detected {detected.kind} runtime. "
+            'Pass a "dialect" option explicitly.'
+        )
+    driver: Driver = await module.create_driver(schema, detected, database_name=database_name, **options)
+    try:
+        for m in schema.models.values():
+            if not m.identity:
+                raise SchemaError(
+                    f'Model "{m.name}" requires an "id" field or a unique field for the {driver.runtime_label} runtime.'
+                )
+        driver.check_schema(schema)
+    except BaseException:
+        await driver.close()
+        raise
+    return driver
+
+
+async def create_orm(schema: Schema, client: Any, *, dialect: str | None = None,
+                     database_name: str | None = None, **options: Any) -> Orm:
+    """Bind ``schema`` to the raw client or pool the app already has (or a URL farmorm opens and owns)."""
+    return Orm(schema, await create_driver(schema, client, dialect=dialect, database_name=database_name, **options))
+
+
+create_orm_from_runtime = create_orm

@@ -1,0 +1,358 @@
+"""``define_schema``: validate the models and resolve them into the manifest every layer reads.
+
+The manifest holds physical column names, qualified table names, resolved relation join fields
+and deterministic constraint names, so no later layer re-derives them.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+from ..errors import SchemaError
+from .definition import ModelDef, RelationDef, RelationKind, TableName
+from .fields import MISSING, FieldBuilder, FieldKind
+
+#: Attributes of the ORM client; a model with one of these names could not be reached as orm.<name>.
+RESERVED_MODEL_NAMES = frozenset(
+    {"driver", "schema", "transaction", "batch", "close", "aclose", "plan_cache", "on_query",
+     "models", "model", "connection", "raw"}
+)
+
+
+@dataclass(frozen=True)
+class FieldMeta:
+    """A resolved field: logical ``name``, physical ``column`` and everything writes and reads need."""
+
+    name: str
+    column: str
+    kind: FieldKind
+    id_type: str | None
+    nullable: bool
+    unique: bool
+    generated: str | None
+    default: Any
+    references: tuple[str, str] | None
+    description: str | None
+    enum_values: tuple[str, ...] | None
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not MISSING
+
+    @property
+    def is_id(self) -> bool:
+        return self.kind == "id"
+
+    @property
+    def value_kind(self) -> str:
+        """The kind that decides value handling: integer ids behave like integers, string ids like strings."""
+        if self.kind == "id":
+            return "integer" if self.id_type == "integer" else "string"
+        return self.kind
+
+
+@dataclass(frozen=True)
+class RelationMeta:
+    """A resolved relation. Records match where ``target[remote_field] == this[local_field]``;
+    for many-to-many through ``through``: ``through[through_from] == this[local_field]`` and
+    ``target[remote_field] == through[through_to]``."""
+
+    name: str
+    kind: RelationKind
+    model: str
+    target: str
+    local_field: str
+    remote_field: str
+    through: str | None = None
+    through_from: str | None = None
+    through_to: str | None = None
+
+    @property
+    def to_many(self) -> bool:
+        return self.kind in ("has_many", "many_to_many")
+
+
+@dataclass(frozen=True)
+class ConstraintMeta:
+    """A unique key or index with its deterministic name."""
+
+    name: str
+    fields: tuple[str, ...]
+    columns: tuple[str, ...]
+    unique: bool
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """A resolved model."""
+
+    name: str
+    table: str
+    schema: str | None
+    qualified_table: str
+    fields: Mapping[str, FieldMeta]
+    relations: Mapping[str, RelationMeta]
+    uniques: tuple[ConstraintMeta, ...]
+    indexes: tuple[ConstraintMeta, ...]
+    description: str | None
+    id_field: str | None
+    identity: tuple[str, ...] | None
+
+    def field(self, name: str) -> FieldMeta:
+        return self.fields[name]
+
+
+class Schema:
+    """A validated schema: ``schema.models[name]`` is a :class:`ModelMeta`."""
+
+    __slots__ = ("models", "definitions")
+
+    def __init__(self, models: Mapping[str, ModelMeta], definitions: Mapping[str, ModelDef]):
+        self.models: Mapping[str, ModelMeta] = MappingProxyType(dict(models))
+        self.definitions: Mapping[str, ModelDef] = MappingProxyType(dict(definitions))
+
+    def model(self, name: str) -> ModelMeta:
+        return self.models[name]
+
+    def __repr__(self) -> str:
+        return f"Schema(models={list(self.models)})"
+
+
+def _constraint_name(schema: str | None, table: str, columns: Iterable[str], suffix: str) -> str:
+    raw = "_".join([*(p for p in (schema, table) if p), *columns])
+    slug = re.sub(r"[^a-z0-9]+", "_", raw.lower()).strip("_")
+    return f"{slug}_{suffix}"
+
+
+def _resolve_table(name: str, table: str | TableName) -> tuple[str, str | None]:
+    if isinstance(table, TableName):
+        return table.name, table.schema
+    if not isinstance(table, str) or not table.strip():
+        raise SchemaError(f'Model "{name}" requires a non-empty table name.')
+    if "." in table:
+        short = table.split(".")[-1]
+        ns = table.split(".")[0]
+        raise SchemaError(
+            "Schema-qualified table strings are not supported. "
+            f'Use table_name("{short}", schema="{ns}") instead.'
+        )
+    return table.strip(), None
+
+
+def _resolve_fields(name: str, mdef: ModelDef) -> dict[str, FieldMeta]:
+    fields: dict[str, FieldMeta] = {}
+    columns: dict[str, str] = {}
+    for fname, b in mdef.fields.items():
+        if not isinstance(fname, str) or not fname.isidentifier() or keyword.iskeyword(fname):
+            raise SchemaError(f'Model "{name}" field name {fname!r} must be a Python identifier.')
+        if fname in ("AND", "OR", "NOT"):
+            raise SchemaError(f'Model "{name}" field name "{fname}" is reserved for where clauses.')
+        column = b.column or fname
+        if column in columns:
+            raise SchemaError(
+                f'Model "{name}" maps fields "{columns[column]}" and "{fname}" to the same column "{column}".'
+            )
+        columns[column] = fname
+        if b.kind == "enum" and b.default_value is not MISSING and not callable(b.default_value):
+            if b.default_value not in (b.enum_values or ()):
+                raise SchemaError(
+                    f'Invalid default value "{b.default_value}" for enum field "{name}.{fname}". '
+                    f"Expected one of: {', '.join(b.enum_values or ())}."
+                )
+        ref = tuple(b.reference.split(".", 1)) if b.reference else None
+        fields[fname] = FieldMeta(
+            name=fname,
+            column=column,
+            kind=b.kind,
+            id_type=b.id_type,
+            nullable=b.is_nullable,
+            unique=b.is_unique,
+            generated=b.generated,
+            default=b.default_value,
+            references=ref,  # type: ignore[arg-type]
+            description=b.description,
+            enum_values=b.enum_values,
+        )
+    ids = [f.name for f in fields.values() if f.kind == "id"]
+    if len(ids) > 1:
+        raise SchemaError(f'Model "{name}" declares more than one id field: {", ".join(ids)}.')
+    return fields
+
+
+def _resolve_constraints(
+    name: str, table: str, schema: str | None, fields: Mapping[str, FieldMeta], mdef: ModelDef
+) -> tuple[tuple[ConstraintMeta, ...], tuple[ConstraintMeta, ...]]:
+    out: dict[str, list[ConstraintMeta]] = {"unique": [], "indexes": []}
+    for key, label, suffix in (("unique", "unique constraint", "unique"), ("indexes", "index", "idx")):
+        for group in mdef.constraints.get(key, []):
+            if not group:
+                raise SchemaError(f'Model "{name}" defines an empty {label}.')
+            for fname in group:
+                if fname not in fields:
+                    raise SchemaError(f'Model "{name}" defines a {label} on unknown field "{fname}".')
+            if len(set(group)) != len(group):
+                raise SchemaError(f'Model "{name}" repeats a field in a {label}: {list(group)}.')
+            cols = tuple(fields[f].column for f in group)
+            out[key].append(
+                ConstraintMeta(
+                    name=_constraint_name(schema, table, cols, suffix),
+                    fields=tuple(group),
+                    columns=cols,
+                    unique=key == "unique",
+                )
+            )
+    return tuple(out["unique"]), tuple(out["indexes"])
+
+
+def _identity(fields: Mapping[str, FieldMeta], uniques: tuple[ConstraintMeta, ...]) -> tuple[str, ...] | None:
+    for f in fields.values():
+        if f.kind == "id":
+            return (f.name,)
+    for f in fields.values():
+        if f.unique:
+            return (f.name,)
+    return uniques[0].fields if uniques else None
+
+
+def _identity_field(model: ModelMeta) -> str | None:
+    if model.id_field:
+        return model.id_field
+    for f in model.fields.values():
+        if f.unique:
+            return f.name
+    return None
+
+
+def _check_reference(models: Mapping[str, ModelMeta], owner: str, f: FieldMeta) -> None:
+    assert f.references is not None
+    tmodel, tfield = f.references
+    if tmodel not in models:
+        raise SchemaError(
+            f'Field "{owner}.{f.name}" references unknown model "{tmodel}".'
+        )
+    if tfield not in models[tmodel].fields:
+        raise SchemaError(
+            f'Field "{owner}.{f.name}" references unknown field "{tmodel}.{tfield}".'
+        )
+
+
+def _resolve_relation(
+    models: Mapping[str, ModelMeta], owner: ModelMeta, rname: str, rdef: RelationDef
+) -> RelationMeta:
+    where = f'Relation "{owner.name}.{rname}"'
+    if not isinstance(rdef, RelationDef):
+        raise SchemaError(f"{where} must be built with belongs_to, has_one, has_many or many_to_many.")
+    if rdef.target not in models:
+        raise SchemaError(f'{where} targets unknown model "{rdef.target}".')
+    target = models[rdef.target]
+    if rdef.kind == "belongs_to":
+        fk = rdef.foreign_key or ""
+        if fk not in owner.fields:
+            raise SchemaError(f'{where} uses unknown foreign key field "{owner.name}.{fk}".')
+        ref = owner.fields[fk].references
+        remote = ref[1] if ref and ref[0] == target.name else _identity_field(target)
+        if remote is None:
+            raise SchemaError(f'{where} cannot find a field of "{target.name}" to join on.')
+        return RelationMeta(rname, "belongs_to", owner.name, target.name, fk, remote)
+    if rdef.kind in ("has_one", "has_many"):
+        fk = rdef.foreign_key or ""
+        if fk not in target.fields:
+            raise SchemaError(f'{where} uses unknown foreign key field "{target.name}.{fk}".')
+        ref = target.fields[fk].references
+        local = ref[1] if ref and ref[0] == owner.name else _identity_field(owner)
+        if local is None:
+            raise SchemaError(f'{where} cannot find a field of "{owner.name}" to join on.')
+        return RelationMeta(rname, rdef.kind, owner.name, target.name, local, fk)
+    through_name = rdef.through or ""
+    if through_name not in models:
+        raise SchemaError(f'{where} goes through unknown model "{through_name}".')
+    through = models[through_name]
+    for jf in (rdef.from_, rdef.to):
+        if jf not in through.fields:
+            raise SchemaError(f'{where} uses unknown join field "{through_name}.{jf}".')
+    assert rdef.from_ and rdef.to
+    from_ref = through.fields[rdef.from_].references
+    to_ref = through.fields[rdef.to].references
+    local = from_ref[1] if from_ref and from_ref[0] == owner.name else _identity_field(owner)
+    remote = to_ref[1] if to_ref and to_ref[0] == target.name else _identity_field(target)
+    if local is None or remote is None:
+        raise SchemaError(f"{where} cannot find the fields to join on.")
+    return RelationMeta(
+        rname, "many_to_many", owner.name, target.name, local, remote,
+        through=through_name, through_from=rdef.from_, through_to=rdef.to,
+    )
+
+
+def define_schema(**models: ModelDef) -> Schema:
+    """Validate and resolve models given as ``name=model(...)``; raises :class:`SchemaError`."""
+    return _build(models)
+
+
+def _build(defs: Mapping[str, ModelDef]) -> Schema:
+    if not defs:
+        raise SchemaError("define_schema() requires at least one model.")
+    metas: dict[str, ModelMeta] = {}
+    tables: dict[str, str] = {}
+    for name, mdef in defs.items():
+        if not isinstance(mdef, ModelDef):
+            raise SchemaError(f'Model "{name}" must be built with model(...).')
+        if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+            raise SchemaError(f'Model name "{name}" must be a Python identifier not starting with "_".')
+        if name in RESERVED_MODEL_NAMES:
+            raise SchemaError(
+                f'Model name "{name}" collides with the ORM client attribute orm.{name}. Rename the model.'
+            )
+        table, ns = _resolve_table(name, mdef.table)
+        qualified = f"{ns}.{table}" if ns else table
+        if qualified in tables:
+            raise SchemaError(
+                f'Models "{tables[qualified]}" and "{name}" both use table "{qualified}".'
+            )
+        tables[qualified] = name
+        fields = _resolve_fields(name, mdef)
+        uniques, indexes = _resolve_constraints(name, table, ns, fields, mdef)
+        id_field = next((f.name for f in fields.values() if f.kind == "id"), None)
+        metas[name] = ModelMeta(
+            name=name,
+            table=table,
+            schema=ns,
+            qualified_table=qualified,
+            fields=MappingProxyType(fields),
+            relations=MappingProxyType({}),
+            uniques=uniques,
+            indexes=indexes,
+            description=mdef.description,
+            id_field=id_field,
+            identity=_identity(fields, uniques),
+        )
+    for name, meta in metas.items():
+        for f in meta.fields.values():
+            if f.references:
+                _check_reference(metas, name, f)
+    resolved: dict[str, ModelMeta] = {}
+    for name, mdef in defs.items():
+        meta = metas[name]
+        rels: dict[str, RelationMeta] = {}
+        for rname, rdef in mdef.relations.items():
+            if not isinstance(rname, str) or not rname.isidentifier():
+                raise SchemaError(f'Model "{name}" relation name {rname!r} must be a Python identifier.')
+            if rname in meta.fields:
+                raise SchemaError(f'Model "{name}" uses "{rname}" as both a field and a relation.')
+            rels[rname] = _resolve_relation(metas, meta, rname, rdef)
+        resolved[name] = ModelMeta(**{**meta.__dict__, "relations": MappingProxyType(rels)})
+    return Schema(resolved, defs)
+
+
+def merge_schemas(*schemas: Schema) -> Schema:
+    """Compose several schemas into one; a model name defined twice is a :class:`SchemaError`."""
+    merged: dict[str, ModelDef] = {}
+    for s in schemas:
+        for name, mdef in s.definitions.items():
+            if name in merged:
+                raise SchemaError(f'Duplicate model "{name}" detected while merging schemas.')
+            merged[name] = mdef
+    return _build(merged)

@@ -1,0 +1,307 @@
+"""Nodes -> SQL text, param slots, encoders and decoders, for any ``SqlDialect``.
+
+Pure and synchronous: the core caches the result per node, so none of this runs on a repeated
+query shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from farmorm.query import nodes as n
+from farmorm.query.plan import LINK_COLUMN
+from farmorm.schema.manifest import FieldMeta, ModelMeta, Schema
+
+from .dialect import Fn, SqlDialect
+from .statement import EXPAND_MARK, SqlStatement
+
+
+class _Ctx:
+    """Collects placeholders in text order, encoders per param and expanding params."""
+
+    __slots__ = ("dialect", "slots", "numbers", "encoders", "expand", "aliases")
+
+    def __init__(self, dialect: SqlDialect) -> None:
+        self.dialect = dialect
+        self.slots: list[int] = []
+        self.numbers: dict[int, int] = {}
+        self.encoders: dict[int, Fn] = {}
+        self.expand: list[int] = []
+        self.aliases = 0
+
+    def ph(self, param: n.Param, encoder: Fn | None = None) -> str:
+        i = param.index
+        if encoder is not None:
+            self.encoders[i] = encoder
+        if self.dialect.placeholder_style == "numeric":
+            if i not in self.numbers:
+                self.numbers[i] = len(self.numbers) + 1
+                self.slots.append(i)
+            return self.dialect.placeholder(self.numbers[i])
+        self.slots.append(i)
+        return self.dialect.placeholder(len(self.slots))
+
+    def expanding(self, param: n.Param, encoder: Fn | None) -> str:
+        if encoder is not None:
+            self.encoders[param.index] = encoder
+        self.slots.append(param.index)
+        self.expand.append(param.index)
+        return EXPAND_MARK.format(param.index)
+
+    def alias(self) -> str:
+        self.aliases += 1
+        return f"t{self.aliases}"
+
+    def statement(self, sql: str, **kw: Any) -> SqlStatement:
+        return SqlStatement(
+            sql, self.slots, self.encoders, expand=tuple(self.expand),
+            placeholder=self.dialect.placeholder(1) if self.dialect.placeholder_style != "numeric" else "",
+            **kw,
+        )
+
+
+class SqlCompiler:
+    """Compiles statement nodes for one schema and dialect."""
+
+    def __init__(self, schema: Schema, dialect: SqlDialect) -> None:
+        self.schema = schema
+        self.d = dialect
+
+    # -- helpers ---------------------------------------------------------------------------
+    def col(self, qual: str, model: ModelMeta, field: str) -> str:
+        return f"{qual}.{self.d.quote(model.fields[field].column)}"
+
+    def decoders(self, model: ModelMeta, columns: tuple[str, ...]) -> tuple[Fn | None, ...]:
+        return tuple(
+            None if c == LINK_COLUMN else self.d.decoder(model.fields[c]) for c in columns
+        )
+
+    def link_decoder(self, model: ModelMeta, field: str) -> Fn | None:
+        return self.d.decoder(model.fields[field])
+
+    def compile(self, node: n.Statement) -> SqlStatement:
+        method = getattr(self, "_" + type(node).__name__.lower())
+        return method(node)  # type: ignore[no-any-return]
+
+    # -- conditions ------------------------------------------------------------------------
+    def cond(self, ctx: _Ctx, model: ModelMeta, qual: str, c: n.Condition) -> str:
+        d = self.d
+        if isinstance(c, n.Compare):
+            f = model.fields[c.field]
+            expr = d.comparable(self.col(qual, model, c.field), f)
+            ph = d.comparable(ctx.ph(c.value, d.encoder(f)), f)
+            if c.insensitive:
+                expr, ph = d.fold(expr), d.fold(ph)
+            op = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[c.op]
+            return f"{expr} {op} {ph}"
+        if isinstance(c, n.IsNull):
+            return f"{self.col(qual, model, c.field)} IS {'NOT ' if c.negated else ''}NULL"
+        if isinstance(c, n.InList):
+            f = model.fields[c.field]
+            expr = d.comparable(self.col(qual, model, c.field), f)
+            probe, expands = d.in_list(expr, "\x00PH\x00", c.negated)
+            if expands:
+                ph = ctx.expanding(c.values, d.list_encoder(f))
+            else:
+                ph = ctx.ph(c.values, d.list_encoder(f))
+            return probe.replace("\x00PH\x00", ph)
+        if isinstance(c, n.Match):
+            sql, transform = d.match(self.col(qual, model, c.field), c.kind, "\x00PH\x00", c.insensitive)
+            return sql.replace("\x00PH\x00", ctx.ph(c.value, transform))
+        if isinstance(c, n.JsonEquals):
+            return d.json_equals(self.col(qual, model, c.field), ctx.ph(c.value, d.json_encoder()), c.negated)
+        if isinstance(c, n.Const):
+            return d.true() if c.value else d.false()
+        if isinstance(c, n.And):
+            return " AND ".join(f"({self.cond(ctx, model, qual, i)})" for i in c.items)
+        if isinstance(c, n.Or):
+            return " OR ".join(f"({self.cond(ctx, model, qual, i)})" for i in c.items)
+        if isinstance(c, n.Not):
+            return f"NOT ({self.cond(ctx, model, qual, c.item)})"
+        if isinstance(c, n.RelationFilter):
+            return self.relation_filter(ctx, model, qual, c)
+        raise TypeError(f"unknown condition node {c!r}")
+
+    def relation_filter(self, ctx: _Ctx, model: ModelMeta, qual: str, c: n.RelationFilter) -> str:
+        rel = model.relations[c.relation]
+        target = self.schema.models[rel.target]
+        t = ctx.alias()
+        local = self.col(qual, model, rel.local_field)
+        if rel.kind == "many_to_many":
+            through = self.schema.models[rel.through]  # type: ignore[index]
+            j = ctx.alias()
+            source = (
+                f"{self.d.table(through)} {j} JOIN {self.d.table(target)} {t} "
+                f"ON {self.col(t, target, rel.remote_field)} = {self.col(j, through, rel.through_to)}"  # type: ignore[arg-type]
+            )
+            link = f"{self.col(j, through, rel.through_from)} = {local}"  # type: ignore[arg-type]
+        else:
+            source = f"{self.d.table(target)} {t}"
+            link = f"{self.col(t, target, rel.remote_field)} = {local}"
+        inner = self.cond(ctx, target, t, c.where) if c.where is not None else None
+        if c.kind == "every":
+            if inner is None:
+                return self.d.true()
+            # a row whose condition is NULL does not satisfy "every"
+            return f"NOT EXISTS (SELECT 1 FROM {source} WHERE {link} AND (CASE WHEN {inner} THEN 1 ELSE 0 END) = 0)"
+        body = f"SELECT 1 FROM {source} WHERE {link}" + (f" AND ({inner})" if inner else "")
+        negate = c.kind in ("none", "is_not")
+        return f"{'NOT ' if negate else ''}EXISTS ({body})"
+
+    def where(self, ctx: _Ctx, model: ModelMeta, qual: str, c: n.Condition | None, extra: list[str] | None = None) -> str:
+        parts = list(extra or [])
+        if c is not None:
+            parts.append(self.cond(ctx, model, qual, c) if not parts else f"({self.cond(ctx, model, qual, c)})")
+        return f" WHERE {' AND '.join(parts)}" if parts else ""
+
+    # -- reads -----------------------------------------------------------------------------
+    def _select(self, node: n.Select) -> SqlStatement:
+        d = self.d
+        model = self.schema.models[node.model]
+        ctx = _Ctx(d)
+        q = "t0"
+        cols = [self.col(q, model, c) for c in node.columns]
+        source = f"{d.table(model)} {q}"
+        extra: list[str] = []
+        out_columns = node.columns
+        decoders = self.decoders(model, node.columns)
+        partition = None
+        link = node.link
+        if link is not None:
+            if link.through is not None:
+                through = self.schema.models[link.through]
+                j = "j0"
+                source += (
+                    f" JOIN {d.table(through)} {j} ON {self.col(j, through, link.to_field)}"  # type: ignore[arg-type]
+                    f" = {self.col(q, model, link.field)}"
+                )
+                key = self.col(j, through, link.from_field)  # type: ignore[arg-type]
+                key_field = through.fields[link.from_field]  # type: ignore[index]
+                cols.append(key)
+                out_columns = node.columns + (LINK_COLUMN,)
+                decoders = decoders + (d.decoder(key_field),)
+            else:
+                key = self.col(q, model, link.field)
+                key_field = model.fields[link.field]
+            probe, expands = d.in_list(d.comparable(key, key_field), "\x00PH\x00", False)
+            enc = d.list_encoder(key_field)
+            ph = ctx.expanding(link.keys, enc) if expands else ctx.ph(link.keys, enc)
+            extra.append(probe.replace("\x00PH\x00", ph))
+            if link.per_parent:
+                partition = key
+        where = self.where(ctx, model, q, node.where, extra)
+        order = [d.order(d.comparable(self.col(q, model, o.field), model.fields[o.field]), o.desc)
+                 for o in node.order_by]
+        if partition is None:
+            sql = f"SELECT {', '.join(cols)} FROM {source}{where}"
+            if order:
+                sql += " ORDER BY " + ", ".join(order)
+            take = ctx.ph(node.take) if node.take is not None else None
+            skip = ctx.ph(node.skip) if node.skip is not None else None
+            sql += d.limit(take, skip)
+        else:
+            # take/skip per parent: number the rows of each parent key, keep the wanted window
+            aliased = [f"{c} AS c{i}" for i, c in enumerate(cols)]
+            over = f"PARTITION BY {partition}" + (f" ORDER BY {', '.join(order)}" if order else "")
+            inner = f"SELECT {', '.join(aliased)}, ROW_NUMBER() OVER ({over}) AS rn FROM {source}{where}"
+            bounds = []
+            if node.skip is not None:
+                bounds.append(f"w.rn > {ctx.ph(node.skip)}")
+            if node.take is not None:
+                upper = ctx.ph(node.take) if node.skip is None else f"{ctx.ph(node.skip)} + {ctx.ph(node.take)}"
+                bounds.append(f"w.rn <= {upper}")
+            outer_cols = ", ".join(f"w.c{i}" for i in range(len(cols)))
+            sql = f"SELECT {outer_cols} FROM ({inner}) w WHERE {' AND '.join(bounds)} ORDER BY w.c{len(cols) - 1 if link and link.through else cols.index(partition)}, w.rn"
+        return ctx.statement(sql, kind="rows", columns=out_columns, decoders=decoders)
+
+    def _count(self, node: n.Count) -> SqlStatement:
+        model = self.schema.models[node.model]
+        ctx = _Ctx(self.d)
+        sql = f"SELECT COUNT(*) FROM {self.d.table(model)} t0{self.where(ctx, model, 't0', node.where)}"
+        return ctx.statement(sql, kind="scalar")
+
+    # -- writes ----------------------------------------------------------------------------
+    def returning(self, model: ModelMeta, fields: tuple[str, ...]) -> str:
+        if not fields:
+            return ""
+        return " RETURNING " + ", ".join(self.d.quote(model.fields[f].column) for f in fields)
+
+    def _insert(self, node: n.Insert) -> SqlStatement:
+        model = self.schema.models[node.model]
+        ctx = _Ctx(self.d)
+        table = self.d.table(model)
+        if not node.columns:
+            sql = self.d.insert_default_values(table)
+        else:
+            encs = [self.d.encoder(model.fields[c]) for c in node.columns]
+            width = len(node.columns)
+            rows = []
+            for r in range(node.rows):
+                rows.append("(" + ", ".join(ctx.ph(n.Param(r * width + i), encs[i]) for i in range(width)) + ")")
+            cols = ", ".join(self.d.quote(model.fields[c].column) for c in node.columns)
+            sql = f"INSERT INTO {table} ({cols}) VALUES {', '.join(rows)}"
+        sql += self.returning(model, node.returning)
+        return ctx.statement(
+            sql, kind="returning" if node.returning else "count",
+            columns=node.returning, decoders=self.decoders(model, node.returning),
+        )
+
+    def assignments(self, ctx: _Ctx, model: ModelMeta, columns: tuple[str, ...], values: tuple[n.Param, ...]) -> list[str]:
+        return [
+            f"{self.d.quote(model.fields[c].column)} = {ctx.ph(p, self.d.encoder(model.fields[c]))}"
+            for c, p in zip(columns, values)
+        ]
+
+    def identity_match(self, ctx: _Ctx, model: ModelMeta, where: n.Condition | None) -> str:
+        """``(identity) IN (SELECT identity ... WHERE ... LIMIT 1)``: the first matching row."""
+        ident = model.identity or ()
+        outer = ", ".join(self.d.quote(model.fields[f].column) for f in ident)
+        inner = ", ".join(self.col("t0", model, f) for f in ident)
+        sub = f"SELECT {inner} FROM {self.d.table(model)} t0{self.where(ctx, model, 't0', where)}{self.d.limit('1', None)}"
+        if len(ident) > 1:
+            outer = f"({outer})"
+        return f"{outer} IN ({sub})"
+
+    def _update(self, node: n.Update) -> SqlStatement:
+        model = self.schema.models[node.model]
+        ctx = _Ctx(self.d)
+        table = self.d.table(model)
+        sets = ", ".join(self.assignments(ctx, model, node.columns, node.values))
+        if node.first:
+            sql = f"UPDATE {table} SET {sets} WHERE {self.identity_match(ctx, model, node.where)}"
+        else:
+            sql = f"UPDATE {table} SET {sets}{self.where(ctx, model, table, node.where)}"
+        sql += self.returning(model, node.returning)
+        return ctx.statement(
+            sql, kind="returning" if node.returning else "count",
+            columns=node.returning, decoders=self.decoders(model, node.returning),
+        )
+
+    def _delete(self, node: n.Delete) -> SqlStatement:
+        model = self.schema.models[node.model]
+        ctx = _Ctx(self.d)
+        table = self.d.table(model)
+        if node.first:
+            sql = f"DELETE FROM {table} WHERE {self.identity_match(ctx, model, node.where)}"
+        else:
+            sql = f"DELETE FROM {table}{self.where(ctx, model, table, node.where)}"
+        return ctx.statement(sql, kind="count")
+
+    def _upsert(self, node: n.Upsert) -> SqlStatement:
+        model = self.schema.models[node.model]
+        ctx = _Ctx(self.d)
+        table = self.d.table(model)
+        cols = ", ".join(self.d.quote(model.fields[c].column) for c in node.columns)
+        vals = ", ".join(ctx.ph(p, self.d.encoder(model.fields[c])) for c, p in zip(node.columns, node.values))
+        conflict = [self.d.quote(model.fields[c].column) for c in node.conflict]
+        sets = self.assignments(ctx, model, node.update_columns, node.update_values)
+        sql = f"INSERT INTO {table} ({cols}) VALUES ({vals})" + self.d.upsert_clause(conflict, sets, conflict[0])
+        sql += self.returning(model, node.returning)
+        return ctx.statement(
+            sql, kind="returning" if node.returning else "count",
+            columns=node.returning, decoders=self.decoders(model, node.returning),
+        )
+
+
+def field_of(model: ModelMeta, name: str) -> FieldMeta:
+    return model.fields[name]

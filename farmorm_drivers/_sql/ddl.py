@@ -1,0 +1,146 @@
+"""DDL for ``push_schema``: create-if-missing tables, foreign keys, unique keys and indexes.
+
+One renderer for every SQL dialect; types and syntax come from a ``DdlHooks`` per dialect.
+String defaults are escaped (a default containing ``'`` or ``;`` is valid SQL).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+from dataclasses import dataclass
+
+from farmorm.schema.manifest import FieldMeta, ModelMeta, Schema
+
+from .dialect import SqlDialect
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal with quotes doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass
+class DdlHooks:
+    """Per-dialect types and syntax for DDL."""
+
+    dialect: SqlDialect
+    types: dict[str, str]
+    indexed_string_type: str | None = None  # mysql: text cannot be indexed without a length
+    identity_pk: str = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    index_if_not_exists: bool = True
+    enum_type: bool = False  # mysql: ENUM('a','b') instead of a CHECK
+    bool_true: str = "1"
+    bool_false: str = "0"
+    table_suffix: str = ""
+    string_collation: str = ""
+
+    def literal(self, f: FieldMeta) -> str | None:
+        """The DEFAULT literal for ``f``, or None when the default is applied client-side only."""
+        v = f.default
+        if not f.has_default or callable(v) or f.kind == "json":
+            return None
+        if isinstance(v, bool):
+            return self.bool_true if v else self.bool_false
+        if isinstance(v, (int, decimal.Decimal)) and f.kind in ("integer", "bigint", "id"):
+            return str(v)
+        if isinstance(v, decimal.Decimal):
+            return sql_string(str(v))
+        if isinstance(v, _dt.datetime):
+            return None
+        if isinstance(v, str):
+            return sql_string(v)
+        return None
+
+
+def _indexed_columns(model: ModelMeta) -> set[str]:
+    cols: set[str] = set()
+    for c in (*model.uniques, *model.indexes):
+        cols.update(c.fields)
+    return cols
+
+
+def column_sql(h: DdlHooks, model: ModelMeta, f: FieldMeta, indexed: set[str]) -> str:
+    q = h.dialect.quote
+    parts = [q(f.column)]
+    if f.kind == "id" and f.id_type == "integer" and f.generated == "increment":
+        parts.append(h.identity_pk)
+        return " ".join(parts)
+    kind = f.value_kind
+    needs_index = f.unique or f.is_id or f.references is not None or f.name in indexed
+    if f.kind == "enum" and h.enum_type:
+        typ = "ENUM(" + ", ".join(sql_string(v) for v in f.enum_values or ()) + ")"
+    elif kind == "string" and needs_index and h.indexed_string_type:
+        typ = h.indexed_string_type
+    else:
+        typ = h.types[kind if f.kind != "enum" else "string"]
+    if kind == "string" and h.string_collation:
+        typ += " " + h.string_collation
+    parts.append(typ)
+    if f.is_id:
+        parts.append("PRIMARY KEY")
+    if not f.nullable:
+        parts.append("NOT NULL")
+    if f.unique and not f.is_id:
+        parts.append("UNIQUE")
+    lit = h.literal(f)
+    if lit is not None:
+        parts.append(f"DEFAULT {lit}")
+    if f.kind == "enum" and not h.enum_type:
+        values = ", ".join(sql_string(v) for v in f.enum_values or ())
+        parts.append(f"CHECK ({q(f.column)} IN ({values}))")
+    return " ".join(parts)
+
+
+def _ordered(schema: Schema) -> list[ModelMeta]:
+    """Models with referenced tables first, so foreign keys can be declared inline."""
+    done: dict[str, ModelMeta] = {}
+    visiting: set[str] = set()
+
+    def visit(m: ModelMeta) -> None:
+        if m.name in done or m.name in visiting:
+            return
+        visiting.add(m.name)
+        for f in m.fields.values():
+            if f.references and f.references[0] != m.name:
+                visit(schema.models[f.references[0]])
+        done[m.name] = m
+
+    for m in schema.models.values():
+        visit(m)
+    return list(done.values())
+
+
+def create_table_sql(h: DdlHooks, schema: Schema, model: ModelMeta) -> str:
+    q = h.dialect.quote
+    indexed = _indexed_columns(model)
+    lines = [column_sql(h, model, f, indexed) for f in model.fields.values()]
+    for f in model.fields.values():
+        if f.references:
+            tmodel = schema.models[f.references[0]]
+            tcol = tmodel.fields[f.references[1]].column
+            lines.append(f"FOREIGN KEY ({q(f.column)}) REFERENCES {h.dialect.table(tmodel)} ({q(tcol)})")
+    for c in model.uniques:
+        lines.append(f"CONSTRAINT {q(c.name)} UNIQUE ({', '.join(q(col) for col in c.columns)})")
+    body = ",\n  ".join(lines)
+    return f"CREATE TABLE IF NOT EXISTS {h.dialect.table(model)} (\n  {body}\n){h.table_suffix}"
+
+
+def create_index_sql(h: DdlHooks, model: ModelMeta) -> list[str]:
+    q = h.dialect.quote
+    out = []
+    for c in model.indexes:
+        ine = "IF NOT EXISTS " if h.index_if_not_exists else ""
+        target = h.dialect.table(model)
+        name = q(c.name)
+        out.append(f"CREATE INDEX {ine}{name} ON {target} ({', '.join(q(col) for col in c.columns)})")
+    return out
+
+
+def schema_statements(h: DdlHooks, schema: Schema) -> list[str]:
+    """Every statement ``push_schema`` runs, in order (namespaces first where the hooks create them)."""
+    out: list[str] = []
+    for m in _ordered(schema):
+        out.append(create_table_sql(h, schema, m))
+        out.extend(create_index_sql(h, m))
+    return out

@@ -1,0 +1,128 @@
+"""SQL dialect hooks: everything the shared compiler needs to know about one SQL flavour.
+
+The base class is close to standard SQL; sqlite / postgres / mysql override what differs.
+Encoders turn parsed Python values into what the DB-API driver binds; decoders turn fetched
+values back. ``None`` means "no conversion": the hot path then does no per-value work.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from farmorm.schema.manifest import FieldMeta, ModelMeta
+
+Fn = Callable[[Any], Any]
+
+
+def like_escape(text: str) -> str:
+    """Escape LIKE wildcards so user text never becomes pattern syntax (escape char: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _contains(v: str) -> str:
+    return f"%{like_escape(v)}%"
+
+
+def _starts(v: str) -> str:
+    return f"{like_escape(v)}%"
+
+
+def _ends(v: str) -> str:
+    return f"%{like_escape(v)}"
+
+
+LIKE_PATTERNS: dict[str, Fn] = {"contains": _contains, "starts_with": _starts, "ends_with": _ends}
+
+
+class SqlDialect:
+    """Hooks for one SQL flavour. Override the parts that differ."""
+
+    name = "sql"
+    placeholder_style = "qmark"  # "qmark" (?), "format" (%s) or "numeric" ($1)
+    supports_returning = True
+    like_escape_clause = " ESCAPE '\\'"
+
+    # -- identifiers -----------------------------------------------------------------------
+    def quote(self, ident: str) -> str:
+        return '"' + ident.replace('"', '""') + '"'
+
+    def table(self, model: ModelMeta) -> str:
+        if model.schema:
+            return f"{self.quote(model.schema)}.{self.quote(model.table)}"
+        return self.quote(model.table)
+
+    def placeholder(self, number: int) -> str:
+        """Placeholder text; ``number`` is the 1-based position among distinct params (numeric style)."""
+        if self.placeholder_style == "numeric":
+            return f"${number}"
+        return "%s" if self.placeholder_style == "format" else "?"
+
+    # -- values ----------------------------------------------------------------------------
+    def encoder(self, f: FieldMeta) -> Fn | None:
+        """How a value of field ``f`` is bound (None: as is)."""
+        return None
+
+    def decoder(self, f: FieldMeta) -> Fn | None:
+        """How a fetched value of field ``f`` is converted back (None: as is)."""
+        return None
+
+    def list_encoder(self, f: FieldMeta) -> Fn | None:
+        """How the list of an IN filter is bound when it is one array parameter."""
+        enc = self.encoder(f)
+        if enc is None:
+            return None
+        return lambda values: [enc(v) for v in values]
+
+    # -- expressions -----------------------------------------------------------------------
+    def comparable(self, expr: str, f: FieldMeta) -> str:
+        """The expression compared / ordered for field ``f`` (e.g. a cast for decimals stored as text)."""
+        return expr
+
+    def fold(self, expr: str) -> str:
+        """Case folding for mode="insensitive"."""
+        return f"lower({expr})"
+
+    def in_list(self, expr: str, ph: str, negated: bool) -> tuple[str, bool]:
+        """SQL for ``expr IN list``; returns (sql, expands). ``expands``: ph is spliced per item."""
+        return (f"{expr} {'NOT IN' if negated else 'IN'} ({ph})", True)
+
+    def match(self, expr: str, kind: str, ph: str, insensitive: bool) -> tuple[str, Fn]:
+        """SQL for contains / starts_with / ends_with and the transform of the user's text."""
+        if insensitive:
+            return f"{self.fold(expr)} LIKE {self.fold(ph)}{self.like_escape_clause}", LIKE_PATTERNS[kind]
+        return f"{expr} LIKE {ph}{self.like_escape_clause}", LIKE_PATTERNS[kind]
+
+    def json_equals(self, expr: str, ph: str, negated: bool) -> str:
+        return f"{expr} {'<>' if negated else '='} {ph}"
+
+    def json_encoder(self) -> Fn | None:
+        return None
+
+    def order(self, expr: str, desc: bool) -> str:
+        """ORDER BY item. farmorm's rule everywhere: NULLs first ascending, last descending."""
+        return f"{expr} {'DESC' if desc else 'ASC'}"
+
+    def limit(self, take: str | None, skip: str | None) -> str:
+        if take is not None and skip is not None:
+            return f" LIMIT {take} OFFSET {skip}"
+        if take is not None:
+            return f" LIMIT {take}"
+        if skip is not None:
+            return f" LIMIT -1 OFFSET {skip}"
+        return ""
+
+    def true(self) -> str:
+        return "1 = 1"
+
+    def false(self) -> str:
+        return "1 = 0"
+
+    # -- writes ----------------------------------------------------------------------------
+    def insert_default_values(self, table: str) -> str:
+        return f"INSERT INTO {table} DEFAULT VALUES"
+
+    def upsert_clause(self, conflict: list[str], assignments: list[str], first_conflict: str) -> str:
+        """The conflict clause after INSERT ... VALUES (...). ``assignments`` are ``col = ph`` items."""
+        if not assignments:
+            assignments = [f"{first_conflict} = excluded.{first_conflict}"]
+        return f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {', '.join(assignments)}"

@@ -1,0 +1,72 @@
+"""A compiled SQL statement: text, the param slots it binds, per-param encoders and row decoders."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from farmorm.driver import Compiled
+
+Encoder = Callable[[Any], Any]
+
+#: Marker an expanding IN list leaves in the SQL text; replaced by one placeholder per value.
+EXPAND_MARK = "\x00IN{}\x00"
+
+
+class SqlStatement(Compiled):
+    """``sql`` with placeholders bound from ``params`` in ``slots`` order (a slot may repeat).
+
+    ``kind`` tells the connection what to return: "rows" (a result set), "count" (rowcount) or
+    "returning" (rows of a write). ``encoders`` convert the parsed Python values the way this
+    dialect stores them; ``expand`` lists the params that are spliced as one placeholder per item
+    (for drivers that cannot bind an array)."""
+
+    __slots__ = ("sql", "slots", "encoders", "columns", "decoders", "kind", "expand", "placeholder", "extra")
+
+    def __init__(
+        self,
+        sql: str,
+        slots: Sequence[int],
+        encoders: dict[int, Encoder],
+        *,
+        kind: str = "rows",
+        columns: tuple[str, ...] = (),
+        decoders: tuple[Encoder | None, ...] = (),
+        expand: tuple[int, ...] = (),
+        placeholder: str = "?",
+        extra: Any = None,
+    ) -> None:
+        self.sql = sql
+        self.slots = tuple(slots)
+        self.encoders = tuple(encoders.items())
+        self.kind = kind
+        self.columns = columns
+        self.decoders = decoders
+        self.expand = expand
+        self.placeholder = placeholder
+        self.extra = extra  # dialect-specific data for multi-step writes (e.g. MySQL re-reads)
+
+    def bind(self, params: Sequence[Any]) -> tuple[str, list[Any]]:
+        """The SQL text and the argument list for ``params``."""
+        if self.encoders:
+            params = list(params)
+            for i, fn in self.encoders:
+                params[i] = fn(params[i])
+        if not self.expand:
+            return self.sql, [params[i] for i in self.slots]
+        sql = self.sql
+        args: list[Any] = []
+        for i in self.slots:
+            if i in self.expand:
+                values = params[i]
+                sql = sql.replace(EXPAND_MARK.format(i), ", ".join([self.placeholder] * len(values)), 1)
+                args.extend(values)
+            else:
+                args.append(params[i])
+        return sql, args
+
+    @property
+    def statement(self) -> str:
+        return self.sql
+
+    def __repr__(self) -> str:
+        return f"SqlStatement({self.sql!r}, slots={self.slots})"

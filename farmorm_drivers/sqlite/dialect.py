@@ -1,0 +1,115 @@
+"""SQLite storage rules.
+
+Datetimes are fixed-width ISO-8601 text in UTC (``2026-01-01T00:00:00.000000+00:00``), so text
+order is time order and microseconds survive. Decimals are text (exact round trip) compared and
+ordered as REAL. JSON is text encoded with sorted keys, so whole-value equality is text equality.
+IN lists bind as one JSON array read through ``json_each``: one shape, no bind-variable limit.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+from typing import Any
+
+import msgspec
+
+from farmorm.schema.manifest import FieldMeta
+
+from .._sql.ddl import DdlHooks
+from .._sql.dialect import Fn, SqlDialect
+
+_UTC = _dt.timezone.utc
+_json_encode = msgspec.json.Encoder(order="sorted").encode
+_json_decode = msgspec.json.decode
+
+
+def encode_datetime(v: _dt.datetime) -> str:
+    return v.astimezone(_UTC).isoformat(timespec="microseconds")
+
+
+def decode_datetime(v: Any) -> _dt.datetime:
+    return _dt.datetime.fromisoformat(v) if isinstance(v, str) else v
+
+
+def encode_json(v: Any) -> str:
+    return _json_encode(v).decode()
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text)
+
+
+_GLOB = {
+    "contains": lambda v: f"*{_glob_escape(v)}*",
+    "starts_with": lambda v: f"{_glob_escape(v)}*",
+    "ends_with": lambda v: f"*{_glob_escape(v)}",
+}
+
+_ENCODERS: dict[str, Fn] = {
+    "datetime": encode_datetime,
+    "decimal": str,
+    "json": encode_json,
+}
+_DECODERS: dict[str, Fn] = {
+    "boolean": bool,
+    "datetime": decode_datetime,
+    "decimal": lambda v: decimal.Decimal(v) if not isinstance(v, decimal.Decimal) else v,
+    "json": lambda v: _json_decode(v) if isinstance(v, (str, bytes)) else v,
+}
+
+
+def _list_item(kind: str) -> Fn | None:
+    if kind == "decimal":
+        return float  # compared against CAST(col AS REAL)
+    if kind == "datetime":
+        return encode_datetime
+    return None
+
+
+class SqliteDialect(SqlDialect):
+    name = "sqlite"
+    placeholder_style = "qmark"
+
+    def encoder(self, f: FieldMeta) -> Fn | None:
+        return _ENCODERS.get(f.value_kind)
+
+    def decoder(self, f: FieldMeta) -> Fn | None:
+        return _DECODERS.get(f.value_kind)
+
+    def list_encoder(self, f: FieldMeta) -> Fn | None:
+        item = _list_item(f.value_kind)
+        if item is None:
+            return encode_json
+        return lambda values: encode_json([item(v) for v in values])
+
+    def comparable(self, expr: str, f: FieldMeta) -> str:
+        return f"CAST({expr} AS REAL)" if f.value_kind == "decimal" else expr
+
+    def in_list(self, expr: str, ph: str, negated: bool) -> tuple[str, bool]:
+        return (f"{expr} {'NOT IN' if negated else 'IN'} (SELECT value FROM json_each({ph}))", False)
+
+    def match(self, expr: str, kind: str, ph: str, insensitive: bool) -> tuple[str, Fn]:
+        if insensitive:
+            return super().match(expr, kind, ph, insensitive)
+        # LIKE ignores ASCII case in SQLite; GLOB is case-sensitive
+        return f"{expr} GLOB {ph}", _GLOB[kind]
+
+    def json_encoder(self) -> Fn | None:
+        return encode_json
+
+
+def ddl_hooks() -> DdlHooks:
+    return DdlHooks(
+        dialect=SqliteDialect(),
+        types={
+            "string": "TEXT",
+            "integer": "INTEGER",
+            "bigint": "INTEGER",
+            "boolean": "INTEGER",
+            "decimal": "TEXT",
+            "datetime": "TEXT",
+            "json": "TEXT",
+        },
+        identity_pk="INTEGER PRIMARY KEY AUTOINCREMENT",
+    )

@@ -1,0 +1,256 @@
+"""The SQLite driver on aiosqlite.
+
+One SQLite connection serves one writer at a time, so operations and transactions take turns
+through an anyio lock; a transaction holds it from BEGIN IMMEDIATE to COMMIT/ROLLBACK. farmorm
+manages transactions itself: it opens connections in autocommit mode
+when it opens the connection itself; on an app's connection in sqlite3's legacy transaction mode
+it commits the implicit transaction sqlite3 opens around a write made outside a farmorm
+transaction. It turns on ``PRAGMA foreign_keys``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Sequence
+
+import anyio
+
+from farmorm.driver import (
+    Capabilities,
+    Connection,
+    Driver,
+    DriverHandle,
+    NativeRelations,
+    Result,
+    Returning,
+    ReturningMode,
+    TextMatching,
+)
+from farmorm.errors import (
+    CHECK_VIOLATION,
+    CONNECTION_ERROR,
+    FOREIGN_KEY_VIOLATION,
+    MISSING_TABLE,
+    NOT_NULL_VIOLATION,
+    TRANSACTION_CONFLICT,
+    UNIQUE_CONSTRAINT_VIOLATION,
+    OrmError,
+    native_error,
+)
+from farmorm.schema.manifest import Schema
+
+from .._sql.compiler import SqlCompiler
+from .._sql.ddl import schema_statements
+from .._sql.statement import SqlStatement
+from .dialect import SqliteDialect, ddl_hooks
+
+CAPABILITIES = Capabilities(
+    supports_numeric_ids=True,
+    numeric_ids="generated",
+    supports_json=True,
+    supports_dates=True,
+    supports_booleans=True,
+    supports_transactions=True,
+    supports_schema_namespaces=False,
+    supports_transactional_ddl=True,
+    supports_join=False,
+    native_relation_loading="partial",
+    text_comparison="case-sensitive",
+    text_matching=TextMatching("case-sensitive", "case-sensitive", "case-sensitive"),
+    upsert="native",
+    returning=Returning(create=True, update=True, delete=False),
+    returning_mode=ReturningMode(create="record", update="record", delete="none"),
+    native_relations=NativeRelations(singular_chains=True, has_many=True, many_to_many=True),
+    savepoints=True,
+    datetime_precision="microsecond",
+    bulk_insert=True,
+)
+
+_BY_NAME = {
+    "SQLITE_CONSTRAINT_UNIQUE": UNIQUE_CONSTRAINT_VIOLATION,
+    "SQLITE_CONSTRAINT_PRIMARYKEY": UNIQUE_CONSTRAINT_VIOLATION,
+    "SQLITE_CONSTRAINT_FOREIGNKEY": FOREIGN_KEY_VIOLATION,
+    "SQLITE_CONSTRAINT_NOTNULL": NOT_NULL_VIOLATION,
+    "SQLITE_CONSTRAINT_CHECK": CHECK_VIOLATION,
+    "SQLITE_BUSY": TRANSACTION_CONFLICT,
+    "SQLITE_BUSY_SNAPSHOT": TRANSACTION_CONFLICT,
+    "SQLITE_LOCKED": TRANSACTION_CONFLICT,
+    "SQLITE_LOCKED_SHAREDCACHE": TRANSACTION_CONFLICT,
+}
+_BY_MESSAGE = (
+    (re.compile(r"unique constraint failed", re.I), UNIQUE_CONSTRAINT_VIOLATION),
+    (re.compile(r"foreign key constraint failed", re.I), FOREIGN_KEY_VIOLATION),
+    (re.compile(r"not null constraint failed", re.I), NOT_NULL_VIOLATION),
+    (re.compile(r"check constraint failed", re.I), CHECK_VIOLATION),
+    (re.compile(r"no such table", re.I), MISSING_TABLE),
+    (re.compile(r"database (table )?is locked", re.I), TRANSACTION_CONFLICT),
+)
+_COLUMNS = re.compile(r"constraint failed: (.+)$", re.I)
+
+
+class SqliteConnection(Connection):
+    __slots__ = ("conn", "driver", "in_tx")
+
+    def __init__(self, driver: SqliteDriver, conn: Any) -> None:
+        self.driver = driver
+        self.conn = conn
+        self.in_tx = False
+
+    async def run(self, compiled: SqlStatement, params: Sequence[Any]) -> Result:
+        sql, args = compiled.bind(params)
+        return await self.execute(sql, args, compiled.kind)
+
+    async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
+        driver = self.driver
+        started = time.perf_counter()
+        try:
+            if kind == "count":
+                cursor = await self.conn.execute(sql, args)
+                rowcount = cursor.rowcount
+                await cursor.close()
+                result = Result((), rowcount)
+            else:
+                rows = await self.conn.execute_fetchall(sql, args)
+                result = Result(rows, len(rows))
+        except BaseException as exc:
+            if driver.listeners:
+                driver.emit(sql, len(args), started, 0, exc)
+            if not self.in_tx and self.conn.in_transaction:
+                with anyio.CancelScope(shield=True):
+                    await self.conn.rollback()
+            raise
+        if driver.listeners:
+            driver.emit(sql, len(args), started, result.rowcount, None)
+        if not self.in_tx and self.conn.in_transaction:
+            # an app connection in sqlite3's legacy mode opened an implicit transaction: end it
+            await self.conn.commit()
+        return result
+
+    async def begin(self, isolation: str | None = None) -> None:
+        # SQLite transactions are serializable; IMMEDIATE takes the write lock up front, so two
+        # writers never deadlock upgrading a read lock.
+        self.in_tx = True
+        try:
+            await self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.in_tx = False
+            raise
+
+    async def commit(self) -> None:
+        await self.execute("COMMIT")
+        self.in_tx = False
+
+    async def rollback(self) -> None:
+        try:
+            if self.conn.in_transaction:
+                await self.execute("ROLLBACK")
+        finally:
+            self.in_tx = False
+
+    async def savepoint(self, name: str) -> None:
+        await self.execute(f'SAVEPOINT "{name}"')
+
+    async def release_savepoint(self, name: str) -> None:
+        await self.execute(f'RELEASE SAVEPOINT "{name}"')
+
+    async def rollback_to_savepoint(self, name: str) -> None:
+        await self.execute(f'ROLLBACK TO SAVEPOINT "{name}"')
+
+
+class SqliteDriver(Driver):
+    """farmorm's driver for an ``aiosqlite.Connection``."""
+
+    def __init__(self, schema: Schema, conn: Any, *, client: Any, owned: bool) -> None:
+        super().__init__()
+        self.schema = schema
+        self.conn = conn
+        self.owned = owned
+        self.handle = DriverHandle("aiosqlite", "sqlite", client, CAPABILITIES)
+        self.compiler = SqlCompiler(schema, SqliteDialect())
+        self._lock = anyio.Lock()
+        self._wrapped = SqliteConnection(self, conn)
+
+    @classmethod
+    async def open(cls, schema: Schema, conn: Any, *, client: Any, owned: bool) -> SqliteDriver:
+        await conn.execute("PRAGMA foreign_keys = ON")
+        return cls(schema, conn, client=client, owned=owned)
+
+    def compile(self, node: Any) -> SqlStatement:
+        return self.compiler.compile(node)
+
+    @asynccontextmanager
+    async def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncIterator[Connection]:
+        async with self._lock:
+            yield self._wrapped
+
+    def check_schema(self, schema: Schema) -> None:
+        from farmorm.errors import UnsupportedError
+
+        for m in schema.models.values():
+            if m.schema:
+                raise UnsupportedError(
+                    "The SQL sqlite runtime does not support schema-qualified tables. "
+                    "Use a PostgreSQL runtime for table_name(..., schema=...).",
+                    backend_kind=self.handle.kind, dialect="sqlite", meta={"model": m.name},
+                )
+
+    def statements(self, schema: Schema) -> list[str]:
+        return schema_statements(ddl_hooks(), schema)
+
+    async def push_schema(self, schema: Schema) -> None:
+        async with self.connection(write=True) as conn:
+            assert isinstance(conn, SqliteConnection)
+            await conn.begin()
+            try:
+                for stmt in self.statements(schema):
+                    await conn.execute(stmt)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await conn.rollback()
+                raise
+            await conn.commit()
+
+    def map_error(self, exc: BaseException) -> OrmError | None:
+        if isinstance(exc, OrmError):
+            return exc
+        kind, dialect = self.handle.kind, "sqlite"
+        if isinstance(exc, (sqlite3.ProgrammingError, ValueError)) and "closed" in str(exc).lower() \
+                or (isinstance(exc, ValueError) and "no active connection" in str(exc).lower()):
+            return native_error(CONNECTION_ERROR, exc, backend_kind=kind, dialect=dialect)
+        if not isinstance(exc, sqlite3.Error):
+            return None
+        code = _BY_NAME.get(getattr(exc, "sqlite_errorname", "") or "")
+        if code is None:
+            msg = str(exc)
+            code = next((c for rx, c in _BY_MESSAGE if rx.search(msg)), None)
+        if code is None:
+            return None
+        meta: dict[str, Any] = {"original_code": getattr(exc, "sqlite_errorname", None)}
+        m = _COLUMNS.search(str(exc))
+        if m and code in (UNIQUE_CONSTRAINT_VIOLATION, NOT_NULL_VIOLATION):
+            meta.update(self._target(m.group(1)))
+        return native_error(code, exc, backend_kind=kind, dialect=dialect, meta=meta)
+
+    def _target(self, spec: str) -> dict[str, Any]:
+        """``users.email, users.name`` -> logical fields and the manifest's constraint name."""
+        pairs = [p.strip().split(".", 1) for p in spec.split(",") if "." in p]
+        if not pairs:
+            return {}
+        table = pairs[0][0]
+        model = next((m for m in self.schema.models.values() if m.table == table), None)
+        if model is None:
+            return {"target": [c for _, c in pairs]}
+        by_column = {f.column: f.name for f in model.fields.values()}
+        fields = [by_column.get(c, c) for _, c in pairs]
+        constraint = next((u.name for u in model.uniques if list(u.fields) == fields), None)
+        out: dict[str, Any] = {"target": fields, "model": model.name}
+        if constraint:
+            out["constraint"] = constraint
+        return out
+
+    async def close(self) -> None:
+        if self.owned:
+            await self.conn.close()
