@@ -191,3 +191,23 @@ def uuid7() -> str:
 def utc_now() -> _dt.datetime:
     """The current time, aware, in UTC."""
     return _dt.datetime.now(_dt.timezone.utc)
+
+
+def normalize_decimal(value: Any) -> decimal.Decimal:
+    """A read-back decimal without trailing fractional zeros (``12.50`` -> ``12.5``, ``19.00`` -> ``19``).
+
+    Backends pad to their column scale (``numeric(65, 30)``), so every driver normalizes the same
+    way and returns identical values; the number is unchanged (``Decimal("12.50") == Decimal("12.5")``)."""
+    d = value if isinstance(value, decimal.Decimal) else decimal.Decimal(str(value))
+    # work on the digit tuple: Decimal.normalize()/quantize() would round to the context precision
+    sign, digits, exp = d.as_tuple()
+    assert isinstance(exp, int)
+    if exp > 0:
+        return decimal.Decimal((sign, tuple(digits) + (0,) * exp, 0))
+    digits = tuple(digits)
+    while exp < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits = digits[:-1]
+        exp += 1
+    if not any(digits):
+        return decimal.Decimal((sign, (0,), 0)) if exp < 0 else decimal.Decimal((sign, digits, exp))
+    return decimal.Decimal((sign, digits, exp))

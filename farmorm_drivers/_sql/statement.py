@@ -50,7 +50,9 @@ class SqlStatement(Compiled):
         if self.encoders:
             params = list(params)
             for i, fn in self.encoders:
-                params[i] = fn(params[i])
+                v = params[i]
+                if v is not None:  # NULL binds as NULL whatever the field kind
+                    params[i] = fn(v)
         if not self.expand:
             return self.sql, [params[i] for i in self.slots]
         sql = self.sql

@@ -9,11 +9,11 @@ IN lists bind as one JSON array read through ``json_each``: one shape, no bind-v
 from __future__ import annotations
 
 import datetime as _dt
-import decimal
 from typing import Any
 
 import msgspec
 
+from farmorm.query.values import normalize_decimal
 from farmorm.schema.manifest import FieldMeta
 
 from .._sql.ddl import DdlHooks
@@ -54,7 +54,7 @@ _ENCODERS: dict[str, Fn] = {
 _DECODERS: dict[str, Fn] = {
     "boolean": bool,
     "datetime": decode_datetime,
-    "decimal": lambda v: decimal.Decimal(v) if not isinstance(v, decimal.Decimal) else v,
+    "decimal": normalize_decimal,
     "json": lambda v: _json_decode(v) if isinstance(v, (str, bytes)) else v,
 }
 

@@ -1,0 +1,64 @@
+"""Backend selection shared by every test directory.
+
+``FARMORM_BACKENDS`` lists the backends to run (default: every one whose driver exists).
+``FARMORM_REQUIRE`` lists backends that must be usable: a missing driver or an unreachable
+server then fails the run instead of skipping (CI sets postgres,mysql,sqlite).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import os
+
+import pytest
+
+from farmorm.testing.databases import reachable
+
+ALL_BACKENDS = ("sqlite", "postgres", "mysql")
+DRIVER_MODULES = {"sqlite": "farmorm_drivers.sqlite", "postgres": "farmorm_drivers.postgres",
+                  "mysql": "farmorm_drivers.mysql"}
+
+
+def _listed(var: str) -> list[str]:
+    return [b.strip() for b in os.environ.get(var, "").split(",") if b.strip()]
+
+
+def selected_backends() -> list[str]:
+    return _listed("FARMORM_BACKENDS") or list(ALL_BACKENDS)
+
+
+def required_backends() -> set[str]:
+    return set(_listed("FARMORM_REQUIRE"))
+
+
+def _driver_exists(backend: str) -> bool:
+    try:
+        return importlib.util.find_spec(DRIVER_MODULES[backend]) is not None and \
+            hasattr(importlib.import_module(DRIVER_MODULES[backend]), "inspect")
+    except ImportError:
+        return False
+
+
+_status: dict[str, str | None] = {}
+
+
+def backend_problem(backend: str) -> str | None:
+    """Why ``backend`` cannot run here (None when it can); computed once per session."""
+    if backend not in _status:
+        if not _driver_exists(backend):
+            _status[backend] = f"the {backend} driver is not implemented"
+        else:
+            _status[backend] = asyncio.run(reachable(backend))
+    return _status[backend]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    missing = []
+    for b in sorted(required_backends()):
+        problem = backend_problem(b)
+        if problem:
+            missing.append(f"{b}: {problem}")
+    if missing:
+        raise pytest.UsageError("FARMORM_REQUIRE lists unusable backends:\n  " + "\n  ".join(missing))
