@@ -90,6 +90,10 @@ class WhereParser:
                 cond = self._field(model, model.fields[key], value)
             elif key in model.relations:
                 cond = self._relation(model, model.relations[key], value)
+            elif isinstance(value, Mapping) and value and value.keys() <= _TO_MANY_FILTERS | _TO_ONE_FILTERS:
+                raise validation_error(  # shaped like a relation filter: name it as one
+                    f'Unknown relation "{key}" on model "{model.name}".', model=model.name, field=key
+                )
             else:
                 raise _unknown_field(model, key)
             if cond is not None:

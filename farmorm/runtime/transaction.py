@@ -14,11 +14,20 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator
 
 import anyio
 
-from ..errors import OrmError, UnsupportedError
+from ..errors import OrmError, UnsupportedError, validation_error
 
 if TYPE_CHECKING:
     from ..driver import Connection
     from .orm import Orm
+
+#: Accepted ``isolation=`` values; drivers receive the canonical SQL spelling (SQLite is always
+#: serializable and accepts any of them).
+ISOLATION_LEVELS = {
+    "read_uncommitted": "read uncommitted",
+    "read_committed": "read committed",
+    "repeatable_read": "repeatable read",
+    "serializable": "serializable",
+}
 
 BACKOFF_BASE = 0.01
 BACKOFF_CAP = 1.0
@@ -35,6 +44,20 @@ class TxState:
         self.active = True
 
 
+def canonical_isolation(isolation: str | None) -> str | None:
+    """Validate ``isolation=`` before any I/O; returns the SQL spelling ("read committed", ...)."""
+    if isolation is None:
+        return None
+    key = str(isolation).strip().lower().replace(" ", "_").replace("-", "_")
+    level = ISOLATION_LEVELS.get(key)
+    if level is None:
+        raise validation_error(
+            f'Invalid isolation level "{isolation}". Use one of: {", ".join(ISOLATION_LEVELS)}.',
+            isolation=isolation,
+        )
+    return level
+
+
 def backoff(attempt: int) -> float:
     """Jittered exponential backoff, capped."""
     return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
@@ -45,11 +68,11 @@ class Transaction:
 
     def __init__(self, orm: Orm, fn: Callable[[Orm], Awaitable[Any]] | None, isolation: str | None,
                  retries: int) -> None:
-        if retries < 0:
-            raise ValueError("retries must be >= 0")
+        if type(retries) is not int or retries < 0:
+            raise validation_error(f"Invalid retries {retries!r}: expected a non-negative integer.")
         self.orm = orm
         self.fn = fn
-        self.isolation = isolation
+        self.isolation = canonical_isolation(isolation)
         self.retries = retries
         self._stack: AsyncExitStack | None = None
         self._state: TxState | None = None

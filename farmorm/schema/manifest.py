@@ -187,15 +187,15 @@ def _resolve_constraints(
     name: str, table: str, schema: str | None, fields: Mapping[str, FieldMeta], mdef: ModelDef
 ) -> tuple[tuple[ConstraintMeta, ...], tuple[ConstraintMeta, ...]]:
     out: dict[str, list[ConstraintMeta]] = {"unique": [], "indexes": []}
-    for key, label, suffix in (("unique", "unique constraint", "unique"), ("indexes", "index", "idx")):
+    for key, label, article, suffix in (("unique", "unique constraint", "a", "unique"), ("indexes", "index", "an", "idx")):
         for group in mdef.constraints.get(key, []):
             if not group:
                 raise SchemaError(f'Model "{name}" defines an empty {label}.')
             for fname in group:
                 if fname not in fields:
-                    raise SchemaError(f'Model "{name}" defines a {label} on unknown field "{fname}".')
+                    raise SchemaError(f'Model "{name}" defines {article} {label} on unknown field "{fname}".')
             if len(set(group)) != len(group):
-                raise SchemaError(f'Model "{name}" repeats a field in a {label}: {list(group)}.')
+                raise SchemaError(f'Model "{name}" repeats a field in {article} {label}: {list(group)}.')
             cols = tuple(fields[f].column for f in group)
             out[key].append(
                 ConstraintMeta(

@@ -10,7 +10,7 @@ from typing import Any
 
 from farmorm.query import nodes as n
 from farmorm.query.plan import LINK_COLUMN
-from farmorm.schema.manifest import FieldMeta, ModelMeta, Schema
+from farmorm.schema.manifest import ModelMeta, Schema
 
 from .dialect import Fn, SqlDialect
 from .statement import EXPAND_MARK, SqlStatement
@@ -44,6 +44,10 @@ class _Ctx:
     def expanding(self, param: n.Param, encoder: Fn | None) -> str:
         if encoder is not None:
             self.encoders[param.index] = encoder
+        if self.dialect.placeholder_style == "numeric":
+            raise TypeError(  # $n numbering cannot survive splicing: bind the list as one array
+                f"{type(self.dialect).__name__} uses numeric placeholders; its in_list() must not expand"
+            )
         self.slots.append(param.index)
         self.expand.append(param.index)
         return EXPAND_MARK.format(param.index)
@@ -208,7 +212,8 @@ class SqlCompiler:
             if node.skip is not None:
                 bounds.append(f"w.rn > {ctx.ph(node.skip)}")
             if node.take is not None:
-                upper = ctx.ph(node.take) if node.skip is None else f"{ctx.ph(node.skip)} + {ctx.ph(node.take)}"
+                upper = ctx.ph(node.take) if node.skip is None else \
+                    f"{d.int_param(ctx.ph(node.skip))} + {d.int_param(ctx.ph(node.take))}"
                 bounds.append(f"w.rn <= {upper}")
             outer_cols = ", ".join(f"w.c{i}" for i in range(len(cols)))
             sql = f"SELECT {outer_cols} FROM ({inner}) w WHERE {' AND '.join(bounds)} ORDER BY w.c{len(cols) - 1 if link and link.through else cols.index(partition)}, w.rn"
@@ -302,6 +307,3 @@ class SqlCompiler:
             columns=node.returning, decoders=self.decoders(model, node.returning),
         )
 
-
-def field_of(model: ModelMeta, name: str) -> FieldMeta:
-    return model.fields[name]

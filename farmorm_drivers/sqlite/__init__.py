@@ -43,12 +43,20 @@ def _path(url: str) -> str:
 
 async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
     """Build the driver; opens (and will close) a connection when given a URL."""
+    import sqlite3
+
     import aiosqlite
+
+    from farmorm.errors import CONNECTION_ERROR, native_error
 
     from .driver import SqliteDriver
 
     if detected.source == "url":
-        conn = await aiosqlite.connect(_path(detected.client), isolation_level=None)
+        try:
+            conn = await aiosqlite.connect(_path(detected.client), isolation_level=None)
+        except sqlite3.Error as exc:  # e.g. "unable to open database file"
+            raise native_error(CONNECTION_ERROR, exc, backend_kind="aiosqlite", dialect="sqlite",
+                               meta={"url": detected.client}) from exc
         return await SqliteDriver.open(schema, conn, client=detected.client, owned=True)
     return await SqliteDriver.open(schema, detected.client, client=detected.client, owned=False)
 
