@@ -35,6 +35,10 @@ class DdlHooks:
     table_suffix: str = ""
     string_collation: str = ""
 
+    def column_type(self, f: FieldMeta, typ: str) -> str:
+        """The final column type of ``f`` (mysql: a foreign key must match the referenced type)."""
+        return typ
+
     def literal(self, f: FieldMeta) -> str | None:
         """The DEFAULT literal for ``f``, or None when the default is applied client-side only."""
         v = f.default
@@ -76,7 +80,7 @@ def column_sql(h: DdlHooks, model: ModelMeta, f: FieldMeta, indexed: set[str]) -
         typ = h.types[kind if f.kind != "enum" else "string"]
     if kind == "string" and h.string_collation:
         typ += " " + h.string_collation
-    parts.append(typ)
+    parts.append(h.column_type(f, typ))
     if f.is_id:
         parts.append("PRIMARY KEY")
     if not f.nullable:

@@ -111,6 +111,10 @@ class SqlDialect:
             return f" LIMIT -1 OFFSET {skip}"
         return ""
 
+    def int_param(self, ph: str) -> str:
+        """An integer placeholder in arithmetic (``skip + take``), cast where types are inferred."""
+        return ph
+
     def true(self) -> str:
         return "1 = 1"
 

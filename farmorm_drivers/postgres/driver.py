@@ -1,0 +1,239 @@
+"""The PostgreSQL driver on asyncpg: an ``asyncpg.Pool``, one ``asyncpg.Connection``, or a URL.
+
+With a pool every operation or transaction acquires its own connection; a single connection
+serves one operation at a time (an anyio lock, held for a whole transaction). Outside a farmorm
+transaction statements run in autocommit; a transaction is ``BEGIN [ISOLATION LEVEL …]`` …
+``COMMIT``. DDL is transactional, so ``push_schema`` is all or nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Sequence
+
+import anyio
+
+from farmorm.driver import (
+    Capabilities,
+    Connection,
+    Driver,
+    DriverHandle,
+    NativeRelations,
+    Result,
+    Returning,
+    ReturningMode,
+    TextMatching,
+)
+from farmorm.errors import OrmError, validation_error
+from farmorm.schema.manifest import Schema
+
+from .._sql.compiler import SqlCompiler
+from .._sql.ddl import schema_statements
+from .._sql.statement import SqlStatement
+from .dialect import PostgresDialect, ddl_hooks
+from .errors import KIND, map_error
+
+CAPABILITIES = Capabilities(
+    supports_numeric_ids=True,
+    numeric_ids="generated",
+    supports_json=True,
+    supports_dates=True,
+    supports_booleans=True,
+    supports_transactions=True,
+    supports_schema_namespaces=True,
+    supports_transactional_ddl=True,
+    supports_join=False,
+    native_relation_loading="none",  # relations load batched, one query per level (see docs)
+    text_comparison="case-sensitive",
+    text_matching=TextMatching("case-sensitive", "case-sensitive", "database-default"),
+    upsert="native",
+    returning=Returning(create=True, update=True, delete=False),
+    returning_mode=ReturningMode(create="record", update="record", delete="none"),
+    native_relations=NativeRelations(),
+    savepoints=True,
+    datetime_precision="microsecond",
+    bulk_insert=True,
+)
+
+#: accepted spellings ("read_committed" as in the docs, or SQL's "read committed") -> SQL
+ISOLATION_LEVELS = {
+    "read uncommitted": "READ UNCOMMITTED",
+    "read committed": "READ COMMITTED",
+    "repeatable read": "REPEATABLE READ",
+    "serializable": "SERIALIZABLE",
+}
+_DUPLICATE_OBJECT = "42P07"
+_QUALIFIED = re.compile(r'^relation "([^".]+)\.[^"]+" does not exist')
+_NAMESPACE_EXISTS = "SELECT to_regnamespace($1) IS NOT NULL"
+
+
+def _rowcount(status: str) -> int:
+    """``UPDATE 3`` / ``INSERT 0 5`` / ``DELETE 1`` -> the count; -1 when the tag has none."""
+    last = status.rsplit(" ", 1)[-1] if status else ""
+    return int(last) if last.isdigit() else -1
+
+
+class PostgresConnection(Connection):
+    __slots__ = ("conn", "driver", "in_tx")
+
+    def __init__(self, driver: PostgresDriver, conn: Any) -> None:
+        self.driver = driver
+        self.conn = conn
+        self.in_tx = False
+
+    async def run(self, compiled: SqlStatement, params: Sequence[Any]) -> Result:
+        sql, args = compiled.bind(params)
+        return await self.execute(sql, args, compiled.kind)
+
+    async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
+        driver = self.driver
+        started = time.perf_counter()
+        try:
+            if kind == "count":
+                result = Result((), _rowcount(await self.conn.execute(sql, *args)))
+            else:
+                rows = await self.conn.fetch(sql, *args)
+                result = Result(rows, len(rows))
+        except BaseException as exc:
+            if getattr(exc, "sqlstate", None) == "42P01":
+                await self._probe_namespace(exc)
+            if driver.listeners:
+                driver.emit(sql, len(args), started, 0, exc)
+            raise
+        if driver.listeners:
+            driver.emit(sql, len(args), started, result.rowcount, None)
+        return result
+
+    async def _probe_namespace(self, exc: BaseException) -> None:
+        """Tell a missing namespace from a missing table: PostgreSQL reports both as 42P01."""
+        m = _QUALIFIED.match(str(exc))
+        if m is None:
+            return
+        namespace = m.group(1)
+        try:
+            with anyio.fail_after(2):
+                if not self.in_tx:
+                    exists = await self.conn.fetchval(_NAMESPACE_EXISTS, namespace)
+                elif self.driver.is_pool:
+                    # the failed statement aborted this transaction: ask on another connection
+                    exists = await self.driver.target.fetchval(_NAMESPACE_EXISTS, namespace)
+                else:
+                    return
+        except Exception:  # noqa: BLE001 - the probe only refines the error being raised
+            return
+        if not exists:
+            exc.farmorm_missing_schema = namespace  # type: ignore[attr-defined]
+
+    async def begin(self, isolation: str | None = None) -> None:
+        sql = "BEGIN"
+        if isolation is not None:
+            level = ISOLATION_LEVELS.get(str(isolation).lower().replace("_", " ").strip())
+            if level is None:
+                raise validation_error(
+                    f'Invalid isolation level "{isolation}". Use one of: read_uncommitted, '
+                    "read_committed, repeatable_read, serializable.",
+                    isolation=isolation,
+                )
+            sql += f" ISOLATION LEVEL {level}"
+        await self.execute(sql)
+        self.in_tx = True
+
+    async def commit(self) -> None:
+        try:
+            await self.execute("COMMIT")
+        finally:
+            self.in_tx = False
+
+    async def rollback(self) -> None:
+        try:
+            if self.in_tx and not self.conn.is_closed():
+                await self.execute("ROLLBACK")
+        finally:
+            self.in_tx = False
+
+    async def savepoint(self, name: str) -> None:
+        await self.execute(f'SAVEPOINT "{name}"')
+
+    async def release_savepoint(self, name: str) -> None:
+        await self.execute(f'RELEASE SAVEPOINT "{name}"')
+
+    async def rollback_to_savepoint(self, name: str) -> None:
+        await self.execute(f'ROLLBACK TO SAVEPOINT "{name}"')
+
+
+class PostgresDriver(Driver):
+    """farmorm's driver for an ``asyncpg.Pool`` or ``asyncpg.Connection``."""
+
+    def __init__(self, schema: Schema, client: Any, *, target: Any, is_pool: bool, owned: bool) -> None:
+        super().__init__()
+        self.schema = schema
+        self.target = target  # the pool or connection farmorm runs on
+        self.is_pool = is_pool
+        self.owned = owned
+        self.handle = DriverHandle(KIND, "postgres", client, CAPABILITIES)
+        self.compiler = SqlCompiler(schema, PostgresDialect())
+        self._lock = anyio.Lock()
+        self._single = None if is_pool else PostgresConnection(self, target)
+
+    def compile(self, node: Any) -> SqlStatement:
+        return self.compiler.compile(node)
+
+    @asynccontextmanager
+    async def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncIterator[Connection]:
+        if self._single is not None:
+            async with self._lock:
+                yield self._single
+            return
+        pool = self.target
+        raw = await pool.acquire()
+        try:
+            yield PostgresConnection(self, raw)
+        finally:
+            # a cancelled task must still hand the connection back
+            with anyio.CancelScope(shield=True):
+                await pool.release(raw)
+
+    def statements(self, schema: Schema) -> list[str]:
+        """Every statement ``push_schema`` runs: namespaces first, then tables and indexes."""
+        hooks = ddl_hooks()
+        namespaces = sorted({m.schema for m in schema.models.values() if m.schema})
+        creates = [f"CREATE SCHEMA IF NOT EXISTS {hooks.dialect.quote(ns)}" for ns in namespaces]
+        return creates + schema_statements(hooks, schema)
+
+    async def push_schema(self, schema: Schema) -> None:
+        async with self.connection(write=True, transaction=True) as conn:
+            assert isinstance(conn, PostgresConnection)
+            await conn.begin()
+            try:
+                for i, stmt in enumerate(self.statements(schema)):
+                    await self._ddl(conn, stmt, i)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await conn.rollback()
+                raise
+            await conn.commit()
+
+    async def _ddl(self, conn: PostgresConnection, stmt: str, i: int) -> None:
+        """Run one DDL statement; an index that already exists (42P07) is not an error."""
+        if not stmt.startswith("CREATE INDEX"):
+            await conn.execute(stmt)
+            return
+        # a failed statement aborts the transaction: fence the index behind a savepoint
+        name = f"farmorm_ddl_{i}"
+        await conn.savepoint(name)
+        try:
+            await conn.execute(stmt)
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) != _DUPLICATE_OBJECT:
+                raise
+            await conn.rollback_to_savepoint(name)
+        await conn.release_savepoint(name)
+
+    def map_error(self, exc: BaseException) -> OrmError | None:
+        return map_error(self.schema, exc)
+
+    async def close(self) -> None:
+        if self.owned:
+            await self.target.close()

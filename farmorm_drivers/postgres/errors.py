@@ -1,0 +1,137 @@
+"""asyncpg errors -> OrmError, by SQLSTATE, with the constraint name and the logical target fields."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from farmorm.errors import (
+    CHECK_VIOLATION,
+    CONNECTION_ERROR,
+    DEADLOCK,
+    FOREIGN_KEY_VIOLATION,
+    MISSING_SCHEMA,
+    MISSING_TABLE,
+    NOT_NULL_VIOLATION,
+    TRANSACTION_CONFLICT,
+    UNIQUE_CONSTRAINT_VIOLATION,
+    OrmError,
+    native_error,
+)
+from farmorm.schema.manifest import ModelMeta, Schema
+
+KIND, DIALECT = "asyncpg", "postgres"
+
+BY_SQLSTATE = {
+    "23505": UNIQUE_CONSTRAINT_VIOLATION,
+    "23503": FOREIGN_KEY_VIOLATION,
+    "23502": NOT_NULL_VIOLATION,
+    "23514": CHECK_VIOLATION,
+    "42P01": MISSING_TABLE,
+    "3F000": MISSING_SCHEMA,
+    "3D000": MISSING_SCHEMA,
+    "40001": TRANSACTION_CONFLICT,
+    "40P01": DEADLOCK,
+    # the server refused or dropped the connection
+    "57P01": CONNECTION_ERROR,
+    "57P02": CONNECTION_ERROR,
+    "57P03": CONNECTION_ERROR,
+    "53300": CONNECTION_ERROR,
+}
+# 42P01 raised while planning a statement on a missing namespace reads "schema ... does not exist"
+_BY_MESSAGE = (
+    (re.compile(r'^schema ".+" does not exist'), MISSING_SCHEMA),
+    (re.compile(r'^relation ".+" does not exist'), MISSING_TABLE),
+)
+_KEY = re.compile(r"Key \((.+?)\)=")
+_REFERENCED_FROM = re.compile(r'is still referenced from table "(.+?)"')
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    import asyncpg
+
+    if isinstance(exc, (asyncpg.PostgresConnectionError, ConnectionError, TimeoutError, OSError)):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError):
+        msg = str(exc).lower()
+        return "closed" in msg or "released" in msg or "not connected" in msg or "connection" in msg
+    return False
+
+
+def _model(schema: Schema, table: str | None, namespace: str | None) -> ModelMeta | None:
+    if not table:
+        return None
+    found = [m for m in schema.models.values() if m.table == table]
+    if len(found) > 1 and namespace:
+        found = [m for m in found if (m.schema or "public") == namespace] or found
+    return found[0] if found else None
+
+
+def _fields(model: ModelMeta | None, columns: list[str]) -> list[str]:
+    if model is None:
+        return columns
+    by_column = {f.column: f.name for f in model.fields.values()}
+    return [by_column.get(c, c) for c in columns]
+
+
+def _columns(detail: str) -> list[str]:
+    m = _KEY.search(detail or "")
+    if not m:
+        return []
+    return [c.strip().strip('"') for c in m.group(1).split(",")]
+
+
+def _target(schema: Schema, code: str, exc: Any) -> dict[str, Any]:
+    """``constraint``, ``target`` (logical fields) and ``model`` from the error's fields and detail."""
+    meta: dict[str, Any] = {}
+    constraint = getattr(exc, "constraint_name", None)
+    if constraint:
+        meta["constraint"] = constraint
+    table, namespace = getattr(exc, "table_name", None), getattr(exc, "schema_name", None)
+    model = _model(schema, table, namespace)
+    detail = getattr(exc, "detail", None) or ""
+    if code == NOT_NULL_VIOLATION and getattr(exc, "column_name", None):
+        fields = _fields(model, [exc.column_name])
+    elif code == FOREIGN_KEY_VIOLATION and model is not None and _REFERENCED_FROM.search(detail):
+        # delete of a referenced row: the key names the parent's columns; report the child's
+        # referencing field, found by PostgreSQL's default name <table>_<column>_fkey
+        fields = [f.name for f in model.fields.values()
+                  if f.references and constraint == f"{model.table}_{f.column}_fkey"]
+    elif code == CHECK_VIOLATION and model is not None and constraint:
+        # inline column checks (enumerations) get PostgreSQL's default name <table>_<column>_check
+        fields = [f.name for f in model.fields.values() if constraint == f"{model.table}_{f.column}_check"]
+    else:
+        fields = _fields(model, _columns(detail))
+    if model is not None:
+        meta["model"] = model.name
+    if fields:
+        meta["target"] = fields
+    return meta
+
+
+def map_error(schema: Schema, exc: BaseException) -> OrmError | None:
+    """The OrmError for a native asyncpg / socket error, or None when it is not a database error."""
+    if isinstance(exc, OrmError):
+        return exc
+    import asyncpg
+
+    sqlstate = getattr(exc, "sqlstate", None) if isinstance(exc, asyncpg.PostgresError) else None
+    code = BY_SQLSTATE.get(sqlstate or "")
+    if code is None and sqlstate and sqlstate.startswith("08"):
+        code = CONNECTION_ERROR
+    if code is None and isinstance(exc, asyncpg.PostgresError):
+        msg = str(exc)
+        code = next((c for rx, c in _BY_MESSAGE if rx.search(msg)), None)
+    missing_namespace = getattr(exc, "farmorm_missing_schema", None)
+    if code == MISSING_TABLE and (missing_namespace or re.search(r'^schema ".+" does not exist', str(exc))):
+        code = MISSING_SCHEMA
+    if code is None and _is_connection_failure(exc):
+        code = CONNECTION_ERROR
+    if code is None:
+        return None
+    meta: dict[str, Any] = {"original_code": sqlstate}
+    if missing_namespace:
+        meta["schema"] = missing_namespace
+    if code in (UNIQUE_CONSTRAINT_VIOLATION, FOREIGN_KEY_VIOLATION, NOT_NULL_VIOLATION, CHECK_VIOLATION):
+        meta.update(_target(schema, code, exc))
+    return native_error(code, exc, backend_kind=KIND, dialect=DIALECT, meta=meta)
