@@ -1,0 +1,205 @@
+"""MySQL compilation: writes without RETURNING become small programs (write + keyed re-read).
+
+MySQL 8 has no RETURNING (MariaDB's INSERT … RETURNING is not relied on, so one code path serves
+both). A program runs its statements on one connection inside one transaction (the connection
+opens it when no farmorm transaction is running), so the re-read sees exactly the written row.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from farmorm.driver import Compiled, Result
+from farmorm.query import nodes as n
+from farmorm.schema.manifest import ModelMeta
+
+from .._sql.compiler import SqlCompiler, _Ctx
+from .._sql.dialect import Fn
+from .._sql.statement import SqlStatement
+
+if TYPE_CHECKING:
+    from .driver import MysqlConnection
+
+Key = tuple[Any, ...]
+
+
+def _encode(enc: Fn | None, v: Any) -> Any:
+    return enc(v) if enc is not None and v is not None else v
+
+
+class Program(Compiled):
+    """Several statements run as one write; ``columns``/``decoders`` describe the re-read rows."""
+
+    statement = ""
+
+    async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
+        raise NotImplementedError
+
+    async def reread(self, conn: MysqlConnection, stmt: SqlStatement, keys: list[Key]) -> Result:
+        """Rows of ``keys`` in key order; the statement's trailing key columns are dropped."""
+        sql, args = stmt.bind([v for k in keys for v in k])
+        result = await conn.execute(sql, args, "rows")
+        width = len(keys[0])
+        rows = result.rows
+        if len(rows) > 1:
+            # SELECT … IN has no order: put rows back in write order (create_many's input order)
+            by_key = {tuple(r[-width:]): r for r in rows}
+            if len(by_key) == len(rows) and all(k in by_key for k in keys):
+                rows = [by_key[k] for k in keys]
+        return Result([r[:-width] for r in rows], result.rowcount)
+
+
+class InsertProgram(Program):
+    """INSERT, then SELECT by identity: ids from the params, or generated from ``lastrowid`` on."""
+
+    def __init__(self, write: SqlStatement, reread: SqlStatement | None, width: int, rows: int,
+                 sources: tuple[tuple[int | None, Fn | None], ...], columns: tuple[str, ...],
+                 decoders: tuple[Fn | None, ...]) -> None:
+        self.write, self.re, self.width, self.rows, self.sources = write, reread, width, rows, sources
+        self.columns, self.decoders, self.statement = columns, decoders, write.sql
+
+    async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
+        sql, args = self.write.bind(params)
+        done = await conn.execute(sql, args, "count")
+        if self.re is None:
+            return done
+        first, step = conn.lastrowid, conn.driver.autoinc_step
+        keys = [
+            tuple(_encode(enc, params[r * self.width + pos]) if pos is not None else first + r * step
+                  for pos, enc in self.sources)
+            for r in range(self.rows)
+        ]
+        return await self.reread(conn, self.re, keys)
+
+
+class UpdateFirstProgram(Program):
+    """SELECT identity … LIMIT 1 FOR UPDATE, UPDATE by identity, then re-read by the (new) identity."""
+
+    def __init__(self, find: SqlStatement, write: SqlStatement, reread: SqlStatement | None,
+                 values: tuple[int, ...], new_key: tuple[tuple[int | None, Fn | None], ...],
+                 columns: tuple[str, ...], decoders: tuple[Fn | None, ...]) -> None:
+        self.find, self.write, self.re, self.values, self.new_key = find, write, reread, values, new_key
+        self.columns, self.decoders, self.statement = columns, decoders, write.sql
+
+    async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
+        sql, args = self.find.bind(params)
+        found = await conn.execute(sql, args, "rows")
+        if not found.rows:
+            return Result([], 0)
+        key = tuple(found.rows[0])
+        sql, args = self.write.bind([params[i] for i in self.values] + list(key))
+        done = await conn.execute(sql, args, "count")
+        if self.re is None:
+            return done
+        # an update may change the identity itself: re-read by the value it now has
+        new = tuple(key[j] if i is None else _encode(enc, params[i]) for j, (i, enc) in enumerate(self.new_key))
+        return await self.reread(conn, self.re, [new])
+
+
+class UpsertProgram(Program):
+    """INSERT … ON DUPLICATE KEY UPDATE, then re-read by the lookup (conflict) values."""
+
+    def __init__(self, write: SqlStatement, reread: SqlStatement | None,
+                 lookup: tuple[tuple[int, Fn | None], ...], columns: tuple[str, ...],
+                 decoders: tuple[Fn | None, ...]) -> None:
+        self.write, self.re, self.lookup = write, reread, lookup
+        self.columns, self.decoders, self.statement = columns, decoders, write.sql
+
+    async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
+        sql, args = self.write.bind(params)
+        done = await conn.execute(sql, args, "count")
+        if self.re is None:
+            return done
+        return await self.reread(conn, self.re, [tuple(_encode(enc, params[i]) for i, enc in self.lookup)])
+
+
+class MysqlCompiler(SqlCompiler):
+    """The shared compiler with MySQL's write programs."""
+
+    def reread(self, model: ModelMeta, columns: tuple[str, ...], keys: tuple[str, ...], rows: int) -> SqlStatement:
+        """SELECT ``columns`` of the rows whose ``keys`` are the bound values (``rows`` key tuples)."""
+        ctx = _Ctx(self.d)
+        cols = ", ".join(self.col("t0", model, c) for c in (*columns, *keys))
+        width = len(keys)
+        if width == 1:
+            cond = f"{self.col('t0', model, keys[0])} IN ({', '.join(ctx.ph(n.Param(r)) for r in range(rows))})"
+        else:
+            cond = " OR ".join(
+                "(" + " AND ".join(f"{self.col('t0', model, k)} = {ctx.ph(n.Param(r * width + j))}"
+                                   for j, k in enumerate(keys)) + ")"
+                for r in range(rows)
+            )
+        sql = f"SELECT {cols} FROM {self.d.table(model)} t0 WHERE {cond}"
+        return ctx.statement(sql, kind="rows", columns=columns, decoders=self.decoders(model, columns))
+
+    def identity_match(self, ctx: _Ctx, model: ModelMeta, where: n.Condition | None) -> str:
+        # MySQL refuses LIMIT inside IN (subquery) and reading the updated table (1093): wrap it in
+        # a derived table, which MySQL materializes first
+        ident = model.identity or ()
+        outer = ", ".join(self.d.quote(model.fields[f].column) for f in ident)
+        inner = ", ".join(self.col("t0", model, f) for f in ident)
+        sub = f"SELECT {inner} FROM {self.d.table(model)} t0{self.where(ctx, model, 't0', where)} LIMIT 1"
+        if len(ident) > 1:
+            outer = f"({outer})"
+        return f"{outer} IN (SELECT * FROM ({sub}) farmorm_first)"
+
+    def _insert(self, node: n.Insert) -> Compiled:
+        model = self.schema.models[node.model]
+        write = super()._insert(n.Insert(node.model, node.columns, node.rows, ()))
+        if not node.returning:
+            return write
+        ident = model.identity or ()
+        sources = []
+        for f in ident:
+            if f in node.columns:
+                sources.append((node.columns.index(f), self.d.encoder(model.fields[f])))
+            elif model.fields[f].generated == "increment":
+                sources.append((None, None))
+            else:  # no way to find the row again: report the count only
+                return write
+        reread = self.reread(model, node.returning, ident, node.rows)
+        return InsertProgram(write, reread, len(node.columns), node.rows, tuple(sources),
+                             node.returning, reread.decoders)
+
+    def _update(self, node: n.Update) -> Compiled:
+        if not node.first:
+            return super()._update(n.Update(node.model, node.columns, node.values, node.where, False, ()))
+        model = self.schema.models[node.model]
+        ident = model.identity or ()
+        fctx = _Ctx(self.d)
+        find = fctx.statement(
+            f"SELECT {', '.join(self.col('t0', model, f) for f in ident)} FROM {self.d.table(model)} t0"
+            f"{self.where(fctx, model, 't0', node.where)} LIMIT 1 FOR UPDATE", kind="rows")
+        wctx = _Ctx(self.d)
+        k = len(node.columns)
+        sets = ", ".join(self.assignments(wctx, model, node.columns, tuple(n.Param(i) for i in range(k))))
+        by_key = " AND ".join(f"{self.d.quote(model.fields[f].column)} = {wctx.ph(n.Param(k + j))}"
+                              for j, f in enumerate(ident))
+        write = wctx.statement(f"UPDATE {self.d.table(model)} SET {sets} WHERE {by_key}", kind="count")
+        new_key = tuple(
+            (node.values[node.columns.index(f)].index, self.d.encoder(model.fields[f])) if f in node.columns
+            else (None, None)
+            for f in ident
+        )
+        reread = self.reread(model, node.returning, ident, 1) if node.returning else None
+        return UpdateFirstProgram(find, write, reread, tuple(p.index for p in node.values), new_key,
+                                  node.returning, reread.decoders if reread else ())
+
+    def _delete(self, node: n.Delete) -> SqlStatement:
+        if not node.first:
+            return super()._delete(node)
+        model = self.schema.models[node.model]
+        ctx = _Ctx(self.d)
+        table = self.d.table(model)
+        return ctx.statement(f"DELETE FROM {table}{self.where(ctx, model, table, node.where)} LIMIT 1", kind="count")
+
+    def _upsert(self, node: n.Upsert) -> Compiled:
+        model = self.schema.models[node.model]
+        write = super()._upsert(n.Upsert(node.model, node.columns, node.values, node.conflict,
+                                         node.update_columns, node.update_values, ()))
+        if not node.returning or any(f not in node.columns for f in node.conflict):
+            return write  # nothing to re-read by: the core re-reads by the lookup
+        lookup = tuple((node.values[node.columns.index(f)].index, self.d.encoder(model.fields[f]))
+                       for f in node.conflict)
+        reread = self.reread(model, node.returning, node.conflict, 1)
+        return UpsertProgram(write, reread, lookup, node.returning, reread.decoders)

@@ -1,0 +1,155 @@
+"""MySQL / MariaDB storage rules.
+
+Datetimes are ``DATETIME(6)`` holding naive UTC (every connection runs with ``time_zone =
+'+00:00'``), read back with UTC attached, so microseconds survive. Decimals are ``DECIMAL(65,30)``
+normalized on read. JSON is the ``JSON`` type (MariaDB: a checked LONGTEXT) holding text encoded
+with sorted keys. Text is ``utf8mb4`` with a binary NO PAD collation, so equality, LIKE and ORDER
+BY are case-sensitive and trailing spaces count, as on the other backends. IN lists expand to one
+``%s`` per value (aiomysql cannot bind an array).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from farmorm.query.values import normalize_decimal
+from farmorm.schema.manifest import FieldMeta, Schema
+
+from .._sql.ddl import DdlHooks, sql_string
+from .._sql.dialect import Fn, SqlDialect
+
+_UTC = _dt.timezone.utc
+_json_encode = msgspec.json.Encoder(order="sorted").encode
+_json_decode = msgspec.json.decode
+
+#: MySQL's largest LIMIT: "skip without take" is written as LIMIT <max> OFFSET n
+MAX_LIMIT = "18446744073709551615"
+
+
+def encode_datetime(v: _dt.datetime) -> _dt.datetime:
+    """Aware -> naive UTC: DATETIME has no zone, and the session zone is UTC."""
+    return v.astimezone(_UTC).replace(tzinfo=None)
+
+
+def decode_datetime(v: Any) -> _dt.datetime:
+    if isinstance(v, str):
+        v = _dt.datetime.fromisoformat(v)
+    return v.replace(tzinfo=_UTC) if v.tzinfo is None else v.astimezone(_UTC)
+
+
+def encode_json(v: Any) -> str:
+    return _json_encode(v).decode()
+
+
+def decode_json(v: Any) -> Any:
+    return _json_decode(v) if isinstance(v, (str, bytes)) else v
+
+
+_ENCODERS: dict[str, Fn] = {"datetime": encode_datetime, "json": encode_json}
+_DECODERS: dict[str, Fn] = {
+    "boolean": bool,
+    "datetime": decode_datetime,
+    "decimal": normalize_decimal,
+    "json": decode_json,
+}
+
+
+class MysqlDialect(SqlDialect):
+    name = "mysql"
+    placeholder_style = "format"
+    supports_returning = False
+    # backslash is an escape character inside MySQL string literals (we never set
+    # NO_BACKSLASH_ESCAPES), so one backslash is written as two
+    like_escape_clause = " ESCAPE '\\\\'"
+
+    def __init__(self, mariadb: bool = True) -> None:
+        self.mariadb = mariadb
+
+    def quote(self, ident: str) -> str:
+        return "`" + ident.replace("`", "``") + "`"
+
+    def encoder(self, f: FieldMeta) -> Fn | None:
+        return _ENCODERS.get(f.value_kind)
+
+    def decoder(self, f: FieldMeta) -> Fn | None:
+        return _DECODERS.get(f.value_kind)
+
+    def json_equals(self, expr: str, ph: str, negated: bool) -> str:
+        if self.mariadb:
+            # MariaDB has no CAST(... AS JSON); JSON_EQUALS (10.7+) compares values, not text
+            return f"{'NOT ' if negated else ''}JSON_EQUALS({expr}, {ph})"
+        return f"{expr} {'<>' if negated else '='} CAST({ph} AS JSON)"
+
+    def json_encoder(self) -> Fn | None:
+        return encode_json
+
+    def limit(self, take: str | None, skip: str | None) -> str:
+        if take is None and skip is not None:
+            return f" LIMIT {MAX_LIMIT} OFFSET {skip}"
+        return super().limit(take, skip)
+
+    def insert_default_values(self, table: str) -> str:
+        return f"INSERT INTO {table} () VALUES ()"
+
+    def upsert_clause(self, conflict: list[str], assignments: list[str], first_conflict: str) -> str:
+        # ON DUPLICATE KEY fires on any unique key; with nothing to update, a no-op self-assignment
+        if not assignments:
+            assignments = [f"{first_conflict} = {first_conflict}"]
+        return f" ON DUPLICATE KEY UPDATE {', '.join(assignments)}"
+
+
+@dataclass
+class MysqlDdlHooks(DdlHooks):
+    """MySQL DDL: defaults as expressions (TEXT takes no literal default on MySQL 8), FK types match."""
+
+    schema: Schema | None = field(default=None)
+
+    def literal(self, f: FieldMeta) -> str | None:
+        lit = super().literal(f)
+        if lit is not None and lit.startswith("'") and f.kind != "enum":
+            return f"({lit})"  # MySQL 8.0.13+ / MariaDB 10.2+: an expression default works on TEXT
+        return lit
+
+    def column_type(self, f: FieldMeta, typ: str) -> str:
+        # a foreign key column must have the referenced column's type: generated ids are BIGINT
+        if f.references and self.schema is not None:
+            target = self.schema.models[f.references[0]].fields[f.references[1]]
+            if target.generated == "increment" and f.value_kind in ("integer", "bigint"):
+                return "BIGINT"
+        return typ
+
+
+def text_collation(mariadb: bool) -> str:
+    """Binary and NO PAD: case-sensitive, and ``'a ' <> 'a'`` as on the other backends
+    (utf8mb4_bin pads with spaces, so it would treat trailing spaces as insignificant)."""
+    return "utf8mb4_nopad_bin" if mariadb else "utf8mb4_0900_bin"
+
+
+def ddl_hooks(schema: Schema | None = None, mariadb: bool = True) -> MysqlDdlHooks:
+    collation = text_collation(mariadb)
+    return MysqlDdlHooks(
+        dialect=MysqlDialect(mariadb),
+        types={
+            "string": "TEXT",
+            "integer": "INT",
+            "bigint": "BIGINT",
+            "boolean": "TINYINT(1)",
+            "decimal": "DECIMAL(65,30)",
+            "datetime": "DATETIME(6)",
+            "json": "JSON",
+        },
+        indexed_string_type="VARCHAR(191)",
+        identity_pk="BIGINT AUTO_INCREMENT PRIMARY KEY",
+        index_if_not_exists=False,  # MySQL 8 has no CREATE INDEX IF NOT EXISTS: 1061 is tolerated
+        enum_type=True,
+        table_suffix=f" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={collation}",
+        string_collation=f"COLLATE {collation}",
+        schema=schema,
+    )
+
+
+__all__ = ["MysqlDialect", "ddl_hooks", "sql_string"]

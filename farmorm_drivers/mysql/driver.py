@@ -1,0 +1,275 @@
+"""The MySQL / MariaDB driver on aiomysql.
+
+Every connection farmorm uses runs in strict SQL mode (nothing is silently truncated), with the
+session time zone at UTC (DATETIME holds naive UTC), utf8mb4 and autocommit on; a connection of
+an app's pool is set up the first time farmorm sees it (remembered in a WeakSet), not on every
+acquire. Writes MySQL cannot return from run as programs (see ``compiler``) inside a transaction,
+so the connection tracks whether a farmorm transaction is open.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import weakref
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Sequence
+
+import anyio
+
+from farmorm.driver import (
+    Capabilities,
+    Connection,
+    Driver,
+    DriverHandle,
+    NativeRelations,
+    Result,
+    Returning,
+    ReturningMode,
+    TextMatching,
+)
+from farmorm.errors import OrmError, UnsupportedError
+from farmorm.schema.manifest import Schema
+
+from .._sql.ddl import schema_statements
+from .compiler import MysqlCompiler, Program
+from .dialect import MysqlDialect, ddl_hooks
+from .errors import map_error
+
+CAPABILITIES = Capabilities(
+    supports_numeric_ids=True,
+    numeric_ids="generated",
+    supports_json=True,
+    supports_dates=True,
+    supports_booleans=True,
+    supports_transactions=True,
+    supports_schema_namespaces=False,
+    supports_transactional_ddl=False,  # DDL commits implicitly in MySQL
+    supports_join=False,
+    native_relation_loading="none",  # relations load batched, one query per level
+    text_comparison="case-sensitive",  # utf8mb4_bin on every text column
+    text_matching=TextMatching("case-sensitive", "case-sensitive", "case-sensitive"),
+    upsert="native",
+    # no RETURNING: create/update re-read the written row in the same transaction
+    returning=Returning(create=True, update=True, delete=False),
+    returning_mode=ReturningMode(create="record", update="record", delete="none"),
+    native_relations=NativeRelations(),
+    savepoints=True,
+    datetime_precision="microsecond",
+    bulk_insert=True,
+)
+
+#: strict mode, and no ANSI_QUOTES / NO_BACKSLASH_ESCAPES: the dialect relies on backticks and on
+#: backslash escapes in the LIKE ESCAPE clause
+SQL_MODE = ("STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+            "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION")
+SESSION_SETUP = f"SET SESSION sql_mode = '{SQL_MODE}', SESSION time_zone = '+00:00'"
+ISOLATION = {"READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"}
+_MATCHED = re.compile(rb"Rows matched: (\d+)")
+
+
+class MysqlConnection(Connection):
+    """One aiomysql connection; ``in_tx`` is True while a farmorm transaction is open on it."""
+
+    __slots__ = ("conn", "driver", "in_tx", "lastrowid")
+
+    def __init__(self, driver: MysqlDriver, conn: Any) -> None:
+        self.driver = driver
+        self.conn = conn
+        self.in_tx = False
+        self.lastrowid = 0
+
+    async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
+        if isinstance(compiled, Program):
+            if self.in_tx:
+                return await compiled.execute(self, params)
+            # the write and its re-read form one unit: same snapshot, and the row is locked
+            await self.execute("BEGIN")
+            try:
+                result = await compiled.execute(self, params)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self._rollback_quietly()
+                raise
+            await self.execute("COMMIT")
+            return result
+        sql, args = compiled.bind(params)
+        return await self.execute(sql, args, compiled.kind)
+
+    async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
+        """Run one statement; ``kind`` "count" returns the affected rows, anything else the rows."""
+        driver = self.driver
+        started = time.perf_counter()
+        try:
+            async with self.conn.cursor() as cur:
+                # no args: pymysql then skips %-interpolation, so a literal % needs no doubling
+                await cur.execute(sql, args if args else None)
+                if kind == "count":
+                    rowcount = cur.rowcount
+                    self.lastrowid = cur.lastrowid or 0
+                    # UPDATE counts changed rows unless the client set FOUND_ROWS; the OK
+                    # packet's info always says how many matched, which is what farmorm reports
+                    info = getattr(getattr(cur, "_result", None), "message", None)
+                    if info and (m := _MATCHED.search(info)):
+                        rowcount = int(m.group(1))
+                    result = Result((), rowcount)
+                else:
+                    rows = await cur.fetchall()
+                    result = Result(rows, len(rows))
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                try:
+                    exc.farmorm_statement = sql  # type: ignore[attr-defined]  # traced by map_error
+                except AttributeError:
+                    pass
+            if driver.listeners:
+                driver.emit(sql, len(args), started, 0, exc)
+            raise
+        if driver.listeners:
+            driver.emit(sql, len(args), started, result.rowcount, None)
+        return result
+
+    async def _rollback_quietly(self) -> None:
+        # cleanup, not a statement of the caller's: no query event, so listeners see the error last
+        try:
+            await self.conn.rollback()
+        except Exception:  # noqa: BLE001 - the caller is raising the error that matters
+            pass
+
+    async def begin(self, isolation: str | None = None) -> None:
+        if isolation is not None:
+            level = isolation.replace("_", " ").replace("-", " ").upper()
+            if level not in ISOLATION:
+                raise ValueError(f"Unknown isolation level {isolation!r}; use one of {sorted(ISOLATION)}.")
+            await self.execute(f"SET TRANSACTION ISOLATION LEVEL {level}")  # applies to the next one
+        await self.execute("START TRANSACTION")
+        self.in_tx = True
+
+    async def commit(self) -> None:
+        await self.execute("COMMIT")
+        self.in_tx = False
+
+    async def rollback(self) -> None:
+        try:
+            await self.execute("ROLLBACK")
+        finally:
+            self.in_tx = False
+
+    async def savepoint(self, name: str) -> None:
+        await self.execute(f"SAVEPOINT `{name}`")
+
+    async def release_savepoint(self, name: str) -> None:
+        await self.execute(f"RELEASE SAVEPOINT `{name}`")
+
+    async def rollback_to_savepoint(self, name: str) -> None:
+        await self.execute(f"ROLLBACK TO SAVEPOINT `{name}`")
+
+
+class MysqlDriver(Driver):
+    """farmorm's driver for an ``aiomysql.Pool`` or ``aiomysql.Connection``."""
+
+    def __init__(self, schema: Schema, client: Any, *, handle_client: Any, owned: bool, pooled: bool) -> None:
+        super().__init__()
+        self.schema = schema
+        self.client = client
+        self.owned = owned
+        self.pooled = pooled
+        self.handle = DriverHandle("aiomysql", "mysql", handle_client, CAPABILITIES)
+        self.mariadb = True
+        self.autoinc_step = 1
+        self.compiler = MysqlCompiler(schema, MysqlDialect())
+        self._ready: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = anyio.Lock()
+        self._single = None if pooled else MysqlConnection(self, client)
+
+    @classmethod
+    async def open(cls, schema: Schema, client: Any, *, handle_client: Any, owned: bool, pooled: bool) -> MysqlDriver:
+        driver = cls(schema, client, handle_client=handle_client, owned=owned, pooled=pooled)
+        async with driver.connection() as conn:
+            assert isinstance(conn, MysqlConnection)
+            driver.mariadb = "mariadb" in (conn.conn.get_server_info() or "").lower()
+            rows = (await conn.execute("SELECT @@auto_increment_increment", (), "rows")).rows
+            driver.autoinc_step = int(rows[0][0]) if rows else 1
+        driver.compiler = MysqlCompiler(schema, MysqlDialect(driver.mariadb))
+        return driver
+
+    async def _prepare(self, raw: Any) -> None:
+        """Session settings, once per connection (they survive in the pool with the connection)."""
+        if raw in self._ready:
+            if not raw.get_autocommit():  # the app may have switched it off in between
+                await raw.autocommit(True)
+            return
+        if (getattr(raw, "charset", "") or "").lower() != "utf8mb4":
+            await raw.set_charset("utf8mb4")  # SET NAMES and the client-side encoding
+        async with raw.cursor() as cur:
+            await cur.execute(SESSION_SETUP)
+        if not raw.get_autocommit():
+            await raw.autocommit(True)
+        self._ready.add(raw)
+
+    def compile(self, node: Any) -> Any:
+        return self.compiler.compile(node)
+
+    @asynccontextmanager
+    async def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncIterator[Connection]:
+        if not self.pooled:
+            async with self._lock:
+                await self._prepare(self.client)
+                assert self._single is not None
+                yield self._single
+            return
+        async with self.client.acquire() as raw:
+            wrapped = MysqlConnection(self, raw)
+            try:
+                await self._prepare(raw)
+                yield wrapped
+            except BaseException as exc:
+                if not isinstance(exc, Exception):
+                    raw.close()  # cancelled mid-statement: the protocol state is unknown, drop it
+                raise
+            finally:
+                if wrapped.in_tx and not raw.closed:
+                    with anyio.CancelScope(shield=True):
+                        await wrapped.rollback()
+
+    def check_schema(self, schema: Schema) -> None:
+        for m in schema.models.values():
+            if m.schema:
+                raise UnsupportedError(
+                    "The SQL mysql runtime does not support schema-qualified tables. "
+                    "Use a PostgreSQL runtime for table_name(..., schema=...).",
+                    backend_kind=self.handle.kind, dialect="mysql", meta={"model": m.name},
+                )
+
+    def statements(self, schema: Schema) -> list[str]:
+        return schema_statements(ddl_hooks(schema, self.mariadb), schema)
+
+    async def push_schema(self, schema: Schema) -> None:
+        # MySQL DDL commits implicitly, so statements go one by one, outside any transaction
+        async with self.connection(write=True) as conn:
+            assert isinstance(conn, MysqlConnection)
+            # "table already exists" notes would make aiomysql run SHOW WARNINGS and warn
+            await conn.execute("SET SESSION sql_notes = 0")
+            try:
+                for stmt in self.statements(schema):
+                    try:
+                        await conn.execute(stmt)
+                    except Exception as exc:
+                        if stmt.startswith("CREATE INDEX") and exc.args and exc.args[0] == 1061:
+                            continue  # ER_DUP_KEYNAME: the index exists already
+                        raise
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await conn.execute("SET SESSION sql_notes = 1")
+
+    def map_error(self, exc: BaseException) -> OrmError | None:
+        return map_error(exc, self.schema, self.handle.kind)
+
+    async def close(self) -> None:
+        if not self.owned:
+            return
+        if self.pooled:
+            self.client.close()
+            await self.client.wait_closed()
+        else:
+            self.client.close()

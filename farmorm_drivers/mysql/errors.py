@@ -1,0 +1,124 @@
+"""MySQL / MariaDB error codes -> farmorm error codes, with the constraint and target fields.
+
+pymysql errors carry the server's numeric code in ``args[0]``. The connection tags each failed
+statement on the exception (``farmorm_statement``) so a duplicate key can be traced to its table:
+MariaDB's message names only the key.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from farmorm.errors import (
+    CHECK_VIOLATION,
+    CONNECTION_ERROR,
+    DEADLOCK,
+    FOREIGN_KEY_VIOLATION,
+    MISSING_SCHEMA,
+    MISSING_TABLE,
+    NOT_NULL_VIOLATION,
+    TRANSACTION_CONFLICT,
+    UNIQUE_CONSTRAINT_VIOLATION,
+    OrmError,
+    native_error,
+)
+from farmorm.schema.manifest import ModelMeta, Schema
+
+CODES: dict[int, str] = {
+    1062: UNIQUE_CONSTRAINT_VIOLATION,  # ER_DUP_ENTRY
+    1451: FOREIGN_KEY_VIOLATION,  # ER_ROW_IS_REFERENCED_2 (deleting a referenced parent)
+    1452: FOREIGN_KEY_VIOLATION,  # ER_NO_REFERENCED_ROW_2 (child points at nothing)
+    1048: NOT_NULL_VIOLATION,  # ER_BAD_NULL_ERROR
+    1364: NOT_NULL_VIOLATION,  # ER_NO_DEFAULT_FOR_FIELD (a NOT NULL column left out, strict mode)
+    3819: CHECK_VIOLATION,  # MySQL 8 ER_CHECK_CONSTRAINT_VIOLATED
+    4025: CHECK_VIOLATION,  # MariaDB ER_CONSTRAINT_FAILED
+    1146: MISSING_TABLE,  # ER_NO_SUCH_TABLE
+    1049: MISSING_SCHEMA,  # ER_BAD_DB_ERROR
+    1213: DEADLOCK,  # InnoDB rolled back the whole transaction
+    # Lock wait timeout: InnoDB rolls back only the statement, not the transaction, unless the
+    # server runs with innodb_rollback_on_timeout. farmorm rolls the transaction back anyway when
+    # the error leaves orm.transaction(), and retries= re-runs it from the start.
+    1205: TRANSACTION_CONFLICT,
+    2003: CONNECTION_ERROR,  # can't connect
+    2006: CONNECTION_ERROR,  # server has gone away
+    2013: CONNECTION_ERROR,  # lost connection during query
+    2055: CONNECTION_ERROR,  # lost connection (system error)
+}
+
+_DUP_KEY = re.compile(r"for key '([^']+)'")
+_FK = re.compile(r"`([^`]+)`, CONSTRAINT `([^`]+)` FOREIGN KEY \(([^)]*)\)")
+_COLUMN = re.compile(r"(?:Column|Field) '([^']+)'")
+_CHECK = re.compile(r"(?:CONSTRAINT `([^`]+)` failed|Check constraint '([^']+)')")
+_TABLE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+`((?:[^`]|``)+)`", re.I)
+
+
+def _model(schema: Schema, table: str | None) -> ModelMeta | None:
+    if table is None:
+        return None
+    return next((m for m in schema.models.values() if m.table == table), None)
+
+
+def _field_of(model: ModelMeta, column: str) -> str:
+    return next((f.name for f in model.fields.values() if f.column == column), column)
+
+
+def unique_target(schema: Schema, key: str, table: str | None) -> dict[str, Any]:
+    """Logical fields of the unique key ``key`` (MySQL 8 writes ``table.key``)."""
+    if "." in key:
+        table, key = key.split(".", 1)
+    meta: dict[str, Any] = {"constraint": key}
+    owner = _model(schema, table)
+    models = [owner] if owner else list(schema.models.values())
+    for m in models:
+        if key == "PRIMARY" and m is owner:
+            ident = [f.name for f in m.fields.values() if f.is_id] or list(m.identity or ())
+            return {**meta, "target": ident, "model": m.name}
+        for c in m.uniques:
+            if c.name == key:
+                return {**meta, "target": list(c.fields), "model": m.name}
+        for f in m.fields.values():
+            if f.unique and f.column == key:  # an inline UNIQUE is named after its column
+                return {**meta, "target": [f.name], "model": m.name}
+    return meta
+
+
+def map_error(exc: BaseException, schema: Schema, kind: str) -> OrmError | None:
+    """The OrmError for a pymysql / connection error, or None when it is not a database error."""
+    if isinstance(exc, OrmError):
+        return exc
+    code: str | None = None
+    native: Any = None
+    if isinstance(exc, OSError):
+        code = CONNECTION_ERROR
+    else:
+        try:
+            import pymysql
+        except ImportError:  # pragma: no cover - aiomysql depends on it
+            return None
+        if not isinstance(exc, pymysql.err.MySQLError):
+            return None
+        native = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        code = CODES.get(native) if native is not None else None
+        if code is None and isinstance(exc, pymysql.err.InterfaceError):
+            code = CONNECTION_ERROR  # aiomysql: the connection is already closed
+    if code is None:
+        return None
+    msg = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    statement = getattr(exc, "farmorm_statement", None)
+    m = _TABLE.match(statement) if statement else None
+    table = m.group(1).replace("``", "`") if m else None
+    meta: dict[str, Any] = {"original_code": native}
+    if code == UNIQUE_CONSTRAINT_VIOLATION and (km := _DUP_KEY.search(msg)):
+        meta.update(unique_target(schema, km.group(1), table))
+    elif code == FOREIGN_KEY_VIOLATION and (fm := _FK.search(msg)):
+        owner = _model(schema, fm.group(1))  # the child table, which holds the key
+        cols = [c.strip(" `") for c in fm.group(3).split(",")]
+        meta["constraint"] = fm.group(2)
+        meta["target"] = [_field_of(owner, c) for c in cols] if owner else cols
+    elif code == NOT_NULL_VIOLATION and (cm := _COLUMN.search(msg)):
+        owner = _model(schema, table)
+        meta["target"] = [_field_of(owner, cm.group(1)) if owner else cm.group(1)]
+    elif code == CHECK_VIOLATION and (ch := _CHECK.search(msg)):
+        meta["constraint"] = ch.group(1) or ch.group(2)
+    return native_error(code, exc, backend_kind=kind, dialect="mysql", meta=meta)

@@ -1,0 +1,352 @@
+"""MySQL / MariaDB specifics: native errors triggered for real, capabilities, values, client kinds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, AsyncIterator
+
+import anyio
+import pytest
+
+from farmorm import create_orm, define_schema, model, table_name
+from farmorm import fields as f
+from farmorm import errors
+from farmorm.driver import Capabilities, NativeRelations, Returning, ReturningMode, TextMatching
+from farmorm.setup import push_schema
+from farmorm.testing.databases import TestDatabase, _mysql_args, server_url
+
+from .conftest import require
+
+UTC = dt.timezone.utc
+
+schema = define_schema(
+    user=model(table="users", fields={
+        "id": f.id(), "email": f.string().unique(), "name": f.string(), "bio": f.string().nullable(),
+        "seen_at": f.datetime().nullable(),
+    }),
+    team=model(table="teams", fields={"id": f.id(), "name": f.string()}),
+    member=model(
+        table="members",
+        fields={"id": f.id(), "user_id": f.string().references("user.id"),
+                "team_id": f.string().references("team.id"), "role": f.string().default("dev")},
+        constraints={"unique": [["user_id", "team_id"]], "indexes": [["role"]]},
+    ),
+    note=model(table="notes", fields={
+        "id": f.id(type="integer", generated="increment"), "tag": f.string().unique(), "body": f.string(),
+    }),
+)
+
+
+@pytest.fixture
+def mysql() -> None:
+    require("mysql")
+
+
+@pytest.fixture
+async def my_db(mysql: None) -> AsyncIterator[TestDatabase]:
+    db = TestDatabase("mysql")
+    await db.create()
+    try:
+        yield db
+    finally:
+        await db.drop()
+
+
+@pytest.fixture
+async def orm(my_db: TestDatabase) -> AsyncIterator[Any]:
+    o = await create_orm(schema, my_db.url)
+    await push_schema(schema, o)
+    try:
+        yield o
+    finally:
+        await o.close()
+
+
+async def raw(orm: Any, sql: str) -> Any:
+    """Run raw SQL on one of the ORM's connections, errors mapped as for any ORM call."""
+    async with orm._scope(write=True) as conn:
+        return await conn.execute(sql, (), "rows")
+
+
+def cause_code(err: BaseException) -> int:
+    import pymysql
+
+    assert isinstance(err.__cause__, pymysql.err.MySQLError)
+    return int(err.__cause__.args[0])
+
+
+async def seed(orm: Any) -> dict[str, Any]:
+    ada = await orm.user.create(data={"email": "ada@example.com", "name": "Ada"})
+    team = await orm.team.create(data={"name": "core"})
+    member = await orm.member.create(data={"user_id": ada["id"], "team_id": team["id"]})
+    return {"ada": ada, "team": team, "member": member}
+
+
+# ------------------------------------------------------------------------------ capabilities
+
+
+async def test_full_capabilities(orm):
+    assert orm.driver.kind == "aiomysql" and orm.driver.dialect == "mysql"
+    assert orm.driver.capabilities == Capabilities(
+        supports_numeric_ids=True, numeric_ids="generated", supports_json=True, supports_dates=True,
+        supports_booleans=True, supports_transactions=True, supports_schema_namespaces=False,
+        supports_transactional_ddl=False, supports_join=False, native_relation_loading="none",
+        text_comparison="case-sensitive",
+        text_matching=TextMatching("case-sensitive", "case-sensitive", "case-sensitive"),
+        upsert="native", returning=Returning(create=True, update=True, delete=False),
+        returning_mode=ReturningMode(create="record", update="record", delete="none"),
+        native_relations=NativeRelations(), batched_relation_loading=True, savepoints=True,
+        datetime_precision="microsecond", bulk_insert=True,
+    )
+
+
+async def test_namespaced_tables_are_refused(my_db):
+    ns = define_schema(event=model(table=table_name("events", schema="audit"), fields={"id": f.id()}))
+    with pytest.raises(errors.UnsupportedError) as info:
+        await create_orm(ns, my_db.url)
+    assert str(info.value) == (
+        "The SQL mysql runtime does not support schema-qualified tables. "
+        "Use a PostgreSQL runtime for table_name(..., schema=...)."
+    )
+
+
+# ------------------------------------------------------------------------------------ values
+
+
+async def test_emoji_round_trip(orm):
+    text = "héllo 🐍🚀 𝔘𝔫𝔦𝔠𝔬𝔡𝔢"
+    row = await orm.user.create(data={"email": "e@example.com", "name": text, "bio": "☕" * 1000})
+    again = await orm.user.find_unique(where={"id": row["id"]})
+    assert again["name"] == text and again["bio"] == "☕" * 1000
+    assert await orm.user.count(where={"name": {"contains": "🐍"}}) == 1
+
+
+async def test_microseconds_survive(orm):
+    when = dt.datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
+    row = await orm.user.create(data={"email": "t@example.com", "name": "T", "seen_at": when})
+    assert row["seen_at"] == when and row["seen_at"].tzinfo is not None
+    other = dt.datetime(2026, 3, 4, 7, 6, 7, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert await orm.user.count(where={"seen_at": other}) == 1  # same instant, other zone
+
+
+async def test_strict_mode_refuses_a_too_long_value(orm):
+    import pymysql
+
+    with pytest.raises(pymysql.err.DataError) as info:
+        await orm.note.create(data={"tag": "x" * 192, "body": "b"})  # VARCHAR(191): no truncation
+    assert info.value.args[0] == 1406
+    assert await orm.note.count() == 0
+
+
+async def test_like_wildcards_and_backslashes_are_literal(orm):
+    for name in ("50% off", "a_b", "back\\slash", "plain"):
+        await orm.user.create(data={"email": f"{len(name)}-{name}@x", "name": name})
+    assert [r["name"] for r in await orm.user.find_many(where={"name": {"contains": "%"}})] == ["50% off"]
+    assert [r["name"] for r in await orm.user.find_many(where={"name": {"contains": "_"}})] == ["a_b"]
+    assert [r["name"] for r in await orm.user.find_many(where={"name": {"ends_with": "\\slash"}})] == ["back\\slash"]
+
+
+async def test_create_is_a_write_plus_a_keyed_reread_in_one_transaction(orm):
+    log: list[str] = []
+    orm.on_query(lambda e: log.append(e.statement))
+    await orm.note.create(data={"tag": "t", "body": "b"})
+    assert [s.split()[0] for s in log] == ["BEGIN", "INSERT", "SELECT", "COMMIT"]
+
+
+async def test_create_many_generated_ids_come_back_in_input_order(orm):
+    rows = await orm.note.create_many(data=[{"tag": f"t{i}", "body": str(i)} for i in (3, 1, 2)],
+                                      select={"body": True})
+    assert rows == [{"body": "3"}, {"body": "1"}, {"body": "2"}]
+
+
+async def test_push_schema_is_idempotent(orm):
+    await push_schema(schema, orm)  # CREATE INDEX again: 1061 is tolerated
+    assert await orm.member.count() == 0
+
+
+# ---------------------------------------------------------------------------- native errors
+
+
+async def test_1062_compound_unique_names_constraint_and_fields(orm):
+    s = await seed(orm)
+    with pytest.raises(errors.UniqueConstraintViolation) as info:
+        await orm.member.create(data={"user_id": s["ada"]["id"], "team_id": s["team"]["id"]})
+    err = info.value
+    assert cause_code(err) == 1062 and not err.retryable
+    assert err.meta["constraint"] == "members_user_id_team_id_unique"
+    assert list(err.meta["target"]) == ["user_id", "team_id"]
+
+
+async def test_1062_single_unique_field(orm):
+    await seed(orm)
+    with pytest.raises(errors.UniqueConstraintViolation) as info:
+        await orm.user.create(data={"email": "ada@example.com", "name": "again"})
+    assert cause_code(info.value) == 1062
+    assert list(info.value.meta["target"]) == ["email"]
+
+
+async def test_1452_child_without_parent(orm):
+    s = await seed(orm)
+    with pytest.raises(errors.ForeignKeyViolation) as info:
+        await orm.member.create(data={"user_id": "nobody", "team_id": s["team"]["id"]})
+    assert cause_code(info.value) == 1452
+    assert list(info.value.meta["target"]) == ["user_id"]
+
+
+async def test_1451_parent_still_referenced(orm):
+    s = await seed(orm)
+    with pytest.raises(errors.ForeignKeyViolation) as info:
+        await orm.user.delete(where={"id": s["ada"]["id"]})
+    assert cause_code(info.value) == 1451
+    assert await orm.user.count() == 1
+
+
+async def test_1048_not_null(orm):
+    with pytest.raises(errors.NotNullViolation) as info:
+        await raw(orm, "INSERT INTO users (id, email, name) VALUES ('u1', 'n@x', NULL)")
+    assert cause_code(info.value) == 1048
+    assert list(info.value.meta["target"]) == ["name"]
+
+
+async def test_1364_missing_value_without_default(orm):
+    with pytest.raises(errors.NotNullViolation) as info:
+        await raw(orm, "INSERT INTO users (id, email) VALUES ('u1', 'n@x')")
+    assert cause_code(info.value) == 1364
+
+
+async def test_check_violation(orm):
+    await raw(orm, "CREATE TABLE checked (n INT, CONSTRAINT positive CHECK (n > 0))")
+    with pytest.raises(errors.CheckViolation) as info:
+        await raw(orm, "INSERT INTO checked (n) VALUES (-1)")
+    assert cause_code(info.value) in (3819, 4025)
+    assert info.value.meta["constraint"] == "positive"
+
+
+async def test_1146_missing_table(my_db):
+    o = await create_orm(schema, my_db.url)  # nothing pushed
+    try:
+        with pytest.raises(errors.MissingTable) as info:
+            await o.user.find_many()
+        assert cause_code(info.value) == 1146
+    finally:
+        await o.close()
+
+
+async def test_1049_missing_database(mysql):
+    url = server_url("mysql").rstrip("/") + "/farmorm_no_such_database_x"
+    with pytest.raises(errors.MissingSchema) as info:
+        await create_orm(schema, url)
+    assert cause_code(info.value) == 1049
+
+
+async def test_connection_error(mysql):
+    with pytest.raises(errors.OrmConnectionError):
+        await create_orm(schema, "mysql://root@127.0.0.1:1/x")
+
+
+async def test_1213_deadlock(orm):
+    a = await orm.user.create(data={"email": "a@x", "name": "A"})
+    b = await orm.user.create(data={"email": "b@x", "name": "B"})
+    both_locked = anyio.Event()
+    locked: list[int] = []
+    outcomes: list[BaseException | None] = []
+
+    async def worker(first: str, second: str) -> None:
+        try:
+            async with orm.transaction() as tx:
+                await tx.user.update(where={"id": first}, data={"name": "x"})
+                locked.append(1)
+                if len(locked) == 2:
+                    both_locked.set()
+                await both_locked.wait()
+                await tx.user.update(where={"id": second}, data={"name": "y"})
+            outcomes.append(None)
+        except errors.OrmError as exc:
+            outcomes.append(exc)
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(worker, a["id"], b["id"])
+            tg.start_soon(worker, b["id"], a["id"])
+    failures = [o for o in outcomes if o is not None]
+    assert len(failures) == 1 and isinstance(failures[0], errors.Deadlock)
+    assert failures[0].retryable and cause_code(failures[0]) == 1213
+
+
+async def test_1205_lock_wait_timeout(orm):
+    a = await orm.user.create(data={"email": "a@x", "name": "A"})
+    holding = anyio.Event()
+    done = anyio.Event()
+
+    async def holder() -> None:
+        async with orm.transaction() as tx:
+            await tx.user.update(where={"id": a["id"]}, data={"name": "held"})
+            holding.set()
+            await done.wait()
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(holder)
+            await holding.wait()
+            try:
+                with pytest.raises(errors.TransactionConflict) as info:
+                    async with orm.transaction() as tx:
+                        await raw(tx, "SET SESSION innodb_lock_wait_timeout = 1")
+                        await tx.user.update(where={"id": a["id"]}, data={"name": "waiter"})
+            finally:
+                done.set()
+    assert info.value.retryable and cause_code(info.value) == 1205
+    assert (await orm.user.find_unique(where={"id": a["id"]}))["name"] == "held"
+
+
+# ------------------------------------------------------------------------------ client kinds
+
+
+async def test_app_pool_is_used_and_left_open(my_db):
+    import aiomysql
+
+    # an app pool with aiomysql's defaults: autocommit off, latin1-free default charset, no FOUND_ROWS
+    pool = await aiomysql.create_pool(minsize=1, maxsize=1, **{**_mysql_args(my_db.url), "autocommit": False})
+    try:
+        o = await create_orm(schema, pool)
+        assert o.driver.client is pool and o.driver.kind == "aiomysql"
+        await push_schema(schema, o)
+        await o.user.create(data={"email": "p@x", "name": "🐍"})
+        await o.user.create(data={"email": "q@x", "name": "🐍"})
+        # matched rows, not changed rows, although this pool lacks CLIENT.FOUND_ROWS
+        assert await o.user.update_many(where={"name": "🐍"}, data={"name": "🐍"}) == 2
+        await o.close()
+        assert not pool.closed
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute("SELECT @@SESSION.sql_mode, @@SESSION.time_zone, COUNT(*) FROM users")
+            mode, zone, count = await cur.fetchone()
+        assert "STRICT_ALL_TABLES" in mode and zone == "+00:00" and count == 2
+        assert len(o._driver._ready) == 1  # set up once, not per acquire
+    finally:
+        pool.close()
+        await pool.wait_closed()
+
+
+async def test_app_connection_is_used_and_left_open(my_db):
+    import aiomysql
+
+    conn = await aiomysql.connect(**_mysql_args(my_db.url))
+    try:
+        o = await create_orm(schema, conn)
+        assert o.driver.client is conn
+        await push_schema(schema, o)
+        async with o.transaction() as tx:
+            await tx.team.create(data={"name": "t"})
+        assert await o.team.count() == 1
+        await o.close()
+        assert not conn.closed
+    finally:
+        conn.close()
+
+
+async def test_url_pool_is_owned_and_closed(my_db):
+    o = await create_orm(schema, my_db.url)
+    assert o.driver.client == my_db.url
+    pool = o._driver.client
+    await o.close()
+    assert pool.closed
