@@ -284,12 +284,9 @@ async def run_demo(url: str = DEFAULT_URL, out: Callable[[str], Any] = print) ->
     try:
         await push_schema(schema, orm)
         store = Store(orm)
+        say(f"Connected to {_redact(url)} ({orm.driver.kind}, {orm.driver.dialect}) and pushed the schema")
         deleted = await store.reset()
-        say(
-            f"Connected to {_redact(url)} ({orm.driver.kind}, {orm.driver.dialect}); schema pushed, "
-            f"demo tables emptied",
-            {name: n for name, n in deleted.items() if n},
-        )
+        say("Deleted the rows earlier runs left in the demo tables", {k: n for k, n in deleted.items() if n})
 
         ada = await store.create_user("ada@example.com", "Ada")
         grace = await store.create_user("grace@example.com", "Grace")
