@@ -80,8 +80,10 @@ class MysqlDialect(SqlDialect):
 
     def json_equals(self, expr: str, ph: str, negated: bool) -> str:
         if self.mariadb:
-            # MariaDB has no CAST(... AS JSON); JSON_EQUALS (10.7+) compares values, not text
-            return f"{'NOT ' if negated else ''}JSON_EQUALS({expr}, {ph})"
+            # MariaDB has no CAST(... AS JSON); JSON_EQUALS (10.7+) compares values, not text.
+            # Compare its result explicitly: MariaDB 10.11 lets a bare `WHERE JSON_EQUALS(NULL, …)`
+            # through even though the expression is NULL; `= 1` / `= 0` keep SQL NULL semantics.
+            return f"JSON_EQUALS({expr}, {ph}) = {0 if negated else 1}"
         return f"{expr} {'<>' if negated else '='} CAST({ph} AS JSON)"
 
     def json_encoder(self) -> Fn | None:

@@ -304,6 +304,10 @@ async def test_json_null_and_not(auth_orm):
     assert pluck(null_rows, "account_id") == ["gl_grace"]
     not_rows = await auth_orm.account.find_many(where={"metadata": {"not": ADA_METADATA}})
     assert pluck(not_rows, "account_id") == ["gt_grace"]
+    # equality must not match the NULL row (MariaDB's bare WHERE JSON_EQUALS(NULL, ...) did)
+    eq_rows = await auth_orm.account.find_many(where={"metadata": {"plan": "pro"}})
+    assert pluck(eq_rows, "account_id") == ["gt_grace"]
+    assert await auth_orm.account.count(where={"metadata": ADA_METADATA}) == 1
 
 
 async def test_json_list_value_equality(auth_orm):
