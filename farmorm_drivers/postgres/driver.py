@@ -26,7 +26,7 @@ from farmorm.driver import (
     ReturningMode,
     TextMatching,
 )
-from farmorm.errors import OrmError, validation_error
+from farmorm.errors import OrmError
 from farmorm.schema.manifest import Schema
 
 from .._sql.compiler import SqlCompiler
@@ -57,13 +57,6 @@ CAPABILITIES = Capabilities(
     bulk_insert=True,
 )
 
-#: accepted spellings ("read_committed" as in the docs, or SQL's "read committed") -> SQL
-ISOLATION_LEVELS = {
-    "read uncommitted": "READ UNCOMMITTED",
-    "read committed": "READ COMMITTED",
-    "repeatable read": "REPEATABLE READ",
-    "serializable": "SERIALIZABLE",
-}
 _DUPLICATE_OBJECT = "42P07"
 _QUALIFIED = re.compile(r'^relation "([^".]+)\.[^"]+" does not exist')
 _NAMESPACE_EXISTS = "SELECT to_regnamespace($1) IS NOT NULL"
@@ -128,15 +121,8 @@ class PostgresConnection(Connection):
 
     async def begin(self, isolation: str | None = None) -> None:
         sql = "BEGIN"
-        if isolation is not None:
-            level = ISOLATION_LEVELS.get(str(isolation).lower().replace("_", " ").strip())
-            if level is None:
-                raise validation_error(
-                    f'Invalid isolation level "{isolation}". Use one of: read_uncommitted, '
-                    "read_committed, repeatable_read, serializable.",
-                    isolation=isolation,
-                )
-            sql += f" ISOLATION LEVEL {level}"
+        if isolation is not None:  # validated and spelled "read committed" by the core
+            sql += f" ISOLATION LEVEL {isolation.upper()}"
         await self.execute(sql)
         self.in_tx = True
 
