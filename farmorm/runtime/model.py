@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ..errors import OrmError, validation_error
+from ..errors import validation_error
 from ..query import nodes as n
 from ..query.parse import parse_read, parse_where
+from ..query.plan import Read, strip_hidden
 from ..query.writes import create_values, unique_lookup, update_values, upsert_values
 from ..schema.manifest import ModelMeta
 
@@ -134,13 +135,11 @@ class ModelClient:
             return sorted(records, key=lambda r: r[ident[0]])  # generated ids grow in insert order
         return records
 
-    async def _finish(self, conn: Any, read: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _finish(self, conn: Any, read: Read, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if read.relations and records:
             await self._orm._executor.load_relations(conn, read, records)
         if read.hidden:
-            for r in records:
-                for h in read.hidden:
-                    r.pop(h, None)
+            strip_hidden(records, read.hidden)
         return records
 
     async def update(self, *, where: Any, data: Mapping[str, Any], select: Any = None,
@@ -218,5 +217,3 @@ class ModelClient:
         async with orm._scope(write=True) as conn:
             return await orm._executor.rowcount(conn, node, params)
 
-
-__all__ = ["ModelClient", "OrmError"]

@@ -132,17 +132,6 @@ class MysqlCompiler(SqlCompiler):
         sql = f"SELECT {cols} FROM {self.d.table(model)} t0 WHERE {cond}"
         return ctx.statement(sql, kind="rows", columns=columns, decoders=self.decoders(model, columns))
 
-    def identity_match(self, ctx: _Ctx, model: ModelMeta, where: n.Condition | None) -> str:
-        # MySQL refuses LIMIT inside IN (subquery) and reading the updated table (1093): wrap it in
-        # a derived table, which MySQL materializes first
-        ident = model.identity or ()
-        outer = ", ".join(self.d.quote(model.fields[f].column) for f in ident)
-        inner = ", ".join(self.col("t0", model, f) for f in ident)
-        sub = f"SELECT {inner} FROM {self.d.table(model)} t0{self.where(ctx, model, 't0', where)} LIMIT 1"
-        if len(ident) > 1:
-            outer = f"({outer})"
-        return f"{outer} IN (SELECT * FROM ({sub}) farmorm_first)"
-
     def _insert(self, node: n.Insert) -> Compiled:
         model = self.schema.models[node.model]
         write = super()._insert(n.Insert(node.model, node.columns, node.rows, ()))
