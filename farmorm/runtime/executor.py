@@ -13,32 +13,33 @@ from ..driver import Compiled, Connection, Driver
 from ..query.plan import Read, collect_keys, stitch, strip_hidden
 
 
-class Plan:
-    """A compiled statement plus its hydration plan."""
+def row_builder(names: Sequence[str], decoders: Sequence[Callable[[Any], Any] | None]) -> Callable[[Sequence[Sequence[Any]]], list[dict[str, Any]]]:
+    """Generate, once per shape, a function turning rows into records.
 
-    __slots__ = ("compiled", "names", "converters")
+    Each record is one dict display with the converters inlined only where a column needs one,
+    so an identity column costs a tuple index and nothing else. The source is built from schema
+    field names (validated identifiers, written with repr) and never from user values."""
+    env: dict[str, Any] = {}
+    items = []
+    for i, (name, fn) in enumerate(zip(names, decoders)):
+        if fn is None:
+            items.append(f"{name!r}: r[{i}]")
+        else:
+            env[f"d{i}"] = fn
+            items.append(f"{name!r}: (None if r[{i}] is None else d{i}(r[{i}]))")
+    src = f"def build(rows):\n    return [{{{', '.join(items)}}} for r in rows]\n"
+    exec(compile(src, "<farmorm row builder>", "exec"), env)  # noqa: S102 - trusted source, see above
+    return env["build"]  # type: ignore[no-any-return]
+
+
+class Plan:
+    """A compiled statement plus its hydration function."""
+
+    __slots__ = ("compiled", "hydrate")
 
     def __init__(self, compiled: Compiled) -> None:
         self.compiled = compiled
-        self.names = compiled.columns
-        self.converters: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple(
-            (i, fn) for i, fn in enumerate(compiled.decoders) if fn is not None
-        )
-
-    def hydrate(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-        names = self.names
-        conv = self.converters
-        if not conv:
-            return [dict(zip(names, r)) for r in rows]
-        out = []
-        for r in rows:
-            values = list(r)
-            for i, fn in conv:
-                v = values[i]
-                if v is not None:
-                    values[i] = fn(v)
-            out.append(dict(zip(names, values)))
-        return out
+        self.hydrate = row_builder(compiled.columns, compiled.decoders)
 
 
 class Executor:
