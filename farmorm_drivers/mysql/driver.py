@@ -175,7 +175,7 @@ class MysqlDriver(Driver):
         self.autoinc_step = 1
         self.compiler = MysqlCompiler(schema, MysqlDialect())
         self._ready: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)  # no event-loop round trip when uncontended
         self._single = None if pooled else MysqlConnection(self, client)
 
     @classmethod

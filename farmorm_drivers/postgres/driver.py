@@ -160,7 +160,7 @@ class PostgresDriver(Driver):
         self.owned = owned
         self.handle = DriverHandle(KIND, "postgres", client, CAPABILITIES)
         self.compiler = SqlCompiler(schema, PostgresDialect())
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)  # no event-loop round trip when uncontended
         self._single = None if is_pool else PostgresConnection(self, target)
 
     def compile(self, node: Any) -> SqlStatement:

@@ -170,7 +170,7 @@ class SqliteDriver(Driver):
         self.owned = owned
         self.handle = DriverHandle("aiosqlite", "sqlite", client, CAPABILITIES)
         self.compiler = SqlCompiler(schema, SqliteDialect())
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)  # no event-loop round trip when uncontended
         self._wrapped = SqliteConnection(self, conn)
 
     @classmethod
