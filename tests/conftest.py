@@ -55,6 +55,8 @@ def backend_problem(backend: str) -> str | None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    for b in selected_backends():  # probe now, outside any event loop, so async tests can ask too
+        backend_problem(b)
     missing = []
     for b in sorted(required_backends()):
         problem = backend_problem(b)
