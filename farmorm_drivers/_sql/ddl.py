@@ -39,6 +39,10 @@ class DdlHooks:
         """The final column type of ``f`` (mysql: a foreign key must match the referenced type)."""
         return typ
 
+    def index_column(self, column: str) -> str:
+        """A column in an index's column list (a hook: SQLite needs a stricter quote there)."""
+        return self.dialect.quote(column)
+
     def literal(self, f: FieldMeta) -> str | None:
         """The DEFAULT literal for ``f``, or None when the default is applied client-side only."""
         v = f.default
@@ -137,7 +141,8 @@ def create_index_sql(h: DdlHooks, model: ModelMeta) -> list[str]:
         ine = "IF NOT EXISTS " if h.index_if_not_exists else ""
         target = h.dialect.table(model)
         name = q(c.name)
-        out.append(f"CREATE INDEX {ine}{name} ON {target} ({', '.join(q(col) for col in c.columns)})")
+        cols = ", ".join(h.index_column(col) for col in c.columns)
+        out.append(f"CREATE INDEX {ine}{name} ON {target} ({cols})")
     return out
 
 

@@ -99,8 +99,15 @@ class SqliteDialect(SqlDialect):
         return encode_json
 
 
+class SqliteDdlHooks(DdlHooks):
+    def index_column(self, column: str) -> str:
+        # SQLite reads an unknown "double-quoted" name as a string literal, so an index on a
+        # column the table lacks would silently index a constant; `backticks` are always names
+        return "`" + column.replace("`", "``") + "`"
+
+
 def ddl_hooks() -> DdlHooks:
-    return DdlHooks(
+    return SqliteDdlHooks(
         dialect=SqliteDialect(),
         types={
             "string": "TEXT",
