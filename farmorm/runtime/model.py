@@ -108,7 +108,9 @@ class ModelClient:
                 )
         flat = [[r.get(c) for c in columns] for r in rows]
         per_chunk = max(1, MAX_BIND_PARAMS // max(1, len(columns))) if columns else 1
-        returning = read.node.columns
+        # the identity is always read back (hidden if not selected) so records can be re-ordered
+        extra = tuple(f for f in self.model.identity or () if f not in read.node.columns)
+        returning = read.node.columns + extra
         orm = self._orm
         out: list[dict[str, Any]] = []
         async with orm._transaction_scope(len(flat) > per_chunk) as conn:
@@ -117,6 +119,8 @@ class ModelClient:
                 node = n.Insert(self.model.name, tuple(columns), len(chunk), returning)
                 params = [v for row in chunk for v in row]
                 out.extend(self._in_input_order(await orm._executor.rows(conn, node, params), chunk, columns))
+            if extra:
+                strip_hidden(out, extra)
             return await self._finish(conn, read, out)
 
     def _in_input_order(self, records: list[dict[str, Any]], rows: list[list[Any]], columns: list[str]) -> list[dict[str, Any]]:

@@ -385,3 +385,22 @@ async def test_generated_integer_ids_with_relations(make_orm):
         where={"id": t["id"]}, select={"title": True, "notes": {"select": {"body": True}, "order_by": {"id": "asc"}}}
     )
     assert row == {"title": "t", "notes": [{"body": "n1"}, {"body": "n2"}]}
+
+
+string_tags = define_schema(tag=model(table="tags", fields={"id": f.id(), "name": f.string()}))
+generated_tags = define_schema(
+    tag=model(table="tags", fields={"id": f.id(type="integer", generated="increment"), "name": f.string()})
+)
+
+
+@pytest.mark.parametrize("ids", ["string", "generated"])
+async def test_create_many_keeps_input_order_when_select_omits_the_id(make_orm, ids):
+    orm = await make_orm(string_tags)
+    if ids == "generated":
+        if cap(orm, "numeric_ids") != "generated":
+            pytest.skip("the backend does not generate integer ids")
+        orm = await make_orm(generated_tags)
+    names = [f"n{i:03d}" for i in range(120)][::-1]  # input order is not the sort order
+    created = await orm.tag.create_many(data=[{"name": n} for n in names], select={"name": True})
+    assert [r["name"] for r in created] == names
+    assert all(set(r) == {"name"} for r in created)  # the identity used to order was not leaked
