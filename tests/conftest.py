@@ -16,9 +16,9 @@ import pytest
 
 from farmorm.testing.databases import reachable
 
-ALL_BACKENDS = ("sqlite", "postgres", "mysql")
+ALL_BACKENDS = ("sqlite", "postgres", "mysql", "mongo")
 DRIVER_MODULES = {"sqlite": "farmorm_drivers.sqlite", "postgres": "farmorm_drivers.postgres",
-                  "mysql": "farmorm_drivers.mysql"}
+                  "mysql": "farmorm_drivers.mysql", "mongo": "farmorm_drivers.mongo"}
 
 
 def _listed(var: str) -> list[str]:

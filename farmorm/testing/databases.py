@@ -71,6 +71,21 @@ class TestDatabase:
             finally:
                 conn.close()
             self.url = _with_database(server_url("mysql"), self.name)
+        elif self.backend == "mongo":
+            base = os.environ.get("FARMORM_MONGO_URL")
+            if base:  # a real server: a fresh database on it (Mongo creates it on first write)
+                from pymongo import AsyncMongoClient
+
+                probe: Any = AsyncMongoClient(base, serverSelectionTimeoutMS=3000)
+                try:
+                    await probe.admin.command("ping")
+                finally:
+                    await probe.close()
+                self.url = _with_database(base, self.name)
+            else:  # no server: mongomock, one in-memory store per test database
+                import farmorm.testing.mongomock_async  # noqa: F401 - registers the adapter
+
+                self.url = f"mongomock://{self.name}/{self.name}"
         else:
             raise ValueError(f"Unknown backend {self.backend!r}")
         return self.url
@@ -96,6 +111,19 @@ class TestDatabase:
                     await cur.execute(f"DROP DATABASE IF EXISTS `{self.name}`")
             finally:
                 conn.close()
+        elif self.backend == "mongo":
+            if self.url.startswith("mongomock:"):
+                from farmorm.testing.mongomock_async import drop_store
+
+                drop_store(self.url)
+            elif self.url:
+                from pymongo import AsyncMongoClient
+
+                client: Any = AsyncMongoClient(server_url("mongo"))
+                try:
+                    await client.drop_database(self.name)
+                finally:
+                    await client.close()
 
 
 def _mysql_args(url: str) -> dict[str, Any]:

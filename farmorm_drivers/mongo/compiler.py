@@ -69,7 +69,8 @@ def _plain_json(v: Any) -> Any:
 def encode_decimal(v: Any) -> Any:
     from bson.decimal128 import Decimal128
 
-    return Decimal128(str(v))
+    # normalized digits: equal numbers get equal Decimal128 bytes (12.50 and 12.5 alike)
+    return Decimal128(str(normalize_decimal(v)))
 
 
 def decode_decimal(v: Any) -> Any:
@@ -507,7 +508,7 @@ class MongoCompiler:
         sets = self._set(model, node.update_columns, node.update_values)
         on_insert = {
             self.col(model, c): P(p.index, encoder(model.fields[c]))
-            for c, p in create.items() if c not in node.update_columns and c not in node.conflict
+            for c, p in create.items() if c not in node.conflict
         }
         return MongoCommand(
             "upsert", model.table, filter=filt, update={"$set": sets, "$setOnInsert": on_insert},

@@ -38,8 +38,16 @@ async def test_push_twice_is_a_no_op_and_keeps_data(make_orm):
     assert await orm.note.count() == 1
 
 
+def require_sql(orm):
+    # No capability names this: MongoDB has no column defaults and indexes any field of a schemaless
+    # collection, so neither a database-side default nor a failing index exists there.
+    if orm.driver.dialect is None:
+        pytest.skip("schemaless backend: no database-side defaults, no failing index creation")
+
+
 async def test_string_default_with_quote_and_semicolon_is_a_real_db_default(make_orm):
     orm = await make_orm(notes)
+    require_sql(orm)
     created = await orm.note.create(data={"title": "client"})
     assert created["tag"] == TRICKY  # applied client-side
     other = await create_orm(notes_without_defaults, orm.driver.client)
@@ -65,6 +73,7 @@ async def test_bootstrap_database_pushes_and_returns_a_ready_client(make_orm):
 
 async def test_a_failing_push_raises_runtime_setup_error(make_orm):
     orm = await make_orm(notes_without_defaults)
+    require_sql(orm)
     # the table exists without "stars": creating the index on it must fail, with context
     with pytest.raises(RuntimeSetupError) as info:
         await push_schema(notes, orm)

@@ -1,0 +1,274 @@
+"""An async face for mongomock: the subset of pymongo's async API the Mongo driver uses.
+
+mongomock is synchronous and in-memory; this wraps a ``mongomock.MongoClient`` / ``Database`` so
+``await db["users"].find_one_and_update(...)`` works as on ``pymongo.AsyncMongoClient``. It is for
+tests (no MongoDB server needed): every call runs inline, there are no sessions, so the driver
+reports ``supports_transactions=False`` on it.
+
+``mongomock://<store>/<database>`` URLs resolve through :func:`open_url`: the same store name
+gives the same in-memory server, so two ORMs on one URL see the same data; :func:`drop_store`
+forgets it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import mongomock
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+_STORES: dict[str, mongomock.MongoClient] = {}
+
+
+def _install_decimal128_ordering() -> None:
+    """mongomock cannot order Decimal128 (the server compares it numerically): compare as Decimal."""
+    from bson.decimal128 import Decimal128
+    from mongomock import filtering
+
+    original = filtering.bson_compare
+    if getattr(original, "_farmorm", False):
+        return
+
+    def bson_compare(op: Any, a: Any, b: Any, can_compare_types: bool = True) -> Any:
+        if isinstance(a, Decimal128):
+            a = a.to_decimal()
+        if isinstance(b, Decimal128):
+            b = b.to_decimal()
+        return original(op, a, b, can_compare_types)
+
+    bson_compare._farmorm = True  # type: ignore[attr-defined]
+    filtering.bson_compare = bson_compare
+
+
+_install_decimal128_ordering()
+
+
+class AsyncMongomockCursor:
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
+        docs = list(self._cursor)
+        return docs if length is None else docs[:length]
+
+    def __aiter__(self) -> Any:
+        return self._gen()
+
+    async def _gen(self) -> Any:
+        for d in self._cursor:
+            yield d
+
+
+def _unique_details(coll: Any, doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """mongomock reports no keyPattern: find the unique index ``doc`` collides on, as a server would."""
+    if not doc:
+        return None
+    for name, info in coll.index_information().items():
+        keys = [k for k, _ in info["key"]]
+        if name == "_id_":
+            if "_id" in doc and coll.count_documents({"_id": doc["_id"]}) > 0:
+                return {"keyPattern": {"_id": 1}, "keyValue": {"_id": doc["_id"]}, "index": name}
+            continue
+        if not info.get("unique") or not all(k in doc for k in keys):
+            continue
+        probe = {k: doc[k] for k in keys}
+        if coll.count_documents(probe) > 0:
+            return {"keyPattern": {k: 1 for k in keys}, "keyValue": probe, "index": name}
+    return None
+
+
+def _errmsg(details: dict[str, Any] | None) -> str:
+    if not details:
+        return "E11000 duplicate key error"
+    return f"E11000 duplicate key error collection index: {details['index']} dup key: {details['keyValue']!r}"
+
+
+class AsyncMongomockCollection:
+    def __init__(self, coll: Any) -> None:
+        self._coll = coll
+        self.name = coll.name
+
+    def find(self, filter: Any = None, projection: Any = None, *, sort: Any = None, skip: int = 0,
+             limit: int = 0, session: Any = None) -> AsyncMongomockCursor:
+        cursor = self._coll.find(filter or {}, projection)
+        if sort:
+            cursor = cursor.sort(list(sort))
+        if skip:
+            cursor = cursor.skip(skip)
+        if limit:
+            cursor = cursor.limit(limit)
+        return AsyncMongomockCursor(cursor)
+
+    async def find_one(self, filter: Any = None, projection: Any = None, **kw: Any) -> Any:
+        kw.pop("session", None)
+        return self._coll.find_one(filter or {}, projection, **kw)
+
+    async def count_documents(self, filter: Any, session: Any = None, **kw: Any) -> int:
+        return int(self._coll.count_documents(filter, **kw))
+
+    async def distinct(self, key: str, filter: Any = None, session: Any = None) -> list[Any]:
+        return list(self._coll.distinct(key, filter or {}))
+
+    async def insert_one(self, document: Any, session: Any = None) -> Any:
+        try:
+            return self._coll.insert_one(document)
+        except DuplicateKeyError as exc:
+            details = _unique_details(self._coll, document)
+            raise DuplicateKeyError(_errmsg(details), 11000, details) from exc
+
+    async def insert_many(self, documents: Any, ordered: bool = True, session: Any = None) -> Any:
+        try:
+            return self._coll.insert_many(documents, ordered=ordered)
+        except BulkWriteError as exc:
+            errs = exc.details.get("writeErrors") or []
+            for e in errs:
+                if e.get("code") == 11000:
+                    op = dict(e.get("op") or {})
+                    d = _unique_details(self._coll, op)
+                    if d:
+                        e.update(d)
+                        e["errmsg"] = _errmsg(d)
+            raise
+
+    async def _dup(self, fn: Any, filter: Any, update: Any, *args: Any, **kw: Any) -> Any:
+        try:
+            return fn(filter, update, *args, **kw)
+        except DuplicateKeyError as exc:
+            new = dict((update or {}).get("$set") or {})
+            details = _unique_details(self._coll, {k: v for k, v in new.items()})
+            raise DuplicateKeyError(_errmsg(details), 11000, details) from exc
+
+    async def update_one(self, filter: Any, update: Any, upsert: bool = False, session: Any = None) -> Any:
+        return await self._dup(self._coll.update_one, filter, update, upsert=upsert)
+
+    async def update_many(self, filter: Any, update: Any, upsert: bool = False, session: Any = None) -> Any:
+        return await self._dup(self._coll.update_many, filter, update, upsert=upsert)
+
+    async def find_one_and_update(self, filter: Any, update: Any, projection: Any = None, *, sort: Any = None,
+                                  upsert: bool = False, return_document: Any = False, session: Any = None) -> Any:
+        # mongomock re-reads the AFTER document with the original filter, so an update that makes
+        # the document stop matching returns None; locate it by _id instead, as the server does
+        found = self._coll.find_one(filter, {"_id": 1}, sort=sort)
+        if found is None:
+            if not upsert:
+                return None
+            result = await self._dup(self._coll.update_one, filter, update, upsert=True)
+            key = result.upserted_id
+            return None if not return_document else self._coll.find_one({"_id": key}, projection)
+        before = self._coll.find_one({"_id": found["_id"]}, projection)
+        await self._dup(self._coll.update_one, {"_id": found["_id"]}, update)
+        return self._coll.find_one({"_id": found["_id"]}, projection) if return_document else before
+
+    async def delete_one(self, filter: Any, session: Any = None) -> Any:
+        return self._coll.delete_one(filter)
+
+    async def delete_many(self, filter: Any, session: Any = None) -> Any:
+        return self._coll.delete_many(filter)
+
+    async def create_index(self, keys: Any, **kw: Any) -> str:
+        kw.pop("session", None)
+        return str(self._coll.create_index(keys, **kw))
+
+    async def index_information(self, session: Any = None) -> dict[str, Any]:
+        return dict(self._coll.index_information())
+
+    async def drop(self, session: Any = None) -> None:
+        self._coll.drop()
+
+
+class AsyncMongomockDatabase:
+    """``AsyncDatabase``-like wrapper of a ``mongomock.Database``."""
+
+    def __init__(self, db: Any, client: AsyncMongomockClient | None = None) -> None:
+        self._db = db
+        self.name = db.name
+        self.client = client if client is not None else AsyncMongomockClient(db.client)
+
+    @property
+    def delegate(self) -> Any:
+        return self._db
+
+    def __getitem__(self, name: str) -> AsyncMongomockCollection:
+        return AsyncMongomockCollection(self._db[name])
+
+    def get_collection(self, name: str, **kw: Any) -> AsyncMongomockCollection:
+        return AsyncMongomockCollection(self._db.get_collection(name))
+
+    async def create_collection(self, name: str, **kw: Any) -> AsyncMongomockCollection:
+        kw.pop("session", None)
+        return AsyncMongomockCollection(self._db.create_collection(name, **kw))
+
+    async def list_collection_names(self, session: Any = None) -> list[str]:
+        return list(self._db.list_collection_names())
+
+    async def drop_collection(self, name: str, session: Any = None) -> None:
+        self._db.drop_collection(name)
+
+    async def command(self, command: Any, **kw: Any) -> dict[str, Any]:
+        name = command if isinstance(command, str) else next(iter(command))
+        if name in ("ping", "hello", "isMaster", "ismaster"):
+            return {"ok": 1.0, "isWritablePrimary": True}
+        return dict(self._db.command(command, **kw))
+
+    def __repr__(self) -> str:
+        return f"AsyncMongomockDatabase({self.name!r})"
+
+
+class AsyncMongomockClient:
+    """``AsyncMongoClient``-like wrapper of a ``mongomock.MongoClient`` (no sessions)."""
+
+    def __init__(self, client: Any | None = None, **kw: Any) -> None:
+        if client is None:
+            kw.setdefault("tz_aware", True)
+            client = mongomock.MongoClient(**kw)
+        self._client = client
+
+    @property
+    def delegate(self) -> Any:
+        return self._client
+
+    def get_database(self, name: str, **kw: Any) -> AsyncMongomockDatabase:
+        return AsyncMongomockDatabase(self._client.get_database(name), self)
+
+    def __getitem__(self, name: str) -> AsyncMongomockDatabase:
+        return self.get_database(name)
+
+    async def drop_database(self, name: str) -> None:
+        self._client.drop_database(name)
+
+    async def list_database_names(self) -> list[str]:
+        return list(self._client.list_database_names())
+
+    async def close(self) -> None:
+        """Nothing to release: the in-memory store lives as long as the wrapped client."""
+
+    def __repr__(self) -> str:
+        return "AsyncMongomockClient()"
+
+
+def open_url(url: str, database_name: str | None = None) -> AsyncMongomockDatabase:
+    """``mongomock://store/db``: the database ``db`` of the in-memory server named ``store``."""
+    parts = urlsplit(url)
+    store = parts.netloc or "default"
+    name = parts.path.lstrip("/") or database_name
+    if not name:
+        raise ValueError(
+            'MongoClient auto-creation requires a "database_name" option so the helper can resolve the target database.'
+        )
+    client = _STORES.get(store)
+    if client is None:
+        client = _STORES[store] = mongomock.MongoClient(tz_aware=True)
+    return AsyncMongomockClient(client).get_database(name)
+
+
+def drop_store(url: str) -> None:
+    """Forget the in-memory server behind a ``mongomock://`` URL (its data is gone)."""
+    parts = urlsplit(url)
+    store = parts.netloc or "default"
+    client = _STORES.pop(store, None)
+    if client is not None:
+        client.close()
+
+
+__all__ = ["AsyncMongomockClient", "AsyncMongomockDatabase", "AsyncMongomockCollection", "open_url", "drop_store"]

@@ -1,0 +1,158 @@
+"""MongoDB: pymongo's ``AsyncMongoClient`` / ``AsyncDatabase``, Motor, mongomock (tests) and URLs.
+
+Accepted clients (checked by class, only for libraries the application already imported):
+
+- ``pymongo.AsyncMongoClient`` (source ``client``; needs ``database_name=``) and ``AsyncDatabase``
+  (source ``database``) — the first choice; Motor reached end of life on 2026-05-14;
+- Motor's ``AsyncIOMotorClient`` / ``AsyncIOMotorDatabase`` for older apps;
+- ``farmorm.testing.mongomock_async`` wrappers, and raw ``mongomock.MongoClient`` / ``Database``
+  (wrapped automatically) for tests;
+- URLs: ``mongodb://host/db`` / ``mongodb+srv://…/db`` (farmorm opens and closes an
+  ``AsyncMongoClient``), ``mongomock://store/db`` (an in-memory server, for tests).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+from urllib.parse import urlsplit
+
+from farmorm.detect import Candidate, Detected
+
+name = "mongo"
+dialect = "mongo"  # the detected runtime's dialect is None: Mongo is not a SQL dialect
+url_schemes = ("mongodb", "mongodb+srv", "mongomock")
+
+MISSING_DATABASE = (
+    'MongoClient auto-creation requires a "database_name" option so the helper can resolve the target database.'
+)
+
+
+def _classes() -> list[tuple[str, str, type]]:
+    """(kind, source, class) for every supported class whose library is already imported."""
+    out: list[tuple[str, str, type]] = []
+    mod = sys.modules.get("pymongo.asynchronous.database")
+    if mod is not None:
+        out.append(("pymongo", "database", mod.AsyncDatabase))
+    mod = sys.modules.get("pymongo.asynchronous.mongo_client")
+    if mod is not None:
+        out.append(("pymongo", "client", mod.AsyncMongoClient))
+    mod = sys.modules.get("motor.motor_asyncio")
+    if mod is not None:
+        out.append(("motor", "database", mod.AsyncIOMotorDatabase))
+        out.append(("motor", "client", mod.AsyncIOMotorClient))
+    mod = sys.modules.get("farmorm.testing.mongomock_async")
+    if mod is not None:
+        out.append(("mongomock", "database", mod.AsyncMongomockDatabase))
+        out.append(("mongomock", "client", mod.AsyncMongomockClient))
+    mod = sys.modules.get("mongomock")
+    if mod is not None:
+        out.append(("mongomock", "database", mod.Database))
+        out.append(("mongomock", "client", mod.MongoClient))
+    return out
+
+
+def inspect(client: Any) -> Candidate:
+    """Is ``client`` a Mongo async client / database (or a mongodb URL)?"""
+    if isinstance(client, str):
+        scheme = client.split(":", 1)[0].lower()
+        if scheme in url_schemes:
+            kind = "mongomock" if scheme == "mongomock" else "pymongo"
+            return Candidate(kind, True, (), Detected(kind, client, None, "url"))
+        return Candidate("mongo", False, (f'URL scheme "{scheme}" is not mongodb',))
+    for kind, source, cls in _classes():
+        if isinstance(client, cls):
+            return Candidate(kind, True, (), Detected(kind, client, None, source))
+    pymongo = sys.modules.get("pymongo")
+    if pymongo is not None and isinstance(client, (pymongo.MongoClient, pymongo.database.Database)):
+        return Candidate("pymongo", False, ("a synchronous pymongo client; pass an AsyncMongoClient or AsyncDatabase",))
+    if not any(m in sys.modules for m in ("pymongo", "motor", "mongomock")):
+        return Candidate("mongo", False, ("pymongo is not imported",))
+    return Candidate("mongo", False, ("not an AsyncMongoClient, AsyncDatabase or Motor client/database",))
+
+
+def _codec(db: Any) -> Any:
+    """The database handle with tz-aware UTC datetimes (pymongo / Motor)."""
+    with_options = getattr(db, "with_options", None)
+    if with_options is None:
+        return db
+    import datetime as _dt
+
+    from bson.codec_options import CodecOptions
+
+    opts = getattr(db, "codec_options", None)
+    if opts is not None and getattr(opts, "tz_aware", False):
+        return db
+    return with_options(codec_options=CodecOptions(tz_aware=True, tzinfo=_dt.timezone.utc))
+
+
+async def _supports_transactions(db: Any) -> bool:
+    """Replica sets and sharded clusters run transactions; a standalone server does not."""
+    try:
+        hello = await db.command("hello")
+    except Exception:  # noqa: BLE001 - older servers
+        try:
+            hello = await db.command("isMaster")
+        except Exception:  # noqa: BLE001
+            return False
+    return bool(hello.get("setName") or hello.get("msg") == "isdbgrid")
+
+
+async def create_driver(schema: Any, detected: Detected, *, database_name: str | None = None,
+                        **options: Any) -> Any:
+    """Build the driver; opens (and will close) a client when given a ``mongodb://`` URL."""
+    from farmorm.errors import CONNECTION_ERROR, native_error
+
+    from .driver import MongoDriver
+
+    client = detected.client
+    source = detected.source
+    owner = None
+    if source == "url":
+        parts = urlsplit(client)
+        dbname = parts.path.lstrip("/") or database_name
+        if not dbname:
+            raise ValueError(MISSING_DATABASE)
+        if detected.kind == "mongomock":
+            from farmorm.testing.mongomock_async import open_url
+
+            db = open_url(client, dbname)
+            return MongoDriver(schema, db, kind="mongomock", client=client, transactions=False)
+        from pymongo import AsyncMongoClient
+
+        try:
+            owner = AsyncMongoClient(client, tz_aware=True, **options)
+            db = owner.get_database(dbname)
+            transactions = await _supports_transactions(db)
+        except Exception as exc:
+            if owner is not None:
+                await owner.close()
+            raise native_error(CONNECTION_ERROR, exc, backend_kind="pymongo", dialect=None,
+                               meta={"url": client}) from exc
+        return MongoDriver(schema, _codec(db), kind="pymongo", client=client, owner=owner,
+                           transactions=transactions)
+    if detected.kind == "mongomock":
+        from farmorm.testing import mongomock_async as mm
+
+        if source == "client":
+            if not database_name:
+                raise ValueError(MISSING_DATABASE)
+            wrapped = client if isinstance(client, mm.AsyncMongomockClient) else mm.AsyncMongomockClient(client)
+            db = wrapped.get_database(database_name)
+        else:
+            db = client if isinstance(client, mm.AsyncMongomockDatabase) else mm.AsyncMongomockDatabase(client)
+        return MongoDriver(schema, db, kind="mongomock", client=client, transactions=False)
+    if source == "client":
+        if not database_name:
+            raise ValueError(MISSING_DATABASE)
+        db = client.get_database(database_name)
+    else:
+        db = client
+    db = _codec(db)
+    return MongoDriver(schema, db, kind=detected.kind, client=client,
+                       transactions=await _supports_transactions(db))
+
+
+def driver_factory() -> Any:
+    """Entry point target (group ``farmorm.drivers``): this module is the driver plug-in."""
+    return sys.modules[__name__]
