@@ -7,6 +7,8 @@ connection. The core never branches on a dialect name: what differs is a capabil
 from __future__ import annotations
 
 import abc
+import inspect
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncContextManager, Callable, Literal, Sequence
@@ -14,6 +16,8 @@ from typing import Any, AsyncContextManager, Callable, Literal, Sequence
 import msgspec
 
 from .errors import OrmError
+
+_log = logging.getLogger("farmorm")
 
 TextSemantics = Literal["database-default", "case-sensitive", "case-insensitive"]
 
@@ -172,4 +176,12 @@ class Driver(abc.ABC):
             code = mapped.code if mapped is not None else type(error).__name__
         event = QueryEvent(statement, params_count, time.perf_counter() - started, rows, code)
         for listener in list(self.listeners):
-            listener(event)
+            try:
+                result = listener(event)
+            except Exception:  # noqa: BLE001 - an observer must never fail the query it observes
+                _log.exception("on_query listener %r raised; the query itself succeeded or failed on its own", listener)
+                continue
+            if inspect.isawaitable(result):
+                if hasattr(result, "close"):
+                    result.close()  # type: ignore[union-attr]
+                _log.warning("on_query listener %r is async; listeners must be plain functions", listener)

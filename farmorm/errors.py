@@ -188,9 +188,10 @@ def make_error(
     backend_kind: str | None = None,
     dialect: str | None = None,
     meta: Mapping[str, Any] | None = None,
+    retryable: bool | None = None,
 ) -> OrmError:
     """Build the subclass instance for ``code`` (so both ``except`` and ``.code`` work)."""
-    return _BY_CODE[code](message, backend_kind=backend_kind, dialect=dialect, meta=meta)
+    return _BY_CODE[code](message, backend_kind=backend_kind, dialect=dialect, meta=meta, retryable=retryable)
 
 
 def native_error(

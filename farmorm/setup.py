@@ -28,6 +28,7 @@ class RuntimeSetupError(Exception):
 async def _push(stage: str, schema: Schema, client: Any, **options: Any) -> None:
     if isinstance(client, Orm):
         driver, owned = client._driver, False
+        driver.check_schema(schema)  # the schema pushed may not be the one the client was made with
     else:
         driver, owned = await create_driver(schema, client, **options), True
     kind, dialect = driver.handle.kind, driver.handle.dialect
@@ -41,7 +42,7 @@ async def _push(stage: str, schema: Schema, client: Any, **options: Any) -> None
         where = f"{kind} ({dialect})" if dialect else kind
         raise RuntimeSetupError(
             f"{stage}_schema() failed for {where} runtime. {detail}",
-            stage=stage, runtime_kind=kind, dialect=dialect, statement=getattr(exc, "statement", None),
+            stage=stage, runtime_kind=kind, dialect=dialect, statement=getattr(exc, "farmorm_statement", None),
         ) from exc
     finally:
         if owned:

@@ -75,6 +75,33 @@ def _check_bool(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
     return v
 
 
+#: decimal columns are numeric(65, 30) on the SQL servers: 35 integer and 30 fractional digits
+DECIMAL_INTEGER_DIGITS = 35
+DECIMAL_FRACTION_DIGITS = 30
+
+
+def _decimal_in_range(model: ModelMeta, f: FieldMeta, v: decimal.Decimal) -> decimal.Decimal:
+    _, digits, exp = v.as_tuple()
+    assert isinstance(exp, int)
+    fraction = -exp if exp < 0 else 0
+    integer = max(0, len(digits) + exp) if any(digits) else 0
+    if fraction > DECIMAL_FRACTION_DIGITS:
+        # trailing zeros beyond the scale carry no value: keep the number, drop them
+        trimmed = normalize_decimal(v)
+        _, _, texp = trimmed.as_tuple()
+        assert isinstance(texp, int)
+        if -texp <= DECIMAL_FRACTION_DIGITS:
+            return trimmed
+    if fraction > DECIMAL_FRACTION_DIGITS or integer > DECIMAL_INTEGER_DIGITS:
+        raise validation_error(
+            f'Invalid value for field "{f.name}" on model "{model.name}": decimal {v} does not fit '
+            f"{DECIMAL_INTEGER_DIGITS} integer and {DECIMAL_FRACTION_DIGITS} fractional digits.",
+            model=model.name,
+            field=f.name,
+        )
+    return v
+
+
 def _check_decimal(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
     if isinstance(v, decimal.Decimal):
         if not v.is_finite():
@@ -83,16 +110,16 @@ def _check_decimal(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
                 model=model.name,
                 field=f.name,
             )
-        return v
+        return _decimal_in_range(model, f, v)
     if isinstance(v, int) and not isinstance(v, bool):
-        return decimal.Decimal(v)
+        return _decimal_in_range(model, f, decimal.Decimal(v))
     if isinstance(v, str):
         try:
             d = decimal.Decimal(v)
         except decimal.InvalidOperation:
             raise _bad(model, f, "Decimal", v) from None
         if d.is_finite():
-            return d
+            return _decimal_in_range(model, f, d)
     raise _bad(model, f, "Decimal", v)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ..errors import validation_error
+from ..errors import RecordNotFound, validation_error
 from ..query import nodes as n
 from ..query.parse import parse_read, parse_where
 from ..query.plan import Read, strip_hidden
@@ -196,8 +196,11 @@ class ModelClient:
         orm = self._orm
         async with orm._scope(write=True) as conn:
             rows = await orm._executor.rows(conn, node, params)
-            if not rows:  # defensive: a backend that reports no row re-reads by the lookup
+            if not rows:  # a backend that reports no row re-reads by the lookup
                 rows = await orm._executor.read(conn, parse_read(self._schema, self.model, where=where, take=1))
+            if not rows:
+                raise RecordNotFound(f'Upsert on model "{self.model.name}" wrote no record matching its where clause.',
+                                     backend_kind=orm.driver.kind, dialect=orm.driver.dialect)
             return (await self._finish(conn, read, rows[:1]))[0]
 
     async def delete(self, *, where: Any) -> int:

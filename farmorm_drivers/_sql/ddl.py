@@ -80,6 +80,8 @@ def column_sql(h: DdlHooks, model: ModelMeta, f: FieldMeta, indexed: set[str]) -
         typ = "ENUM(" + ", ".join(sql_string(v) for v in f.enum_values or ()) + ")"
     elif kind == "string" and needs_index and h.indexed_string_type:
         typ = h.indexed_string_type
+    elif f.is_id and kind == "integer":
+        typ = h.types["bigint"]  # integer ids are validated as 64-bit values
     else:
         typ = h.types[kind if f.kind != "enum" else "string"]
     if kind == "string" and h.string_collation:

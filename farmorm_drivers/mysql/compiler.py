@@ -31,6 +31,7 @@ class Program(Compiled):
     """Several statements run as one write; ``columns``/``decoders`` describe the re-read rows."""
 
     statement = ""
+    needs_savepoint = False
 
     async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
         raise NotImplementedError
@@ -105,12 +106,28 @@ class UpsertProgram(Program):
         self.write, self.re, self.lookup = write, reread, lookup
         self.columns, self.decoders, self.statement = columns, decoders, write.sql
 
+    #: the write may have to be undone inside a running transaction (see execute)
+    needs_savepoint = True
+
     async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
         sql, args = self.write.bind(params)
         done = await conn.execute(sql, args, "count")
         if self.re is None:
             return done
-        return await self.reread(conn, self.re, [tuple(_encode(enc, params[i]) for i, enc in self.lookup)])
+        result = await self.reread(conn, self.re, [tuple(_encode(enc, params[i]) for i, enc in self.lookup)])
+        if not result.rows:
+            # ON DUPLICATE KEY fires on ANY unique key: no row matches the lookup, so the insert
+            # collided on another key and updated that row. Refuse like the other backends; the
+            # caller's transaction or savepoint undoes the update.
+            raise UpsertCollision(
+                "Duplicate entry: the upsert's create values collide with another record on a "
+                "unique key other than the where lookup"
+            )
+        return result
+
+
+class UpsertCollision(Exception):
+    """An upsert hit a unique key other than its lookup (mapped to UNIQUE_CONSTRAINT_VIOLATION)."""
 
 
 class MysqlCompiler(SqlCompiler):

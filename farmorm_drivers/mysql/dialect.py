@@ -117,10 +117,10 @@ class MysqlDdlHooks(DdlHooks):
         return lit
 
     def column_type(self, f: FieldMeta, typ: str) -> str:
-        # a foreign key column must have the referenced column's type: generated ids are BIGINT
+        # a foreign key column must have the referenced column's type: integer ids are BIGINT
         if f.references and self.schema is not None:
             target = self.schema.models[f.references[0]].fields[f.references[1]]
-            if target.generated == "increment" and f.value_kind in ("integer", "bigint"):
+            if target.is_id and target.value_kind == "integer" and f.value_kind in ("integer", "bigint"):
                 return "BIGINT"
         return typ
 

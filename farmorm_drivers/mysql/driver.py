@@ -81,7 +81,17 @@ class MysqlConnection(Connection):
     async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
             if self.in_tx:
-                return await compiled.execute(self, params)
+                if not compiled.needs_savepoint:
+                    return await compiled.execute(self, params)
+                await self.execute("SAVEPOINT farmorm_write")
+                try:
+                    result = await compiled.execute(self, params)
+                except BaseException:
+                    with anyio.CancelScope(shield=True):
+                        await self.execute("ROLLBACK TO SAVEPOINT farmorm_write")
+                    raise
+                await self.execute("RELEASE SAVEPOINT farmorm_write")
+                return result
             # the write and its re-read form one unit: same snapshot, and the row is locked
             await self.execute("BEGIN")
             try:

@@ -33,6 +33,10 @@ CODES: dict[int, str] = {
     1364: NOT_NULL_VIOLATION,  # ER_NO_DEFAULT_FOR_FIELD (a NOT NULL column left out, strict mode)
     3819: CHECK_VIOLATION,  # MySQL 8 ER_CHECK_CONSTRAINT_VIOLATED
     4025: CHECK_VIOLATION,  # MariaDB ER_CONSTRAINT_FAILED
+    # strict mode refuses a value the column cannot hold instead of truncating it: the column's
+    # own limit is a check the database applied
+    1406: CHECK_VIOLATION,  # ER_DATA_TOO_LONG
+    1264: CHECK_VIOLATION,  # ER_WARN_DATA_OUT_OF_RANGE
     1146: MISSING_TABLE,  # ER_NO_SUCH_TABLE
     1049: MISSING_SCHEMA,  # ER_BAD_DB_ERROR
     1213: DEADLOCK,  # InnoDB rolled back the whole transaction
@@ -89,6 +93,11 @@ def map_error(exc: BaseException, schema: Schema, kind: str) -> OrmError | None:
         return exc
     code: str | None = None
     native: Any = None
+    from .compiler import UpsertCollision
+
+    if isinstance(exc, UpsertCollision):
+        return native_error(UNIQUE_CONSTRAINT_VIOLATION, exc, backend_kind=kind, dialect="mysql",
+                            meta={"original_code": 1062})
     if isinstance(exc, OSError):
         code = CONNECTION_ERROR
     else:

@@ -26,7 +26,7 @@ from farmorm.driver import (
     ReturningMode,
     TextMatching,
 )
-from farmorm.errors import OrmError
+from farmorm.errors import DESCRIPTIONS, TRANSACTION_CONFLICT, OrmError, make_error
 from farmorm.schema.manifest import Schema
 
 from .._sql.compiler import SqlCompiler
@@ -90,6 +90,7 @@ class PostgresConnection(Connection):
                 rows = await self.conn.fetch(sql, *args)
                 result = Result(rows, len(rows))
         except BaseException as exc:
+            exc.farmorm_statement = sql  # type: ignore[attr-defined]  # RuntimeSetupError.statement
             if getattr(exc, "sqlstate", None) == "42P01":
                 await self._probe_namespace(exc)
             if driver.listeners:
@@ -128,9 +129,31 @@ class PostgresConnection(Connection):
 
     async def commit(self) -> None:
         try:
-            await self.execute("COMMIT")
+            status = await self.conn.execute("COMMIT") if not self.driver.listeners else None
+            if status is None:
+                status = await self._commit_observed()
         finally:
             self.in_tx = False
+        if status == "ROLLBACK":
+            # a statement failed earlier in this transaction (its error was caught) and PostgreSQL
+            # answers COMMIT by rolling back: never report that as a successful commit
+            raise make_error(
+                TRANSACTION_CONFLICT,
+                f"{DESCRIPTIONS[TRANSACTION_CONFLICT]} in {KIND} (postgres) runtime: the transaction was "
+                "aborted by an earlier failed statement and PostgreSQL rolled it back instead of "
+                "committing. Run statements whose errors you catch in a nested transaction (a savepoint).",
+                backend_kind=KIND, dialect="postgres", meta={"original_code": "25P02"}, retryable=False,
+            )
+
+    async def _commit_observed(self) -> str:
+        started = time.perf_counter()
+        try:
+            status: str = await self.conn.execute("COMMIT")
+        except BaseException as exc:
+            self.driver.emit("COMMIT", 0, started, 0, exc)
+            raise
+        self.driver.emit("COMMIT", 0, started, -1, None)
+        return status
 
     async def rollback(self) -> None:
         try:

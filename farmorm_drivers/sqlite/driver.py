@@ -116,6 +116,7 @@ class SqliteConnection(Connection):
                 rows = await self.conn.execute_fetchall(sql, args)
                 result = Result(rows, len(rows))
         except BaseException as exc:
+            exc.farmorm_statement = sql  # type: ignore[attr-defined]  # RuntimeSetupError.statement
             if driver.listeners:
                 driver.emit(sql, len(args), started, 0, exc)
             if not self.in_tx and self.conn.in_transaction:

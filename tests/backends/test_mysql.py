@@ -132,9 +132,13 @@ async def test_microseconds_survive(orm):
 async def test_strict_mode_refuses_a_too_long_value(orm):
     import pymysql
 
-    with pytest.raises(pymysql.err.DataError) as info:
+    from farmorm import CheckViolation
+
+    with pytest.raises(CheckViolation) as info:
         await orm.note.create(data={"tag": "x" * 192, "body": "b"})  # VARCHAR(191): no truncation
-    assert info.value.args[0] == 1406
+    assert info.value.code == "CHECK_VIOLATION"
+    assert info.value.meta["original_code"] == 1406
+    assert isinstance(info.value.__cause__, pymysql.err.DataError)
     assert await orm.note.count() == 0
 
 

@@ -449,3 +449,29 @@ async def test_per_parent_window_binds_skip_and_take(orm):
         select={"email": True, "sessions": {"select": {"token": True}, "order_by": {"token": "asc"}, "skip": 1, "take": 1}},
     )
     assert [[s["token"] for s in u["sessions"]] for u in users] == [["session-2"], []]
+
+
+async def test_commit_after_a_caught_error_is_refused_not_silently_rolled_back(postgres):
+    """PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK; farmorm raises instead."""
+    from farmorm import TransactionConflict, UniqueConstraintViolation, create_orm, define_schema, model
+    from farmorm import fields as f
+    from farmorm.setup import push_schema
+    from farmorm.testing.databases import TestDatabase
+
+    s = define_schema(item=model(table="items", fields={"id": f.id(), "name": f.string().unique()}))
+    db = TestDatabase("postgres")
+    orm = await create_orm(s, await db.create())
+    try:
+        await push_schema(s, orm)
+        await orm.item.create(data={"name": "a"})
+        with pytest.raises(TransactionConflict) as info:
+            async with orm.transaction() as tx:
+                await tx.item.create(data={"name": "b"})
+                with pytest.raises(UniqueConstraintViolation):
+                    await tx.item.create(data={"name": "a"})
+        assert info.value.retryable is False
+        assert "rolled it back instead of committing" in str(info.value)
+        assert await orm.item.count() == 1  # "b" was not committed, and the caller knows it
+    finally:
+        await orm.close()
+        await db.drop()
