@@ -1,0 +1,243 @@
+"""``render_prisma_schema``: a ``schema.prisma`` describing the same models, as the reference writes it.
+
+Field names stay as written in the Python schema (usually snake_case) with ``@map("column")`` when
+the column differs; model names are PascalCase (``auth_session`` → ``AuthSession``) with
+``@@map("table")``; enums are ``enum <Model><Field>Enum`` blocks. Relations: ``belongs_to`` →
+``@relation(fields:, references:)``, ``has_one`` → ``Target?``, ``has_many`` → ``Target[]``,
+``many_to_many`` is left to the explicit join model; a ``references()`` field without a
+``belongs_to`` gets a relation named after the target model, and targets get back-relations
+(``<source>s Source[]`` or ``<source> Source?``) unless the schema declares the inverse.
+
+Deliberate differences from the reference's text: string defaults are escaped; a nullable foreign
+key makes its relation field optional (``Target?``), as Prisma requires; when namespaces are used
+(PostgreSQL only), models and enums without one get ``@@schema("public")`` and ``"public"`` joins
+``schemas`` (Prisma's multiSchema requires every model to name its schema); an enum value whose
+identifier would start with a digit is prefixed ``VALUE_``. String ids keep the reference's
+``@default(cuid())`` (farmorm's runtime sends its own ids, as the reference's runtime does).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import json
+import math
+import re
+from typing import Literal
+
+from ..errors import SchemaError
+from ..schema.manifest import FieldMeta, ModelMeta, Schema
+
+PrismaProvider = Literal["postgresql", "mysql", "sqlite"]
+PROVIDERS: tuple[str, ...] = ("postgresql", "mysql", "sqlite")
+
+_TYPES = {
+    "string": "String", "boolean": "Boolean", "datetime": "DateTime", "integer": "Int",
+    "json": "Json", "bigint": "BigInt", "decimal": "Decimal",
+}
+
+
+def pascalize(value: str) -> str:
+    """``auth_session`` → ``AuthSession`` (alphanumeric runs, each capitalized)."""
+    parts = [p for p in re.split(r"[^a-zA-Z0-9]+", value) if p]
+    text = "".join(p[0].upper() + p[1:] for p in parts)
+    text = re.sub(r"^[^a-zA-Z]+", "", text)
+    return text or "Value"
+
+
+def enum_type_name(model: ModelMeta, f: FieldMeta) -> str:
+    """``<Model><Field>Enum``, e.g. ``UserTierEnum``."""
+    return f"{pascalize(model.name)}{pascalize(f.name)}Enum"
+
+
+def enum_identifiers(values: tuple[str, ...]) -> dict[str, str]:
+    """Upper-snake Prisma identifiers for enum values, de-duplicated with ``_2``, ``_3``…"""
+    used: dict[str, int] = {}
+    out: dict[str, str] = {}
+    for value in values:
+        base = re.sub(r"[^a-zA-Z0-9]+", "_", value).strip("_").upper() or "VALUE"
+        if base[0].isdigit():
+            base = f"VALUE_{base}"
+        n = used.get(base, 0) + 1
+        used[base] = n
+        out[value] = base if n == 1 else f"{base}_{n}"
+    return out
+
+
+def _enum_default(model: ModelMeta, f: FieldMeta) -> str:
+    ident = enum_identifiers(f.enum_values or ()).get(f.default) if isinstance(f.default, str) else None
+    if ident is None:
+        raise SchemaError(
+            f"Invalid default value {json.dumps(f.default, default=str)} for enum field "
+            f'"{model.name}.{f.name}". Expected one of: {", ".join(f.enum_values or ())}.'
+        )
+    return ident
+
+
+def _literal_default(model: ModelMeta, f: FieldMeta) -> str | None:
+    v = f.default
+    if not f.has_default or callable(v) or v is None or f.generated or f.kind == "json":
+        return None
+    if f.kind == "enum":
+        return _enum_default(model, f)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, decimal.Decimal)) or (isinstance(v, float) and math.isfinite(v)):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, _dt.datetime):
+        return json.dumps(v.isoformat())
+    return None
+
+
+def _field_line(model: ModelMeta, f: FieldMeta) -> str:
+    if f.kind == "id":
+        typ = "Int" if f.id_type == "integer" else "String"
+    elif f.kind == "enum":
+        typ = enum_type_name(model, f)
+    else:
+        typ = _TYPES[f.kind]
+    mods: list[str] = []
+    if f.kind == "id":
+        mods.append("@id")
+    if f.generated == "id":
+        mods.append("@default(cuid())")
+    elif f.generated == "increment":
+        mods.append("@default(autoincrement())")
+    elif f.generated == "now":
+        mods.append("@default(now())")
+    lit = _literal_default(model, f)
+    if lit is not None:
+        mods.append(f"@default({lit})")
+    if f.unique and f.kind != "id":
+        mods.append("@unique")
+    if f.column != f.name:
+        mods.append(f"@map({json.dumps(f.column)})")
+    suffix = " " + " ".join(mods) if mods else ""
+    return f"  {f.name} {typ}{'?' if f.nullable else ''}{suffix}"
+
+
+def _back_relations(schema: Schema) -> dict[str, list[tuple[str, str, bool]]]:
+    """Per target model: (source model, foreign key field, many) for every ``references()`` field."""
+    out: dict[str, list[tuple[str, str, bool]]] = {}
+    for m in schema.models.values():
+        for f in m.fields.values():
+            if f.references:
+                out.setdefault(f.references[0], []).append((m.name, f.name, not f.unique))
+    return out
+
+
+def _has_inverse(model: ModelMeta, source: str, foreign_key: str) -> bool:
+    return any(
+        r.target == source and r.kind in ("has_one", "has_many") and r.remote_field == foreign_key
+        for r in model.relations.values()
+    )
+
+
+def _relation_lines(schema: Schema, model: ModelMeta, back: list[tuple[str, str, bool]]) -> list[str]:
+    lines: list[str] = []
+    taken = set(model.fields)
+    handled: set[str] = set()
+    for rname, r in model.relations.items():
+        if r.kind == "many_to_many":
+            continue
+        taken.add(rname)
+        target = pascalize(r.target)
+        if r.kind == "belongs_to":
+            handled.add(r.local_field)
+            optional = "?" if model.fields[r.local_field].nullable else ""
+            lines.append(
+                f"  {rname} {target}{optional} @relation(fields: [{r.local_field}], "
+                f"references: [{r.remote_field}])"
+            )
+        else:
+            lines.append(f"  {rname} {target}{'?' if r.kind == 'has_one' else '[]'}")
+    for f in model.fields.values():
+        if not f.references or f.name in handled or f.references[0] in taken:
+            continue
+        tmodel, tfield = f.references
+        taken.add(tmodel)
+        optional = "?" if f.nullable else ""
+        lines.append(
+            f"  {tmodel} {pascalize(tmodel)}{optional} @relation(fields: [{f.name}], references: [{tfield}])"
+        )
+    for source, fk, many in back:
+        if _has_inverse(model, source, fk):
+            continue
+        name = (source if source.endswith("s") else f"{source}s") if many else source
+        if name in taken:
+            continue
+        taken.add(name)
+        lines.append(f"  {name} {pascalize(source)}{'[]' if many else '?'}")
+    return lines
+
+
+def _model_block(schema: Schema, model: ModelMeta, back: list[tuple[str, str, bool]], multi: bool) -> str:
+    name = pascalize(model.name)
+    lines = [_field_line(model, f) for f in model.fields.values()]
+    lines += _relation_lines(schema, model, back)
+    lines += [f"  @@unique([{', '.join(c.fields)}])" for c in model.uniques]
+    lines += [f"  @@index([{', '.join(c.fields)}])" for c in model.indexes]
+    if model.table != name:
+        lines.append(f"  @@map({json.dumps(model.table)})")
+    if model.schema or multi:
+        lines.append(f"  @@schema({json.dumps(model.schema or 'public')})")
+    return f"model {name} {{\n" + "\n".join(lines) + "\n}"
+
+
+def _enum_blocks(schema: Schema, multi: bool) -> list[str]:
+    blocks = []
+    for m in schema.models.values():
+        for f in m.fields.values():
+            if f.kind != "enum" or not f.enum_values:
+                continue
+            idents = enum_identifiers(f.enum_values)
+            lines = [
+                f"  {idents[v]}" if idents[v] == v else f"  {idents[v]} @map({json.dumps(v)})"
+                for v in f.enum_values
+            ]
+            if multi:
+                lines.append(f"  @@schema({json.dumps(m.schema or 'public')})")
+            blocks.append(f"enum {enum_type_name(m, f)} {{\n" + "\n".join(lines) + "\n}")
+    return blocks
+
+
+def render_prisma_schema(
+    schema: Schema,
+    *,
+    provider: PrismaProvider = "postgresql",
+    datasource_name: str = "db",
+    generator_name: str = "client",
+) -> str:
+    """Render a Prisma schema (generator, datasource, enums, models) for ``schema``."""
+    if provider not in PROVIDERS:
+        raise ValueError(
+            f'render_prisma_schema() provider must be "postgresql", "mysql" or "sqlite", got {provider!r}.'
+        )
+    namespaces = list(dict.fromkeys(m.schema for m in schema.models.values() if m.schema))
+    if namespaces and provider != "postgresql":
+        raise SchemaError(
+            f'render_prisma_schema(provider="{provider}") does not support schema-qualified tables '
+            "in this configuration."
+        )
+    multi = bool(namespaces)
+    if multi and any(not m.schema for m in schema.models.values()) and "public" not in namespaces:
+        namespaces.append("public")
+    gen = [f"generator {generator_name} {{", '  provider = "prisma-client-js"']
+    if multi:
+        gen.append('  previewFeatures = ["multiSchema"]')
+    url = '"file:./dev.db"' if provider == "sqlite" else 'env("DATABASE_URL")'
+    ds = [f"datasource {datasource_name} {{", f'  provider = "{provider}"', f"  url      = {url}"]
+    if multi:
+        ds.append(f"  schemas  = [{', '.join(json.dumps(ns) for ns in namespaces)}]")
+    back = _back_relations(schema)
+    blocks = [
+        *_enum_blocks(schema, multi),
+        *(_model_block(schema, m, back.get(m.name, []), multi) for m in schema.models.values()),
+    ]
+    head = "\n".join([*gen, "}"]) + "\n\n" + "\n".join([*ds, "}"])
+    return head + "\n\n" + "\n\n".join(blocks) + "\n"
+
+
+__all__ = ["render_prisma_schema", "enum_identifiers", "pascalize"]
