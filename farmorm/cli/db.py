@@ -1,0 +1,217 @@
+"""``farmorm db ...``: Alembic migrations (init, generate, migrate, downgrade), seed, reset, doctor."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Optional
+
+import typer
+
+from .common import ConfigOption, UrlOption, config_at, fail, out, progress, run, schema_of, url_for
+
+db_app = typer.Typer(
+    help="Migrations on Alembic, seeding, reset and drift checks. Example: farmorm db migrate",
+    no_args_is_help=True,
+)
+
+
+def _alembic(cfg: dict[str, Any], url: str) -> Any:
+    try:
+        from farmorm.migrations.commands import MigrationsNotInitialized, alembic_config
+    except ImportError as exc:
+        fail(f"Migrations need the migrations extra: pip install 'farmorm[migrations]' ({exc})")
+    try:
+        return alembic_config(cfg, url)
+    except MigrationsNotInitialized as exc:
+        fail(str(exc))
+
+
+@db_app.command("init")
+def init(config: str = ConfigOption,
+         directory: str = typer.Option("migrations", "--dir", help="Folder for env.py and versions/.")) -> None:
+    """Create the migrations folder, alembic.ini and an env.py built on the config's schemas.
+
+    Example: farmorm db init -c farmorm_config.py
+    """
+    from farmorm.migrations.scaffold import init_migrations
+
+    cfg = config_at(config)
+    written = init_migrations(cfg["root"], cfg["path"], directory)
+    for path in written:
+        out.print(f"Created {path}")
+    if not written:
+        out.print("Migrations are already initialized.")
+
+
+@db_app.command("generate")
+def generate(message: str = typer.Option(..., "-m", "--message", help="Revision message."),
+             config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
+    """Autogenerate a revision from the schema's difference with the live database.
+
+    Example: farmorm db generate -m "add user bio"
+    """
+    from farmorm.migrations.commands import revision
+
+    cfg = config_at(config)
+    schema_of(cfg)
+    for path in revision(_alembic(cfg, url_for(url, cfg)), message):
+        out.print(f"Generated migration at {path}")
+
+
+def _step(direction: str, target: str, config: str, url: Optional[str]) -> None:
+    from farmorm.migrations import commands
+
+    cfg = config_at(config)
+    schema_of(cfg)
+    acfg = _alembic(cfg, url_for(url, cfg))
+    if direction == "up":
+        total = commands.pending(acfg, commands.current_revision(acfg), target if target != "head" else "heads")
+        if total == 0:
+            out.print("Database is up to date.")
+            return
+    else:
+        total = 1 if target == "-1" else 0
+    applied: list[str] = []
+    with progress() as bar:
+        task = bar.add_task("Migrating" if direction == "up" else "Downgrading", total=total or None)
+
+        def on_step(rev: str) -> None:
+            applied.append(rev)
+            bar.advance(task)
+
+        (commands.upgrade if direction == "up" else commands.downgrade)(acfg, target, on_step)
+    verb = "Applied" if direction == "up" else "Reverted"
+    out.print(f"{verb} {len(applied)} migration{'s' if len(applied) != 1 else ''}.")
+
+
+@db_app.command("migrate")
+def migrate(config: str = ConfigOption, url: Optional[str] = UrlOption,
+            to: str = typer.Option("head", "--to", help="Target revision.")) -> None:
+    """Apply pending migrations (upgrade to head).
+
+    Example: farmorm db migrate --url sqlite:///app.db
+    """
+    _step("up", to, config, url)
+
+
+@db_app.command("downgrade")
+def downgrade(config: str = ConfigOption, url: Optional[str] = UrlOption,
+              to: str = typer.Option("-1", "--to", help="Target revision (default: one step back).")) -> None:
+    """Step back one migration (or to --to).
+
+    Example: farmorm db downgrade
+    """
+    _step("down", to, config, url)
+
+
+@db_app.command("seed")
+def seed(config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
+    """Run the config's ``seed(orm)`` coroutine against the database.
+
+    Example: farmorm db seed --url sqlite:///app.db
+    """
+    cfg = config_at(config)
+    schema = schema_of(cfg)
+    fn = cfg.get("seed")
+    if not callable(fn):
+        fail(f"No seed function in {cfg['path']}: define `async def seed(orm)` or pass seed= to define_config.")
+    target = url_for(url, cfg)
+
+    async def go() -> None:
+        from farmorm.runtime.orm import create_orm
+
+        orm = await create_orm(schema, target)
+        try:
+            with progress() as bar:
+                task = bar.add_task("Seeding", total=1)
+                await fn(orm)
+                bar.update(task, completed=1)
+        finally:
+            await orm.close()
+
+    run(go())
+    out.print("Seeded the database.")
+
+
+async def _drop_everything(schema: Any, url: str) -> int:
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from farmorm.migrations.urls import sqlalchemy_url
+
+    engine = create_async_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
+    names = [None, *sorted({m.schema for m in schema.models.values() if m.schema})]
+
+    def drop(conn: sa.Connection) -> int:
+        md = sa.MetaData()
+        for ns in names:
+            if ns is None or sa.inspect(conn).has_schema(ns):
+                md.reflect(conn, schema=ns)
+        md.drop_all(conn)
+        return len(md.tables)
+
+    try:
+        async with engine.begin() as conn:
+            return await conn.run_sync(drop)
+    finally:
+        await engine.dispose()
+
+
+@db_app.command("reset")
+def reset(config: str = ConfigOption, url: Optional[str] = UrlOption,
+          yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+    """Drop every table and push the schema again (local databases only).
+
+    Example: farmorm db reset --yes --url sqlite:///dev.db
+    Refuses a non-local URL unless FARMORM_ALLOW_DATABASE_RESET=true.
+    """
+    from farmorm.migrations.urls import is_local, redact
+
+    cfg = config_at(config)
+    schema = schema_of(cfg)
+    target = url_for(url, cfg)
+    if not is_local(target) and os.environ.get("FARMORM_ALLOW_DATABASE_RESET", "").lower() != "true":
+        fail(f"Refusing to reset non-local database {redact(target)}. "
+             "Set FARMORM_ALLOW_DATABASE_RESET=true to allow it.")
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("db reset drops every table: pass --yes to confirm.")
+        typer.confirm(f"Drop every table in {redact(target)}?", abort=True)
+    from .runtime import push_with_progress
+
+    dropped = run(_drop_everything(schema, target))
+    run(push_with_progress(schema, target, "Re-pushing"))
+    stamped = ""
+    if (cfg["root"] / "alembic.ini").is_file():
+        from farmorm.migrations import commands
+
+        acfg = _alembic(cfg, target)
+        if commands.has_revisions(acfg):
+            commands.stamp(acfg, "heads")
+            stamped = " and stamped the latest migration"
+    out.print(f"Reset {redact(target)}: dropped {dropped} tables, pushed {len(schema.models)} models{stamped}.")
+
+
+@db_app.command("doctor")
+def doctor(config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
+    """Report drift between the schema and the live database; exit 1 when there is any.
+
+    Example: farmorm db doctor --url postgresql://postgres@127.0.0.1:5432/app
+    """
+    from farmorm.migrations.compare import diff_database
+
+    cfg = config_at(config)
+    schema = schema_of(cfg)
+    target = url_for(url, cfg)
+    lines = run(diff_database(schema, target))
+    if not lines:
+        out.print("No drift: the database matches the schema.")
+        return
+    out.print(f"Drift found ({len(lines)}):")
+    for line in lines:
+        out.print(f"  - {line}")
+    raise typer.Exit(1)
+
+
+__all__ = ["db_app"]

@@ -1,0 +1,76 @@
+"""``farmorm generate <target>`` and ``farmorm check <target>``: render schema files, or verify them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from .common import ConfigOption, config_at, fail, out, relative, schema_of
+
+TARGETS = ("prisma", "drizzle", "sql", "sqlalchemy")
+
+
+def _render(target: str, schema: Any, options: dict[str, Any], current: str | None) -> str:
+    """The text the ``target`` file should hold (Prisma "block" mode keeps the rest of the file)."""
+    from farmorm import generators as g
+
+    if target == "prisma":
+        kwargs = {k: options[k] for k in ("provider", "datasource_name", "generator_name") if k in options}
+        text = g.render_prisma_schema(schema, **kwargs)
+        if options.get("mode", "block") == "block" and current and current.strip():
+            return g.replace_generated_block(current=current, label="prisma", content=text)
+        return text
+    if target == "drizzle":
+        return g.render_drizzle_schema(schema, dialect=options.get("dialect", "pg"))
+    if target == "sql":
+        return g.render_safe_sql(schema, dialect=options.get("dialect", "postgres"))
+    from farmorm.generators.sqlalchemy import render_sqlalchemy_source
+
+    return render_sqlalchemy_source(schema, dialect=options.get("dialect"))
+
+
+def _prepare(target: str, config_path: str) -> tuple[Path, str | None, str]:
+    if target not in TARGETS:
+        fail(f'Unknown target "{target}". Expected one of: {", ".join(TARGETS)}.')
+    config = config_at(config_path)
+    schema = schema_of(config)
+    options = (config.get("targets") or {}).get(target)
+    if not options or not options.get("out"):
+        fail(f'Target "{target}" is not configured.')
+    path = relative(config, options["out"])
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    try:
+        return path, current, _render(target, schema, dict(options), current)
+    except (ValueError, TypeError) as exc:
+        fail(str(exc))
+
+
+def generate(
+    target: str = typer.Argument(..., help="prisma, drizzle, sql or sqlalchemy."),
+    config: str = ConfigOption,
+) -> None:
+    """Write the TARGET file configured in the config's targets.
+
+    Example: farmorm generate prisma -c farmorm_config.py
+    """
+    path, _, text = _prepare(target, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    out.print(f"Generated {target} output at {path}")
+
+
+def check(
+    target: str = typer.Argument(..., help="prisma, drizzle, sql or sqlalchemy."),
+    config: str = ConfigOption,
+) -> None:
+    """Exit 1 when the TARGET file differs from what generate would write.
+
+    Example: farmorm check sql  (in CI, after changing the schema)
+    """
+    path, current, text = _prepare(target, config)
+    if current != text:
+        out.print(f"{target} output is out of date: {path}")
+        raise typer.Exit(1)
+    out.print(f"{target} output is up to date.")
