@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATABASE_URL ?= sqlite:///farmorm-demo.db
 PYTEST_ARGS ?=
+BENCH_DIR ?= benchmarks/results
+BENCH_ARGS ?=
 
-.PHONY: demo test services venv clean
+.PHONY: demo test services venv clean bench bench-smoke
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +31,14 @@ test: $(STAMP) services
 
 clean:
 	rm -rf $(VENV) farmorm-demo.db .pytest_cache
+
+# Benchmarks: farmorm vs the raw driver on every reachable backend (see docs/performance.md).
+# `make bench BENCH_ARGS="--backend postgres --rounds 9"` narrows or lengthens a run.
+bench: $(STAMP) services
+	$(PY) -m benchmarks.runner --json $(BENCH_DIR)/latest.json $(BENCH_ARGS)
+	$(PY) -m benchmarks.pg_relation_strategies --if-reachable --json $(BENCH_DIR)/pg_relation_strategies.json
+
+# The same code on tiny counts (well under a minute): checks the runs work, not their speed.
+bench-smoke: $(STAMP) services
+	$(PY) -m benchmarks.runner --smoke
+	$(PY) -m benchmarks.pg_relation_strategies --if-reachable --smoke

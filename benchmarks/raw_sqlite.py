@@ -1,23 +1,36 @@
-"""The floor on SQLite: the same workloads written directly against aiosqlite."""
+"""The floor on SQLite: the same workloads written directly against aiosqlite.
+
+Hand-written SQL with ``?`` parameters on one connection in autocommit (farmorm's SQLite driver
+also uses one connection), with the same pragmas as farmorm's connection (WAL, synchronous=NORMAL);
+rows become dicts with Python types, as an app needs them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from .workloads import T0, USERS, Workload
+from .workloads import BULK_RAW_IDS, BULK_ROWS, RAW_IDS, USERS, Workload, new_user, open_sqlite
 
 COLS = "id, email, name, age, active, created_at"
+_fromiso = dt.datetime.fromisoformat
 
 
 def _row(r: Any) -> dict[str, Any]:
     # what an app needs from the raw driver: a dict with Python types
     return {"id": r[0], "email": r[1], "name": r[2], "age": r[3], "active": bool(r[4]),
-            "created_at": dt.datetime.fromisoformat(r[5])}
+            "created_at": _fromiso(r[5])}
+
+
+def _args(u: dict[str, Any]) -> tuple[Any, ...]:
+    return (u["id"], u["email"], u["name"], u["age"], 1 if u["active"] else 0,
+            u["created_at"].astimezone(dt.timezone.utc).isoformat(timespec="microseconds"))
 
 
 def raw_workloads(conn: Any) -> dict[str, Workload]:
-    counter = {"next": 20_000_000}
+    counter = {"next": RAW_IDS, "bulk": BULK_RAW_IDS, "upd": 0}
+    bulk_sql = (f"INSERT INTO bench_users ({COLS}) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * BULK_ROWS) + f" RETURNING {COLS}")
 
     async def get_by_pk(n: int) -> None:
         for i in range(n):
@@ -33,15 +46,6 @@ def raw_workloads(conn: Any) -> dict[str, Workload]:
     async def fetch_1k(n: int) -> None:
         for _ in range(n):
             rows = await conn.execute_fetchall(f"SELECT {COLS} FROM bench_users")
-            [_row(r) for r in rows]
-
-    async def insert_one(n: int) -> None:
-        for _ in range(n):
-            counter["next"] += 1
-            i = counter["next"]
-            rows = await conn.execute_fetchall(
-                f"INSERT INTO bench_users ({COLS}) VALUES (?, ?, ?, ?, ?, ?) RETURNING {COLS}",
-                (i, f"r{i}@x.io", "n", 1, 1, T0.isoformat(timespec="microseconds")))
             [_row(r) for r in rows]
 
     async def include(n: int) -> None:
@@ -61,5 +65,37 @@ def raw_workloads(conn: Any) -> dict[str, Workload]:
         for _ in range(n):
             await conn.execute_fetchall("SELECT COUNT(*) FROM bench_users WHERE active = ?", (1,))
 
-    return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k,
-            "insert_one": insert_one, "include": include, "count": count}
+    async def update_one(n: int) -> None:
+        for _ in range(n):
+            counter["upd"] += 1
+            k = counter["upd"]
+            rows = await conn.execute_fetchall(
+                f"UPDATE bench_users SET name = ? WHERE id = ? RETURNING {COLS}", (f"renamed {k}", k % USERS + 1))
+            [_row(r) for r in rows]
+
+    async def insert_one(n: int) -> None:
+        for _ in range(n):
+            counter["next"] += 1
+            rows = await conn.execute_fetchall(
+                f"INSERT INTO bench_users ({COLS}) VALUES (?, ?, ?, ?, ?, ?) RETURNING {COLS}",
+                _args(new_user(counter["next"], "r")))
+            [_row(r) for r in rows]
+
+    async def bulk_insert(n: int) -> None:
+        for _ in range(n):
+            start = counter["bulk"]
+            counter["bulk"] += BULK_ROWS
+            args = [v for j in range(BULK_ROWS) for v in _args(new_user(start + j, "rb"))]
+            rows = await conn.execute_fetchall(bulk_sql, args)  # one statement: atomic in autocommit
+            [_row(r) for r in rows]
+
+    return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
+            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert}
+
+
+async def open_raw(url: str) -> Any:
+    return await open_sqlite(url)  # same pragmas as farmorm's connection
+
+
+async def close_raw(conn: Any) -> None:
+    await conn.close()

@@ -2,6 +2,21 @@
 
 Each workload is an async callable ``run(n)`` doing ``n`` operations; ``runner.py`` times them
 in one process, warmed up, median of several rounds, and reports ops/s and the ratio to raw.
+
+The workloads (``OPS`` gives the operations per timed round):
+
+- ``get_by_pk``   ``find_unique`` by id, sequential.
+- ``filter_page`` where (two conditions) + order by + limit 50.
+- ``fetch_1k``    every row of the 1,000-row users table.
+- ``include``     20 users with their posts (the raw floor is the hand-written two-query version).
+- ``count``       ``COUNT(*)`` with a filter.
+- ``update_one``  update one user's name by id and get the updated record back.
+- ``insert_one``  insert one user and get the record back.
+- ``bulk_insert`` insert 1,000 users in one call (``create_many``; raw: one multi-row INSERT).
+
+Reads run before writes (``OPS`` order), so every read sees the seeded 1,000 users and 3,000
+posts whatever the round counts; writes only touch ids far above the seeded ones (and
+``update_one`` only ``name``, which no read filters on).
 """
 
 from __future__ import annotations
@@ -40,8 +55,35 @@ schema = define_schema(
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 USERS = 1000
 POSTS_PER_USER = 3
+BULK_ROWS = 1000  # rows per bulk_insert operation
+POOL_SIZE = 10  # the pool size both farmorm and the raw floor use on server backends
+
+#: operations per timed round (full mode), in run order: reads first, then writes
+OPS = {
+    "get_by_pk": 2000,
+    "filter_page": 300,
+    "fetch_1k": 40,
+    "include": 300,
+    "count": 500,
+    "update_one": 500,
+    "insert_one": 500,
+    "bulk_insert": 10,
+}
+#: smoke mode: enough to run every code path once or twice, not to measure anything
+SMOKE_OPS = {k: (1 if k == "bulk_insert" else 2) for k in OPS}
+
+#: id ranges for rows the write workloads insert: one per system, so raw and farmorm never collide
+FARMORM_IDS = 10_000_000
+RAW_IDS = 20_000_000
+BULK_FARMORM_IDS = 30_000_000
+BULK_RAW_IDS = 60_000_000
 
 Workload = Callable[[int], Awaitable[Any]]
+
+
+def new_user(i: int, prefix: str) -> dict[str, Any]:
+    """The record an insert workload writes (``prefix`` keeps emails unique per system)."""
+    return {"id": i, "email": f"{prefix}{i}@x.io", "name": "n", "age": 1, "active": True, "created_at": T0}
 
 
 async def seed(orm: Orm) -> None:
@@ -57,7 +99,7 @@ async def seed(orm: Orm) -> None:
 
 
 def farmorm_workloads(orm: Orm) -> dict[str, Workload]:
-    counter = {"next": 10_000_000}
+    counter = {"next": FARMORM_IDS, "bulk": BULK_FARMORM_IDS, "upd": 0}
 
     async def get_by_pk(n: int) -> None:
         for i in range(n):
@@ -71,13 +113,6 @@ def farmorm_workloads(orm: Orm) -> dict[str, Workload]:
         for _ in range(n):
             await orm.user.find_many()
 
-    async def insert_one(n: int) -> None:
-        for _ in range(n):
-            counter["next"] += 1
-            i = counter["next"]
-            await orm.user.create(data={"id": i, "email": f"x{i}@x.io", "name": "n", "age": 1, "active": True,
-                                        "created_at": T0})
-
     async def include(n: int) -> None:
         for _ in range(n):
             await orm.user.find_many(where={"id": {"lte": 20}}, include={"posts": True})
@@ -86,9 +121,57 @@ def farmorm_workloads(orm: Orm) -> dict[str, Workload]:
         for _ in range(n):
             await orm.user.count(where={"active": True})
 
-    return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k,
-            "insert_one": insert_one, "include": include, "count": count}
+    async def update_one(n: int) -> None:
+        for _ in range(n):
+            counter["upd"] += 1
+            k = counter["upd"]
+            await orm.user.update(where={"id": k % USERS + 1}, data={"name": f"renamed {k}"})
+
+    async def insert_one(n: int) -> None:
+        for _ in range(n):
+            counter["next"] += 1
+            await orm.user.create(data=new_user(counter["next"], "f"))
+
+    async def bulk_insert(n: int) -> None:
+        for _ in range(n):
+            start = counter["bulk"]
+            counter["bulk"] += BULK_ROWS
+            await orm.user.create_many(data=[new_user(start + j, "fb") for j in range(BULK_ROWS)])
+
+    return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
+            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert}
 
 
-async def open_farmorm(url: str) -> Orm:
-    return await create_orm(schema, url)
+#: SQLite runs in WAL with synchronous=NORMAL on both sides: a commit then costs no fsync, so write
+#: workloads measure the ORM and the driver rather than this machine's (very variable) disk flushes
+SQLITE_PRAGMAS = ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL")
+
+
+async def open_sqlite(url: str) -> Any:
+    """An aiosqlite connection on a ``sqlite:///path`` URL, in autocommit, with ``SQLITE_PRAGMAS``."""
+    import aiosqlite
+
+    conn = await aiosqlite.connect(url.split("sqlite:///", 1)[1], isolation_level=None)
+    for pragma in SQLITE_PRAGMAS:
+        await conn.execute(pragma)
+    return conn
+
+
+async def open_farmorm(url: str, backend: str = "sqlite") -> tuple[Orm, Callable[[], Awaitable[None]]]:
+    """farmorm on ``url`` and its closer; on server backends with a pool of ``POOL_SIZE`` (the raw
+    floor's size), on SQLite on an app connection set up like the raw floor's."""
+    if backend == "postgres":
+        orm = await create_orm(schema, url, min_size=1, max_size=POOL_SIZE)
+        return orm, orm.close
+    if backend == "mysql":
+        sep = "&" if "?" in url else "?"
+        orm = await create_orm(schema, f"{url}{sep}minsize=1&maxsize={POOL_SIZE}")
+        return orm, orm.close
+    conn = await open_sqlite(url)
+    orm = await create_orm(schema, conn)
+
+    async def close() -> None:
+        await orm.close()
+        await conn.close()
+
+    return orm, close

@@ -1,0 +1,124 @@
+"""The floor on MySQL / MariaDB: the same workloads written directly against aiomysql.
+
+Hand-written SQL with ``%s`` parameters on an ``aiomysql.Pool`` of the same size as farmorm's,
+autocommit, utf8mb4 and the same session settings farmorm applies (strict mode, UTC). Rows are
+tuples from the default cursor; an app turns them into dicts with Python types (``TINYINT(1)``
+-> bool, naive ``DATETIME(6)`` in UTC -> aware datetime).
+
+MySQL has no ``RETURNING``, so the floor does the fewest statements an app needs for the same
+result: an INSERT with every value supplied needs no read-back (the app already holds the
+record); an UPDATE needs a SELECT to return the whole record; a bulk insert is one
+``executemany`` (PyMySQL rewrites it into one multi-row INSERT). farmorm's create / update /
+create_many instead run a write + keyed re-read inside a transaction, so the MySQL write ratios
+include those extra round trips (see docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from .workloads import BULK_RAW_IDS, BULK_ROWS, POOL_SIZE, RAW_IDS, USERS, Workload, new_user
+
+COLS = "id, email, name, age, active, created_at"
+_UTC = dt.timezone.utc
+SESSION_SETUP = ("SET SESSION sql_mode = 'STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+                 "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', SESSION time_zone = '+00:00'")
+
+
+def _row(r: Any) -> dict[str, Any]:
+    return {"id": r[0], "email": r[1], "name": r[2], "age": r[3], "active": bool(r[4]),
+            "created_at": r[5].replace(tzinfo=_UTC)}
+
+
+def _args(u: dict[str, Any]) -> tuple[Any, ...]:
+    return (u["id"], u["email"], u["name"], u["age"], u["active"],
+            u["created_at"].astimezone(_UTC).replace(tzinfo=None))
+
+
+def raw_workloads(pool: Any) -> dict[str, Workload]:
+    counter = {"next": RAW_IDS, "bulk": BULK_RAW_IDS, "upd": 0}
+    insert_sql = f"INSERT INTO bench_users ({COLS}) VALUES (%s, %s, %s, %s, %s, %s)"
+
+    async def rows_of(sql: str, args: Any = None) -> Any:
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(sql, args)
+            return await cur.fetchall()
+
+    async def get_by_pk(n: int) -> None:
+        for i in range(n):
+            rows = await rows_of(f"SELECT {COLS} FROM bench_users WHERE id = %s", (i % USERS + 1,))
+            [_row(r) for r in rows]
+
+    async def filter_page(n: int) -> None:
+        for _ in range(n):
+            rows = await rows_of(
+                f"SELECT {COLS} FROM bench_users WHERE active = %s AND age >= %s ORDER BY id LIMIT %s", (True, 30, 50))
+            [_row(r) for r in rows]
+
+    async def fetch_1k(n: int) -> None:
+        for _ in range(n):
+            rows = await rows_of(f"SELECT {COLS} FROM bench_users")
+            [_row(r) for r in rows]
+
+    async def include(n: int) -> None:
+        for _ in range(n):
+            async with pool.acquire() as conn, conn.cursor() as cur:
+                await cur.execute(f"SELECT {COLS} FROM bench_users WHERE id <= %s", (20,))
+                users = [_row(r) for r in await cur.fetchall()]
+                ids = [u["id"] for u in users]
+                await cur.execute("SELECT id, user_id, title FROM bench_posts WHERE user_id IN ("
+                                  + ", ".join(["%s"] * len(ids)) + ")", ids)
+                posts = await cur.fetchall()
+            by_user: dict[int, list[dict[str, Any]]] = {}
+            for p in posts:
+                by_user.setdefault(p[1], []).append({"id": p[0], "user_id": p[1], "title": p[2]})
+            for u in users:
+                u["posts"] = by_user.get(u["id"], [])
+
+    async def count(n: int) -> None:
+        for _ in range(n):
+            await rows_of("SELECT COUNT(*) FROM bench_users WHERE active = %s", (True,))
+
+    async def update_one(n: int) -> None:
+        for _ in range(n):
+            counter["upd"] += 1
+            k = counter["upd"]
+            uid = k % USERS + 1
+            async with pool.acquire() as conn, conn.cursor() as cur:
+                await cur.execute("UPDATE bench_users SET name = %s WHERE id = %s", (f"renamed {k}", uid))
+                await cur.execute(f"SELECT {COLS} FROM bench_users WHERE id = %s", (uid,))
+                [_row(r) for r in await cur.fetchall()]
+
+    async def insert_one(n: int) -> None:
+        for _ in range(n):
+            counter["next"] += 1
+            user = new_user(counter["next"], "r")
+            async with pool.acquire() as conn, conn.cursor() as cur:
+                await cur.execute(insert_sql, _args(user))  # the app already holds the record
+
+    async def bulk_insert(n: int) -> None:
+        for _ in range(n):
+            start = counter["bulk"]
+            counter["bulk"] += BULK_ROWS
+            users = [new_user(start + j, "rb") for j in range(BULK_ROWS)]
+            async with pool.acquire() as conn, conn.cursor() as cur:
+                await cur.executemany(insert_sql, [_args(u) for u in users])  # one multi-row INSERT
+
+    return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
+            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert}
+
+
+async def open_raw(url: str) -> Any:
+    import aiomysql
+
+    from farmorm.testing.databases import _mysql_args
+
+    args = _mysql_args(url)
+    return await aiomysql.create_pool(minsize=1, maxsize=POOL_SIZE, charset="utf8mb4",
+                                      init_command=SESSION_SETUP, **args)
+
+
+async def close_raw(pool: Any) -> None:
+    pool.close()
+    await pool.wait_closed()

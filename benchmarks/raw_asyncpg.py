@@ -1,0 +1,97 @@
+"""The floor on PostgreSQL: the same workloads written directly against asyncpg.
+
+Hand-written SQL with ``$n`` parameters on an ``asyncpg.Pool`` of the same size as farmorm's,
+in autocommit, one pool acquire per operation (``pool.fetch`` for one statement). Rows become
+dicts the way an asyncpg app builds them (``dict(record)``); asyncpg already returns native
+Python values (aware UTC datetimes for timestamptz, bools), so no conversion is needed.
+Writes use ``RETURNING`` so they are one round trip and return the record, as farmorm's do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .workloads import BULK_RAW_IDS, BULK_ROWS, POOL_SIZE, RAW_IDS, USERS, Workload, new_user
+
+COLS = "id, email, name, age, active, created_at"
+
+
+def _args(u: dict[str, Any]) -> tuple[Any, ...]:
+    return (u["id"], u["email"], u["name"], u["age"], u["active"], u["created_at"])
+
+
+def raw_workloads(pool: Any) -> dict[str, Workload]:
+    counter = {"next": RAW_IDS, "bulk": BULK_RAW_IDS, "upd": 0}
+    bulk_sql = (f"INSERT INTO bench_users ({COLS}) VALUES "
+                + ", ".join(f"(${6 * j + 1}, ${6 * j + 2}, ${6 * j + 3}, ${6 * j + 4}, ${6 * j + 5}, ${6 * j + 6})"
+                            for j in range(BULK_ROWS))
+                + f" RETURNING {COLS}")
+
+    async def get_by_pk(n: int) -> None:
+        for i in range(n):
+            rows = await pool.fetch(f"SELECT {COLS} FROM bench_users WHERE id = $1", i % USERS + 1)
+            [dict(r) for r in rows]
+
+    async def filter_page(n: int) -> None:
+        for _ in range(n):
+            rows = await pool.fetch(
+                f"SELECT {COLS} FROM bench_users WHERE active = $1 AND age >= $2 ORDER BY id LIMIT $3", True, 30, 50)
+            [dict(r) for r in rows]
+
+    async def fetch_1k(n: int) -> None:
+        for _ in range(n):
+            rows = await pool.fetch(f"SELECT {COLS} FROM bench_users")
+            [dict(r) for r in rows]
+
+    async def include(n: int) -> None:
+        for _ in range(n):
+            async with pool.acquire() as conn:
+                users = [dict(r) for r in await conn.fetch(f"SELECT {COLS} FROM bench_users WHERE id <= $1", 20)]
+                ids = [u["id"] for u in users]
+                posts = await conn.fetch("SELECT id, user_id, title FROM bench_posts WHERE user_id = ANY($1)", ids)
+            by_user: dict[int, list[dict[str, Any]]] = {}
+            for p in posts:
+                by_user.setdefault(p["user_id"], []).append(dict(p))
+            for u in users:
+                u["posts"] = by_user.get(u["id"], [])
+
+    async def count(n: int) -> None:
+        for _ in range(n):
+            await pool.fetchval("SELECT COUNT(*) FROM bench_users WHERE active = $1", True)
+
+    async def update_one(n: int) -> None:
+        for _ in range(n):
+            counter["upd"] += 1
+            k = counter["upd"]
+            rows = await pool.fetch(f"UPDATE bench_users SET name = $1 WHERE id = $2 RETURNING {COLS}",
+                                    f"renamed {k}", k % USERS + 1)
+            [dict(r) for r in rows]
+
+    async def insert_one(n: int) -> None:
+        for _ in range(n):
+            counter["next"] += 1
+            rows = await pool.fetch(
+                f"INSERT INTO bench_users ({COLS}) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLS}",
+                *_args(new_user(counter["next"], "r")))
+            [dict(r) for r in rows]
+
+    async def bulk_insert(n: int) -> None:
+        for _ in range(n):
+            start = counter["bulk"]
+            counter["bulk"] += BULK_ROWS
+            args = [v for j in range(BULK_ROWS) for v in _args(new_user(start + j, "rb"))]
+            rows = await pool.fetch(bulk_sql, *args)  # one multi-row statement: atomic in autocommit
+            [dict(r) for r in rows]
+
+    return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
+            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert}
+
+
+async def open_raw(url: str) -> Any:
+    import asyncpg
+
+    return await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE)
+
+
+async def close_raw(pool: Any) -> None:
+    await pool.close()
