@@ -74,25 +74,9 @@ class Orm:
                 raise
             raise mapped from exc
 
-    @asynccontextmanager
-    async def _scope(self, write: bool = False) -> AsyncIterator[Connection]:
+    def _scope(self, write: bool = False) -> _Scope:
         """The connection for one operation: the running transaction's, or one from the driver."""
-        state = self._state()
-        try:
-            if state is not None:
-                if not state.active:
-                    raise closed_transaction_error()
-                yield state.conn
-            else:
-                async with self._driver.connection(write=write) as conn:
-                    yield conn
-        except OrmError:
-            raise
-        except Exception as exc:
-            mapped = self._driver.map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+        return _Scope(self, write)
 
     @asynccontextmanager
     async def _transaction_scope(self, needed: bool = True) -> AsyncIterator[Connection]:
@@ -151,6 +135,54 @@ class Orm:
     def __repr__(self) -> str:
         h = self.driver
         return f"<Orm {h.kind} ({h.dialect}) models={list(self.schema.models)}>"
+
+
+class _Scope:
+    """``async with orm._scope() as conn``: a class, not a generator, because it runs on every
+    operation (an @asynccontextmanager costs a generator and its wrapper per call)."""
+
+    __slots__ = ("orm", "write", "cm")
+
+    def __init__(self, orm: Orm, write: bool) -> None:
+        self.orm = orm
+        self.write = write
+        self.cm: Any = None
+
+    async def __aenter__(self) -> Connection:
+        orm = self.orm
+        state = orm._state()
+        if state is not None:
+            if not state.active:
+                raise closed_transaction_error()
+            return state.conn
+        self.cm = cm = orm._driver.connection(write=self.write)
+        try:
+            return await cm.__aenter__()  # type: ignore[no-any-return]
+        except OrmError:
+            raise
+        except Exception as exc:
+            raise _mapped(orm._driver, exc) from exc
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        try:
+            if self.cm is not None:
+                await self.cm.__aexit__(exc_type, exc, tb)
+        except OrmError:
+            raise
+        except Exception as cleanup:
+            if exc is None:
+                raise _mapped(self.orm._driver, cleanup) from cleanup
+        if exc is None or isinstance(exc, OrmError) or not isinstance(exc, Exception):
+            return False
+        mapped = self.orm._driver.map_error(exc)
+        if mapped is None:
+            return False
+        raise mapped from exc
+
+
+def _mapped(driver: Driver, exc: BaseException) -> BaseException:
+    mapped = driver.map_error(exc)
+    return exc if mapped is None else mapped
 
 
 async def create_driver(schema: Schema, client: Any, *, dialect: str | None = None,

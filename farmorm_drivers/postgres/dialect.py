@@ -43,8 +43,8 @@ def decode_datetime(v: Any) -> Any:
 
 
 _ENCODERS: dict[str, Fn] = {"json": encode_json}
+# timestamptz needs no decoder: asyncpg's binary codec always returns an aware UTC datetime
 _DECODERS: dict[str, Fn] = {
-    "datetime": decode_datetime,
     "decimal": normalize_decimal,
     "json": decode_json,
 }
