@@ -12,9 +12,10 @@ from .schema.fields import (  # noqa: F401
     json,
     numeric_id,
     string,
+    version,
 )
 
 __all__ = [
     "FieldBuilder", "id", "numeric_id", "string", "boolean", "integer", "bigint", "decimal",
-    "datetime", "json", "enumeration",
+    "datetime", "json", "enumeration", "version",
 ]

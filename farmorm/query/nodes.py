@@ -159,7 +159,10 @@ class Insert(Node, frozen=True):
 
 
 class Update(Node, frozen=True):
-    """Set ``columns`` (params ``values``) on rows matching ``where``; ``first`` limits it to one row."""
+    """Set ``columns`` (params ``values``) on rows matching ``where``; ``first`` limits it to one row.
+
+    ``increments`` lists integer fields raised by one in the same statement (``col = col + 1`` /
+    ``$inc``): the version counter of optimistic concurrency."""
 
     model: str
     columns: tuple[str, ...]
@@ -167,6 +170,7 @@ class Update(Node, frozen=True):
     where: Condition | None
     first: bool = False
     returning: tuple[str, ...] = ()
+    increments: tuple[str, ...] = ()
 
 
 class Delete(Node, frozen=True):
@@ -185,6 +189,8 @@ class Upsert(Node, frozen=True):
     update_columns: tuple[str, ...]
     update_values: tuple[Param, ...]
     returning: tuple[str, ...] = ()
+    #: fields raised by one when the update branch runs (see ``Update.increments``)
+    update_increments: tuple[str, ...] = ()
 
 
 Statement = Union[Select, Count, Insert, Update, Delete, Upsert]

@@ -39,6 +39,55 @@ _TO_ONE_FILTERS = frozenset({"is", "is_not"})
 _READ_KEYS = frozenset({"select", "include", "where", "order_by", "take", "skip"})
 
 
+#: What a query sees beyond live records: "deleted" (soft-deleted) and/or "archived" ones.
+DEFAULT_SCOPE: frozenset[str] = frozenset()
+ALL_SCOPE: frozenset[str] = frozenset({"deleted", "archived"})
+
+
+def scope_of(model: ModelMeta, with_deleted: Any, with_archived: Any) -> frozenset[str]:
+    """Validate the ``with_deleted`` / ``with_archived`` flags into a scope."""
+    for label, flag in (("with_deleted", with_deleted), ("with_archived", with_archived)):
+        if not isinstance(flag, bool):
+            raise validation_error(
+                f'"{label}" on model "{model.name}" must be True or False, got {flag!r}.', model=model.name
+            )
+    return frozenset(k for k, on in (("deleted", with_deleted), ("archived", with_archived)) if on)
+
+
+def visibility(model: ModelMeta, scope: frozenset[str]) -> list[n.Condition]:
+    """The conditions that hide soft-deleted / archived records of ``model`` outside ``scope``."""
+    out: list[n.Condition] = []
+    if model.soft_delete_field is not None and "deleted" not in scope:
+        out.append(n.IsNull(model.soft_delete_field))
+    if model.archive_field is not None and "archived" not in scope:
+        out.append(n.IsNull(model.archive_field))
+    return out
+
+
+def with_visibility(model: ModelMeta, cond: n.Condition | None, scope: frozenset[str]) -> n.Condition | None:
+    """``cond`` AND the visibility conditions of ``model`` (see :func:`visibility`)."""
+    vis = visibility(model, scope)
+    if not vis:
+        return cond
+    return _and(([cond] if cond is not None else []) + vis)
+
+
+def _scoped_relation(kind: str, inner: n.Condition | None, vis: list[n.Condition]) -> n.Condition | None:
+    """Restrict a relation filter to visible related records.
+
+    some / none / is / is_not: the related record must be visible AND match. every: hidden
+    records must not count against it, so each one passes (``hidden OR inner``); the hidden
+    test is never NULL, so a visible record whose condition is NULL still fails, as before."""
+    if not vis:
+        return inner
+    if kind == "every":
+        if inner is None:
+            return None
+        hidden = [n.IsNull(c.field, negated=True) for c in vis if isinstance(c, n.IsNull)]
+        return n.Or((*hidden, inner))
+    return _and(vis + ([inner] if inner is not None else []))
+
+
 def _unknown_field(model: ModelMeta, name: str) -> Exception:
     return validation_error(f'Unknown field "{name}" on model "{model.name}".', model=model.name, field=name)
 
@@ -68,11 +117,12 @@ def _and(items: list[n.Condition]) -> n.Condition | None:
 class WhereParser:
     """Compiles a ``where`` mapping into a condition node, appending values to ``params``."""
 
-    __slots__ = ("schema", "params")
+    __slots__ = ("schema", "params", "scope")
 
-    def __init__(self, schema: Schema, params: list[Any]):
+    def __init__(self, schema: Schema, params: list[Any], scope: frozenset[str] = DEFAULT_SCOPE):
         self.schema = schema
         self.params = params
+        self.scope = scope
 
     def parse(self, model: ModelMeta, where: Any) -> n.Condition | None:
         if where is None:
@@ -215,6 +265,7 @@ class WhereParser:
                 model=model.name, field=rel.name,
             )
         allowed = _TO_MANY_FILTERS if rel.to_many else _TO_ONE_FILTERS
+        vis = visibility(target, self.scope)
         parts: list[n.Condition] = []
         for kind, sub in value.items():
             if kind not in allowed:
@@ -226,18 +277,22 @@ class WhereParser:
                 )
             if sub is None and kind in _TO_ONE_FILTERS:
                 # is: None -> no related record; is_not: None -> a related record exists
-                parts.append(n.RelationFilter(rel.name, "none" if kind == "is" else "some"))
+                parts.append(n.RelationFilter(rel.name, "none" if kind == "is" else "some", _and(list(vis))))
                 continue
-            inner = self.parse(target, sub)
+            inner = _scoped_relation(kind, self.parse(target, sub), vis)
             parts.append(n.RelationFilter(rel.name, kind, inner))  # type: ignore[arg-type]
         cond = _and(parts)
         assert cond is not None
         return cond
 
 
-def parse_where(schema: Schema, model: ModelMeta, where: Any, params: list[Any]) -> n.Condition | None:
-    """Compile ``where`` for ``model`` into a condition, appending its values to ``params``."""
-    return WhereParser(schema, params).parse(model, where)
+def parse_where(schema: Schema, model: ModelMeta, where: Any, params: list[Any],
+                scope: frozenset[str] = DEFAULT_SCOPE) -> n.Condition | None:
+    """Compile ``where`` for ``model`` into a condition, appending its values to ``params``.
+
+    Relation filters only see related records visible in ``scope``; the root model's own
+    visibility is added by :func:`with_visibility` (so an empty where stays detectable)."""
+    return WhereParser(schema, params, scope).parse(model, where)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,12 +394,15 @@ def parse_read(
     skip: Any = None,
     params: list[Any] | None = None,
     link: tuple[RelationMeta, bool] | None = None,
+    scope: frozenset[str] = DEFAULT_SCOPE,
 ) -> Read:
-    """Build the read plan for one level (and, recursively, its relation levels)."""
+    """Build the read plan for one level (and, recursively, its relation levels).
+
+    Soft-deleted / archived records outside ``scope`` are left out at every level."""
     params = [] if params is None else params
     link_param = _add(params, None) if link is not None else None  # params[0]: parent keys
     fields, rels = _selection(model, select, include)
-    cond = parse_where(schema, model, where, params)
+    cond = with_visibility(model, parse_where(schema, model, where, params, scope), scope)
     order = parse_order(model, order_by)
     single = link is not None and not link[0].to_many
     take_p = parse_count_arg(model, "take", take, params)
@@ -375,12 +433,13 @@ def parse_read(
     for rname, sub in rels.items():
         rel = model.relations[rname]
         need(rel.local_field)
-        rel_reads.append(_relation_read(schema, model, rel, sub))
+        rel_reads.append(_relation_read(schema, model, rel, sub, scope))
     node = n.Select(model.name, tuple(columns), cond, order, take_p, skip_p, link_node)
     return Read(node, params, tuple(rel_reads), tuple(hidden))
 
 
-def _relation_read(schema: Schema, model: ModelMeta, rel: RelationMeta, sub: Any) -> RelationRead:
+def _relation_read(schema: Schema, model: ModelMeta, rel: RelationMeta, sub: Any,
+                   scope: frozenset[str] = DEFAULT_SCOPE) -> RelationRead:
     target = schema.models[rel.target]
     args: Mapping[str, Any] = {} if sub is True else sub
     if not isinstance(args, Mapping):
@@ -394,6 +453,6 @@ def _relation_read(schema: Schema, model: ModelMeta, rel: RelationMeta, sub: Any
                 f'Unknown key "{key}" in the query for relation "{rel.name}" on model "{model.name}".',
                 model=model.name, field=rel.name,
             )
-    read = parse_read(schema, target, **args, params=[], link=(rel, True))
+    read = parse_read(schema, target, **args, params=[], link=(rel, True), scope=scope)
     child_key = LINK_COLUMN if rel.kind == "many_to_many" else rel.remote_field
     return RelationRead(rel.name, rel, read, rel.local_field, child_key, not rel.to_many)

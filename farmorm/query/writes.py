@@ -34,10 +34,21 @@ def _check_keys(model: ModelMeta, data: Mapping[str, Any]) -> None:
             raise validation_error(f'Unknown field "{key}" on model "{model.name}".', model=model.name, field=key)
 
 
+def _refuse_version(model: ModelMeta, data: Mapping[str, Any]) -> None:
+    vf = model.version_field
+    if vf is not None and vf in data:
+        raise validation_error(
+            f'Field "{vf}" on model "{model.name}" is a version field managed by farmorm: it starts at 1 '
+            "and every update adds 1, so it cannot be set in data. Pass expected_version= to update().",
+            model=model.name, field=vf,
+        )
+
+
 def create_values(model: ModelMeta, data: Any, label: str = "data") -> dict[str, Any]:
     """Validate create data and apply defaults; returns {field: value} in schema field order."""
     data = _mapping(model, label, data)
     _check_keys(model, data)
+    _refuse_version(model, data)
     out: dict[str, Any] = {}
     for f in model.fields.values():
         if f.name in data:
@@ -48,6 +59,8 @@ def create_values(model: ModelMeta, data: Any, label: str = "data") -> dict[str,
             out[f.name] = utc_now()
         elif f.generated == "increment":
             continue
+        elif f.generated == "version":
+            out[f.name] = 1
         elif f.has_default:
             value = f.default() if callable(f.default) else f.default
             out[f.name] = check_writable(model, f, value)
@@ -64,6 +77,7 @@ def update_values(model: ModelMeta, data: Any) -> dict[str, Any]:
     """Validate update data (no defaults: ``default_now`` applies on create only)."""
     data = _mapping(model, "data", data)
     _check_keys(model, data)
+    _refuse_version(model, data)
     return {k: check_writable(model, model.fields[k], v) for k, v in data.items()}
 
 

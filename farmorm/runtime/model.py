@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from ..errors import RecordNotFound, validation_error
+from ..errors import RecordNotFound, VersionConflict, validation_error
 from ..query import nodes as n
-from ..query.parse import parse_read, parse_where
+from ..query.cursor import after_condition, decode_cursor, encode_cursor, page_order
+from ..query.parse import ALL_SCOPE, parse_read, parse_where, scope_of, with_visibility
 from ..query.plan import Read, strip_hidden
+from ..query.values import utc_now
 from ..query.writes import create_values, unique_lookup, update_values, upsert_values
 from ..schema.manifest import ModelMeta
 
@@ -39,10 +41,12 @@ class ModelClient:
     async def find_many(
         self, *, where: Any = None, select: Any = None, include: Any = None,
         order_by: Any = None, take: int | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False,
     ) -> list[dict[str, Any]]:
         """Records matching ``where``, ordered and paged; relations as ``select``/``include`` ask."""
         read = parse_read(self._schema, self.model, where=where, select=select, include=include,
-                          order_by=order_by, take=take, skip=skip)
+                          order_by=order_by, take=take, skip=skip,
+                          scope=scope_of(self.model, with_deleted, with_archived))
         orm = self._orm
         async with orm._scope() as conn:
             return await orm._executor.read(conn, read)
@@ -50,10 +54,12 @@ class ModelClient:
     async def find_first(
         self, *, where: Any = None, select: Any = None, include: Any = None,
         order_by: Any = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False,
     ) -> dict[str, Any] | None:
         """The first record matching ``where`` in ``order_by`` order, or None."""
         read = parse_read(self._schema, self.model, where=where, select=select, include=include,
-                          order_by=order_by, take=1, skip=skip)
+                          order_by=order_by, take=1, skip=skip,
+                          scope=scope_of(self.model, with_deleted, with_archived))
         orm = self._orm
         async with orm._scope() as conn:
             rows = await orm._executor.read(conn, read)
@@ -61,22 +67,68 @@ class ModelClient:
 
     find_one = find_first
 
-    async def find_unique(self, *, where: Any, select: Any = None, include: Any = None) -> dict[str, Any] | None:
+    async def find_unique(self, *, where: Any, select: Any = None, include: Any = None,
+                          with_deleted: bool = False, with_archived: bool = False) -> dict[str, Any] | None:
         """The record with this id / unique field / compound unique, or None."""
         unique_lookup(self.model, where, "FindUnique")
-        read = parse_read(self._schema, self.model, where=where, select=select, include=include, take=1)
+        read = parse_read(self._schema, self.model, where=where, select=select, include=include, take=1,
+                          scope=scope_of(self.model, with_deleted, with_archived))
         orm = self._orm
         async with orm._scope() as conn:
             rows = await orm._executor.read(conn, read)
         return rows[0] if rows else None
 
-    async def count(self, *, where: Any = None) -> int:
+    async def count(self, *, where: Any = None, with_deleted: bool = False, with_archived: bool = False) -> int:
         """How many records match ``where``."""
         params: list[Any] = []
-        node = n.Count(self.model.name, parse_where(self._schema, self.model, where, params))
+        node = n.Count(self.model.name, self._where(where, params, scope_of(self.model, with_deleted, with_archived)))
         orm = self._orm
         async with orm._scope() as conn:
             return int(await orm._executor.scalar(conn, node, params))
+
+    async def find_page(
+        self, *, where: Any = None, order_by: Any = None, first: int = 20, after: str | None = None,
+        select: Any = None, include: Any = None, with_deleted: bool = False, with_archived: bool = False,
+    ) -> dict[str, Any]:
+        """One page of a keyset (cursor) pagination: ``{"items": [...], "page": {"next_cursor", "has_more"}}``.
+
+        The order is ``order_by`` plus the identity as tie-breaker; ``after`` is the previous page's
+        ``next_cursor``. Rows inserted between pages never cause duplicates or gaps."""
+        model = self.model
+        if type(first) is not int or first < 1:
+            raise validation_error(
+                f'Invalid first on model "{model.name}": expected a positive integer, got {first!r}.',
+                model=model.name,
+            )
+        order = page_order(model, order_by)
+        position = decode_cursor(model, order, after) if after is not None else None
+        scope = scope_of(model, with_deleted, with_archived)
+        read = parse_read(self._schema, model, where=where, select=select, include=include,
+                          scope=scope, take=first + 1)
+        params = read.params
+        cond = read.node.where
+        if position is not None:
+            keyset = after_condition(order, position, params)
+            cond = keyset if cond is None else n.And((cond, keyset))
+        keys = tuple(o.field for o in order)
+        shown = [c for c in read.node.columns if c not in read.hidden]
+        extra = tuple(k for k in keys if k not in shown)
+        columns = read.node.columns + tuple(k for k in extra if k not in read.node.columns)
+        node = n.Select(model.name, columns, cond, order, read.node.take, None, None)
+        read = Read(node, params, read.relations, tuple(h for h in read.hidden if h not in extra))
+        orm = self._orm
+        async with orm._scope() as conn:
+            rows = await orm._executor.read(conn, read)
+        has_more = len(rows) > first
+        items = rows[:first]
+        next_cursor = encode_cursor(model, order, items[-1]) if has_more else None
+        if extra:
+            strip_hidden(items, extra)
+        return {"items": items, "page": {"next_cursor": next_cursor, "has_more": has_more}}
+
+    def _where(self, where: Any, params: list[Any], scope: frozenset[str]) -> n.Condition | None:
+        """``where`` plus the model's visibility conditions for ``scope``."""
+        return with_visibility(self.model, parse_where(self._schema, self.model, where, params, scope), scope)
 
     # -- writes ----------------------------------------------------------------------------
     async def create(self, *, data: Mapping[str, Any], select: Any = None, include: Any = None) -> dict[str, Any]:
@@ -146,17 +198,34 @@ class ModelClient:
             strip_hidden(records, read.hidden)
         return records
 
-    async def update(self, *, where: Any, data: Mapping[str, Any], select: Any = None,
-                     include: Any = None) -> dict[str, Any] | None:
-        """Update the first record matching ``where``; returns it, or None when nothing matched."""
+    def _increments(self) -> tuple[str, ...]:
+        return (self.model.version_field,) if self.model.version_field else ()
+
+    def _required(self, cond: n.Condition | None, operation: str) -> None:
+        if cond is None:
+            raise validation_error(f'{operation} on model "{self.model.name}" requires a where clause.',
+                                   model=self.model.name)
+
+    async def update(self, *, where: Any, data: Mapping[str, Any], select: Any = None, include: Any = None,
+                     expected_version: int | None = None, with_deleted: bool = False,
+                     with_archived: bool = False) -> dict[str, Any] | None:
+        """Update the first record matching ``where``; returns it, or None when nothing matched.
+
+        With ``expected_version=n`` (models with an ``f.version()`` field) the update applies only
+        if the record is still at version ``n``: VERSION_CONFLICT otherwise, NOT_FOUND when gone."""
         values = update_values(self.model, data)
+        scope = scope_of(self.model, with_deleted, with_archived)
+        if expected_version is not None:
+            return await self._update_versioned(where, values, select, include, expected_version, scope)
         if not values:
-            return await self.find_first(where=where, select=select, include=include)
+            return await self.find_first(where=where, select=select, include=include,
+                                         with_deleted=with_deleted, with_archived=with_archived)
         read = parse_read(self._schema, self.model, select=select, include=include)
         params: list[Any] = list(values.values())
         value_params = tuple(n.Param(i) for i in range(len(params)))
-        cond = parse_where(self._schema, self.model, where, params)
-        node = n.Update(self.model.name, tuple(values), value_params, cond, True, read.node.columns)
+        cond = self._where(where, params, scope)
+        node = n.Update(self.model.name, tuple(values), value_params, cond, True, read.node.columns,
+                        self._increments())
         orm = self._orm
         async with orm._scope(write=True) as conn:
             rows = await orm._executor.rows(conn, node, params)
@@ -164,18 +233,68 @@ class ModelClient:
                 return None
             return (await self._finish(conn, read, rows[:1]))[0]
 
-    async def update_many(self, *, where: Any, data: Mapping[str, Any]) -> int:
-        """Update every record matching ``where``; returns how many."""
-        values = update_values(self.model, data)
+    async def _update_versioned(self, where: Any, values: dict[str, Any], select: Any, include: Any,
+                                expected: Any, scope: frozenset[str]) -> dict[str, Any]:
+        """Compare-and-increment in one statement, then read back (or explain the miss)."""
+        model = self.model
+        vf = model.version_field
+        if vf is None:
+            raise validation_error(
+                f'Update on model "{model.name}" got expected_version, but the model has no version field. '
+                "Declare one with f.version().",
+                model=model.name,
+            )
+        if type(expected) is not int or expected < 1:
+            raise validation_error(
+                f'Invalid expected_version on model "{model.name}": expected a positive integer, got {expected!r}.',
+                model=model.name, field=vf,
+            )
+        unique_lookup(model, where, "Update with expected_version")
+        read = parse_read(self._schema, model, where=where, select=select, include=include, take=1, scope=scope)
         params: list[Any] = list(values.values())
         value_params = tuple(n.Param(i) for i in range(len(params)))
-        cond = parse_where(self._schema, self.model, where, params)
-        if cond is None:
-            raise validation_error(f'Update on model "{self.model.name}" requires a where clause.',
-                                   model=self.model.name)
+        cond = self._where(where, params, scope)
+        params.append(expected)
+        check = n.Compare(vf, "eq", n.Param(len(params) - 1))
+        cond = check if cond is None else n.And((cond, check))
+        # first=False: the where names one record, and the version test stays in the UPDATE's own
+        # WHERE, re-checked by the database against the latest row version under concurrency
+        node = n.Update(model.name, tuple(values), value_params, cond, False, (), (vf,))
+        orm = self._orm
+        async with orm._transaction_scope() as conn:
+            if await orm._executor.rowcount(conn, node, params):
+                rows = await orm._executor.read(conn, read)
+                if rows:
+                    return rows[0]
+            current = await orm._executor.read(
+                conn, parse_read(self._schema, model, where=where, select={vf: True}, take=1, scope=scope))
+        handle = orm.driver
+        if current:
+            actual = current[0][vf]
+            raise VersionConflict(
+                f'Version conflict on model "{model.name}": expected version {expected}, '
+                f"but the record is at version {actual}.",
+                backend_kind=handle.kind, dialect=handle.dialect,
+                meta={"model": model.name, "expected_version": expected, "actual_version": actual},
+            )
+        raise RecordNotFound(
+            f'Update on model "{model.name}" found no record matching its where clause.',
+            backend_kind=handle.kind, dialect=handle.dialect, meta={"model": model.name},
+        )
+
+    async def update_many(self, *, where: Any, data: Mapping[str, Any], with_deleted: bool = False,
+                          with_archived: bool = False) -> int:
+        """Update every record matching ``where``; returns how many (a version field goes up by 1)."""
+        values = update_values(self.model, data)
+        scope = scope_of(self.model, with_deleted, with_archived)
+        params: list[Any] = list(values.values())
+        value_params = tuple(n.Param(i) for i in range(len(params)))
+        cond = parse_where(self._schema, self.model, where, params, scope)
+        self._required(cond, "Update")
         if not values:
             return 0
-        node = n.Update(self.model.name, tuple(values), value_params, cond, False)
+        node = n.Update(self.model.name, tuple(values), value_params, with_visibility(self.model, cond, scope),
+                        False, (), self._increments())
         orm = self._orm
         async with orm._scope(write=True) as conn:
             return await orm._executor.rowcount(conn, node, params)
@@ -192,35 +311,93 @@ class ModelClient:
             params.append(v)
             update_params.append(n.Param(len(params) - 1))
         node = n.Upsert(self.model.name, tuple(create_vals), values, conflict, tuple(update_vals),
-                        tuple(update_params), read.node.columns)
+                        tuple(update_params), read.node.columns, self._increments())
         orm = self._orm
         async with orm._scope(write=True) as conn:
             rows = await orm._executor.rows(conn, node, params)
             if not rows:  # a backend that reports no row re-reads by the lookup
-                rows = await orm._executor.read(conn, parse_read(self._schema, self.model, where=where, take=1))
+                rows = await orm._executor.read(conn, parse_read(self._schema, self.model, where=where, take=1,
+                                                                 scope=ALL_SCOPE))
             if not rows:
                 raise RecordNotFound(f'Upsert on model "{self.model.name}" wrote no record matching its where clause.',
                                      backend_kind=orm.driver.kind, dialect=orm.driver.dialect)
             return (await self._finish(conn, read, rows[:1]))[0]
 
-    async def delete(self, *, where: Any) -> int:
-        """Delete the first record matching ``where``; returns 1, or 0 when nothing matched."""
-        params: list[Any] = []
-        cond = parse_where(self._schema, self.model, where, params)
-        node = n.Delete(self.model.name, cond, True)
+    # -- deletes and the record lifecycle (soft delete, archive) ------------------------------
+    async def _stamp(self, field: str, value: Any, where: Any, scope: frozenset[str], *, first: bool,
+                     operation: str, extra: n.Condition | None = None) -> int:
+        """Set ``field`` (deleted_at / archived_at) to ``value`` on the matching rows; returns how many."""
+        params: list[Any] = [value]
+        cond = parse_where(self._schema, self.model, where, params, scope)
+        if not first:
+            self._required(cond, operation)
+        cond = with_visibility(self.model, cond, scope)
+        if extra is not None:
+            cond = extra if cond is None else n.And((cond, extra))
+        node = n.Update(self.model.name, (field,), (n.Param(0),), cond, first, (), self._increments())
         orm = self._orm
         async with orm._scope(write=True) as conn:
-            return min(1, await orm._executor.rowcount(conn, node, params))
+            count = await orm._executor.rowcount(conn, node, params)
+        return min(1, count) if first else count
 
-    async def delete_many(self, *, where: Any) -> int:
-        """Delete every record matching ``where`` (an empty where is refused); returns how many."""
+    async def _erase(self, where: Any, scope: frozenset[str], first: bool) -> int:
         params: list[Any] = []
-        cond = parse_where(self._schema, self.model, where, params)
-        if cond is None:
-            raise validation_error(f'Delete on model "{self.model.name}" requires a where clause.',
-                                   model=self.model.name)
-        node = n.Delete(self.model.name, cond, False)
+        cond = parse_where(self._schema, self.model, where, params, scope)
+        if not first:
+            self._required(cond, "Delete")
+        node = n.Delete(self.model.name, with_visibility(self.model, cond, scope), first)
         orm = self._orm
         async with orm._scope(write=True) as conn:
-            return await orm._executor.rowcount(conn, node, params)
+            count = await orm._executor.rowcount(conn, node, params)
+        return min(1, count) if first else count
 
+    async def delete(self, *, where: Any, with_archived: bool = False) -> int:
+        """Delete the first record matching ``where`` (soft-delete it on ``soft_delete`` models); 1 or 0."""
+        scope = scope_of(self.model, False, with_archived)
+        sd = self.model.soft_delete_field
+        if sd is not None:
+            return await self._stamp(sd, utc_now(), where, scope, first=True, operation="Delete")
+        return await self._erase(where, scope, True)
+
+    async def delete_many(self, *, where: Any, with_archived: bool = False) -> int:
+        """Delete every record matching ``where`` (an empty where is refused); returns how many.
+
+        On ``soft_delete`` models the records are soft-deleted (``deleted_at`` set to now)."""
+        scope = scope_of(self.model, False, with_archived)
+        sd = self.model.soft_delete_field
+        if sd is not None:
+            return await self._stamp(sd, utc_now(), where, scope, first=False, operation="Delete")
+        return await self._erase(where, scope, False)
+
+    async def hard_delete(self, *, where: Any) -> int:
+        """Erase the first record matching ``where``, soft-deleted and archived ones included; 1 or 0."""
+        return await self._erase(where, ALL_SCOPE, True)
+
+    async def hard_delete_many(self, *, where: Any) -> int:
+        """Erase every record matching ``where``, soft-deleted and archived ones included; returns how many."""
+        return await self._erase(where, ALL_SCOPE, False)
+
+    def _option(self, field: str | None, option: str, operation: str) -> str:
+        if field is None:
+            raise validation_error(
+                f'{operation}() on model "{self.model.name}" needs the model option {option}=True.',
+                model=self.model.name,
+            )
+        return field
+
+    async def restore(self, *, where: Any, with_archived: bool = False) -> int:
+        """Undo soft deletes: clear ``deleted_at`` on every soft-deleted record matching ``where``."""
+        sd = self._option(self.model.soft_delete_field, "soft_delete", "restore")
+        return await self._stamp(sd, None, where, scope_of(self.model, True, with_archived), first=False,
+                                 operation="Restore", extra=n.IsNull(sd, negated=True))
+
+    async def archive(self, *, where: Any) -> int:
+        """Archive every live, not yet archived record matching ``where`` (``archived_at`` = now)."""
+        af = self._option(self.model.archive_field, "archive", "archive")
+        return await self._stamp(af, utc_now(), where, frozenset(), first=False, operation="Archive")
+
+    async def unarchive(self, *, where: Any) -> int:
+        """Bring archived records matching ``where`` back (``archived_at`` cleared); returns how many."""
+        af = self._option(self.model.archive_field, "archive", "unarchive")
+        return await self._stamp(af, None, where, frozenset({"archived"}), first=False, operation="Unarchive",
+                                 extra=n.IsNull(af, negated=True))

@@ -81,6 +81,8 @@ class ModelDef:
     relations: Mapping[str, RelationDef] = field(default_factory=dict)
     constraints: Mapping[str, Sequence[Sequence[str]]] = field(default_factory=dict)
     description: str | None = None
+    soft_delete: bool = False
+    archive: bool = False
 
 
 def model(
@@ -90,8 +92,16 @@ def model(
     relations: Mapping[str, RelationDef] | None = None,
     constraints: Mapping[str, Sequence[Sequence[str]]] | None = None,
     description: str | None = None,
+    soft_delete: bool = False,
+    archive: bool = False,
 ) -> ModelDef:
-    """Declare a model: its table, fields, relations and compound unique keys / indexes."""
+    """Declare a model: its table, fields, relations and compound unique keys / indexes.
+
+    ``soft_delete=True`` adds a nullable ``deleted_at`` datetime (``delete`` sets it, reads skip
+    such rows); ``archive=True`` adds ``archived_at`` (``archive``/``unarchive``, reads skip them)."""
+    for label, flag in (("soft_delete", soft_delete), ("archive", archive)):
+        if not isinstance(flag, bool):
+            raise SchemaError(f"model() {label} must be True or False, got {flag!r}.")
     if not isinstance(fields, Mapping) or not fields:
         raise SchemaError("model() requires at least one field.")
     for name, builder in fields.items():
@@ -108,4 +118,6 @@ def model(
         relations=dict(relations or {}),
         constraints={k: [list(c) for c in v] for k, v in (constraints or {}).items()},
         description=description,
+        soft_delete=soft_delete,
+        archive=archive,
     )

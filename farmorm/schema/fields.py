@@ -32,7 +32,7 @@ class FieldBuilder:
 
     kind: FieldKind
     id_type: Literal["string", "integer"] | None = None
-    generated: Literal["id", "increment", "now"] | None = None
+    generated: Literal["id", "increment", "now", "version"] | None = None
     is_nullable: bool = False
     is_unique: bool = False
     default_value: Any = MISSING
@@ -135,6 +135,11 @@ def json() -> FieldBuilder:
     return FieldBuilder("json")
 
 
+def version() -> FieldBuilder:
+    """An optimistic-concurrency counter: 1 on create, +1 on every update, never written in data."""
+    return FieldBuilder("integer", generated="version", default_value=1)
+
+
 def enumeration(values: Sequence[str]) -> FieldBuilder:
     """A ``str`` field restricted to ``values`` (checked on write)."""
     items = tuple(values)
@@ -158,4 +163,5 @@ __all__ = [
     "datetime",
     "json",
     "enumeration",
+    "version",
 ]

@@ -101,6 +101,12 @@ class ModelMeta:
     description: str | None
     id_field: str | None
     identity: tuple[str, ...] | None
+    #: the nullable datetime that marks a soft-deleted record (``model(soft_delete=True)``)
+    soft_delete_field: str | None = None
+    #: the nullable datetime that marks an archived record (``model(archive=True)``)
+    archive_field: str | None = None
+    #: the optimistic-concurrency counter (``f.version()``)
+    version_field: str | None = None
 
     def field(self, name: str) -> FieldMeta:
         return self.fields[name]
@@ -143,10 +149,35 @@ def _resolve_table(name: str, table: str | TableName) -> tuple[str, str | None]:
     return table.strip(), None
 
 
+#: the fields the lifecycle options add: option -> (field name, what it records)
+LIFECYCLE_FIELDS = {
+    "soft_delete": ("deleted_at", "When the record was soft-deleted; None while it is live."),
+    "archive": ("archived_at", "When the record was archived; None while it is active."),
+}
+
+
+def _with_lifecycle_fields(name: str, mdef: ModelDef) -> dict[str, FieldBuilder]:
+    """The declared fields plus ``deleted_at`` / ``archived_at`` for the options that need them."""
+    builders = dict(mdef.fields)
+    for option, (fname, text) in LIFECYCLE_FIELDS.items():
+        if not getattr(mdef, option, False):
+            continue
+        declared = builders.get(fname)
+        if declared is None:
+            builders[fname] = FieldBuilder("datetime", is_nullable=True, description=text)
+        elif declared.kind != "datetime" or not declared.is_nullable or declared.generated is not None \
+                or declared.default_value is not MISSING:
+            raise SchemaError(
+                f'Model "{name}" uses {option}=True, so its "{fname}" field must be a plain nullable datetime '
+                f"(f.datetime().nullable()); leave it out and farmorm adds it."
+            )
+    return builders
+
+
 def _resolve_fields(name: str, mdef: ModelDef) -> dict[str, FieldMeta]:
     fields: dict[str, FieldMeta] = {}
     columns: dict[str, str] = {}
-    for fname, b in mdef.fields.items():
+    for fname, b in _with_lifecycle_fields(name, mdef).items():
         if not isinstance(fname, str) or not fname.isidentifier() or keyword.iskeyword(fname):
             raise SchemaError(f'Model "{name}" field name {fname!r} must be a Python identifier.')
         if fname in ("AND", "OR", "NOT"):
@@ -180,6 +211,9 @@ def _resolve_fields(name: str, mdef: ModelDef) -> dict[str, FieldMeta]:
     ids = [f.name for f in fields.values() if f.kind == "id"]
     if len(ids) > 1:
         raise SchemaError(f'Model "{name}" declares more than one id field: {", ".join(ids)}.')
+    versions = [f.name for f in fields.values() if f.generated == "version"]
+    if len(versions) > 1:
+        raise SchemaError(f'Model "{name}" declares more than one version field: {", ".join(versions)}.')
     return fields
 
 
@@ -328,6 +362,9 @@ def _build(defs: Mapping[str, ModelDef]) -> Schema:
             description=mdef.description,
             id_field=id_field,
             identity=_identity(fields, uniques),
+            soft_delete_field=LIFECYCLE_FIELDS["soft_delete"][0] if getattr(mdef, "soft_delete", False) else None,
+            archive_field=LIFECYCLE_FIELDS["archive"][0] if getattr(mdef, "archive", False) else None,
+            version_field=next((f.name for f in fields.values() if f.generated == "version"), None),
         )
     for name, meta in metas.items():
         for f in meta.fields.values():

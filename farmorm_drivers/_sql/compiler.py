@@ -257,6 +257,12 @@ class SqlCompiler:
             for c, p in zip(columns, values)
         ]
 
+    def increments(self, model: ModelMeta, fields: tuple[str, ...], qualify: bool = False) -> list[str]:
+        """``col = col + 1`` for each field (the version counter); ``qualify`` names the table (an
+        upsert's conflict clause, where PostgreSQL would find the column ambiguous with ``excluded``)."""
+        prefix = f"{self.d.table(model)}." if qualify else ""
+        return [f"{c} = {prefix}{c} + 1" for c in (self.d.quote(model.fields[f].column) for f in fields)]
+
     def identity_match(self, ctx: _Ctx, model: ModelMeta, where: n.Condition | None) -> str:
         """``(identity) IN (SELECT identity ... WHERE ... LIMIT 1)``: the first matching row."""
         ident = model.identity or ()
@@ -271,7 +277,8 @@ class SqlCompiler:
         model = self.schema.models[node.model]
         ctx = _Ctx(self.d)
         table = self.d.table(model)
-        sets = ", ".join(self.assignments(ctx, model, node.columns, node.values))
+        sets = ", ".join(self.assignments(ctx, model, node.columns, node.values)
+                         + self.increments(model, node.increments))
         if node.first:
             sql = f"UPDATE {table} SET {sets} WHERE {self.identity_match(ctx, model, node.where)}"
         else:
@@ -299,7 +306,8 @@ class SqlCompiler:
         cols = ", ".join(self.d.quote(model.fields[c].column) for c in node.columns)
         vals = ", ".join(ctx.ph(p, self.d.encoder(model.fields[c])) for c, p in zip(node.columns, node.values))
         conflict = [self.d.quote(model.fields[c].column) for c in node.conflict]
-        sets = self.assignments(ctx, model, node.update_columns, node.update_values)
+        sets = self.assignments(ctx, model, node.update_columns, node.update_values) \
+            + self.increments(model, node.update_increments, qualify=True)
         sql = f"INSERT INTO {table} ({cols}) VALUES ({vals})" + self.d.upsert_clause(conflict, sets, conflict[0])
         sql += self.returning(model, node.returning)
         return ctx.statement(

@@ -489,8 +489,11 @@ class MongoCompiler:
             op = "find_one_and_update" if node.returning else "update_one"
         else:
             op = "update_many"
+        update: dict[str, Any] = {"$set": sets}
+        if node.increments:
+            update["$inc"] = {self.col(model, f): 1 for f in node.increments}
         return MongoCommand(
-            op, model.table, filter=filt, update={"$set": sets},
+            op, model.table, filter=filt, update=update,
             projection=self.projection(model, node.returning) if node.returning else None,
             columns=node.returning, column_names=tuple(self.col(model, c) for c in node.returning),
             decoders=self.decoders(model, node.returning),
@@ -510,8 +513,11 @@ class MongoCompiler:
             self.col(model, c): P(p.index, encoder(model.fields[c]))
             for c, p in create.items() if c not in node.conflict
         }
+        update: dict[str, Any] = {"$set": sets, "$setOnInsert": on_insert}
+        if node.update_increments:
+            update["$inc"] = {self.col(model, f): 1 for f in node.update_increments}
         return MongoCommand(
-            "upsert", model.table, filter=filt, update={"$set": sets, "$setOnInsert": on_insert},
+            "upsert", model.table, filter=filt, update=update,
             projection=self.projection(model, node.returning or tuple(node.conflict)),
             columns=node.returning, column_names=tuple(self.col(model, c) for c in node.returning),
             decoders=self.decoders(model, node.returning),

@@ -79,6 +79,8 @@ def _split_set(doc: dict[str, Any]) -> dict[str, Any]:
     on_insert = {k: v for k, v in doc.get("$setOnInsert", {}).items() if v is not None}
     if on_insert:
         out["$setOnInsert"] = on_insert
+    if doc.get("$inc"):
+        out["$inc"] = doc["$inc"]  # the version counter (Update.increments)
     return out
 
 
@@ -308,7 +310,7 @@ class MongoConnection(Connection):
         full = fill(c.update, params)
         coll = self.coll(c.collection)
         kw = self._kw()
-        update = _split_set({"$set": full.get("$set", {})})
+        update = _split_set({"$set": full.get("$set", {}), "$inc": full.get("$inc", {})})
         on_insert = {k: v for k, v in full.get("$setOnInsert", {}).items() if v is not None}
         for _ in range(3):
             if update:

@@ -169,7 +169,8 @@ class MysqlCompiler(SqlCompiler):
 
     def _update(self, node: n.Update) -> Compiled:
         if not node.first:
-            return super()._update(n.Update(node.model, node.columns, node.values, node.where, False, ()))
+            return super()._update(n.Update(node.model, node.columns, node.values, node.where, False, (),
+                                            node.increments))
         model = self.schema.models[node.model]
         ident = model.identity or ()
         fctx = _Ctx(self.d)
@@ -178,7 +179,8 @@ class MysqlCompiler(SqlCompiler):
             f"{self.where(fctx, model, 't0', node.where)} LIMIT 1 FOR UPDATE", kind="rows")
         wctx = _Ctx(self.d)
         k = len(node.columns)
-        sets = ", ".join(self.assignments(wctx, model, node.columns, tuple(n.Param(i) for i in range(k))))
+        sets = ", ".join(self.assignments(wctx, model, node.columns, tuple(n.Param(i) for i in range(k)))
+                         + self.increments(model, node.increments))
         by_key = " AND ".join(f"{self.d.quote(model.fields[f].column)} = {wctx.ph(n.Param(k + j))}"
                               for j, f in enumerate(ident))
         write = wctx.statement(f"UPDATE {self.d.table(model)} SET {sets} WHERE {by_key}", kind="count")
@@ -202,7 +204,8 @@ class MysqlCompiler(SqlCompiler):
     def _upsert(self, node: n.Upsert) -> Compiled:
         model = self.schema.models[node.model]
         write = super()._upsert(n.Upsert(node.model, node.columns, node.values, node.conflict,
-                                         node.update_columns, node.update_values, ()))
+                                         node.update_columns, node.update_values, (),
+                                         node.update_increments))
         if not node.returning or any(f not in node.columns for f in node.conflict):
             return write  # nothing to re-read by: the core re-reads by the lookup
         lookup = tuple((node.values[node.columns.index(f)].index, self.d.encoder(model.fields[f]))

@@ -295,7 +295,7 @@ def test_star_import():
 def test_fields_module_exports_builders():
     assert sorted(farmorm.fields.__all__) == sorted(
         ["FieldBuilder", "id", "numeric_id", "string", "boolean", "integer", "bigint", "decimal", "datetime",
-         "json", "enumeration"]
+         "json", "enumeration", "version"]
     )
     for name in farmorm.fields.__all__:
         assert callable(getattr(farmorm.fields, name))
