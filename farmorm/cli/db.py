@@ -85,13 +85,41 @@ def _step(direction: str, target: str, config: str, url: Optional[str]) -> None:
     out.print(f"{verb} {len(applied)} migration{'s' if len(applied) != 1 else ''}.")
 
 
+def _is_mongo(url: str) -> bool:
+    return url.split(":", 1)[0].lower() in ("mongodb", "mongodb+srv", "mongomock")
+
+
+async def _sync_mongo_indexes(schema: Any, url: str, prune: bool) -> dict[str, list[str]]:
+    from farmorm import create_orm
+
+    orm = await create_orm(schema, url)
+    try:
+        return await orm._driver.sync_indexes(schema, prune=prune)  # type: ignore[attr-defined,no-any-return]
+    finally:
+        await orm.close()
+
+
 @db_app.command("migrate")
 def migrate(config: str = ConfigOption, url: Optional[str] = UrlOption,
-            to: str = typer.Option("head", "--to", help="Target revision.")) -> None:
-    """Apply pending migrations (upgrade to head).
+            to: str = typer.Option("head", "--to", help="Target revision."),
+            prune: bool = typer.Option(False, "--prune", help="MongoDB: drop indexes the schema does not declare.")) -> None:
+    """Apply pending migrations (upgrade to head). On MongoDB: sync collections and indexes.
 
     Example: farmorm db migrate --url sqlite:///app.db
+    Example: farmorm db migrate --url mongodb://localhost:27017/app --prune
     """
+    cfg = config_at(config)
+    target_url = url_for(url, cfg)
+    if _is_mongo(target_url):
+        report = run(_sync_mongo_indexes(schema_of(cfg), target_url, prune))
+        for name in report["created"]:
+            out.print(f"Created index {name}")
+        for name in report["extra"]:
+            verb = "Dropped" if name in report["dropped"] else "Extra index (use --prune to drop)"
+            out.print(f"{verb} {name}" if verb == "Dropped" else f"{verb}: {name}")
+        if not report["created"] and not report["extra"]:
+            out.print("Indexes are in sync.")
+        return
     _step("up", to, config, url)
 
 

@@ -173,6 +173,9 @@ class AsyncMongomockCollection:
     async def index_information(self, session: Any = None) -> dict[str, Any]:
         return dict(self._coll.index_information())
 
+    async def drop_index(self, name: str, session: Any = None) -> None:
+        self._coll.drop_index(name)
+
     async def drop(self, session: Any = None) -> None:
         self._coll.drop()
 

@@ -455,6 +455,29 @@ class MongoDriver(Driver):
                     if exc.code not in (85, 86) and "already exists" not in str(exc):
                         raise
 
+    async def sync_indexes(self, schema: Schema, *, prune: bool = False) -> dict[str, list[str]]:
+        """``farmorm db migrate`` on Mongo: create missing collections and indexes, report indexes
+        the schema does not declare, and drop those only when ``prune`` is set.
+
+        Returns ``{"created": [...], "extra": [...], "dropped": [...]}`` as ``collection.index`` names."""
+        existing = set(await self.db.list_collection_names())
+        before: dict[str, set[str]] = {}
+        for m in schema.models.values():
+            before[m.table] = set(await self.db[m.table].index_information()) if m.table in existing else set()
+        await self.push_schema(schema)
+        report: dict[str, list[str]] = {"created": [], "extra": [], "dropped": []}
+        for m in schema.models.values():
+            coll = self.db[m.table]
+            declared = {name for name, *_ in self.indexes(m)} | {"_id_"}
+            now = set(await coll.index_information())
+            report["created"] += sorted(f"{m.table}.{i}" for i in (now & declared) - before[m.table])
+            for extra in sorted(now - declared):
+                report["extra"].append(f"{m.table}.{extra}")
+                if prune:
+                    await coll.drop_index(extra)
+                    report["dropped"].append(f"{m.table}.{extra}")
+        return report
+
     @staticmethod
     def indexes(m: Any) -> list[tuple[str, tuple[str, ...], bool, bool]]:
         out: list[tuple[str, tuple[str, ...], bool, bool]] = []
