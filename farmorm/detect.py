@@ -2,7 +2,10 @@
 
 Drivers register by name: the built-ins below plus any entry point in the group
 ``farmorm.drivers``. A driver module exposes ``name``, ``dialect``, ``inspect(client) -> Candidate``
-and ``async create_driver(schema, detected, **options)``. Inspection never imports a database
+and ``async create_driver(schema, detected, **options)``; a driver serving several client
+libraries may also expose ``candidates(client) -> list[Candidate]`` (one verdict per library, all
+shown in the inspection report). A module with ``needs_dialect = True`` may detect a runtime
+whose dialect is ``None``; ``create_orm`` then asks for an explicit ``dialect``. Inspection never imports a database
 library the application has not imported itself.
 """
 
@@ -18,6 +21,7 @@ BUILTIN_DRIVERS = {
     "sqlite": "farmorm_drivers.sqlite",
     "postgres": "farmorm_drivers.postgres",
     "mysql": "farmorm_drivers.mysql",
+    "sqlalchemy": "farmorm_drivers.sqlalchemy",
     "mongo": "farmorm_drivers.mongo",
 }
 
@@ -80,6 +84,12 @@ def drivers() -> dict[str, ModuleType]:
     return found
 
 
+def _verdicts(mod: ModuleType, client: Any) -> list[Candidate]:
+    """Every candidate a driver module reports for ``client``."""
+    many = getattr(mod, "candidates", None)
+    return list(many(client)) if many is not None else [mod.inspect(client)]
+
+
 def _constructor_name(client: Any) -> str | None:
     if client is None or isinstance(client, (str, dict)):
         return None
@@ -91,10 +101,10 @@ def inspect_database_runtime(client: Any) -> RuntimeReport:
     candidates: list[Candidate] = []
     runtime = None
     for mod in drivers().values():
-        cand = mod.inspect(client)
-        candidates.append(cand)
-        if cand.matched and runtime is None:
-            runtime = cand.detected
+        for cand in _verdicts(mod, client):
+            candidates.append(cand)
+            if cand.matched and runtime is None:
+                runtime = cand.detected
     if runtime is not None:
         dialect = f" ({runtime.dialect})" if runtime.dialect else ""
         return RuntimeReport(runtime, _constructor_name(client), tuple(candidates),
@@ -128,8 +138,8 @@ def require_database_runtime(client: Any) -> Detected:
 def resolve(client: Any) -> tuple[ModuleType, Detected]:
     """The driver module serving ``client`` and what it detected; ValueError when none does."""
     for mod in drivers().values():
-        cand = mod.inspect(client)
-        if cand.matched and cand.detected is not None:
-            return mod, cand.detected
+        for cand in _verdicts(mod, client):
+            if cand.matched and cand.detected is not None:
+                return mod, cand.detected
     report = inspect_database_runtime(client)
     raise ValueError(f"{report.summary} {report.hint}")

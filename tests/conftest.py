@@ -1,6 +1,9 @@
 """Backend selection shared by every test directory.
 
-``FARMORM_BACKENDS`` lists the backends to run (default: every one whose driver exists).
+``FARMORM_BACKENDS`` lists the backends to run (default: ``sqlite,postgres,mysql,mongo``). It may
+also name runtime targets (``postgres-psycopg``, ``mysql-asyncmy``, ``sqlite-sqlalchemy``, ...: see
+``farmorm.testing.databases.TARGETS``): the conformance suite then runs once per target on the raw
+client / pool / engine of that runtime. ``FARMORM_SQL_TARGETS`` adds targets to the selection.
 ``FARMORM_REQUIRE`` lists backends that must be usable: a missing driver or an unreachable
 server then fails the run instead of skipping (CI sets postgres,mysql,sqlite).
 """
@@ -14,7 +17,7 @@ import os
 
 import pytest
 
-from farmorm.testing.databases import reachable
+from farmorm.testing.databases import TARGETS, base_backend, reachable
 
 ALL_BACKENDS = ("sqlite", "postgres", "mysql", "mongo")
 DRIVER_MODULES = {"sqlite": "farmorm_drivers.sqlite", "postgres": "farmorm_drivers.postgres",
@@ -26,7 +29,8 @@ def _listed(var: str) -> list[str]:
 
 
 def selected_backends() -> list[str]:
-    return _listed("FARMORM_BACKENDS") or list(ALL_BACKENDS)
+    chosen = _listed("FARMORM_BACKENDS") or list(ALL_BACKENDS)
+    return chosen + [t for t in _listed("FARMORM_SQL_TARGETS") if t not in chosen]
 
 
 def required_backends() -> set[str]:
@@ -34,6 +38,9 @@ def required_backends() -> set[str]:
 
 
 def _driver_exists(backend: str) -> bool:
+    backend = base_backend(backend)
+    if backend not in DRIVER_MODULES:
+        return False
     try:
         return importlib.util.find_spec(DRIVER_MODULES[backend]) is not None and \
             hasattr(importlib.import_module(DRIVER_MODULES[backend]), "inspect")
@@ -47,7 +54,9 @@ _status: dict[str, str | None] = {}
 def backend_problem(backend: str) -> str | None:
     """Why ``backend`` cannot run here (None when it can); computed once per session."""
     if backend not in _status:
-        if not _driver_exists(backend):
+        if backend not in ALL_BACKENDS and backend not in TARGETS:
+            _status[backend] = f"unknown backend or runtime target {backend!r} (known: {', '.join([*ALL_BACKENDS, *TARGETS])})"
+        elif not _driver_exists(backend):
             _status[backend] = f"the {backend} driver is not implemented"
         else:
             _status[backend] = asyncio.run(reachable(backend))

@@ -3,6 +3,12 @@
 Used by farmorm's own behaviour suite and usable by apps (``TestDatabase``). Server URLs come
 from the environment (``FARMORM_POSTGRES_URL``, ``FARMORM_MYSQL_URL``, ``FARMORM_MONGO_URL``) with
 the local servers as defaults.
+
+Besides the backends (``sqlite``, ``postgres``, ``mysql``, ``mongo``: ``create()`` returns a URL)
+there are **runtime targets** named ``<backend>-<runtime>`` (``TARGETS``): ``create()`` then opens
+the raw client an app would hold on that fresh database (an asyncpg / psycopg / aiomysql / asyncmy
+pool, or a SQLAlchemy ``AsyncEngine``) and returns it, and ``drop()`` closes it first. The URL
+stays in ``url``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,26 @@ DEFAULT_URLS = {
     "postgres": "postgresql://postgres@127.0.0.1:5432/postgres",
     "mysql": "mysql://root@127.0.0.1:3306/",
 }
+
+
+#: runtime target -> (backend, what create() hands out)
+TARGETS: dict[str, tuple[str, str]] = {
+    "postgres-asyncpg": ("postgres", "asyncpg"),
+    "postgres-psycopg": ("postgres", "psycopg"),
+    "mysql-aiomysql": ("mysql", "aiomysql"),
+    "mysql-asyncmy": ("mysql", "asyncmy"),
+    "sqlite-sqlalchemy": ("sqlite", "sqlalchemy"),
+    "postgres-sqlalchemy": ("postgres", "sqlalchemy"),
+    "mysql-sqlalchemy": ("mysql", "sqlalchemy"),
+}
+#: the client library each runtime needs installed
+RUNTIME_MODULES = {"asyncpg": "asyncpg", "psycopg": "psycopg_pool", "aiomysql": "aiomysql",
+                   "asyncmy": "asyncmy", "sqlalchemy": "sqlalchemy.ext.asyncio"}
+
+
+def base_backend(name: str) -> str:
+    """The backend of a backend or runtime target name (``postgres-psycopg`` -> ``postgres``)."""
+    return TARGETS[name][0] if name in TARGETS else name
 
 
 def server_url(backend: str) -> str:
@@ -41,12 +67,36 @@ class TestDatabase:
     __test__ = False  # not a pytest test class
 
     def __init__(self, backend: str) -> None:
-        self.backend = backend
+        self.target = backend
+        self.backend = base_backend(backend)
+        self.runtime = TARGETS[backend][1] if backend in TARGETS else None
         self.name = unique_name()
         self.url: str = ""
+        self.client: Any = None
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
 
-    async def create(self) -> str:
+    async def create(self) -> Any:
+        """Create the database; the URL for a backend, the opened raw client for a runtime target."""
+        url = await self._create()
+        if self.runtime is None:
+            return url
+        try:
+            self.client = await open_client(self.backend, self.runtime, url)
+        except BaseException:
+            await self._drop()
+            raise
+        return self.client
+
+    async def drop(self) -> None:
+        """Close the raw client of a runtime target, then drop the database."""
+        client, self.client = self.client, None
+        try:
+            if client is not None:
+                await close_client(self.runtime or "", client)
+        finally:
+            await self._drop()
+
+    async def _create(self) -> str:
         if self.backend == "sqlite":
             self._tmpdir = tempfile.TemporaryDirectory(prefix="farmorm-")
             self.url = f"sqlite:///{Path(self._tmpdir.name) / 'test.db'}"
@@ -90,7 +140,7 @@ class TestDatabase:
             raise ValueError(f"Unknown backend {self.backend!r}")
         return self.url
 
-    async def drop(self) -> None:
+    async def _drop(self) -> None:
         if self.backend == "sqlite":
             if self._tmpdir is not None:
                 self._tmpdir.cleanup()
@@ -141,9 +191,60 @@ def _mysql_args(url: str) -> dict[str, Any]:
     return args
 
 
+async def open_client(backend: str, runtime: str, url: str) -> Any:
+    """The raw client an app would hold for ``url`` on ``runtime`` (a pool, or an AsyncEngine)."""
+    if runtime == "asyncpg":
+        import asyncpg
+
+        return await asyncpg.create_pool(url, min_size=1, max_size=10)
+    if runtime == "psycopg":
+        from psycopg_pool import AsyncConnectionPool
+
+        pool: Any = AsyncConnectionPool(url, open=False, min_size=1, max_size=10)  # app default: not autocommit
+        await pool.open(wait=True, timeout=10)
+        return pool
+    if runtime == "aiomysql":
+        import aiomysql
+
+        return await aiomysql.create_pool(**_mysql_args(url), charset="utf8mb4", maxsize=10)
+    if runtime == "asyncmy":
+        import asyncmy
+
+        return await asyncmy.create_pool(**_mysql_args(url), charset="utf8mb4", maxsize=10)
+    if runtime == "sqlalchemy":
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        scheme = {"sqlite": "sqlite+aiosqlite", "postgres": "postgresql+asyncpg", "mysql": "mysql+aiomysql"}[backend]
+        engine_url = scheme + ":" + url.split(":", 1)[1]
+        if backend == "mysql":
+            engine_url += "?charset=utf8mb4"
+        return create_async_engine(engine_url)
+    raise ValueError(f"Unknown runtime {runtime!r}")
+
+
+async def close_client(runtime: str, client: Any) -> None:
+    """Close what ``open_client`` opened."""
+    if runtime == "sqlalchemy":
+        await client.dispose()
+    elif runtime in ("aiomysql", "asyncmy"):
+        client.close()
+        await client.wait_closed()
+    else:
+        await client.close()
+
+
 async def reachable(backend: str) -> str | None:
     """None when ``backend`` can be used here, else the reason it cannot."""
-    if backend == "sqlite":
+    if backend in TARGETS:
+        import importlib.util
+
+        module = RUNTIME_MODULES[TARGETS[backend][1]]
+        try:
+            if importlib.util.find_spec(module) is None:
+                return f"{module} is not installed"
+        except ImportError as exc:
+            return f"{module} is not installed ({exc})"
+    elif backend == "sqlite":
         try:
             import aiosqlite  # noqa: F401
         except ImportError as exc:
@@ -154,5 +255,5 @@ async def reachable(backend: str) -> str | None:
         await db.create()
         await db.drop()
     except Exception as exc:  # noqa: BLE001 - any failure means "not usable", with the reason
-        return f"{backend} server at {server_url(backend)} is not usable: {type(exc).__name__}: {exc}"
+        return f"{backend} server at {server_url(base_backend(backend))} is not usable: {type(exc).__name__}: {exc}"
     return None

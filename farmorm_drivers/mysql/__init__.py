@@ -1,7 +1,12 @@
-"""MySQL / MariaDB on aiomysql: accepts an ``aiomysql.Pool``, an ``aiomysql.Connection`` or a
-``mysql://`` / ``mysql+aiomysql://`` / ``mariadb://`` URL (farmorm then owns and closes the pool).
+"""MySQL / MariaDB on aiomysql or asyncmy.
 
-Importing this module does not import aiomysql; ``inspect`` only looks at classes of modules the
+Accepts an ``aiomysql.Pool`` / ``aiomysql.Connection`` (kind ``aiomysql``), an ``asyncmy.Pool`` /
+``asyncmy.Connection`` (kind ``asyncmy``), or a URL: ``mysql://`` / ``mysql+aiomysql://`` /
+``mariadb://`` open an aiomysql pool, ``mysql+asyncmy://`` / ``mariadb+asyncmy://`` an asyncmy
+pool (farmorm then owns and closes it). Both libraries share pymysql's API shape (cursors,
+``%s`` placeholders, numeric error codes in ``args[0]``), so one driver serves both.
+
+Importing this module imports neither library; ``inspect`` only looks at classes of modules the
 application has already imported.
 """
 
@@ -15,29 +20,44 @@ from farmorm.detect import Candidate, Detected
 
 name = "mysql"
 dialect = "mysql"
-url_schemes = ("mysql", "mysql+aiomysql", "mariadb", "mariadb+aiomysql")
+url_schemes = ("mysql", "mysql+aiomysql", "mariadb", "mariadb+aiomysql", "mysql+asyncmy", "mariadb+asyncmy")
+ASYNCMY_SCHEMES = ("mysql+asyncmy", "mariadb+asyncmy")
 
 
-def inspect(client: Any) -> Candidate:
-    """Is ``client`` an aiomysql pool or connection (or a mysql URL)?"""
+def _library(kind: str, client: Any) -> Candidate:
+    mod = sys.modules.get(kind)
+    if mod is None:
+        return Candidate(kind, False, (f"{kind} is not imported",))
+    if isinstance(client, mod.Pool):
+        return Candidate(kind, True, (), Detected(kind, client, "mysql", "pool"))
+    if isinstance(client, mod.Connection):
+        return Candidate(kind, True, (), Detected(kind, client, "mysql", "connection"))
+    return Candidate(kind, False, (f"not an {kind}.Pool or {kind}.Connection",))
+
+
+def candidates(client: Any) -> list[Candidate]:
+    """One verdict per runtime this driver serves (aiomysql, asyncmy), for the inspection report."""
     if isinstance(client, str):
         scheme = client.split(":", 1)[0].lower()
         if scheme in url_schemes:
-            return Candidate("aiomysql", True, (), Detected("aiomysql", client, "mysql", "url"))
-        return Candidate("aiomysql", False, (f'URL scheme "{scheme}" is not mysql',))
-    mod = sys.modules.get("aiomysql")
-    if mod is None:
-        return Candidate("aiomysql", False, ("aiomysql is not imported",))
-    if isinstance(client, mod.Pool):
-        return Candidate("aiomysql", True, (), Detected("aiomysql", client, "mysql", "pool"))
-    if isinstance(client, mod.Connection):
-        return Candidate("aiomysql", True, (), Detected("aiomysql", client, "mysql", "connection"))
-    return Candidate("aiomysql", False, ("not an aiomysql.Pool or aiomysql.Connection",))
+            kind = "asyncmy" if scheme in ASYNCMY_SCHEMES else "aiomysql"
+            return [Candidate(kind, True, (), Detected(kind, client, "mysql", "url"))]
+        return [Candidate("aiomysql", False, (f'URL scheme "{scheme}" is not mysql',))]
+    return [_library("aiomysql", client), _library("asyncmy", client)]
 
 
-def connect_args(url: str) -> dict[str, Any]:
-    """aiomysql connection arguments for ``url`` (query options such as ``?maxsize=5`` pass through)."""
-    from pymysql.constants import CLIENT
+def inspect(client: Any) -> Candidate:
+    """Is ``client`` an aiomysql / asyncmy pool or connection (or a mysql URL)?"""
+    found = candidates(client)
+    return next((c for c in found if c.matched), found[0])
+
+
+def connect_args(url: str, kind: str = "aiomysql") -> dict[str, Any]:
+    """aiomysql / asyncmy connection arguments for ``url`` (query options such as ``?maxsize=5`` pass through)."""
+    if kind == "asyncmy":
+        from asyncmy.constants import CLIENT
+    else:
+        from pymysql.constants import CLIENT
 
     parts = urlsplit(url)
     args: dict[str, Any] = {
@@ -60,27 +80,32 @@ def connect_args(url: str) -> dict[str, Any]:
 
 async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
     """Build the driver; creates (and will close) a pool when given a URL."""
-    import aiomysql
-
     from .driver import MysqlDriver
     from .errors import map_error
 
+    kind = detected.kind
     if detected.source == "url":
+        if kind == "asyncmy":
+            import asyncmy as library
+        else:
+            import aiomysql as library  # type: ignore[no-redef]
         try:
-            pool = await aiomysql.create_pool(**connect_args(detected.client))
+            pool = await library.create_pool(**connect_args(detected.client, kind))
         except Exception as exc:
-            mapped = map_error(exc, schema, "aiomysql")
+            mapped = map_error(exc, schema, kind)
             if mapped is None:
                 raise
             raise mapped from exc
         try:
-            return await MysqlDriver.open(schema, pool, handle_client=detected.client, owned=True, pooled=True)
+            return await MysqlDriver.open(schema, pool, handle_client=detected.client, owned=True, pooled=True,
+                                          kind=kind)
         except BaseException:
             pool.close()
             await pool.wait_closed()
             raise
     pooled = detected.source == "pool"
-    return await MysqlDriver.open(schema, detected.client, handle_client=detected.client, owned=False, pooled=pooled)
+    return await MysqlDriver.open(schema, detected.client, handle_client=detected.client, owned=False, pooled=pooled,
+                                  kind=kind)
 
 
 def driver_factory() -> Any:

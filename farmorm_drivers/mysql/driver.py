@@ -1,4 +1,4 @@
-"""The MySQL / MariaDB driver on aiomysql.
+"""The MySQL / MariaDB driver on aiomysql or asyncmy (the same pymysql-shaped API).
 
 Every connection farmorm uses runs in strict SQL mode (nothing is silently truncated), with the
 session time zone at UTC (DATETIME holds naive UTC), utf8mb4 and autocommit on; a connection of
@@ -171,16 +171,25 @@ class MysqlConnection(Connection):
         await self.execute(f"ROLLBACK TO SAVEPOINT `{name}`")
 
 
-class MysqlDriver(Driver):
-    """farmorm's driver for an ``aiomysql.Pool`` or ``aiomysql.Connection``."""
+def is_closed(raw: Any) -> bool:
+    """aiomysql has ``closed``; asyncmy has ``connected``."""
+    closed = getattr(raw, "closed", None)
+    if isinstance(closed, bool):
+        return closed
+    return not getattr(raw, "connected", True)
 
-    def __init__(self, schema: Schema, client: Any, *, handle_client: Any, owned: bool, pooled: bool) -> None:
+
+class MysqlDriver(Driver):
+    """farmorm's driver for an ``aiomysql`` / ``asyncmy`` ``Pool`` or ``Connection``."""
+
+    def __init__(self, schema: Schema, client: Any, *, handle_client: Any, owned: bool, pooled: bool,
+                 kind: str = "aiomysql") -> None:
         super().__init__()
         self.schema = schema
         self.client = client
         self.owned = owned
         self.pooled = pooled
-        self.handle = DriverHandle("aiomysql", "mysql", handle_client, CAPABILITIES)
+        self.handle = DriverHandle(kind, "mysql", handle_client, CAPABILITIES)
         self.mariadb = True
         self.autoinc_step = 1
         self.compiler = MysqlCompiler(schema, MysqlDialect())
@@ -189,8 +198,9 @@ class MysqlDriver(Driver):
         self._single = None if pooled else MysqlConnection(self, client)
 
     @classmethod
-    async def open(cls, schema: Schema, client: Any, *, handle_client: Any, owned: bool, pooled: bool) -> MysqlDriver:
-        driver = cls(schema, client, handle_client=handle_client, owned=owned, pooled=pooled)
+    async def open(cls, schema: Schema, client: Any, *, handle_client: Any, owned: bool, pooled: bool,
+                   kind: str = "aiomysql") -> MysqlDriver:
+        driver = cls(schema, client, handle_client=handle_client, owned=owned, pooled=pooled, kind=kind)
         async with driver.connection() as conn:
             assert isinstance(conn, MysqlConnection)
             driver.mariadb = "mariadb" in (conn.conn.get_server_info() or "").lower()
@@ -205,8 +215,14 @@ class MysqlDriver(Driver):
             if not raw.get_autocommit():  # the app may have switched it off in between
                 await raw.autocommit(True)
             return
-        if (getattr(raw, "charset", "") or "").lower() != "utf8mb4":
-            await raw.set_charset("utf8mb4")  # SET NAMES and the client-side encoding
+        charset = getattr(raw, "charset", None) or raw.character_set_name()  # aiomysql / asyncmy
+        if (charset or "").lower() != "utf8mb4":
+            if type(raw).__module__.startswith("asyncmy") or not hasattr(raw, "set_charset"):
+                # asyncmy's set_charset is broken (0.2.18); its client-side codec is utf-8 already
+                async with raw.cursor() as cur:
+                    await cur.execute("SET NAMES utf8mb4")
+            else:
+                await raw.set_charset("utf8mb4")  # SET NAMES and the client-side encoding
         async with raw.cursor() as cur:
             await cur.execute(SESSION_SETUP)
         if not raw.get_autocommit():
@@ -234,7 +250,7 @@ class MysqlDriver(Driver):
                     raw.close()  # cancelled mid-statement: the protocol state is unknown, drop it
                 raise
             finally:
-                if wrapped.in_tx and not raw.closed:
+                if wrapped.in_tx and not is_closed(raw):
                     with anyio.CancelScope(shield=True):
                         await wrapped.rollback()
 

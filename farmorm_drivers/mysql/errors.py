@@ -8,6 +8,7 @@ MariaDB's message names only the key.
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 from farmorm.errors import (
@@ -101,16 +102,16 @@ def map_error(exc: BaseException, schema: Schema, kind: str) -> OrmError | None:
     if isinstance(exc, OSError):
         code = CONNECTION_ERROR
     else:
-        try:
-            import pymysql
-        except ImportError:  # pragma: no cover - aiomysql depends on it
-            return None
-        if not isinstance(exc, pymysql.err.MySQLError):
+        # pymysql's (aiomysql) or asyncmy's error classes, whichever the application imported
+        families = [(m.err.MySQLError, m.err.InterfaceError) for m in [sys.modules.get("pymysql")] if m is not None]
+        families += [(m.MySQLError, m.InterfaceError) for m in [sys.modules.get("asyncmy.errors")] if m is not None]
+        family = next((f for f in families if isinstance(exc, f[0])), None)
+        if family is None:
             return None
         native = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
         code = CODES.get(native) if native is not None else None
-        if code is None and isinstance(exc, pymysql.err.InterfaceError):
-            code = CONNECTION_ERROR  # aiomysql: the connection is already closed
+        if code is None and isinstance(exc, family[1]):
+            code = CONNECTION_ERROR  # the connection is already closed
     if code is None:
         return None
     msg = str(exc.args[1]) if len(exc.args) > 1 else str(exc)

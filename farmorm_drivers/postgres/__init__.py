@@ -1,7 +1,10 @@
-"""PostgreSQL on asyncpg: accepts an ``asyncpg.Pool``, an ``asyncpg.Connection`` or ``postgresql://`` URLs.
+"""PostgreSQL on asyncpg or psycopg 3.
 
-Importing this module does not import asyncpg; ``inspect`` only looks at classes of modules the
-application has already imported. From a URL farmorm creates a pool, and closes it on ``orm.close()``.
+Accepts an ``asyncpg.Pool`` / ``asyncpg.Connection`` (kind ``asyncpg``), a
+``psycopg_pool.AsyncConnectionPool`` / ``psycopg.AsyncConnection`` (kind ``psycopg``), or a URL:
+``postgresql://`` opens an asyncpg pool, ``postgresql+psycopg://`` a psycopg pool; farmorm closes
+a pool it opened on ``orm.close()``. Importing this module imports neither library; ``inspect``
+only looks at classes of modules the application has already imported.
 """
 
 from __future__ import annotations
@@ -13,20 +16,15 @@ from farmorm.detect import Candidate, Detected
 
 name = "postgres"
 dialect = "postgres"
-url_schemes = ("postgresql", "postgres", "postgresql+asyncpg")
+url_schemes = ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg")
+PSYCOPG_SCHEMES = ("postgresql+psycopg",)
 
 #: create_orm options passed on to ``asyncpg.create_pool`` for URLs
 POOL_OPTIONS = ("min_size", "max_size", "max_queries", "max_inactive_connection_lifetime",
                 "command_timeout", "statement_cache_size", "timeout", "server_settings", "ssl")
 
 
-def inspect(client: Any) -> Candidate:
-    """Is ``client`` an asyncpg pool or connection (or a postgres URL)?"""
-    if isinstance(client, str):
-        scheme = client.split(":", 1)[0].lower()
-        if scheme in url_schemes:
-            return Candidate("asyncpg", True, (), Detected("asyncpg", client, "postgres", "url"))
-        return Candidate("asyncpg", False, (f'URL scheme "{scheme}" is not postgresql',))
+def _asyncpg(client: Any) -> Candidate:
     mod = sys.modules.get("asyncpg")
     if mod is None:
         return Candidate("asyncpg", False, ("asyncpg is not imported",))
@@ -37,6 +35,38 @@ def inspect(client: Any) -> Candidate:
     return Candidate("asyncpg", False, ("not an asyncpg.Pool or asyncpg.Connection",))
 
 
+def _psycopg(client: Any) -> Candidate:
+    pool_mod, mod = sys.modules.get("psycopg_pool"), sys.modules.get("psycopg")
+    if mod is None and pool_mod is None:
+        return Candidate("psycopg", False, ("psycopg is not imported",))
+    if pool_mod is not None and isinstance(client, pool_mod.AsyncConnectionPool):
+        return Candidate("psycopg", True, (), Detected("psycopg", client, "postgres", "pool"))
+    if mod is not None and isinstance(client, mod.AsyncConnection):
+        return Candidate("psycopg", True, (), Detected("psycopg", client, "postgres", "connection"))
+    if (mod is not None and isinstance(client, mod.Connection)) or \
+            (pool_mod is not None and isinstance(client, pool_mod.ConnectionPool)):
+        return Candidate("psycopg", False, ("a synchronous psycopg connection or pool; pass psycopg.AsyncConnection "
+                                            "or psycopg_pool.AsyncConnectionPool",))
+    return Candidate("psycopg", False, ("not a psycopg.AsyncConnection or psycopg_pool.AsyncConnectionPool",))
+
+
+def candidates(client: Any) -> list[Candidate]:
+    """One verdict per runtime this driver serves (asyncpg, psycopg), for the inspection report."""
+    if isinstance(client, str):
+        scheme = client.split(":", 1)[0].lower()
+        if scheme in url_schemes:
+            kind = "psycopg" if scheme in PSYCOPG_SCHEMES else "asyncpg"
+            return [Candidate(kind, True, (), Detected(kind, client, "postgres", "url"))]
+        return [Candidate("asyncpg", False, (f'URL scheme "{scheme}" is not postgresql',))]
+    return [_asyncpg(client), _psycopg(client)]
+
+
+def inspect(client: Any) -> Candidate:
+    """Is ``client`` an asyncpg / psycopg pool or connection (or a postgres URL)?"""
+    found = candidates(client)
+    return next((c for c in found if c.matched), found[0])
+
+
 def dsn(url: str) -> str:
     """The URL asyncpg understands (``postgresql+asyncpg://`` -> ``postgresql://``)."""
     scheme, rest = url.split(":", 1)
@@ -45,9 +75,12 @@ def dsn(url: str) -> str:
 
 async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
     """Build the driver; creates (and will close) a pool when given a URL."""
-    import asyncpg
-
     from .driver import PostgresDriver
+    from .errors import map_error
+
+    if detected.kind == "psycopg":
+        return await _create_psycopg(schema, detected, **options)
+    import asyncpg
 
     if detected.source == "url":
         kwargs = {k: v for k, v in options.items() if k in POOL_OPTIONS and v is not None}
@@ -55,8 +88,6 @@ async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
         try:
             pool = await asyncpg.create_pool(dsn(detected.client), **kwargs)
         except Exception as exc:
-            from .errors import map_error
-
             mapped = map_error(schema, exc)
             if mapped is None:
                 raise
@@ -65,6 +96,29 @@ async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
     client = detected.client
     is_pool = isinstance(client, asyncpg.Pool)
     return PostgresDriver(schema, client, target=client, is_pool=is_pool, owned=False)
+
+
+async def _create_psycopg(schema: Any, detected: Detected, **options: Any) -> Any:
+    from .driver import PostgresDriver
+    from .errors import map_error
+    from .psycopg_runtime import PsycopgConnection, PsycopgDialect, PsycopgPool, ensure_autocommit, open_pool
+
+    common = {"kind": "psycopg", "dialect": PsycopgDialect()}
+    if detected.source == "url":
+        try:
+            target = await open_pool(detected.client, **options)
+        except Exception as exc:
+            mapped = map_error(schema, exc, "psycopg")
+            if mapped is None:
+                raise
+            raise mapped from exc
+        return PostgresDriver(schema, detected.client, target=target, is_pool=True, owned=True, **common)
+    if detected.source == "pool":
+        return PostgresDriver(schema, detected.client, target=PsycopgPool(detected.client), is_pool=True,
+                              owned=False, **common)
+    await ensure_autocommit(detected.client)  # an app connection: statements autocommit outside transactions
+    return PostgresDriver(schema, detected.client, target=PsycopgConnection(detected.client), is_pool=False,
+                          owned=False, **common)
 
 
 def driver_factory() -> Any:

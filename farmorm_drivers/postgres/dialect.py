@@ -102,6 +102,16 @@ class PostgresDialect(SqlDialect):
         return "FALSE"
 
 
+class DecodedJsonDialect(PostgresDialect):
+    """PostgreSQL on a connection whose json/jsonb codec already returns Python objects
+    (psycopg's loader; an asyncpg connection set up by SQLAlchemy): nothing left to decode."""
+
+    def decoder(self, f: FieldMeta) -> Fn | None:
+        if f.value_kind == "json":
+            return None  # a JSON string is already a str here: decoding it again would fail
+        return super().decoder(f)
+
+
 def ddl_hooks() -> DdlHooks:
     return DdlHooks(
         dialect=PostgresDialect(),

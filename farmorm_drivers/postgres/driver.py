@@ -139,10 +139,10 @@ class PostgresConnection(Connection):
             # answers COMMIT by rolling back: never report that as a successful commit
             raise make_error(
                 TRANSACTION_CONFLICT,
-                f"{DESCRIPTIONS[TRANSACTION_CONFLICT]} in {KIND} (postgres) runtime: the transaction was "
+                f"{DESCRIPTIONS[TRANSACTION_CONFLICT]} in {self.driver.handle.kind} (postgres) runtime: the transaction was "
                 "aborted by an earlier failed statement and PostgreSQL rolled it back instead of "
                 "committing. Run statements whose errors you catch in a nested transaction (a savepoint).",
-                backend_kind=KIND, dialect="postgres", meta={"original_code": "25P02"}, retryable=False,
+                backend_kind=self.driver.handle.kind, dialect="postgres", meta={"original_code": "25P02"}, retryable=False,
             )
 
     async def _commit_observed(self) -> str:
@@ -173,16 +173,18 @@ class PostgresConnection(Connection):
 
 
 class PostgresDriver(Driver):
-    """farmorm's driver for an ``asyncpg.Pool`` or ``asyncpg.Connection``."""
+    """farmorm's driver for an ``asyncpg.Pool`` or ``asyncpg.Connection`` (or the psycopg 3 /
+    SQLAlchemy equivalents, adapted to the same asyncpg-shaped calls: see ``psycopg_runtime``)."""
 
-    def __init__(self, schema: Schema, client: Any, *, target: Any, is_pool: bool, owned: bool) -> None:
+    def __init__(self, schema: Schema, client: Any, *, target: Any, is_pool: bool, owned: bool,
+                 kind: str = KIND, dialect: PostgresDialect | None = None) -> None:
         super().__init__()
         self.schema = schema
         self.target = target  # the pool or connection farmorm runs on
         self.is_pool = is_pool
         self.owned = owned
-        self.handle = DriverHandle(KIND, "postgres", client, CAPABILITIES)
-        self.compiler = SqlCompiler(schema, PostgresDialect())
+        self.handle = DriverHandle(kind, "postgres", client, CAPABILITIES)
+        self.compiler = SqlCompiler(schema, dialect or PostgresDialect())
         self._lock = anyio.Lock(fast_acquire=True)  # no event-loop round trip when uncontended
         self._single = None if is_pool else PostgresConnection(self, target)
 
@@ -241,7 +243,7 @@ class PostgresDriver(Driver):
         await conn.release_savepoint(name)
 
     def map_error(self, exc: BaseException) -> OrmError | None:
-        return map_error(self.schema, exc)
+        return map_error(self.schema, exc, self.handle.kind)
 
     async def close(self) -> None:
         if self.owned:

@@ -1,8 +1,14 @@
-"""asyncpg errors -> OrmError, by SQLSTATE, with the constraint name and the logical target fields."""
+"""asyncpg / psycopg 3 errors -> OrmError, by SQLSTATE, with the constraint name and the logical target fields.
+
+asyncpg puts the server's error fields on the exception (``constraint_name``, ``detail``, ...);
+psycopg puts them on ``exc.diag`` (``constraint_name``, ``message_detail``, ...). ``_field`` reads
+either. Neither library is imported unless the application already imported it.
+"""
 
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 from farmorm.errors import (
@@ -47,15 +53,40 @@ _KEY = re.compile(r"Key \((.+?)\)=")
 _REFERENCED_FROM = re.compile(r'is still referenced from table "(.+?)"')
 
 
-def _is_connection_failure(exc: BaseException) -> bool:
-    import asyncpg
+_DIAG = {"detail": "message_detail"}
 
-    if isinstance(exc, (asyncpg.PostgresConnectionError, ConnectionError, TimeoutError, OSError)):
+
+def _field(exc: Any, name: str) -> Any:
+    """An error field from asyncpg (on the exception) or psycopg (on ``exc.diag``)."""
+    value = getattr(exc, name, None)
+    if value is None and (diag := getattr(exc, "diag", None)) is not None:
+        value = getattr(diag, _DIAG.get(name, name), None)
+    return value
+
+
+def _is_server_error(exc: BaseException) -> bool:
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is not None and isinstance(exc, asyncpg.PostgresError):
         return True
-    if isinstance(exc, asyncpg.InterfaceError):
-        msg = str(exc).lower()
-        return "closed" in msg or "released" in msg or "not connected" in msg or "connection" in msg
-    return False
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.Error) and getattr(exc, "sqlstate", None) is not None
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+        return True
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is not None:
+        if isinstance(exc, asyncpg.PostgresConnectionError):
+            return True
+        if isinstance(exc, asyncpg.InterfaceError):
+            msg = str(exc).lower()
+            return "closed" in msg or "released" in msg or "not connected" in msg or "connection" in msg
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return getattr(exc, "sqlstate", None) is None or str(getattr(exc, "sqlstate", "")).startswith("08")
+    pool = sys.modules.get("psycopg_pool")
+    return pool is not None and isinstance(exc, pool.PoolTimeout)
 
 
 def _model(schema: Schema, table: str | None, namespace: str | None) -> ModelMeta | None:
@@ -84,14 +115,15 @@ def _columns(detail: str) -> list[str]:
 def _target(schema: Schema, code: str, exc: Any) -> dict[str, Any]:
     """``constraint``, ``target`` (logical fields) and ``model`` from the error's fields and detail."""
     meta: dict[str, Any] = {}
-    constraint = getattr(exc, "constraint_name", None)
+    constraint = _field(exc, "constraint_name")
     if constraint:
         meta["constraint"] = constraint
-    table, namespace = getattr(exc, "table_name", None), getattr(exc, "schema_name", None)
+    table, namespace = _field(exc, "table_name"), _field(exc, "schema_name")
     model = _model(schema, table, namespace)
-    detail = getattr(exc, "detail", None) or ""
-    if code == NOT_NULL_VIOLATION and getattr(exc, "column_name", None):
-        fields = _fields(model, [exc.column_name])
+    detail = _field(exc, "detail") or ""
+    column = _field(exc, "column_name")
+    if code == NOT_NULL_VIOLATION and column:
+        fields = _fields(model, [column])
     elif code == FOREIGN_KEY_VIOLATION and model is not None and _REFERENCED_FROM.search(detail):
         # delete of a referenced row: the key names the parent's columns; report the child's
         # referencing field, found by PostgreSQL's default name <table>_<column>_fkey
@@ -109,17 +141,16 @@ def _target(schema: Schema, code: str, exc: Any) -> dict[str, Any]:
     return meta
 
 
-def map_error(schema: Schema, exc: BaseException) -> OrmError | None:
-    """The OrmError for a native asyncpg / socket error, or None when it is not a database error."""
+def map_error(schema: Schema, exc: BaseException, kind: str = KIND) -> OrmError | None:
+    """The OrmError for a native asyncpg / psycopg / socket error, or None when it is not a database error."""
     if isinstance(exc, OrmError):
         return exc
-    import asyncpg
-
-    sqlstate = getattr(exc, "sqlstate", None) if isinstance(exc, asyncpg.PostgresError) else None
+    server = _is_server_error(exc)
+    sqlstate = getattr(exc, "sqlstate", None) if server else None
     code = BY_SQLSTATE.get(sqlstate or "")
     if code is None and sqlstate and sqlstate.startswith("08"):
         code = CONNECTION_ERROR
-    if code is None and isinstance(exc, asyncpg.PostgresError):
+    if code is None and server:
         msg = str(exc)
         code = next((c for rx, c in _BY_MESSAGE if rx.search(msg)), None)
     missing_namespace = getattr(exc, "farmorm_missing_schema", None)
@@ -134,4 +165,4 @@ def map_error(schema: Schema, exc: BaseException) -> OrmError | None:
         meta["schema"] = missing_namespace
     if code in (UNIQUE_CONSTRAINT_VIOLATION, FOREIGN_KEY_VIOLATION, NOT_NULL_VIOLATION, CHECK_VIOLATION):
         meta.update(_target(schema, code, exc))
-    return native_error(code, exc, backend_kind=KIND, dialect=DIALECT, meta=meta)
+    return native_error(code, exc, backend_kind=kind, dialect=DIALECT, meta=meta)

@@ -164,20 +164,20 @@ class SqliteConnection(Connection):
 class SqliteDriver(Driver):
     """farmorm's driver for an ``aiosqlite.Connection``."""
 
-    def __init__(self, schema: Schema, conn: Any, *, client: Any, owned: bool) -> None:
+    def __init__(self, schema: Schema, conn: Any, *, client: Any, owned: bool, kind: str = "aiosqlite") -> None:
         super().__init__()
         self.schema = schema
         self.conn = conn
         self.owned = owned
-        self.handle = DriverHandle("aiosqlite", "sqlite", client, CAPABILITIES)
+        self.handle = DriverHandle(kind, "sqlite", client, CAPABILITIES)
         self.compiler = SqlCompiler(schema, SqliteDialect())
         self._lock = anyio.Lock(fast_acquire=True)  # no event-loop round trip when uncontended
         self._wrapped = SqliteConnection(self, conn)
 
     @classmethod
-    async def open(cls, schema: Schema, conn: Any, *, client: Any, owned: bool) -> SqliteDriver:
+    async def open(cls, schema: Schema, conn: Any, *, client: Any, owned: bool, kind: str = "aiosqlite") -> SqliteDriver:
         await conn.execute("PRAGMA foreign_keys = ON")
-        return cls(schema, conn, client=client, owned=owned)
+        return cls(schema, conn, client=client, owned=owned, kind=kind)
 
     def compile(self, node: Any) -> SqlStatement:
         return self.compiler.compile(node)

@@ -16,6 +16,7 @@ from farmorm import UniqueConstraintViolation, create_orm, define_schema, model
 from farmorm import fields as f
 
 from .auth import pluck
+from .conftest import database_url
 
 words = define_schema(
     word=model(
@@ -47,7 +48,7 @@ async def test_text_ordering_is_code_point_order_except_on_postgres(make_orm):
         # documented: PostgreSQL orders by the database collation ("database-default")
         import asyncpg
 
-        conn = await asyncpg.connect(orm.driver.client)
+        conn = await asyncpg.connect(database_url(orm))
         try:
             expected = [r[0] for r in await conn.fetch("SELECT v FROM unnest($1::text[]) AS v ORDER BY v", values)]
         finally:
@@ -182,7 +183,7 @@ async def test_sqlite_app_connection_in_legacy_transaction_mode(make_orm, backen
     import aiosqlite
 
     orm = await make_orm(words)
-    path = Path(orm.driver.client.split(":///", 1)[1])
+    path = Path(database_url(orm).split(":///", 1)[1])
     conn = await aiosqlite.connect(path)  # default isolation_level "": legacy implicit transactions
     try:
         app_orm = await create_orm(words, conn)

@@ -1,0 +1,127 @@
+"""psycopg 3 as a runtime of the PostgreSQL driver.
+
+The driver is written against the small part of asyncpg's API it uses (``execute`` returning the
+status tag, ``fetch``, ``fetchval``, ``is_closed``; a pool's ``acquire`` / ``release`` / ``close``).
+``PsycopgConnection`` and ``PsycopgPool`` give a ``psycopg.AsyncConnection`` and a
+``psycopg_pool.AsyncConnectionPool`` that shape, so the same driver code runs on both libraries.
+Statements use ``%s`` placeholders (``PsycopgDialect``); an IN list is still one array parameter
+(``= ANY(%s)``): psycopg adapts a Python list to an array. Connections run in autocommit outside
+farmorm's transactions (an app's pool connection gets its previous setting back on release).
+Importing this module imports neither psycopg nor asyncpg.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from farmorm.schema.manifest import FieldMeta
+
+from .._sql.dialect import Fn
+from .dialect import PostgresDialect, decode_datetime
+
+
+class PsycopgDialect(PostgresDialect):
+    """PostgreSQL with psycopg's ``%s`` placeholders; jsonb comes back already decoded."""
+
+    placeholder_style = "format"
+
+    def decoder(self, f: FieldMeta) -> Fn | None:
+        if f.value_kind == "json":
+            return None  # psycopg's jsonb loader returns Python objects (a JSON string stays a str)
+        if f.value_kind == "datetime":
+            return decode_datetime  # psycopg answers in the session time zone: bring it to UTC
+        return super().decoder(f)
+
+
+class PsycopgConnection:
+    """A ``psycopg.AsyncConnection`` with the asyncpg-shaped methods the driver calls."""
+
+    __slots__ = ("raw", "restore_autocommit")
+
+    def __init__(self, raw: Any, restore_autocommit: bool | None = None) -> None:
+        self.raw = raw
+        self.restore_autocommit = restore_autocommit
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        async with self.raw.cursor() as cur:
+            await cur.execute(sql, args if args else None)
+            return cur.statusmessage or ""
+
+    async def fetch(self, sql: str, *args: Any) -> Sequence[Any]:
+        async with self.raw.cursor() as cur:
+            await cur.execute(sql, args if args else None)
+            return await cur.fetchall() if cur.description is not None else []
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        rows = await self.fetch(sql.replace("$1", "%s"), *args)
+        return rows[0][0] if rows else None
+
+    def is_closed(self) -> bool:
+        return bool(self.raw.closed)
+
+    async def close(self) -> None:
+        await self.raw.close()
+
+
+async def ensure_autocommit(raw: Any) -> bool | None:
+    """Switch ``raw`` to autocommit; returns the previous setting when it had to change it."""
+    if raw.autocommit:
+        return None
+    if raw.info.transaction_status != 0:  # the app left a transaction open: end it first
+        await raw.rollback()
+    await raw.set_autocommit(True)
+    return False
+
+
+class PsycopgPool:
+    """A ``psycopg_pool.AsyncConnectionPool`` with ``acquire`` / ``release`` / ``fetchval`` / ``close``."""
+
+    __slots__ = ("pool",)
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    async def acquire(self) -> PsycopgConnection:
+        raw = await self.pool.getconn()
+        try:
+            previous = await ensure_autocommit(raw)
+        except BaseException:
+            await self.pool.putconn(raw)
+            raise
+        return PsycopgConnection(raw, previous)
+
+    async def release(self, conn: PsycopgConnection) -> None:
+        raw = conn.raw
+        try:
+            if conn.restore_autocommit is not None and not raw.closed:
+                if raw.info.transaction_status != 0:
+                    await raw.rollback()
+                await raw.set_autocommit(conn.restore_autocommit)
+        finally:
+            await self.pool.putconn(raw)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        conn = await self.acquire()
+        try:
+            return await conn.fetchval(sql, *args)
+        finally:
+            await self.release(conn)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def open_pool(url: str, **options: Any) -> PsycopgPool:
+    """A pool farmorm owns for a ``postgresql+psycopg://`` URL (autocommit connections)."""
+    from psycopg_pool import AsyncConnectionPool
+
+    conninfo = "postgresql:" + url.split(":", 1)[1]
+    kwargs = {k: options[k] for k in ("min_size", "max_size", "timeout") if options.get(k) is not None}
+    kwargs.setdefault("min_size", 1)
+    pool = AsyncConnectionPool(conninfo, open=False, kwargs={"autocommit": True}, **kwargs)
+    try:
+        await pool.open(wait=True, timeout=float(options.get("timeout") or 10))
+    except BaseException:
+        await pool.close()
+        raise
+    return PsycopgPool(pool)
