@@ -8,7 +8,9 @@ PYTEST_ARGS ?=
 BENCH_DIR ?= benchmarks/results
 BENCH_ARGS ?=
 
-.PHONY: demo test services venv clean bench bench-smoke
+RUNTIME_TARGETS ?= postgres-psycopg,mysql-asyncmy,sqlite-sqlalchemy,postgres-sqlalchemy,mysql-sqlalchemy
+
+.PHONY: demo test test-runtimes services venv clean bench bench-smoke
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,11 @@ services:
 
 test: $(STAMP) services
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The unchanged behaviour suite once more on every other client runtime (psycopg, asyncmy,
+# SQLAlchemy engines); CI runs it after `make test` with each target required.
+test-runtimes: $(STAMP) services
+	FARMORM_BACKENDS=$(RUNTIME_TARGETS) FARMORM_REQUIRE=$(RUNTIME_TARGETS) $(PY) -m pytest tests/conformance $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) farmorm-demo.db .pytest_cache
