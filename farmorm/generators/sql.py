@@ -38,7 +38,7 @@ import math
 from typing import Literal
 
 from ..errors import SchemaError
-from ..schema.manifest import FieldMeta, ModelMeta, Schema
+from ..schema.manifest import FieldMeta, ModelMeta, Schema, dependency_order
 
 SqlDialectName = Literal["postgres", "mysql", "sqlite"]
 DIALECTS: tuple[str, ...] = ("postgres", "mysql", "sqlite")
@@ -147,25 +147,6 @@ def _reference(dialect: str, schema: Schema, f: FieldMeta) -> str:
     return f"{_table(dialect, target)}({quote_identifier(dialect, column)})"
 
 
-def _ordered(schema: Schema) -> list[ModelMeta]:
-    """Declaration order, moving a referenced table before the tables that reference it."""
-    done: dict[str, ModelMeta] = {}
-    visiting: set[str] = set()
-
-    def visit(m: ModelMeta) -> None:
-        if m.name in done or m.name in visiting:
-            return
-        visiting.add(m.name)
-        for f in m.fields.values():
-            if f.references and f.references[0] != m.name:
-                visit(schema.models[f.references[0]])
-        done[m.name] = m
-
-    for m in schema.models.values():
-        visit(m)
-    return list(done.values())
-
-
 def _create_table(dialect: str, schema: Schema, model: ModelMeta) -> str:
     """The ``create table if not exists`` statement of one model."""
     indexed = _indexed_fields(model)
@@ -213,7 +194,7 @@ def safe_sql_statements(schema: Schema, *, dialect: SqlDialectName) -> list[str]
             "in this configuration."
         )
     out = [f"create schema if not exists {quote_identifier(dialect, ns)};" for ns in namespaces]
-    for m in _ordered(schema):
+    for m in dependency_order(schema):
         out.append(_create_table(dialect, schema, m))
         out.extend(_create_indexes(dialect, m))
     return out

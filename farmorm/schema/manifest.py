@@ -384,6 +384,26 @@ def _build(defs: Mapping[str, ModelDef]) -> Schema:
     return Schema(resolved, defs)
 
 
+def dependency_order(schema: Schema) -> list[ModelMeta]:
+    """Models in declaration order, each referenced model moved before the models referencing it
+    (so DDL can declare foreign keys inline); reference cycles keep declaration order."""
+    done: dict[str, ModelMeta] = {}
+    visiting: set[str] = set()
+
+    def visit(m: ModelMeta) -> None:
+        if m.name in done or m.name in visiting:
+            return
+        visiting.add(m.name)
+        for f in m.fields.values():
+            if f.references and f.references[0] != m.name:
+                visit(schema.models[f.references[0]])
+        done[m.name] = m
+
+    for m in schema.models.values():
+        visit(m)
+    return list(done.values())
+
+
 def merge_schemas(*schemas: Schema) -> Schema:
     """Compose several schemas into one; a model name defined twice is a :class:`SchemaError`."""
     merged: dict[str, ModelDef] = {}

@@ -10,7 +10,7 @@ import datetime as _dt
 import decimal
 from dataclasses import dataclass
 
-from farmorm.schema.manifest import FieldMeta, ModelMeta, Schema
+from farmorm.schema.manifest import FieldMeta, ModelMeta, Schema, dependency_order
 
 from .dialect import SqlDialect
 
@@ -102,25 +102,6 @@ def column_sql(h: DdlHooks, model: ModelMeta, f: FieldMeta, indexed: set[str]) -
     return " ".join(parts)
 
 
-def _ordered(schema: Schema) -> list[ModelMeta]:
-    """Models with referenced tables first, so foreign keys can be declared inline."""
-    done: dict[str, ModelMeta] = {}
-    visiting: set[str] = set()
-
-    def visit(m: ModelMeta) -> None:
-        if m.name in done or m.name in visiting:
-            return
-        visiting.add(m.name)
-        for f in m.fields.values():
-            if f.references and f.references[0] != m.name:
-                visit(schema.models[f.references[0]])
-        done[m.name] = m
-
-    for m in schema.models.values():
-        visit(m)
-    return list(done.values())
-
-
 def create_table_sql(h: DdlHooks, schema: Schema, model: ModelMeta) -> str:
     q = h.dialect.quote
     indexed = _indexed_columns(model)
@@ -151,7 +132,7 @@ def create_index_sql(h: DdlHooks, model: ModelMeta) -> list[str]:
 def schema_statements(h: DdlHooks, schema: Schema) -> list[str]:
     """Every statement ``push_schema`` runs, in order (namespaces first where the hooks create them)."""
     out: list[str] = []
-    for m in _ordered(schema):
+    for m in dependency_order(schema):
         out.append(create_table_sql(h, schema, m))
         out.extend(create_index_sql(h, m))
     return out
