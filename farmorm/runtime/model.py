@@ -27,12 +27,135 @@ MAX_BIND_PARAMS = 30000
 class ModelClient:
     """Queries for one model; reached as ``orm.user``."""
 
-    __slots__ = ("_orm", "model", "_schema")
+    __slots__ = ("_orm", "model", "_schema", "_in_history")
 
     def __init__(self, orm: Orm, model: ModelMeta) -> None:
         self._orm = orm
         self.model = model
         self._schema = orm.schema
+        self._in_history = False
+
+    # -- record history (model(history=True)) ----------------------------------------------------
+    def _plain(self) -> ModelClient:
+        """This client without history writing (the history wrappers call it for the change itself)."""
+        plain = ModelClient(self._orm, self.model)
+        plain._in_history = True
+        return plain
+
+    def _ident(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        return {f: record[f] for f in self.model.identity or ()}
+
+    def _ids_where(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        ident = self.model.identity or ()
+        if len(ident) == 1:
+            return {ident[0]: {"in": [r[ident[0]] for r in records]}}
+        return {"OR": [self._ident(r) for r in records]}
+
+    async def _snapshots(self, where: Any, scope: frozenset[str], take: int | None = None) -> list[dict[str, Any]]:
+        """Full records (every field) matching ``where``, read on the running transaction."""
+        orm = self._orm
+        async with orm._scope() as conn:
+            return await orm._executor.read(
+                conn, parse_read(self._schema, self.model, where=where, take=take, scope=scope))
+
+    async def _write_history(self, entries: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]) -> None:
+        if not entries:
+            return
+        from ..history import HISTORY_MODEL, current_actor, json_safe
+
+        orm = self._orm
+        state = orm._var.get() or orm._state()
+        actor = (state.actor if state is not None else None) or current_actor()
+        ident = self.model.identity or ()
+        rows = []
+        for operation, before, after in entries:
+            rec = after if after is not None else before
+            assert rec is not None
+            key = [rec[f] for f in ident]
+            rows.append({
+                "model": self.model.name,
+                "record_id": str(key[0]) if len(key) == 1 else ":".join(str(k) for k in key),
+                "operation": operation,
+                "before": json_safe(before),
+                "after": json_safe(after),
+                "actor": actor,
+            })
+        await orm.model(HISTORY_MODEL).create_many(data=rows)
+
+    async def _history_create(self, data: Mapping[str, Any], select: Any, include: Any) -> dict[str, Any]:
+        async with self._orm._transaction_scope():
+            full = await self._plain().create(data=data)
+            await self._write_history([("create", None, full)])
+            if select is None and include is None:
+                return full
+            return (await self._plain().find_many(where=self._ident(full), select=select, include=include,
+                                                  with_deleted=True, with_archived=True, take=1))[0]
+
+    async def _history_create_many(self, data: Sequence[Mapping[str, Any]], select: Any) -> list[dict[str, Any]]:
+        async with self._orm._transaction_scope():
+            full = await self._plain().create_many(data=data)
+            await self._write_history([("create", None, r) for r in full])
+            if select is None:
+                return full
+            ident = self.model.identity or ()
+            extra = {f: True for f in ident}
+            shown = await self._plain().find_many(where=self._ids_where(full), select={**select, **extra},
+                                                  with_deleted=True, with_archived=True)
+            by_key = {tuple(r[f] for f in ident): r for r in shown}
+            out = [by_key[tuple(r[f] for f in ident)] for r in full]
+            hide = [f for f in ident if not select.get(f)]
+            return [{k: v for k, v in r.items() if k not in hide} for r in out]
+
+    async def _history_update(self, where: Any, data: Mapping[str, Any], select: Any, include: Any,
+                              expected_version: Any, scope: frozenset[str], with_deleted: bool,
+                              with_archived: bool) -> dict[str, Any] | None:
+        async with self._orm._transaction_scope():
+            before = await self._snapshots(where, scope, take=1)
+            if not before:
+                if expected_version is None:
+                    return None
+                target = where  # the plain path explains the miss (NOT_FOUND)
+            else:
+                target = self._ident(before[0])
+            result = await self._plain().update(where=target, data=data, select=select, include=include,
+                                                expected_version=expected_version, with_deleted=with_deleted,
+                                                with_archived=with_archived)
+            if before:
+                after = await self._snapshots(target, ALL_SCOPE, take=1)
+                await self._write_history([("update", before[0], after[0] if after else None)])
+            return result
+
+    async def _history_upsert(self, where: Any, create: Mapping[str, Any], update: Mapping[str, Any] | None,
+                              select: Any, include: Any) -> dict[str, Any]:
+        async with self._orm._transaction_scope():
+            before = await self._snapshots(where, ALL_SCOPE, take=1)
+            result = await self._plain().upsert(where=where, create=create, update=update, select=select,
+                                                include=include)
+            after = await self._snapshots(where, ALL_SCOPE, take=1)
+            if after:
+                await self._write_history([("update" if before else "create", before[0] if before else None,
+                                            after[0])])
+            return result
+
+    async def _history_many(self, where: Any, scope: frozenset[str], operation: str, change: Any, *,
+                            first: bool = False, gone: bool = False, keep: Any = None) -> int:
+        """Read the affected rows (one query), change exactly those, re-read them unless erased,
+        and append one history row each (one create_many), all in one transaction."""
+        async with self._orm._transaction_scope():
+            before = await self._snapshots(where, scope, take=1 if first else None)
+            if keep is not None:
+                before = [r for r in before if keep(r)]
+            if not before:
+                return 0
+            count = await change(self._ids_where(before))
+            if gone:
+                await self._write_history([(operation, r, None) for r in before])
+                return int(count)
+            after = {tuple(self._ident(r).values()): r
+                     for r in await self._snapshots(self._ids_where(before), ALL_SCOPE)}
+            await self._write_history([(operation, r, after.get(tuple(self._ident(r).values())))
+                                       for r in before])
+            return int(count)
 
     def __repr__(self) -> str:
         return f"<ModelClient {self.model.name}>"
@@ -133,6 +256,8 @@ class ModelClient:
     # -- writes ----------------------------------------------------------------------------
     async def create(self, *, data: Mapping[str, Any], select: Any = None, include: Any = None) -> dict[str, Any]:
         """Insert one record (defaults applied) and return it, in one round trip."""
+        if self.model.history and not self._in_history:
+            return await self._history_create(data, select, include)
         values = create_values(self.model, data)
         read = parse_read(self._schema, self.model, select=select, include=include)
         node = n.Insert(self.model.name, tuple(values), 1, read.node.columns)
@@ -148,6 +273,8 @@ class ModelClient:
                                    model=self.model.name)
         if not data:
             return []
+        if self.model.history and not self._in_history:
+            return await self._history_create_many(data, select)
         rows = [create_values(self.model, d) for d in data]
         read = parse_read(self._schema, self.model, select=select)
         columns = [f for f in self.model.fields if any(f in r for r in rows)]
@@ -215,6 +342,9 @@ class ModelClient:
         if the record is still at version ``n``: VERSION_CONFLICT otherwise, NOT_FOUND when gone."""
         values = update_values(self.model, data)
         scope = scope_of(self.model, with_deleted, with_archived)
+        if self.model.history and (values or expected_version is not None) and not self._in_history:
+            return await self._history_update(where, data, select, include, expected_version, scope,
+                                              with_deleted, with_archived)
         if expected_version is not None:
             return await self._update_versioned(where, values, select, include, expected_version, scope)
         if not values:
@@ -293,6 +423,9 @@ class ModelClient:
         self._required(cond, "Update")
         if not values:
             return 0
+        if self.model.history and not self._in_history:
+            return await self._history_many(where, scope, "update", lambda w: self._plain().update_many(
+                where=w, data=data, with_deleted=with_deleted, with_archived=with_archived))
         node = n.Update(self.model.name, tuple(values), value_params, with_visibility(self.model, cond, scope),
                         False, (), self._increments())
         orm = self._orm
@@ -303,6 +436,8 @@ class ModelClient:
                      select: Any = None, include: Any = None) -> dict[str, Any]:
         """Insert ``create``, or update the record ``where`` names with ``update``: one native statement."""
         create_vals, update_vals, conflict = upsert_values(self.model, where, create, update)
+        if self.model.history and not self._in_history:
+            return await self._history_upsert(where, create, update, select, include)
         read = parse_read(self._schema, self.model, select=select, include=include)
         params: list[Any] = list(create_vals.values())
         values = tuple(n.Param(i) for i in range(len(params)))
@@ -334,6 +469,12 @@ class ModelClient:
         cond = with_visibility(self.model, cond, scope)
         if extra is not None:
             cond = extra if cond is None else n.And((cond, extra))
+        if self.model.history and not self._in_history:
+            return await self._history_many(
+                where, scope, "delete" if operation == "Delete" else "update",
+                lambda w: self._plain()._stamp(field, value, w, scope, first=first, operation=operation,
+                                               extra=extra),
+                first=first, keep=(lambda r: r.get(field) is not None) if extra is not None else None)
         node = n.Update(self.model.name, (field,), (n.Param(0),), cond, first, (), self._increments())
         orm = self._orm
         async with orm._scope(write=True) as conn:
@@ -345,6 +486,9 @@ class ModelClient:
         cond = parse_where(self._schema, self.model, where, params, scope)
         if not first:
             self._required(cond, "Delete")
+        if self.model.history and not self._in_history:
+            return await self._history_many(where, scope, "delete",
+                                            lambda w: self._plain()._erase(w, scope, first), first=first, gone=True)
         node = n.Delete(self.model.name, with_visibility(self.model, cond, scope), first)
         orm = self._orm
         async with orm._scope(write=True) as conn:

@@ -10,7 +10,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 from ..cache import PlanCache
 from ..detect import resolve
 from ..driver import Connection, Driver, DriverHandle, QueryEvent
-from ..errors import OrmError, SchemaError
+from ..errors import OrmError, SchemaError, validation_error
 from ..schema.manifest import Schema
 from .executor import Executor
 from .model import ModelClient
@@ -97,11 +97,23 @@ class Orm:
         *,
         isolation: str | None = None,
         retries: int = 0,
+        actor: str | None = None,
     ) -> Transaction:
         """Run ``fn(tx)`` in a transaction (``await``), or open one for a block (``async with``).
 
-        Nested calls become savepoints; ``retries`` re-runs ``fn`` on retryable errors."""
-        return Transaction(self, fn, isolation, retries)
+        Nested calls become savepoints; ``retries`` re-runs ``fn`` on retryable errors; ``actor``
+        names who history rows (``model(history=True)``) record as the author of the changes."""
+        return Transaction(self, fn, isolation, retries, actor)
+
+    def on_commit(self, callback: Callable[[], Any]) -> None:
+        """Run ``callback()`` (sync or async) after the outermost transaction commits; never after a
+        rollback. Hooks of a rolled-back savepoint are dropped. A hook failure is logged, not raised."""
+        state = self._state()
+        if state is None or not state.active:
+            raise validation_error("on_commit() needs a running transaction.")
+        if not callable(callback):
+            raise validation_error(f"on_commit() expects a callable, got {callback!r}.")
+        state.hooks.append(callback)
 
     async def batch(self, fns: Sequence[Callable[[Orm], Awaitable[Any]]]) -> list[Any]:
         """Run the callables in order inside one transaction; returns their results."""

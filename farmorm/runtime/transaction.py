@@ -8,6 +8,8 @@ cancelled task never leaves a connection inside a transaction.
 
 from __future__ import annotations
 
+import inspect
+import logging
 import random
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator
@@ -36,12 +38,30 @@ BACKOFF_CAP = 1.0
 class TxState:
     """The connection of the running transaction and how deep the savepoints go."""
 
-    __slots__ = ("conn", "depth", "active")
+    __slots__ = ("conn", "depth", "active", "hooks", "actor")
 
-    def __init__(self, conn: Connection, depth: int) -> None:
+    def __init__(self, conn: Connection, depth: int, actor: str | None = None) -> None:
         self.conn = conn
         self.depth = depth
         self.active = True
+        #: ``tx.on_commit`` callbacks registered at this level (moved to the parent on release)
+        self.hooks: list[Callable[[], Any]] = []
+        #: ``orm.transaction(actor=...)``: who history rows name as the actor
+        self.actor = actor
+
+
+logger = logging.getLogger("farmorm")
+
+
+async def run_commit_hooks(hooks: list[Callable[[], Any]]) -> None:
+    """Run after-commit hooks in order; a failure is logged, never raised (the commit happened)."""
+    for hook in hooks:
+        try:
+            result = hook()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # noqa: BLE001 - reported, the transaction already committed
+            logger.exception("farmorm: an on_commit hook failed after the transaction committed: %r", hook)
 
 
 def canonical_isolation(isolation: str | None) -> str | None:
@@ -67,17 +87,21 @@ class Transaction:
     """Awaitable (function form, with retries) and async context manager (block form)."""
 
     def __init__(self, orm: Orm, fn: Callable[[Orm], Awaitable[Any]] | None, isolation: str | None,
-                 retries: int) -> None:
+                 retries: int, actor: str | None = None) -> None:
         if type(retries) is not int or retries < 0:
             raise validation_error(f"Invalid retries {retries!r}: expected a non-negative integer.")
         self.orm = orm
         self.fn = fn
         self.isolation = canonical_isolation(isolation)
         self.retries = retries
+        if actor is not None and not isinstance(actor, str):
+            raise validation_error(f"Invalid actor {actor!r}: expected a string.")
+        self.actor = actor
         self._stack: AsyncExitStack | None = None
         self._state: TxState | None = None
         self._token: Any = None
         self._savepoint: str | None = None
+        self._parent: TxState | None = None
 
     def __await__(self) -> Generator[Any, None, Any]:
         if self.fn is None:
@@ -89,7 +113,7 @@ class Transaction:
         nested = self.orm._state() is not None
         while True:
             try:
-                async with Transaction(self.orm, None, self.isolation, 0) as tx:
+                async with Transaction(self.orm, None, self.isolation, 0, self.actor) as tx:
                     return await self.fn(tx)  # type: ignore[misc]
             except OrmError as exc:
                 if nested or not exc.retryable or attempt >= self.retries:
@@ -103,9 +127,10 @@ class Transaction:
         orm = self.orm
         outer = orm._state()
         if outer is not None:
+            self._parent = outer
             self._savepoint = f"farmorm_sp_{outer.depth + 1}"
             await orm._guard(outer.conn.savepoint(self._savepoint))
-            self._state = TxState(outer.conn, outer.depth + 1)
+            self._state = TxState(outer.conn, outer.depth + 1, self.actor or outer.actor)
         else:
             self._stack = AsyncExitStack()
             try:
@@ -117,7 +142,7 @@ class Transaction:
                 with anyio.CancelScope(shield=True):
                     await self._stack.aclose()
                 raise
-            self._state = TxState(conn, 0)
+            self._state = TxState(conn, 0, self.actor)
         self._token = orm._var.set(self._state)
         return orm._bound(self._state)
 
@@ -127,17 +152,21 @@ class Transaction:
         assert state is not None
         orm._var.reset(self._token)
         conn = state.conn
+        committed = False
         try:
             with anyio.CancelScope(shield=True):
                 if self._savepoint is not None:
                     if exc is None:
                         await orm._guard(conn.release_savepoint(self._savepoint))
+                        if self._parent is not None:
+                            self._parent.hooks.extend(state.hooks)
                     else:
                         await orm._guard(conn.rollback_to_savepoint(self._savepoint))
                         await orm._guard(conn.release_savepoint(self._savepoint))
                 elif exc is None:
                     try:
                         await orm._guard(conn.commit())
+                        committed = True
                     except BaseException:
                         await _quiet_rollback(conn)
                         raise
@@ -145,9 +174,12 @@ class Transaction:
                     await _quiet_rollback(conn)
         finally:
             state.active = False
+            hooks, state.hooks = state.hooks, []
             if self._stack is not None:
                 with anyio.CancelScope(shield=True):
                     await self._stack.aclose()
+        if committed and hooks:
+            await run_commit_hooks(hooks)
 
 
 async def _quiet_rollback(conn: Connection) -> None:

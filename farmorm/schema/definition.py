@@ -83,6 +83,7 @@ class ModelDef:
     description: str | None = None
     soft_delete: bool = False
     archive: bool = False
+    history: bool = False
 
 
 def model(
@@ -94,12 +95,14 @@ def model(
     description: str | None = None,
     soft_delete: bool = False,
     archive: bool = False,
+    history: bool = False,
 ) -> ModelDef:
     """Declare a model: its table, fields, relations and compound unique keys / indexes.
 
     ``soft_delete=True`` adds a nullable ``deleted_at`` datetime (``delete`` sets it, reads skip
-    such rows); ``archive=True`` adds ``archived_at`` (``archive``/``unarchive``, reads skip them)."""
-    for label, flag in (("soft_delete", soft_delete), ("archive", archive)):
+    such rows); ``archive=True`` adds ``archived_at`` (``archive``/``unarchive``, reads skip them);
+    ``history=True`` appends a ``farmorm_history`` row for every create/update/delete."""
+    for label, flag in (("soft_delete", soft_delete), ("archive", archive), ("history", history)):
         if not isinstance(flag, bool):
             raise SchemaError(f"model() {label} must be True or False, got {flag!r}.")
     if not isinstance(fields, Mapping) or not fields:
@@ -120,4 +123,5 @@ def model(
         description=description,
         soft_delete=soft_delete,
         archive=archive,
+        history=history,
     )

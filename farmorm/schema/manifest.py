@@ -19,7 +19,7 @@ from .fields import MISSING, FieldBuilder, FieldKind
 #: Attributes of the ORM client; a model with one of these names could not be reached as orm.<name>.
 RESERVED_MODEL_NAMES = frozenset(
     {"driver", "schema", "transaction", "batch", "close", "aclose", "plan_cache", "on_query",
-     "models", "model", "connection", "raw"}
+     "models", "model", "connection", "raw", "on_commit"}
 )
 
 
@@ -107,6 +107,8 @@ class ModelMeta:
     archive_field: str | None = None
     #: the optimistic-concurrency counter (``f.version()``)
     version_field: str | None = None
+    #: ``model(history=True)``: writes append rows to the ``farmorm_history`` model
+    history: bool = False
 
     def field(self, name: str) -> FieldMeta:
         return self.fields[name]
@@ -326,11 +328,40 @@ def define_schema(**models: ModelDef) -> Schema:
     return _build(models)
 
 
+HISTORY_MODEL = "farmorm_history"  # kept equal to farmorm.history.HISTORY_MODEL
+
+
+def _history_model() -> ModelDef:
+    from . import fields as f
+
+    return ModelDef(
+        table=HISTORY_MODEL,
+        fields={
+            "id": f.id(),
+            "model": f.string(),
+            "record_id": f.string(),
+            "operation": f.enumeration(["create", "update", "delete"]),
+            "before": f.json().nullable(),
+            "after": f.json().nullable(),
+            "actor": f.string().nullable(),
+            "occurred_at": f.datetime().default_now(),
+        },
+        description="Append-only change history of the models declared with history=True.",
+    )
+
+
 def _build(defs: Mapping[str, ModelDef]) -> Schema:
     if not defs:
         raise SchemaError("define_schema() requires at least one model.")
     metas: dict[str, ModelMeta] = {}
     tables: dict[str, str] = {}
+    user_defs = defs
+    if any(getattr(d, "history", False) for d in defs.values() if isinstance(d, ModelDef)):
+        if HISTORY_MODEL in defs:
+            raise SchemaError(
+                f'Model name "{HISTORY_MODEL}" is reserved: define_schema adds it for models with history=True.'
+            )
+        defs = {**defs, HISTORY_MODEL: _history_model()}
     for name, mdef in defs.items():
         if not isinstance(mdef, ModelDef):
             raise SchemaError(f'Model "{name}" must be built with model(...).')
@@ -365,6 +396,7 @@ def _build(defs: Mapping[str, ModelDef]) -> Schema:
             soft_delete_field=LIFECYCLE_FIELDS["soft_delete"][0] if getattr(mdef, "soft_delete", False) else None,
             archive_field=LIFECYCLE_FIELDS["archive"][0] if getattr(mdef, "archive", False) else None,
             version_field=next((f.name for f in fields.values() if f.generated == "version"), None),
+            history=bool(getattr(mdef, "history", False)),
         )
     for name, meta in metas.items():
         for f in meta.fields.values():
@@ -381,7 +413,7 @@ def _build(defs: Mapping[str, ModelDef]) -> Schema:
                 raise SchemaError(f'Model "{name}" uses "{rname}" as both a field and a relation.')
             rels[rname] = _resolve_relation(metas, meta, rname, rdef)
         resolved[name] = ModelMeta(**{**meta.__dict__, "relations": MappingProxyType(rels)})
-    return Schema(resolved, defs)
+    return Schema(resolved, user_defs)
 
 
 def dependency_order(schema: Schema) -> list[ModelMeta]:
