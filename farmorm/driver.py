@@ -18,6 +18,8 @@ import msgspec
 from .errors import OrmError
 
 _log = logging.getLogger("farmorm")
+#: every executed statement at DEBUG (text, parameter count, duration, rows, error code; never values)
+_sql_log = logging.getLogger("farmorm.sql")
 
 TextSemantics = Literal["database-default", "case-sensitive", "case-insensitive"]
 
@@ -109,6 +111,22 @@ class QueryEvent:
     rows: int
     error_code: str | None
 
+    @property
+    def operation(self) -> str:
+        """The statement's first word: ``SELECT``, ``INSERT``, ``BEGIN``, ...; on MongoDB the command (``find``)."""
+        head = self.statement.lstrip("( \n\t").split(None, 1)
+        return head[0] if head else ""
+
+
+class QueryListeners(list):  # type: ignore[type-arg]
+    """A driver's ``on_query`` listeners. Drivers build a ``QueryEvent`` only when this is truthy:
+    when someone listens, or when the ``farmorm.sql`` logger is enabled for DEBUG."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return len(self) > 0 or _sql_log.isEnabledFor(logging.DEBUG)
+
 
 class Connection(abc.ABC):
     """One connection (or session) held for an operation or a transaction."""
@@ -144,7 +162,7 @@ class Driver(abc.ABC):
     runtime_label: str = "SQL"
 
     def __init__(self) -> None:
-        self.listeners: list[Callable[[QueryEvent], Any]] = []
+        self.listeners: list[Callable[[QueryEvent], Any]] = QueryListeners()
 
     @abc.abstractmethod
     def compile(self, node: Any) -> Compiled:
@@ -175,6 +193,12 @@ class Driver(abc.ABC):
             mapped = error if isinstance(error, OrmError) else self.map_error(error)
             code = mapped.code if mapped is not None else type(error).__name__
         event = QueryEvent(statement, params_count, time.perf_counter() - started, rows, code)
+        if _sql_log.isEnabledFor(logging.DEBUG):
+            _sql_log.debug(
+                "%s [%s params, %.6fs, %s rows%s]", statement, params_count, event.duration, rows,
+                f", error {code}" if code else "",
+                extra={"farmorm_event": event, "farmorm_kind": self.handle.kind, "farmorm_dialect": self.handle.dialect},
+            )
         for listener in list(self.listeners):
             try:
                 result = listener(event)

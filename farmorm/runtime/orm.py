@@ -22,13 +22,19 @@ _ids = itertools.count()
 class Orm:
     """One client: a schema bound to a driver. ``orm.user`` is the model client of model ``user``."""
 
-    def __init__(self, schema: Schema, driver: Driver, *, plan_cache_size: int = 1024) -> None:
+    def __init__(self, schema: Schema, driver: Driver, *, plan_cache_size: int = 1024,
+                 replicas: Sequence[Driver] = ()) -> None:
         self.schema = schema
         self._driver = driver
         self.plan_cache = PlanCache(plan_cache_size)
         self._executor = Executor(driver, self.plan_cache)
         self._var: ContextVar[TxState | None] = ContextVar(f"farmorm_tx_{next(_ids)}", default=None)
         self._fixed: TxState | None = None
+        #: read replicas: reads outside a transaction go to the next one in turn (round robin)
+        self._replicas: tuple[Driver, ...] = tuple(replicas)
+        self._turn = itertools.count()
+        for replica in self._replicas:
+            replica.listeners = driver.listeners  # one on_query list: events from every server
 
     # -- model clients ---------------------------------------------------------------------
     def __getattr__(self, name: str) -> ModelClient:
@@ -59,8 +65,27 @@ class Orm:
         tx.__dict__.update(
             schema=self.schema, _driver=self._driver, plan_cache=self.plan_cache,
             _executor=self._executor, _var=self._var, _fixed=state,
+            _replicas=self._replicas, _turn=self._turn,
         )
         return tx
+
+    def _read_driver(self) -> Driver:
+        """The driver for a read outside a transaction: the next replica, or the primary."""
+        replicas = self._replicas
+        if not replicas:
+            return self._driver
+        return replicas[next(self._turn) % len(replicas)]
+
+    def primary(self) -> Orm:
+        """This client with every read on the primary (read-your-writes despite replica lag)."""
+        if not self._replicas:
+            return self
+        pinned = object.__new__(type(self))
+        pinned.__dict__.update(
+            schema=self.schema, _driver=self._driver, plan_cache=self.plan_cache,
+            _executor=self._executor, _var=self._var, _fixed=self._fixed, _replicas=(), _turn=self._turn,
+        )
+        return pinned
 
     async def _guard(self, awaitable: Awaitable[Any]) -> Any:
         """Await ``awaitable``, converting native errors to OrmError."""
@@ -136,7 +161,11 @@ class Orm:
 
     async def close(self) -> None:
         """Close what farmorm opened (a pool or connection made from a URL); never the app's client."""
-        await self._driver.close()
+        try:
+            for replica in self._replicas:
+                await replica.close()
+        finally:
+            await self._driver.close()
 
     async def __aenter__(self) -> Orm:
         return self
@@ -167,9 +196,10 @@ class _Scope:
             if not state.active:
                 raise closed_transaction_error()
             return state.conn
-        self.cm = cm = orm._driver.connection(write=self.write)
+        driver = orm._driver if self.write or not orm._replicas else orm._read_driver()
+        self.cm = cm = driver.connection(write=self.write)
         try:
-            return await cm.__aenter__()  # type: ignore[no-any-return]
+            return await cm.__aenter__()
         except OrmError:
             raise
         except Exception as exc:
@@ -225,9 +255,31 @@ async def create_driver(schema: Schema, client: Any, *, dialect: str | None = No
 
 
 async def create_orm(schema: Schema, client: Any, *, dialect: str | None = None,
-                     database_name: str | None = None, **options: Any) -> Orm:
-    """Bind ``schema`` to the raw client or pool the app already has (or a URL farmorm opens and owns)."""
-    return Orm(schema, await create_driver(schema, client, dialect=dialect, database_name=database_name, **options))
+                     database_name: str | None = None, replicas: Sequence[Any] = (), **options: Any) -> Orm:
+    """Bind ``schema`` to the raw client or pool the app already has (or a URL farmorm opens and owns).
+
+    ``replicas`` are clients (or URLs) of read replicas of the same kind: reads outside a transaction
+    go to them in turn; writes and everything inside a transaction go to ``client``, the primary."""
+    if isinstance(replicas, (str, bytes)):
+        raise TypeError("create_orm(replicas=...) expects a list of clients or URLs, not one string.")
+    driver = await create_driver(schema, client, dialect=dialect, database_name=database_name, **options)
+    readers: list[Driver] = []
+    try:
+        for replica in replicas:
+            reader = await create_driver(schema, replica, dialect=dialect, database_name=database_name, **options)
+            readers.append(reader)
+            mine, theirs = driver.handle, reader.handle
+            if (theirs.kind, theirs.dialect) != (mine.kind, mine.dialect):
+                raise ValueError(
+                    f"A read replica must use the primary's runtime: the primary is {mine.kind} ({mine.dialect}), "
+                    f"replica {len(readers)} is {theirs.kind} ({theirs.dialect})."
+                )
+    except BaseException:
+        for reader in readers:
+            await reader.close()
+        await driver.close()
+        raise
+    return Orm(schema, driver, replicas=readers)
 
 
 create_orm_from_runtime = create_orm

@@ -19,7 +19,7 @@ from .fields import MISSING, FieldBuilder, FieldKind
 #: Attributes of the ORM client; a model with one of these names could not be reached as orm.<name>.
 RESERVED_MODEL_NAMES = frozenset(
     {"driver", "schema", "transaction", "batch", "close", "aclose", "plan_cache", "on_query",
-     "models", "model", "connection", "raw", "on_commit"}
+     "models", "model", "connection", "raw", "on_commit", "primary"}
 )
 
 
