@@ -1,0 +1,1 @@
+"""Runnable examples of farmorm in applications; each one is exercised by ``tests/examples/``."""
