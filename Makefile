@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 
 RUNTIME_TARGETS ?= postgres-psycopg,mysql-asyncmy,sqlite-sqlalchemy,postgres-sqlalchemy,mysql-sqlalchemy
 
-.PHONY: demo test test-runtimes services venv clean bench bench-smoke
+.PHONY: demo test test-runtimes services venv clean bench bench-smoke docs docs-serve
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,15 @@ test-runtimes: $(STAMP) services
 	FARMORM_BACKENDS=$(RUNTIME_TARGETS) FARMORM_REQUIRE=$(RUNTIME_TARGETS) $(PY) -m pytest tests/conformance $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) farmorm-demo.db .pytest_cache
+	rm -rf $(VENV) farmorm-demo.db .pytest_cache site
+
+# The docs site (mkdocs-material over docs/); --strict fails on a broken link, anchor or nav entry.
+# tests/docs/test_mkdocs_build.py runs the same build, so `make test` covers it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve
 
 # Benchmarks: farmorm vs the raw driver on every reachable backend (see docs/performance.md).
 # `make bench BENCH_ARGS="--backend postgres --rounds 9"` narrows or lengthens a run.
