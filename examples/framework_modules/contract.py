@@ -7,7 +7,7 @@ caught at import time rather than in production.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from farmorm import Orm, merge_schemas
 from farmorm.generators import render_safe_sql
@@ -32,6 +32,6 @@ async def open_storage(client: Any, **options: Any) -> Orm:
     return await bootstrap_database(contract, client, **options)
 
 
-def ddl(dialect: str) -> str:
+def ddl(dialect: Literal["postgres", "mysql", "sqlite"]) -> str:
     """The contract's CREATE TABLE / CREATE INDEX script, for a DBA or a migration review."""
     return render_safe_sql(contract, dialect=dialect)

@@ -48,7 +48,7 @@ async def claim(orm: Orm, queue: str, worker: str) -> dict[str, Any] | None:
         won = await orm.job.update_many(where={"id": candidate["id"], "status": "queued"},
                                         data={"status": "running", "locked_by": worker})
         if won:
-            job = await orm.job.find_unique(where={"id": candidate["id"]})
+            job: dict[str, Any] | None = await orm.job.find_unique(where={"id": candidate["id"]})
             assert job is not None
             return job
 
