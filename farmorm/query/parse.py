@@ -13,7 +13,7 @@ from ..errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta, RelationMeta, Schema
 from . import nodes as n
 from .plan import LINK_COLUMN, Read, RelationRead
-from .values import check_value
+from .values import check_text, check_value
 
 OPERATORS = frozenset(
     {"eq", "not", "in", "not_in", "contains", "starts_with", "ends_with", "gt", "gte", "lt", "lte", "mode"}
@@ -216,7 +216,9 @@ class WhereParser:
                 else:
                     parts.append(self._equals(model, f, kind, value, insensitive=ins, negated=True))
             elif op in ("in", "not_in"):
-                parts.append(self._in(model, f, op, value))
+                listed = self._in(model, f, op, value)
+                if listed is not None:  # not_in [] keeps every row: no condition
+                    parts.append(listed)
             elif op in _CMP:
                 if value is None:
                     raise validation_error(
@@ -231,7 +233,7 @@ class WhereParser:
                         f'"{op}" expects str, got {type(value).__name__}.',
                         model=model.name, field=f.name,
                     )
-                parts.append(n.Match(f.name, op, _add(self.params, value), ins))  # type: ignore[arg-type]
+                parts.append(n.Match(f.name, op, _add(self.params, check_text(model, f, value)), ins))  # type: ignore[arg-type]
         return _and(parts)
 
     def _in(self, model: ModelMeta, f: FieldMeta, op: str, value: Any) -> n.Condition | None:
@@ -280,7 +282,7 @@ class WhereParser:
                 parts.append(n.RelationFilter(rel.name, "none" if kind == "is" else "some", _and(list(vis))))
                 continue
             inner = _scoped_relation(kind, self.parse(target, sub), vis)
-            parts.append(n.RelationFilter(rel.name, kind, inner))  # type: ignore[arg-type]
+            parts.append(n.RelationFilter(rel.name, kind, inner))
         cond = _and(parts)
         assert cond is not None
         return cond

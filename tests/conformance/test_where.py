@@ -91,6 +91,9 @@ USER_CASES = [
     ("not-in", {"name": {"not_in": ["Ada"]}}, G),
     ("not-in-all", {"login_count": {"not_in": [1, 3]}}, NONE),
     ("not-in-empty", {"name": {"not_in": []}}, BOTH),
+    # an empty not_in adds no condition, also beside another operator (was a TypeError)
+    ("not-in-empty-with-operator", {"login_count": {"not_in": [], "gt": 1}}, A),
+    ("in-empty-with-operator", {"login_count": {"in": [], "gt": 1}}, NONE),
     # text matching
     ("contains", {"name": {"contains": "rac"}}, G),
     ("contains-case-sensitive", {"name": {"contains": "RAC"}}, NONE),
