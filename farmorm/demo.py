@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from farmorm import (
+    Orm,
     OrmError,
     belongs_to,
     create_orm,
@@ -132,7 +133,7 @@ def _now() -> datetime:
 class Store:
     """Framework helpers over the ORM: each method is one thing a request handler needs."""
 
-    def __init__(self, orm: Any):
+    def __init__(self, orm: Orm):
         self.orm = orm
 
     async def reset(self) -> dict[str, int]:
@@ -142,7 +143,7 @@ class Store:
             deleted[name] = await getattr(self.orm, name).delete_many(where={"id": {"not": None}})
         return deleted
 
-    async def create_user(self, email: str, name: str) -> dict:
+    async def create_user(self, email: str, name: str) -> dict[str, Any]:
         """Sign a user up; a taken email becomes a 409."""
         try:
             return await self.orm.user.create(data={"email": email, "name": name})
@@ -151,7 +152,7 @@ class Store:
                 raise HttpError(409, f"Email '{email}' is already registered") from e
             raise
 
-    async def create_project(self, *, slug: str, name: str, owner_id: str) -> dict:
+    async def create_project(self, *, slug: str, name: str, owner_id: str) -> dict[str, Any]:
         """Create a project and its owner membership in one transaction; a taken slug becomes a 409."""
         try:
             async with self.orm.transaction() as tx:
@@ -163,9 +164,11 @@ class Store:
             if e.code == "UNIQUE_CONSTRAINT_VIOLATION":
                 raise HttpError(409, f"Project slug '{slug}' is already taken") from e
             raise
-        return await self.find_project_by_slug(slug)
+        created = await self.find_project_by_slug(slug)
+        assert created is not None  # committed just above
+        return created
 
-    async def add_member(self, project_id: str, user_id: str, role: str = "member") -> dict:
+    async def add_member(self, project_id: str, user_id: str, role: str = "member") -> dict[str, Any]:
         """Add a user to a project (the compound unique key keeps it to one membership each)."""
         return await self.orm.project_membership.upsert(
             where={"user_id": user_id, "project_id": project_id},
@@ -173,7 +176,7 @@ class Store:
             update={"role": role},
         )
 
-    async def find_project_by_slug(self, slug: str) -> dict | None:
+    async def find_project_by_slug(self, slug: str) -> dict[str, Any] | None:
         """The project page's query: the project, its owner and its members, in one call."""
         return await self.orm.project.find_unique(
             where={"slug": slug},
@@ -190,7 +193,7 @@ class Store:
             },
         )
 
-    async def upsert_cached_route(self, path: str, payload: Any, ttl: timedelta) -> dict:
+    async def upsert_cached_route(self, path: str, payload: Any, ttl: timedelta) -> dict[str, Any]:
         """Store a rendered route: insert the first time, refresh payload and expiry afterwards."""
         expires_at = _now() + ttl
         return await self.orm.route_cache.upsert(
@@ -209,7 +212,7 @@ class Store:
 
     async def record_webhook_attempt(
         self, project_id: str, url: str, *, error: str | None = None
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Log one delivery attempt; ``attempt`` counts the tries for this project and URL."""
         previous = await self.orm.webhook_delivery.count(where={"project_id": project_id, "url": url})
         return await self.orm.webhook_delivery.create(
@@ -223,18 +226,18 @@ class Store:
             select={"url": True, "attempt": True, "status": True, "last_error": True},
         )
 
-    async def create_job_run(self, name: str, payload: Any) -> dict:
+    async def create_job_run(self, name: str, payload: Any) -> dict[str, Any]:
         """Queue a job run."""
         return await self.orm.job_run.create(data={"name": name, "payload": payload})
 
-    async def start_job_run(self, run_id: str) -> dict | None:
+    async def start_job_run(self, run_id: str) -> dict[str, Any] | None:
         """Claim a queued run: only a run still ``queued`` moves to ``running``."""
         claimed = await self.orm.job_run.update_many(
             where={"id": run_id, "status": "queued"}, data={"status": "running", "started_at": _now()}
         )
         return await self.orm.job_run.find_unique(where={"id": run_id}) if claimed else None
 
-    async def finish_job_run(self, run_id: str, *, error: str | None = None) -> dict | None:
+    async def finish_job_run(self, run_id: str, *, error: str | None = None) -> dict[str, Any] | None:
         """Mark a running job done (or failed) and stamp ``finished_at``."""
         return await self.orm.job_run.update(
             where={"id": run_id, "status": "running"},
@@ -255,8 +258,9 @@ def _show(value: Any) -> str:
     return json.dumps(value, default=default, ensure_ascii=False)
 
 
-def _public(record: dict) -> dict:
+def _public(record: dict[str, Any] | None) -> dict[str, Any]:
     """A record without its generated id, which differs on every run."""
+    assert record is not None
     return {k: v for k, v in record.items() if k != "id"}
 
 
@@ -297,8 +301,8 @@ async def run_demo(url: str = DEFAULT_URL, out: Callable[[str], Any] = print) ->
         say("Created project 'acme' and its owner membership in one transaction", _public(project))
 
         await store.add_member(project["id"], grace["id"], role="admin")
-        project = await store.find_project_by_slug("acme")
-        say("Added Grace as admin; find_project_by_slug('acme')", _public(project))
+        found = await store.find_project_by_slug("acme")
+        say("Added Grace as admin; find_project_by_slug('acme')", _public(found))
 
         try:
             await store.create_project(slug="acme", name="Another Acme", owner_id=grace["id"])
@@ -333,10 +337,12 @@ async def run_demo(url: str = DEFAULT_URL, out: Callable[[str], Any] = print) ->
         run = await store.create_job_run("rebuild-search-index", {"project": "acme", "full": True})
         say("Queued a job run", {k: run[k] for k in ("name", "status", "payload", "started_at")})
         started = await store.start_job_run(run["id"])
+        assert started is not None
         again = await store.start_job_run(run["id"])
         say(f"Started it (a second claim gets {again})",
             {"status": started["status"], "started": started["started_at"] is not None})
         finished = await store.finish_job_run(run["id"])
+        assert finished is not None
         say("Finished it",
             {"status": finished["status"], "finished_after_start": finished["finished_at"] >= finished["started_at"]})
 

@@ -59,7 +59,8 @@ async def _capabilities(url: str) -> dict[str, Any]:
     probe = define_schema(probe=model(table="farmorm_inspect_probe", fields={"id": f.id()}))
     orm = await create_orm(probe, url)
     try:
-        return msgspec.to_builtins(orm.driver.capabilities)
+        caps: dict[str, Any] = msgspec.to_builtins(orm.driver.capabilities)
+        return caps
     finally:
         await orm.close()
 

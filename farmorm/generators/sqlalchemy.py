@@ -10,7 +10,7 @@ keys and indexes. Requires the ``migrations`` extra (``pip install 'farmorm[migr
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql as my
@@ -79,18 +79,20 @@ def _column_type(schema: Schema, model: ModelMeta, f: FieldMeta, dialect: str, m
     factory = _TYPES.get((dialect, key))
     if factory is None:
         raise ValueError(f'No SQLAlchemy type for the {dialect} column type "{text}" of "{model.name}.{f.name}".')
-    return factory()
+    made: TypeEngine[Any] = factory()
+    return made
 
 
 def _generic_type(f: FieldMeta) -> TypeEngine[Any]:
     """The portable base type a variant set hangs on (used for unknown dialects)."""
     if f.is_id and f.value_kind == "integer":
         return sa.BigInteger()
-    return {
+    makers: dict[str, Callable[[], TypeEngine[Any]]] = {
         "string": sa.Text, "enum": sa.Text, "integer": sa.Integer, "bigint": sa.BigInteger,
         "boolean": sa.Boolean, "json": sa.JSON, "datetime": lambda: sa.DateTime(timezone=True),
         "decimal": lambda: sa.Numeric(65, 30),
-    }[f.value_kind]()
+    }
+    return makers[f.value_kind]()
 
 
 def _hooks(dialect: str, schema: Schema, mariadb: bool) -> Any:
@@ -153,7 +155,7 @@ def _enum_check(f: FieldMeta, dialect: str | None) -> sa.CheckConstraint | None:
         return None
     check = sa.CheckConstraint(sa.column(f.column).in_(list(f.enum_values or ())))
     if dialect is None:
-        check = check.ddl_if(dialect=("postgresql", "sqlite"))  # type: ignore[assignment]
+        check = check.ddl_if(dialect=("postgresql", "sqlite"))  # type: ignore[arg-type]
     return check
 
 
@@ -240,7 +242,7 @@ def _column_source(schema: Schema, model: ModelMeta, col: sa.Column[Any], dialec
     if col.unique:
         parts.append("unique=True")
     if isinstance(col.server_default, sa.DefaultClause):
-        parts.append(f"server_default=sa.text({col.server_default.arg.text!r})")  # type: ignore[attr-defined]
+        parts.append(f"server_default=sa.text({col.server_default.arg.text!r})")  # type: ignore[union-attr]
     return f"    sa.Column({', '.join(parts)}),"
 
 
@@ -262,8 +264,8 @@ def render_sqlalchemy_source(schema: Schema, *, dialect: str | None = None, mari
         out += [_column_source(schema, model, col, dialect, mariadb) for col in table.columns]
         for c in table.constraints:
             if isinstance(c, sa.CheckConstraint):
-                values = ", ".join(repr(v) for v in c.sqltext.right.value)  # type: ignore[attr-defined]
-                col = c.sqltext.left.name  # type: ignore[attr-defined]
+                values = ", ".join(repr(v) for v in c.sqltext.right.value)
+                col = c.sqltext.left.name
                 cond = ".ddl_if(dialect=('postgresql', 'sqlite'))" if dialect is None else ""
                 out.append(f"    sa.CheckConstraint(sa.column({col!r}).in_([{values}])){cond},")
             elif isinstance(c, sa.UniqueConstraint) and c.name:

@@ -125,7 +125,8 @@ async def diff_database(schema: Schema, url: str) -> list[str]:
     def run(conn: sa.Connection) -> list[Any]:
         md = metadata_for(schema, conn.dialect.name, bool(getattr(conn.dialect, "is_mariadb", False)))
         ctx = MigrationContext.configure(conn, opts=context_options(names, conn.dialect.name))
-        return compare_metadata(ctx, md)
+        diffs: list[Any] = compare_metadata(ctx, md)
+        return diffs
 
     try:
         async with engine.connect() as conn:

@@ -99,11 +99,11 @@ def decode_cursor(model: ModelMeta, order: tuple[n.OrderItem, ...], cursor: Any)
         raise _bad_cursor(model, "its content is not a farmorm cursor.") from None
     if shape != fingerprint(model, order) or len(values) != len(order):
         raise _bad_cursor(model, "it was made for another model or another order_by.")
-    out = []
+    out: list[Any] = []
     for o, value in zip(order, values):
         f = model.fields[o.field]
         try:
-            typed = msgspec.convert(value, _TYPES[f.value_kind], strict=False)
+            typed: Any = msgspec.convert(value, _TYPES[f.value_kind], strict=False)
         except msgspec.ValidationError:
             raise _bad_cursor(model, f'the value for "{f.name}" does not fit the field.') from None
         try:

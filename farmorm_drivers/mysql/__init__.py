@@ -54,10 +54,9 @@ def inspect(client: Any) -> Candidate:
 
 def connect_args(url: str, kind: str = "aiomysql") -> dict[str, Any]:
     """aiomysql / asyncmy connection arguments for ``url`` (query options such as ``?maxsize=5`` pass through)."""
-    if kind == "asyncmy":
-        from asyncmy.constants import CLIENT
-    else:
-        from pymysql.constants import CLIENT
+    import importlib
+
+    CLIENT: Any = importlib.import_module("asyncmy.constants" if kind == "asyncmy" else "pymysql.constants").CLIENT
 
     parts = urlsplit(url)
     args: dict[str, Any] = {

@@ -149,13 +149,13 @@ class MysqlCompiler(SqlCompiler):
         sql = f"SELECT {cols} FROM {self.d.table(model)} t0 WHERE {cond}"
         return ctx.statement(sql, kind="rows", columns=columns, decoders=self.decoders(model, columns))
 
-    def _insert(self, node: n.Insert) -> Compiled:
+    def _insert(self, node: n.Insert) -> Compiled:  # type: ignore[override]  # a Program, not one statement
         model = self.schema.models[node.model]
         write = super()._insert(n.Insert(node.model, node.columns, node.rows, ()))
         if not node.returning:
             return write
         ident = model.identity or ()
-        sources = []
+        sources: list[tuple[int | None, Fn | None]] = []
         for f in ident:
             if f in node.columns:
                 sources.append((node.columns.index(f), self.d.encoder(model.fields[f])))
@@ -167,7 +167,7 @@ class MysqlCompiler(SqlCompiler):
         return InsertProgram(write, reread, len(node.columns), node.rows, tuple(sources),
                              node.returning, reread.decoders)
 
-    def _update(self, node: n.Update) -> Compiled:
+    def _update(self, node: n.Update) -> Compiled:  # type: ignore[override]
         if not node.first:
             return super()._update(n.Update(node.model, node.columns, node.values, node.where, False, (),
                                             node.increments))
@@ -201,7 +201,7 @@ class MysqlCompiler(SqlCompiler):
         table = self.d.table(model)
         return ctx.statement(f"DELETE FROM {table}{self.where(ctx, model, table, node.where)} LIMIT 1", kind="count")
 
-    def _upsert(self, node: n.Upsert) -> Compiled:
+    def _upsert(self, node: n.Upsert) -> Compiled:  # type: ignore[override]
         model = self.schema.models[node.model]
         write = super()._upsert(n.Upsert(node.model, node.columns, node.values, node.conflict,
                                          node.update_columns, node.update_values, (),

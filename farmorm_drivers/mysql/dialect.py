@@ -38,6 +38,7 @@ def encode_datetime(v: _dt.datetime) -> _dt.datetime:
 def decode_datetime(v: Any) -> _dt.datetime:
     if isinstance(v, str):
         v = _dt.datetime.fromisoformat(v)
+    assert isinstance(v, _dt.datetime)
     return v.replace(tzinfo=_UTC) if v.tzinfo is None else v.astimezone(_UTC)
 
 

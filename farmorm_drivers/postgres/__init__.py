@@ -103,7 +103,7 @@ async def _create_psycopg(schema: Any, detected: Detected, **options: Any) -> An
     from .errors import map_error
     from .psycopg_runtime import PsycopgConnection, PsycopgDialect, PsycopgPool, ensure_autocommit, open_pool
 
-    common = {"kind": "psycopg", "dialect": PsycopgDialect()}
+    common: dict[str, Any] = {"kind": "psycopg", "dialect": PsycopgDialect()}
     if detected.source == "url":
         try:
             target = await open_pool(detected.client, **options)

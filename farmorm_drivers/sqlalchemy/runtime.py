@@ -113,7 +113,7 @@ async def create(schema: Any, detected: Detected) -> Any:
 
         psycopg = driver == "psycopg"
         # SQLAlchemy's asyncpg dialect installs json/jsonb codecs that return Python objects
-        extra = {"kind": "sqlalchemy", "dialect": PsycopgDialect() if psycopg else DecodedJsonDialect()}
+        extra: dict[str, Any] = {"kind": "sqlalchemy", "dialect": PsycopgDialect() if psycopg else DecodedJsonDialect()}
         if is_engine:
             return PostgresDriver(schema, client, target=EnginePostgresPool(client, psycopg), is_pool=True,
                                   owned=False, **extra)
