@@ -41,7 +41,7 @@ async def client(pg_url: str) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
-    assert app.state.orm.driver.client._closed  # the lifespan closed the app's own pool
+    assert app.state.orm.driver.client.is_closing()  # the lifespan closed the app's own pool
 
 
 async def _count(url: str, table: str) -> int:
