@@ -47,13 +47,17 @@ docs: $(STAMP)
 docs-serve: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve
 
-# Benchmarks: farmorm vs the raw driver on every reachable backend (see docs/performance.md).
-# `make bench BENCH_ARGS="--backend postgres --rounds 9"` narrows or lengthens a run.
+# Benchmarks: the raw driver (the floor), farmorm, SQLAlchemy Core/ORM and Tortoise on every reachable
+# backend, each in its own process (MongoDB only with FARMORM_MONGO_URL), the hot-path micro-benchmarks
+# and the PG relation strategies (see docs/performance.md).
+# `make bench BENCH_ARGS="--backend postgres --rounds 9 --systems farmorm,tortoise"` narrows or lengthens a run.
 bench: $(STAMP) services
 	$(PY) -m benchmarks.runner --json $(BENCH_DIR)/latest.json $(BENCH_ARGS)
+	$(PY) -m benchmarks.micro --json $(BENCH_DIR)/micro.json
 	$(PY) -m benchmarks.pg_relation_strategies --if-reachable --json $(BENCH_DIR)/pg_relation_strategies.json
 
 # The same code on tiny counts (well under a minute): checks the runs work, not their speed.
 bench-smoke: $(STAMP) services
 	$(PY) -m benchmarks.runner --smoke
+	$(PY) -m benchmarks.micro --smoke
 	$(PY) -m benchmarks.pg_relation_strategies --if-reachable --smoke

@@ -1,7 +1,7 @@
 """Profile one workload on one backend: where farmorm's time goes compared with the raw floor.
 
 ``python -m benchmarks.profile --backend postgres --workload get_by_pk [--n 4000] [--tool cprofile|pyinstrument]
-[--system farmorm|raw] [--top 25]``
+[--system farmorm|raw|sqlalchemy_core|sqlalchemy_orm|tortoise] [--top 25]``
 
 Seeds a fresh database as the runner does, warms the workload up, then profiles ``n`` operations.
 ``cprofile`` (the default, always available) prints the functions with the most own time and the
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import importlib
 import io
 import pstats
 import sys
@@ -22,24 +21,22 @@ from typing import Any
 
 from farmorm.testing.databases import TestDatabase, reachable
 
-from .runner import RAW
-from .workloads import OPS, farmorm_workloads, open_farmorm, seed
+from .runner import RAW, SYSTEMS, open_system
+from .workloads import OPS, open_farmorm, seed
 
 
 async def profile(backend: str, workload: str, n: int, tool: str, system: str, top: int) -> str:
-    raw_mod = importlib.import_module(RAW[backend][0])
     db = TestDatabase(backend)
     url = await db.create()
     try:
         orm, close_orm = await open_farmorm(url, backend)
-        raw = None
         try:
             await seed(orm)
-            if system == "raw":
-                raw = await raw_mod.open_raw(url)
-                fn = raw_mod.raw_workloads(raw)[workload]
-            else:
-                fn = farmorm_workloads(orm)[workload]
+        finally:
+            await close_orm()
+        workloads, close = await open_system(system, backend, url)
+        try:
+            fn = workloads[workload]
             await fn(max(1, n // 5))  # warm-up
             if tool == "pyinstrument":
                 from pyinstrument import Profiler
@@ -61,9 +58,7 @@ async def profile(backend: str, workload: str, n: int, tool: str, system: str, t
             stats.sort_stats("cumulative").print_stats(top)
             return out.getvalue()
         finally:
-            if raw is not None:
-                await raw_mod.close_raw(raw)
-            await close_orm()
+            await close()
     finally:
         await db.drop()
 
@@ -74,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workload", choices=tuple(OPS), default="get_by_pk")
     ap.add_argument("--n", type=int, help="operations to profile (default: the runner's full count)")
     ap.add_argument("--tool", choices=("cprofile", "pyinstrument"), default="cprofile")
-    ap.add_argument("--system", choices=("farmorm", "raw"), default="farmorm")
+    ap.add_argument("--system", choices=SYSTEMS, default="farmorm")
     ap.add_argument("--top", type=int, default=25)
     args = ap.parse_args(argv)
     problem = asyncio.run(reachable(args.backend))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .workloads import BULK_RAW_IDS, BULK_ROWS, POOL_SIZE, RAW_IDS, USERS, Workload, new_user
+from .workloads import BULK_RAW_IDS, BULK_ROWS, POOL_SIZE, RAW_IDS, USERS, Workload, fan_out, new_user
 
 COLS = "id, email, name, age, active, created_at"
 _UTC = dt.timezone.utc
@@ -36,7 +36,7 @@ def _args(u: dict[str, Any]) -> tuple[Any, ...]:
             u["created_at"].astimezone(_UTC).replace(tzinfo=None))
 
 
-def raw_workloads(pool: Any) -> dict[str, Workload]:
+def raw_workloads(pool: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
     counter = {"next": RAW_IDS, "bulk": BULK_RAW_IDS, "upd": 0}
     insert_sql = f"INSERT INTO bench_users ({COLS}) VALUES (%s, %s, %s, %s, %s, %s)"
 
@@ -100,13 +100,21 @@ def raw_workloads(pool: Any) -> dict[str, Workload]:
     async def bulk_insert(n: int) -> None:
         for _ in range(n):
             start = counter["bulk"]
-            counter["bulk"] += BULK_ROWS
-            users = [new_user(start + j, "rb") for j in range(BULK_ROWS)]
+            counter["bulk"] += bulk_rows
+            users = [new_user(start + j, "rb") for j in range(bulk_rows)]
             async with pool.acquire() as conn, conn.cursor() as cur:
                 await cur.executemany(insert_sql, [_args(u) for u in users])  # one multi-row INSERT
 
+    async def concurrent(n: int) -> None:
+        async def lookup(pk: int) -> None:
+            rows = await rows_of(f"SELECT {COLS} FROM bench_users WHERE id = %s", (pk,))
+            [_row(r) for r in rows]
+
+        await fan_out(n, lookup)
+
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert}
+            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "concurrent": concurrent}
 
 
 async def open_raw(url: str) -> Any:

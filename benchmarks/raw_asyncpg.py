@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .workloads import BULK_RAW_IDS, BULK_ROWS, POOL_SIZE, RAW_IDS, USERS, Workload, new_user
+from .workloads import BULK_RAW_IDS, BULK_ROWS, POOL_SIZE, RAW_IDS, USERS, Workload, fan_out, new_user
 
 COLS = "id, email, name, age, active, created_at"
 
@@ -20,11 +20,11 @@ def _args(u: dict[str, Any]) -> tuple[Any, ...]:
     return (u["id"], u["email"], u["name"], u["age"], u["active"], u["created_at"])
 
 
-def raw_workloads(pool: Any) -> dict[str, Workload]:
+def raw_workloads(pool: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
     counter = {"next": RAW_IDS, "bulk": BULK_RAW_IDS, "upd": 0}
     bulk_sql = (f"INSERT INTO bench_users ({COLS}) VALUES "
                 + ", ".join(f"(${6 * j + 1}, ${6 * j + 2}, ${6 * j + 3}, ${6 * j + 4}, ${6 * j + 5}, ${6 * j + 6})"
-                            for j in range(BULK_ROWS))
+                            for j in range(bulk_rows))
                 + f" RETURNING {COLS}")
 
     async def get_by_pk(n: int) -> None:
@@ -78,13 +78,21 @@ def raw_workloads(pool: Any) -> dict[str, Workload]:
     async def bulk_insert(n: int) -> None:
         for _ in range(n):
             start = counter["bulk"]
-            counter["bulk"] += BULK_ROWS
-            args = [v for j in range(BULK_ROWS) for v in _args(new_user(start + j, "rb"))]
+            counter["bulk"] += bulk_rows
+            args = [v for j in range(bulk_rows) for v in _args(new_user(start + j, "rb"))]
             rows = await pool.fetch(bulk_sql, *args)  # one multi-row statement: atomic in autocommit
             [dict(r) for r in rows]
 
+    async def concurrent(n: int) -> None:
+        async def lookup(pk: int) -> None:
+            rows = await pool.fetch(f"SELECT {COLS} FROM bench_users WHERE id = $1", pk)
+            [dict(r) for r in rows]
+
+        await fan_out(n, lookup)
+
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert}
+            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "concurrent": concurrent}
 
 
 async def open_raw(url: str) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .workloads import BULK_RAW_IDS, BULK_ROWS, RAW_IDS, USERS, Workload, new_user, open_sqlite
+from .workloads import BULK_RAW_IDS, BULK_ROWS, RAW_IDS, USERS, Workload, fan_out, new_user, open_sqlite
 
 COLS = "id, email, name, age, active, created_at"
 _fromiso = dt.datetime.fromisoformat
@@ -27,10 +27,10 @@ def _args(u: dict[str, Any]) -> tuple[Any, ...]:
             u["created_at"].astimezone(dt.timezone.utc).isoformat(timespec="microseconds"))
 
 
-def raw_workloads(conn: Any) -> dict[str, Workload]:
+def raw_workloads(conn: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
     counter = {"next": RAW_IDS, "bulk": BULK_RAW_IDS, "upd": 0}
     bulk_sql = (f"INSERT INTO bench_users ({COLS}) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * BULK_ROWS) + f" RETURNING {COLS}")
+                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * bulk_rows) + f" RETURNING {COLS}")
 
     async def get_by_pk(n: int) -> None:
         for i in range(n):
@@ -84,13 +84,22 @@ def raw_workloads(conn: Any) -> dict[str, Workload]:
     async def bulk_insert(n: int) -> None:
         for _ in range(n):
             start = counter["bulk"]
-            counter["bulk"] += BULK_ROWS
-            args = [v for j in range(BULK_ROWS) for v in _args(new_user(start + j, "rb"))]
+            counter["bulk"] += bulk_rows
+            args = [v for j in range(bulk_rows) for v in _args(new_user(start + j, "rb"))]
             rows = await conn.execute_fetchall(bulk_sql, args)  # one statement: atomic in autocommit
             [_row(r) for r in rows]
 
+    async def concurrent(n: int) -> None:
+        # one SQLite connection (aiosqlite's worker thread) serves every task, as in farmorm
+        async def lookup(pk: int) -> None:
+            rows = await conn.execute_fetchall(f"SELECT {COLS} FROM bench_users WHERE id = ?", (pk,))
+            [_row(r) for r in rows]
+
+        await fan_out(n, lookup)
+
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert}
+            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "concurrent": concurrent}
 
 
 async def open_raw(url: str) -> Any:

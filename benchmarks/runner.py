@@ -1,19 +1,27 @@
-"""``python -m benchmarks.runner [--backend sqlite|postgres|mysql|all] [--smoke] [--rounds N] [--json out.json]``
+"""``python -m benchmarks.runner [--backend sqlite|postgres|mysql|mongo|all] [--systems …] [--smoke] [--rounds N] [--json out.json]``
 
-farmorm against the raw driver (the floor) on each backend, reported as ops/s and as farmorm's
-time divided by the raw driver's time (1.00x = no overhead; 1.30x = 30% slower than raw).
+The same workloads through each *system* on each backend:
 
-Per backend: a fresh database (``farmorm.testing.databases.TestDatabase``, dropped afterwards)
-seeded with 1,000 users and 3,000 posts; the raw floor and farmorm run in the same process on
-the same database, each workload warmed up, then timed for ``--rounds`` rounds alternating
-which system goes first (ABBA); ops/s come from each system's median round, the ratio is the
-median of the per-round ratios (a round's two samples run back to back, so outside load mostly
-cancels out), and the 1-minute load average before/after is recorded. With more than one backend
-each backend runs in its own child process, one after the other (``--same-process`` to not).
+- ``raw``: the driver by hand (the floor): asyncpg, aiomysql, aiosqlite, pymongo;
+- ``farmorm``;
+- ``sqlalchemy_core`` and ``sqlalchemy_orm``: SQLAlchemy 2 async (``peer_sqlalchemy.py``);
+- ``tortoise``: Tortoise ORM (``peer_tortoise.py``).
 
-``--backend all`` (the default) runs every backend that is reachable here and skips the others
-with a note; naming an unreachable backend is an error. Timings are noisy on a shared 2-core
-machine: read the ratios, not the absolute numbers, and compare runs of the same day.
+SQLAlchemy and Tortoise have no MongoDB support, so on ``mongo`` only raw pymongo and farmorm
+run, and only against a real server named by ``FARMORM_MONGO_URL`` (without one, the full run
+skips MongoDB and says so; the smoke mode runs the code on mongomock, where timings mean nothing).
+
+Per backend and system: a fresh database (``farmorm.testing.databases.TestDatabase``, dropped
+afterwards) seeded with 1,000 users and 3,000 posts, then each workload warmed up (a tenth of a
+round) and timed for ``--rounds`` rounds; ops/s come from the median round. In a full run every
+(backend, system) pair runs in its own interpreter, one after the other, so no system shares
+an event loop, a pool or global state (Tortoise) with another. The table shows ops/s and each
+system's time per operation divided by the raw driver's (1.00x = no overhead), then farmorm's
+throughput divided by each peer's, then the performance targets of issue #8 (met or not).
+
+Timings are noisy on a shared 2-core machine: compare ratios within one run, and runs of the
+same day. ``--smoke`` runs everything on tiny counts, in this process: it checks that the code
+works, not its speed.
 """
 
 from __future__ import annotations
@@ -37,16 +45,43 @@ from typing import Any, Callable
 
 from farmorm.testing.databases import TestDatabase, reachable
 
-from .workloads import OPS, SMOKE_OPS, Workload, farmorm_workloads, open_farmorm, seed
+from .workloads import BULK_ROWS, OPS, SMOKE_OPS, SMOKE_USERS, USERS, Closer, Workload, open_farmorm, seed
 
-BACKENDS = ("sqlite", "postgres", "mysql")
+SQL_BACKENDS = ("sqlite", "postgres", "mysql")
+BACKENDS = (*SQL_BACKENDS, "mongo")
 #: backend -> (raw floor module, driver distribution)
 RAW = {
     "sqlite": ("benchmarks.raw_sqlite", "aiosqlite"),
     "postgres": ("benchmarks.raw_asyncpg", "asyncpg"),
     "mysql": ("benchmarks.raw_aiomysql", "aiomysql"),
+    "mongo": ("benchmarks.raw_pymongo", "pymongo"),
+}
+SYSTEMS = ("raw", "farmorm", "sqlalchemy_core", "sqlalchemy_orm", "tortoise")
+PEERS = ("sqlalchemy_core", "sqlalchemy_orm", "tortoise")
+LABELS = {"raw": "raw", "farmorm": "farmorm", "sqlalchemy_core": "SA Core", "sqlalchemy_orm": "SA ORM",
+          "tortoise": "Tortoise"}
+#: the distribution whose version a system reports (raw: the backend's driver)
+DISTS = {"farmorm": "farmorm", "sqlalchemy_core": "SQLAlchemy", "sqlalchemy_orm": "SQLAlchemy",
+         "tortoise": "tortoise-orm"}
+#: the driver each peer runs on, per backend (Tortoise picks its own)
+PEER_DRIVERS = {
+    "sqlalchemy_core": {"sqlite": "aiosqlite", "postgres": "asyncpg", "mysql": "aiomysql"},
+    "sqlalchemy_orm": {"sqlite": "aiosqlite", "postgres": "asyncpg", "mysql": "aiomysql"},
+    "tortoise": {"sqlite": "aiosqlite", "postgres": "asyncpg", "mysql": "asyncmy"},
 }
 DEFAULT_ROUNDS = 5
+SMOKE_BULK_ROWS = 10  # rows per bulk_insert in smoke mode (mongomock's inserts are slow)
+
+#: issue #8's targets. ("raw", workload, max): farmorm's time ÷ the raw driver's at most ``max``;
+#: ("peer", system, min): farmorm's throughput ÷ that peer's at least ``min``, on every workload
+TARGETS: tuple[tuple[str, str, float], ...] = (
+    ("raw", "fetch_1k", 1.15),
+    ("raw", "get_by_pk", 1.3),
+    ("raw", "include", 1.5),
+    ("raw", "bulk_insert", 1.3),
+    ("peer", "tortoise", 1.5),
+    ("peer", "sqlalchemy_orm", 5.0),
+)
 
 
 def _version(dist: str) -> str:
@@ -63,21 +98,80 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "versions": {d: _version(d) for d in ("farmorm", "asyncpg", "aiomysql", "PyMySQL", "aiosqlite", "msgspec", "anyio")},
+        "versions": {d: _version(d) for d in ("farmorm", "asyncpg", "aiomysql", "PyMySQL", "asyncmy", "aiosqlite",
+                                              "pymongo", "SQLAlchemy", "tortoise-orm", "msgspec", "anyio")},
     }
 
 
-async def _server_version(backend: str, raw: Any) -> str:
+def systems_for(backend: str) -> tuple[str, ...]:
+    """The systems that exist on ``backend`` (the peers have no MongoDB support)."""
+    return ("raw", "farmorm") if backend == "mongo" else SYSTEMS
+
+
+async def server_version(backend: str, url: str) -> str:
     if backend == "sqlite":
         import sqlite3
 
         return f"SQLite {sqlite3.sqlite_version}"
     if backend == "postgres":
-        return "PostgreSQL " + str(await raw.fetchval("SHOW server_version"))
-    async with raw.acquire() as conn, conn.cursor() as cur:
-        await cur.execute("SELECT VERSION()")
-        (version,) = await cur.fetchone()
-    return ("MariaDB " if "mariadb" in version.lower() else "MySQL ") + version
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            return "PostgreSQL " + str(await conn.fetchval("SHOW server_version"))
+        finally:
+            await conn.close()
+    if backend == "mysql":
+        import aiomysql
+
+        from farmorm.testing.databases import _mysql_args
+
+        conn = await aiomysql.connect(**_mysql_args(url))
+        try:
+            async with conn.cursor() as cur:
+                await cur.execute("SELECT VERSION()")
+                (version,) = await cur.fetchone()
+        finally:
+            conn.close()
+        return ("MariaDB " if "mariadb" in version.lower() else "MySQL ") + version
+    if url.startswith("mongomock:"):
+        return f"mongomock {_version('mongomock')} (no server: timings are meaningless)"
+    from pymongo import AsyncMongoClient
+
+    client: Any = AsyncMongoClient(url)
+    try:
+        info = await client.server_info()
+    finally:
+        await client.close()
+    return f"MongoDB {info.get('version')}"
+
+
+async def open_system(system: str, backend: str, url: str, bulk_rows: int = BULK_ROWS) -> tuple[dict[str, Workload], Closer]:
+    """``system``'s workloads on the database at ``url`` and the function that closes what it opened."""
+    if system == "raw":
+        mod = importlib.import_module(RAW[backend][0])
+        raw = await mod.open_raw(url)
+
+        async def close_raw() -> None:
+            await mod.close_raw(raw)
+
+        return mod.raw_workloads(raw, bulk_rows), close_raw
+    if system == "farmorm":
+        from .workloads import farmorm_workloads
+
+        orm, close = await open_farmorm(url, backend)
+        return farmorm_workloads(orm, bulk_rows), close
+    if backend not in SQL_BACKENDS:
+        raise ValueError(f"{system} has no {backend} support")
+    if system in ("sqlalchemy_core", "sqlalchemy_orm"):
+        from . import peer_sqlalchemy
+
+        return await peer_sqlalchemy.open_system(backend, url, orm=system == "sqlalchemy_orm", bulk_rows=bulk_rows)
+    if system == "tortoise":
+        from . import peer_tortoise
+
+        return await peer_tortoise.open_system(backend, url, bulk_rows)
+    raise ValueError(f"Unknown system {system!r}; use one of {', '.join(SYSTEMS)}")
 
 
 async def _sample(fn: Workload, n: int) -> float:
@@ -87,26 +181,11 @@ async def _sample(fn: Workload, n: int) -> float:
     return time.perf_counter() - t
 
 
-async def time_pair(raw: Workload, ours: Workload, n: int, rounds: int) -> tuple[float, float, float]:
-    """(raw ops/s, farmorm ops/s, time ratio) after a warm-up and ``rounds`` alternating rounds.
-
-    Ops/s are from each system's median round. The ratio is the median of the per-round ratios:
-    both samples of a round run back to back, so load from outside this process (other jobs on
-    a shared machine) tends to hit both and cancels out of the pair."""
-    warm = max(1, n // 10)
-    await raw(warm)  # warm-up: plan cache, prepared statements, pool connections
-    await ours(warm)
-    raw_s: list[float] = []
-    our_s: list[float] = []
-    for k in range(rounds):
-        if k % 2 == 0:
-            raw_s.append(await _sample(raw, n))
-            our_s.append(await _sample(ours, n))
-        else:
-            our_s.append(await _sample(ours, n))
-            raw_s.append(await _sample(raw, n))
-    ratio = statistics.median(o / r for o, r in zip(our_s, raw_s))
-    return n / statistics.median(raw_s), n / statistics.median(our_s), ratio
+async def time_workload(fn: Workload, n: int, rounds: int) -> list[float]:
+    """Seconds per round of ``n`` operations, for ``rounds`` rounds after a warm-up of a tenth of one
+    (which fills plan caches, prepared statements and the pool)."""
+    await fn(max(1, n // 10))
+    return [await _sample(fn, n) for _ in range(rounds)]
 
 
 def load_average() -> float | None:
@@ -116,143 +195,247 @@ def load_average() -> float | None:
         return None
 
 
-async def run_backend(
-    backend: str,
-    *,
-    smoke: bool = False,
-    rounds: int = DEFAULT_ROUNDS,
-    only: list[str] | None = None,
-    progress: Callable[[str, dict[str, float]], None] | None = None,
-) -> dict[str, Any]:
-    """Benchmark one backend on a fresh database; returns its metadata and per-workload results.
-
-    ``results[workload]`` = ``{"ops": n, "raw_ops": …, "farmorm_ops": …, "time_ratio": …}`` where
-    ``time_ratio`` is farmorm's time per operation divided by the raw driver's (median of the
-    per-round ratios). ``load_average`` is the machine's 1-minute load before and after: with 2
-    CPUs, anything much above 1 means other work shared the machine during the run."""
-    if backend not in RAW:
-        raise ValueError(f"Unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
-    raw_mod = importlib.import_module(RAW[backend][0])
+def _ops(smoke: bool, only: list[str] | None) -> dict[str, int]:
     ops = dict(SMOKE_OPS if smoke else OPS)
     if only:
         unknown = set(only) - set(ops)
         if unknown:
             raise ValueError(f"Unknown workloads: {', '.join(sorted(unknown))}")
         ops = {k: v for k, v in ops.items() if k in only}
+    return ops
+
+
+async def run_system(backend: str, system: str, *, smoke: bool = False, rounds: int = DEFAULT_ROUNDS,
+                     only: list[str] | None = None) -> dict[str, Any]:
+    """One system on one backend, on its own freshly seeded database.
+
+    ``results[workload]`` = ``{"ops": n, "seconds": [per round], "ops_s": n / median}``."""
+    if system not in systems_for(backend):
+        raise ValueError(f"{system} does not run on {backend}")
+    ops = _ops(smoke, only)
     rounds = 1 if smoke else rounds
     db = TestDatabase(backend)
     url = await db.create()
     try:
         orm, close_orm = await open_farmorm(url, backend)
         try:
-            await seed(orm)
-            raw = await raw_mod.open_raw(url)
-            try:
-                server = await _server_version(backend, raw)
-                ours, floor = farmorm_workloads(orm), raw_mod.raw_workloads(raw)
-                results: dict[str, dict[str, float]] = {}
-                load_before = load_average()
-                for name, n in ops.items():
-                    r, o, ratio = await time_pair(floor[name], ours[name], n, rounds)
-                    results[name] = {"ops": n, "raw_ops": r, "farmorm_ops": o, "time_ratio": ratio}
-                    if progress is not None:
-                        progress(name, results[name])
-            finally:
-                await raw_mod.close_raw(raw)
+            await seed(orm, SMOKE_USERS if smoke else USERS)
         finally:
             await close_orm()
+        server = await server_version(backend, url)
+        workloads, close = await open_system(system, backend, url, SMOKE_BULK_ROWS if smoke else BULK_ROWS)
+        results: dict[str, dict[str, Any]] = {}
+        load_before = load_average()
+        try:
+            for name, n in ops.items():
+                seconds = await time_workload(workloads[name], n, rounds)
+                results[name] = {"ops": n, "seconds": seconds, "ops_s": n / statistics.median(seconds)}
+        finally:
+            await close()
     finally:
         await db.drop()
-    return {"backend": backend, "driver": RAW[backend][1], "driver_version": _version(RAW[backend][1]),
-            "server": server, "mode": "smoke" if smoke else "full", "rounds": rounds,
+    dist = RAW[backend][1] if system == "raw" else DISTS[system]
+    driver = RAW[backend][1] if system in ("raw", "farmorm") else PEER_DRIVERS[system][backend]
+    return {"system": system, "backend": backend, "version": _version(dist), "dist": dist, "driver": driver,
+            "driver_version": _version(driver), "server": server, "rounds": rounds,
             "load_average": [load_before, load_average()], "results": results}
 
 
-async def reachable_backends(candidates: tuple[str, ...] = BACKENDS) -> dict[str, str | None]:
-    """backend -> None when usable here, else why not."""
-    return {b: await reachable(b) for b in candidates}
-
-
-def format_table(report: dict[str, Any]) -> str:
-    head = (f"{report['backend']}: {report['driver']} {report['driver_version']} on {report['server']} "
-            f"({report['mode']}, median of {report['rounds']} round{'s' if report['rounds'] != 1 else ''})")
-    load = report.get("load_average") or [None, None]
-    if any(x is not None and x > 1.2 for x in load):
-        head += f"\n  note: 1-minute load average {load[0]} -> {load[1]}: other work shared the CPUs, ratios are noisier"
-    lines = [head, f"{'workload':<12} {'ops':>6} {'raw ops/s':>11} {'farmorm ops/s':>14} {'farmorm time / raw':>19}"]
-    for name, r in report["results"].items():
-        lines.append(f"{name:<12} {r['ops']:>6} {r['raw_ops']:>11.0f} {r['farmorm_ops']:>14.0f} {r['time_ratio']:>18.2f}x")
-    return "\n".join(lines)
-
-
-def _child(backend: str, args: argparse.Namespace) -> dict[str, Any] | None:
-    """Run one backend in a fresh interpreter; its table goes straight to our stdout."""
+def _child(backend: str, system: str, rounds: int, smoke: bool, workloads: str | None) -> dict[str, Any] | None:
+    """Run one system on one backend in a fresh interpreter."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / f"{backend}.json"
-        cmd = [sys.executable, "-m", "benchmarks.runner", "--backend", backend, "--rounds", str(args.rounds),
-               "--json", str(out), "--no-env"]
-        if args.smoke:
+        out = Path(tmp) / "system.json"
+        cmd = [sys.executable, "-m", "benchmarks.runner", "--child", system, "--backend", backend,
+               "--rounds", str(rounds), "--json", str(out)]
+        if smoke:
             cmd.append("--smoke")
-        if args.workloads:
-            cmd += ["--workloads", args.workloads]
+        if workloads:
+            cmd += ["--workloads", workloads]
         root = Path(__file__).resolve().parent.parent
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
         done = subprocess.run(cmd, cwd=root, env=env)
         if done.returncode != 0 or not out.exists():
             return None
-        return json.loads(out.read_text())["backends"][backend]  # type: ignore[no-any-return]
+        return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def combine(backend: str, runs: dict[str, dict[str, Any]], *, smoke: bool) -> dict[str, Any]:
+    """One backend's report from its systems' runs: ops/s, time ÷ raw, farmorm ÷ each peer."""
+    raw = runs.get("raw")
+    workloads = list(next(iter(runs.values()))["results"]) if runs else []
+    results: dict[str, dict[str, Any]] = {}
+    for name in workloads:
+        ops_s = {s: r["results"][name]["ops_s"] for s, r in runs.items() if name in r["results"]}
+        row: dict[str, Any] = {"ops": next(iter(runs.values()))["results"][name]["ops"], "ops_s": ops_s}
+        if raw is not None and "raw" in ops_s:
+            row["vs_raw"] = {s: ops_s["raw"] / v for s, v in ops_s.items() if s != "raw"}
+        if "farmorm" in ops_s:
+            row["farmorm_vs"] = {s: ops_s["farmorm"] / v for s, v in ops_s.items() if s in PEERS}
+        results[name] = row
+    first = raw or next(iter(runs.values()), {})
+    loads = [x for r in runs.values() for x in r.get("load_average", []) if x is not None]
+    return {"backend": backend, "driver": RAW[backend][1], "driver_version": _version(RAW[backend][1]),
+            "server": first.get("server", "?"), "mode": "smoke" if smoke else "full",
+            "rounds": first.get("rounds", 0), "load_average": [min(loads), max(loads)] if loads else [None, None],
+            "systems": runs, "results": results}
+
+
+async def run_backend(
+    backend: str,
+    *,
+    smoke: bool = False,
+    rounds: int = DEFAULT_ROUNDS,
+    only: list[str] | None = None,
+    systems: tuple[str, ...] | None = None,
+    isolate: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Every system (or ``systems``) on ``backend``; with ``isolate`` each in its own interpreter.
+
+    See ``combine`` for the report's shape; ``results[workload]["vs_raw"][system]`` is that
+    system's time per operation ÷ the raw driver's, ``["farmorm_vs"][peer]`` farmorm's ops/s ÷
+    the peer's."""
+    if backend not in RAW:
+        raise ValueError(f"Unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    runs: dict[str, dict[str, Any]] = {}
+    for system in systems or systems_for(backend):
+        if system not in systems_for(backend):
+            continue
+        # Tortoise's models keep the first backend's compiled queries: in-process, only one backend
+        # could ever run it, so it always gets its own interpreter
+        if isolate or system == "tortoise":
+            run = await asyncio.to_thread(_child, backend, system, rounds, smoke, ",".join(only) if only else None)
+            if run is None:
+                raise RuntimeError(f"{system} on {backend} failed (see its output above)")
+        else:
+            run = await run_system(backend, system, smoke=smoke, rounds=rounds, only=only)
+        runs[system] = run
+        if progress is not None:
+            progress(f"  {backend}: {system} done ({run['version']}, load {run['load_average']})")
+    return combine(backend, runs, smoke=smoke)
+
+
+def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue #8's targets against one backend's report: target, measured, met (None: not measured)."""
+    rows = []
+    results = report["results"]
+    for kind, what, bound in TARGETS:
+        if kind == "raw":
+            r = results.get(what, {}).get("vs_raw", {}).get("farmorm")
+            rows.append({"target": f"{what}: farmorm time ≤ {bound:g}× raw", "kind": kind, "what": what,
+                         "bound": bound, "measured": r, "met": None if r is None else r <= bound})
+            continue
+        if report["backend"] not in SQL_BACKENDS:
+            continue
+        for name, row in results.items():
+            v = row.get("farmorm_vs", {}).get(what)
+            rows.append({"target": f"{name}: farmorm ≥ {bound:g}× {LABELS[what]} ops/s", "kind": kind, "what": what,
+                         "workload": name, "bound": bound, "measured": v, "met": None if v is None else v >= bound})
+    return rows
+
+
+def format_table(report: dict[str, Any]) -> str:
+    systems = list(report["systems"])
+    head = (f"{report['backend']}: {report['driver']} {report['driver_version']} on {report['server']} "
+            f"({report['mode']}, median of {report['rounds']} round{'s' if report['rounds'] != 1 else ''}, "
+            f"each system on its own database)")
+    load = report.get("load_average") or [None, None]
+    if any(x is not None and x > 1.2 for x in load):
+        head += f"\n  note: 1-minute load average {load[0]}–{load[1]}: other work shared the CPUs, ratios are noisier"
+    others = [s for s in systems if s != "raw"]
+    lines = [head, "ops/s, and in brackets time per operation ÷ the raw driver's:",
+             f"{'workload':<12} {'ops':>5} " + " ".join(f"{LABELS[s]:>18}" for s in systems)]
+    for name, r in report["results"].items():
+        cells = []
+        for s in systems:
+            v = r["ops_s"].get(s)
+            ratio = r.get("vs_raw", {}).get(s)
+            cells.append(f"{v:>18.0f}" if ratio is None or s == "raw" else f"{v:>9.0f} ({ratio:>5.2f}x)")
+        lines.append(f"{name:<12} {r['ops']:>5} " + " ".join(cells))
+    peers = [s for s in others if s in PEERS]
+    if "farmorm" in systems and peers:
+        lines.append("farmorm ops/s ÷ peer ops/s:")
+        lines.append(f"{'workload':<12} " + " ".join(f"{LABELS[s]:>10}" for s in peers))
+        for name, r in report["results"].items():
+            lines.append(f"{name:<12} " + " ".join(f"{r['farmorm_vs'].get(s, float('nan')):>9.2f}x" for s in peers))
+    if report["mode"] == "full" and "farmorm" in systems:
+        missed = [t for t in evaluate_targets(report) if t["met"] is False]
+        checked = [t for t in evaluate_targets(report) if t["met"] is not None]
+        lines.append(f"targets: {len(checked) - len(missed)} of {len(checked)} met"
+                     + "".join(f"\n  missed: {t['target']} (measured {t['measured']:.2f})" for t in missed))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", choices=(*BACKENDS, "all"), default="all",
                     help="one backend, or every reachable one (default)")
-    ap.add_argument("--smoke", action="store_true", help="tiny counts, one round: check the runs work, not their speed")
+    ap.add_argument("--systems", help=f"comma-separated subset of {', '.join(SYSTEMS)} (default: all)")
+    ap.add_argument("--smoke", action="store_true", help="tiny counts, one round, in-process: check the runs work")
     ap.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="timed rounds per workload (median reported)")
     ap.add_argument("--workloads", help="comma-separated subset of workloads")
     ap.add_argument("--json", type=Path, help="also write the results here")
-    ap.add_argument("--same-process", action="store_true", help="run every backend in this process")
-    ap.add_argument("--no-env", action="store_true", help=argparse.SUPPRESS)  # child mode: no header
+    ap.add_argument("--same-process", action="store_true", help="run every system in this process")
+    ap.add_argument("--child", help=argparse.SUPPRESS)  # child mode: one system, JSON out, no table
     args = ap.parse_args(argv)
     only = [w.strip() for w in args.workloads.split(",") if w.strip()] if args.workloads else None
 
+    if args.child:
+        run = asyncio.run(run_system(args.backend, args.child, smoke=args.smoke, rounds=args.rounds, only=only))
+        if args.json:
+            args.json.write_text(json.dumps(run))
+        return 0
+
+    systems = tuple(s.strip() for s in args.systems.split(",")) if args.systems else None
+    if systems and (unknown := set(systems) - set(SYSTEMS)):
+        print(f"unknown systems: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    if systems and "raw" not in systems:
+        systems = ("raw", *systems)  # every ratio is to the floor
     env = environment()
-    if args.backend == "all":
-        status = asyncio.run(reachable_backends())
-        backends = [b for b, problem in status.items() if problem is None]
-        for b, problem in status.items():
-            if problem is not None:
-                print(f"skipping {b}: {problem}", file=sys.stderr)
-    else:
-        problem = asyncio.run(reachable(args.backend))
+    notes: list[str] = []
+    candidates = BACKENDS if args.backend == "all" else (args.backend,)
+    backends = []
+    for b in candidates:
+        if b == "mongo" and not args.smoke and not os.environ.get("FARMORM_MONGO_URL"):
+            notes.append("mongo (pymongo): not measured: FARMORM_MONGO_URL is not set, and no MongoDB server "
+                         "runs here (mongomock timings would mean nothing)")
+            continue
+        problem = asyncio.run(reachable(b))
         if problem is not None:
-            print(f"{args.backend} is not usable: {problem}", file=sys.stderr)
-            return 2
-        backends = [args.backend]
+            notes.append(f"{b}: skipped: {problem}")
+            continue
+        backends.append(b)
+    for note in notes:
+        print(note, file=sys.stderr)
+    if args.backend != "all" and not backends:
+        return 2
     if not backends:
         print("no backend is reachable", file=sys.stderr)
         return 2
-    if not args.no_env:
-        v = env["versions"]
-        print(f"farmorm benchmarks, {env['date']}, Python {env['python']}, {env['cpus']} CPUs; "
-              f"asyncpg {v['asyncpg']}, aiomysql {v['aiomysql']} (PyMySQL {v['PyMySQL']}), aiosqlite {v['aiosqlite']}, "
-              f"msgspec {v['msgspec']}\n", flush=True)
+    v = env["versions"]
+    print(f"farmorm benchmarks, {env['date']}, Python {env['python']}, {env['cpus']} CPUs; "
+          f"asyncpg {v['asyncpg']}, aiomysql {v['aiomysql']}, asyncmy {v['asyncmy']}, aiosqlite {v['aiosqlite']}, "
+          f"pymongo {v['pymongo']}; SQLAlchemy {v['SQLAlchemy']}, tortoise-orm {v['tortoise-orm']}\n", flush=True)
 
     reports: dict[str, Any] = {}
     failed = []
     for backend in backends:
-        if len(backends) > 1 and not args.same_process:
-            report = _child(backend, args)
-            if report is None:
-                failed.append(backend)
-                continue
-        else:
-            report = asyncio.run(run_backend(backend, smoke=args.smoke, rounds=args.rounds, only=only))
-            print(format_table(report) + "\n", flush=True)
+        try:
+            report = asyncio.run(run_backend(backend, smoke=args.smoke, rounds=args.rounds, only=only, systems=systems,
+                                             isolate=not (args.smoke or args.same_process),
+                                             progress=lambda m: print(m, file=sys.stderr, flush=True)))
+        except Exception as exc:  # noqa: BLE001 - report the backend as failed, go on with the others
+            print(f"{backend} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            failed.append(backend)
+            continue
+        print(format_table(report) + "\n", flush=True)
         reports[backend] = report
+    for note in notes:
+        print(note)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({**env, "backends": reports}, indent=2))
+        args.json.write_text(json.dumps({**env, "notes": notes, "backends": reports}, indent=2))
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -13,14 +13,18 @@ The workloads (``OPS`` gives the operations per timed round):
 - ``update_one``  update one user's name by id and get the updated record back.
 - ``insert_one``  insert one user and get the record back.
 - ``bulk_insert`` insert 1,000 users in one call (``create_many``; raw: one multi-row INSERT).
+- ``concurrent``  ``CONCURRENT_TASKS`` (50) tasks doing point lookups at once through the pool of
+  ``POOL_SIZE`` (10); one operation = one lookup, so a full round is 50 tasks x 100 lookups.
 
-Reads run before writes (``OPS`` order), so every read sees the seeded 1,000 users and 3,000
-posts whatever the round counts; writes only touch ids far above the seeded ones (and
+Every system (raw floor, farmorm, the peers in ``peer_*.py``) gets its own freshly seeded
+database. Reads run before writes (``OPS`` order), so every read sees the seeded 1,000 users and
+3,000 posts whatever the round counts; writes only touch ids far above the seeded ones (and
 ``update_one`` only ``name``, which no read filters on).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any, Awaitable, Callable
 
@@ -65,12 +69,15 @@ OPS = {
     "fetch_1k": 40,
     "include": 300,
     "count": 500,
+    "concurrent": 5000,
     "update_one": 500,
     "insert_one": 500,
     "bulk_insert": 10,
 }
+CONCURRENT_TASKS = 50  # tasks in the concurrent workload, sharing a pool of POOL_SIZE connections
 #: smoke mode: enough to run every code path once or twice, not to measure anything
-SMOKE_OPS = {k: (1 if k == "bulk_insert" else 2) for k in OPS}
+SMOKE_USERS = 60
+SMOKE_OPS = {k: (1 if k == "bulk_insert" else CONCURRENT_TASKS if k == "concurrent" else 2) for k in OPS}
 
 #: id ranges for rows the write workloads insert: one per system, so raw and farmorm never collide
 FARMORM_IDS = 10_000_000
@@ -79,6 +86,18 @@ BULK_FARMORM_IDS = 30_000_000
 BULK_RAW_IDS = 60_000_000
 
 Workload = Callable[[int], Awaitable[Any]]
+Closer = Callable[[], Awaitable[None]]
+
+
+async def fan_out(n: int, lookup: Callable[[int], Awaitable[Any]]) -> None:
+    """``n`` point lookups spread over ``CONCURRENT_TASKS`` tasks running at once."""
+    per = max(1, n // CONCURRENT_TASKS)
+
+    async def task(t: int) -> None:
+        for i in range(per):
+            await lookup((t * per + i) % USERS + 1)
+
+    await asyncio.gather(*(task(t) for t in range(CONCURRENT_TASKS)))
 
 
 def new_user(i: int, prefix: str) -> dict[str, Any]:
@@ -86,19 +105,21 @@ def new_user(i: int, prefix: str) -> dict[str, Any]:
     return {"id": i, "email": f"{prefix}{i}@x.io", "name": "n", "age": 1, "active": True, "created_at": T0}
 
 
-async def seed(orm: Orm) -> None:
+async def seed(orm: Orm, users: int = USERS) -> None:
+    """The tables and their rows: ``users`` users (1,000; the smoke mode's ``SMOKE_USERS`` is enough
+    for its lookups, which only touch ids up to ``CONCURRENT_TASKS``) with 3 posts each."""
     await push_schema(schema, orm)
     await orm.user.create_many(data=[
         {"id": i, "email": f"u{i}@x.io", "name": f"User {i}", "age": 20 + i % 50, "active": i % 2 == 0,
-         "created_at": T0 + dt.timedelta(seconds=i)} for i in range(1, USERS + 1)
+         "created_at": T0 + dt.timedelta(seconds=i)} for i in range(1, users + 1)
     ])
     await orm.post.create_many(data=[
         {"id": (u - 1) * POSTS_PER_USER + k + 1, "user_id": u, "title": f"post {k} of {u}"}
-        for u in range(1, USERS + 1) for k in range(POSTS_PER_USER)
+        for u in range(1, users + 1) for k in range(POSTS_PER_USER)
     ])
 
 
-def farmorm_workloads(orm: Orm) -> dict[str, Workload]:
+def farmorm_workloads(orm: Orm, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
     counter = {"next": FARMORM_IDS, "bulk": BULK_FARMORM_IDS, "upd": 0}
 
     async def get_by_pk(n: int) -> None:
@@ -135,11 +156,18 @@ def farmorm_workloads(orm: Orm) -> dict[str, Workload]:
     async def bulk_insert(n: int) -> None:
         for _ in range(n):
             start = counter["bulk"]
-            counter["bulk"] += BULK_ROWS
-            await orm.user.create_many(data=[new_user(start + j, "fb") for j in range(BULK_ROWS)])
+            counter["bulk"] += bulk_rows
+            await orm.user.create_many(data=[new_user(start + j, "fb") for j in range(bulk_rows)])
+
+    async def concurrent(n: int) -> None:
+        async def lookup(pk: int) -> None:
+            await orm.user.find_unique(where={"id": pk})
+
+        await fan_out(n, lookup)
 
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert}
+            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "concurrent": concurrent}
 
 
 #: SQLite runs in WAL with synchronous=NORMAL on both sides: a commit then costs no fsync, so write
@@ -166,6 +194,9 @@ async def open_farmorm(url: str, backend: str = "sqlite") -> tuple[Orm, Callable
     if backend == "mysql":
         sep = "&" if "?" in url else "?"
         orm = await create_orm(schema, f"{url}{sep}minsize=1&maxsize={POOL_SIZE}")
+        return orm, orm.close
+    if backend == "mongo":  # a real server (FARMORM_MONGO_URL) or, in smoke runs, mongomock
+        orm = await create_orm(schema, url)
         return orm, orm.close
     conn = await open_sqlite(url)
     orm = await create_orm(schema, conn)
