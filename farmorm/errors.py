@@ -23,6 +23,13 @@ VALIDATION_ERROR = "VALIDATION_ERROR"
 NOT_FOUND = "NOT_FOUND"
 VERSION_CONFLICT = "VERSION_CONFLICT"
 UNSUPPORTED = "UNSUPPORTED"
+LOCK_TIMEOUT = "LOCK_TIMEOUT"
+QUERY_TIMEOUT = "QUERY_TIMEOUT"
+TRANSACTION_ABORTED = "TRANSACTION_ABORTED"
+SCHEMA_CHANGED = "SCHEMA_CHANGED"
+MISSING_COLUMN = "MISSING_COLUMN"
+STORAGE_FULL = "STORAGE_FULL"
+READ_ONLY = "READ_ONLY"
 
 #: Human description of each code, used as the message prefix of mapped native errors
 #: (``"<Description> in <kind> (<dialect>) runtime: <native message>"``, as the reference does).
@@ -41,11 +48,20 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         NOT_FOUND: "Record not found",
         VERSION_CONFLICT: "Version conflict",
         UNSUPPORTED: "Unsupported operation",
+        LOCK_TIMEOUT: "Lock wait timeout",
+        QUERY_TIMEOUT: "Query timeout or interruption",
+        TRANSACTION_ABORTED: "Transaction aborted by an earlier error",
+        SCHEMA_CHANGED: "Schema changed under a cached statement",
+        MISSING_COLUMN: "Missing column",
+        STORAGE_FULL: "Database storage full",
+        READ_ONLY: "Database is read-only",
     }
 )
 
 CODES = tuple(DESCRIPTIONS)
-RETRYABLE_CODES = frozenset({TRANSACTION_CONFLICT, DEADLOCK})
+#: re-running the whole transaction may succeed: a conflict, a deadlock, a lock wait that timed
+#: out, or a statement cached before a schema change (see docs/transactions.md#retries)
+RETRYABLE_CODES = frozenset({TRANSACTION_CONFLICT, DEADLOCK, LOCK_TIMEOUT, SCHEMA_CHANGED})
 
 
 class OrmError(Exception):
@@ -156,6 +172,51 @@ class UnsupportedError(OrmError):
     code = UNSUPPORTED
 
 
+class LockTimeout(TransactionConflict):
+    """A lock wait timed out (another transaction held the row); retrying may succeed.
+
+    A subclass of :class:`TransactionConflict`, so handlers written before the code existed still
+    catch it. Inside a transaction the transaction is aborted (see ``TRANSACTION_ABORTED``)."""
+
+    code = LOCK_TIMEOUT
+
+
+class QueryTimeout(OrmError):
+    """A statement ran past its time limit or was interrupted (statement_timeout, max_statement_time...)."""
+
+    code = QUERY_TIMEOUT
+
+
+class TransactionAborted(OrmError):
+    """An earlier statement of this transaction failed, so it can only roll back."""
+
+    code = TRANSACTION_ABORTED
+
+
+class SchemaChanged(OrmError):
+    """A cached statement no longer matches the table (live DDL); re-running the transaction succeeds."""
+
+    code = SCHEMA_CHANGED
+
+
+class MissingColumn(OrmError):
+    """A column the schema declares does not exist in the table (the schema was not migrated)."""
+
+    code = MISSING_COLUMN
+
+
+class StorageFull(OrmError):
+    """The database ran out of space (disk full, page limit)."""
+
+    code = STORAGE_FULL
+
+
+class ReadOnlyDatabase(OrmError):
+    """The database (or its file) refuses writes."""
+
+    code = READ_ONLY
+
+
 _BY_CODE: dict[str, type[OrmError]] = {
     cls.code: cls
     for cls in (
@@ -172,6 +233,13 @@ _BY_CODE: dict[str, type[OrmError]] = {
         RecordNotFound,
         VersionConflict,
         UnsupportedError,
+        LockTimeout,
+        QueryTimeout,
+        TransactionAborted,
+        SchemaChanged,
+        MissingColumn,
+        StorageFull,
+        ReadOnlyDatabase,
     )
 }
 

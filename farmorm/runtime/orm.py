@@ -113,7 +113,15 @@ class Orm:
         async with Transaction(self, None, None, 0) as tx:
             state = tx._state()
             assert state is not None
-            yield state.conn
+            try:
+                yield state.conn
+            except OrmError:
+                raise
+            except Exception as exc:  # a native error from a statement of this scope: map it as _Scope does
+                mapped = self._driver.map_error(exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
 
     # -- public API ------------------------------------------------------------------------
     def transaction(

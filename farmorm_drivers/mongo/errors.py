@@ -14,7 +14,9 @@ from typing import Any
 
 from farmorm.errors import (
     CONNECTION_ERROR,
+    LOCK_TIMEOUT,
     MISSING_TABLE,
+    QUERY_TIMEOUT,
     TRANSACTION_CONFLICT,
     UNIQUE_CONSTRAINT_VIOLATION,
     OrmError,
@@ -61,6 +63,10 @@ def map_mongo_error(exc: BaseException, schema: Schema, kind: str, collection: s
         return native_error(UNIQUE_CONSTRAINT_VIOLATION, exc, backend_kind=kind, dialect=None, meta=meta)
     if code == 26 or re.search(r"namespace not found|ns not found", message, re.I):
         return native_error(MISSING_TABLE, exc, backend_kind=kind, dialect=None, meta=meta)
+    if code == 50 or code_name == "MaxTimeMSExpired":
+        return native_error(QUERY_TIMEOUT, exc, backend_kind=kind, dialect=None, meta=meta)
+    if code == 24 or code_name == "LockTimeout":
+        return native_error(LOCK_TIMEOUT, exc, backend_kind=kind, dialect=None, meta=meta)
     if code == 112 or code_name == "WriteConflict" or labels:
         return native_error(TRANSACTION_CONFLICT, exc, backend_kind=kind, dialect=None, meta=meta)
     return None

@@ -31,6 +31,7 @@ from farmorm.driver import (
 from farmorm.errors import OrmError, UnsupportedError
 from farmorm.schema.manifest import Schema
 
+from .._sql.aborted import TxTracker
 from .._sql.ddl import schema_statements
 from .compiler import MysqlCompiler, Program
 from .dialect import MysqlDialect, ddl_hooks
@@ -70,13 +71,15 @@ _MATCHED = re.compile(rb"Rows matched: (\d+)")
 class MysqlConnection(Connection):
     """One aiomysql connection; ``in_tx`` is True while a farmorm transaction is open on it."""
 
-    __slots__ = ("conn", "driver", "in_tx", "lastrowid")
+    __slots__ = ("conn", "driver", "in_tx", "lastrowid", "tracker")
 
     def __init__(self, driver: MysqlDriver, conn: Any) -> None:
         self.driver = driver
         self.conn = conn
         self.in_tx = False
         self.lastrowid = 0
+        #: a failed statement aborts the transaction, as on PostgreSQL (see _sql/aborted.py)
+        self.tracker = TxTracker()
 
     async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
@@ -108,6 +111,8 @@ class MysqlConnection(Connection):
     async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
         """Run one statement; ``kind`` "count" returns the affected rows, anything else the rows."""
         driver = self.driver
+        if self.tracker.failed is not None and self.in_tx and not sql.startswith("ROLLBACK"):
+            raise self.tracker.error(driver.handle.kind, "mysql", "statement")
         started = time.perf_counter()
         try:
             async with self.conn.cursor() as cur:
@@ -131,6 +136,8 @@ class MysqlConnection(Connection):
                     exc.farmorm_statement = sql  # type: ignore[attr-defined]  # traced by map_error
                 except AttributeError:
                     pass
+                if self.in_tx:
+                    self.tracker.fail(exc)
             if driver.listeners:
                 driver.emit(sql, len(args), started, 0, exc)
             raise
@@ -148,10 +155,15 @@ class MysqlConnection(Connection):
     async def begin(self, isolation: str | None = None) -> None:
         if isolation is not None:  # validated and spelled "read committed" by the core
             await self.execute(f"SET TRANSACTION ISOLATION LEVEL {isolation.upper()}")  # applies to the next one
+        self.tracker.reset()
         await self.execute("START TRANSACTION")
         self.in_tx = True
 
     async def commit(self) -> None:
+        if self.tracker.failed is not None:
+            # InnoDB kept the transaction open after a statement-level rollback (1205, a duplicate
+            # key...): committing would keep half of it. The caller rolls back.
+            raise self.tracker.error(self.driver.handle.kind, "mysql", "commit")
         await self.execute("COMMIT")
         self.in_tx = False
 
@@ -160,15 +172,19 @@ class MysqlConnection(Connection):
             await self.execute("ROLLBACK")
         finally:
             self.in_tx = False
+            self.tracker.reset()
 
     async def savepoint(self, name: str) -> None:
         await self.execute(f"SAVEPOINT `{name}`")
+        self.tracker.saved(name)
 
     async def release_savepoint(self, name: str) -> None:
         await self.execute(f"RELEASE SAVEPOINT `{name}`")
+        self.tracker.released(name)
 
     async def rollback_to_savepoint(self, name: str) -> None:
         await self.execute(f"ROLLBACK TO SAVEPOINT `{name}`")
+        self.tracker.rolled_back_to(name)
 
 
 def is_closed(raw: Any) -> bool:

@@ -18,8 +18,13 @@ from farmorm.errors import (
     FOREIGN_KEY_VIOLATION,
     MISSING_SCHEMA,
     MISSING_TABLE,
+    LOCK_TIMEOUT,
+    MISSING_COLUMN,
     NOT_NULL_VIOLATION,
-    TRANSACTION_CONFLICT,
+    QUERY_TIMEOUT,
+    READ_ONLY,
+    SCHEMA_CHANGED,
+    STORAGE_FULL,
     UNIQUE_CONSTRAINT_VIOLATION,
     OrmError,
     native_error,
@@ -42,15 +47,27 @@ CODES: dict[int, str] = {
     1049: MISSING_SCHEMA,  # ER_BAD_DB_ERROR
     1213: DEADLOCK,  # InnoDB rolled back the whole transaction
     # Lock wait timeout: InnoDB rolls back only the statement, not the transaction, unless the
-    # server runs with innodb_rollback_on_timeout. farmorm rolls the transaction back anyway when
-    # the error leaves orm.transaction(), and retries= re-runs it from the start.
-    1205: TRANSACTION_CONFLICT,
+    # server runs with innodb_rollback_on_timeout. farmorm marks the transaction aborted (the next
+    # statement raises TRANSACTION_ABORTED, leaving the block rolls back, a commit is refused), and
+    # retries= re-runs it from the start: see farmorm_drivers/_sql/aborted.py.
+    1205: LOCK_TIMEOUT,  # ER_LOCK_WAIT_TIMEOUT
+    3572: LOCK_TIMEOUT,  # ER_LOCK_NOWAIT (MySQL 8 NOWAIT)
+    1969: QUERY_TIMEOUT,  # MariaDB ER_STATEMENT_TIMEOUT (max_statement_time)
+    3024: QUERY_TIMEOUT,  # MySQL ER_QUERY_TIMEOUT (max_execution_time)
+    1317: QUERY_TIMEOUT,  # ER_QUERY_INTERRUPTED (KILL QUERY)
+    1054: MISSING_COLUMN,  # ER_BAD_FIELD_ERROR
+    1412: SCHEMA_CHANGED,  # ER_TABLE_DEF_CHANGED
+    1114: STORAGE_FULL,  # ER_RECORD_FILE_FULL ("The table is full")
+    1021: STORAGE_FULL,  # ER_DISK_FULL
+    1290: READ_ONLY,  # ER_OPTION_PREVENTS_STATEMENT (--read-only)
+    1792: READ_ONLY,  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
     2003: CONNECTION_ERROR,  # can't connect
     2006: CONNECTION_ERROR,  # server has gone away
     2013: CONNECTION_ERROR,  # lost connection during query
     2055: CONNECTION_ERROR,  # lost connection (system error)
 }
 
+_UNKNOWN_COLUMN = re.compile(r"Unknown column '([^']+)'")
 _DUP_KEY = re.compile(r"for key '([^']+)'")
 _FK = re.compile(r"`([^`]+)`, CONSTRAINT `([^`]+)` FOREIGN KEY \(([^)]*)\)")
 _COLUMN = re.compile(r"(?:Column|Field) '([^']+)'")
@@ -131,4 +148,10 @@ def map_error(exc: BaseException, schema: Schema, kind: str) -> OrmError | None:
         meta["target"] = [_field_of(owner, cm.group(1)) if owner else cm.group(1)]
     elif code == CHECK_VIOLATION and (ch := _CHECK.search(msg)):
         meta["constraint"] = ch.group(1) or ch.group(2)
+    elif code == MISSING_COLUMN and (uc := _UNKNOWN_COLUMN.search(msg)):
+        column = uc.group(1).rsplit(".", 1)[-1].strip("`")
+        meta["column"] = column
+        owners = [(mm.name, f.name) for mm in schema.models.values() for f in mm.fields.values() if f.column == column]
+        if len(owners) == 1:
+            meta["model"], meta["field"] = owners[0]
     return native_error(code, exc, backend_kind=kind, dialect="mysql", meta=meta)

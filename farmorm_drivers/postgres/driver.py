@@ -26,7 +26,7 @@ from farmorm.driver import (
     ReturningMode,
     TextMatching,
 )
-from farmorm.errors import DESCRIPTIONS, TRANSACTION_CONFLICT, OrmError, make_error
+from farmorm.errors import DESCRIPTIONS, TRANSACTION_ABORTED, OrmError, make_error
 from farmorm.schema.manifest import Schema
 
 from .._sql.compiler import SqlCompiler
@@ -138,8 +138,8 @@ class PostgresConnection(Connection):
             # a statement failed earlier in this transaction (its error was caught) and PostgreSQL
             # answers COMMIT by rolling back: never report that as a successful commit
             raise make_error(
-                TRANSACTION_CONFLICT,
-                f"{DESCRIPTIONS[TRANSACTION_CONFLICT]} in {self.driver.handle.kind} (postgres) runtime: the transaction was "
+                TRANSACTION_ABORTED,
+                f"{DESCRIPTIONS[TRANSACTION_ABORTED]} in {self.driver.handle.kind} (postgres) runtime: the transaction was "
                 "aborted by an earlier failed statement and PostgreSQL rolled it back instead of "
                 "committing. Run statements whose errors you catch in a nested transaction (a savepoint).",
                 backend_kind=self.driver.handle.kind, dialect="postgres", meta={"original_code": "25P02"}, retryable=False,

@@ -18,7 +18,14 @@ from farmorm.errors import (
     FOREIGN_KEY_VIOLATION,
     MISSING_SCHEMA,
     MISSING_TABLE,
+    LOCK_TIMEOUT,
+    MISSING_COLUMN,
     NOT_NULL_VIOLATION,
+    QUERY_TIMEOUT,
+    READ_ONLY,
+    SCHEMA_CHANGED,
+    STORAGE_FULL,
+    TRANSACTION_ABORTED,
     TRANSACTION_CONFLICT,
     UNIQUE_CONSTRAINT_VIOLATION,
     OrmError,
@@ -38,6 +45,13 @@ BY_SQLSTATE = {
     "3D000": MISSING_SCHEMA,
     "40001": TRANSACTION_CONFLICT,
     "40P01": DEADLOCK,
+    "55P03": LOCK_TIMEOUT,  # lock_not_available (lock_timeout, NOWAIT)
+    "57014": QUERY_TIMEOUT,  # query_canceled (statement_timeout, pg_cancel_backend)
+    "25P02": TRANSACTION_ABORTED,  # in_failed_sql_transaction: an earlier statement failed
+    "0A000": SCHEMA_CHANGED,  # only asyncpg's InvalidCachedStatementError; see _schema_changed
+    "42703": MISSING_COLUMN,  # undefined_column
+    "53100": STORAGE_FULL,  # disk_full
+    "25006": READ_ONLY,  # read_only_sql_transaction (a standby, default_transaction_read_only)
     # the server refused or dropped the connection
     "57P01": CONNECTION_ERROR,
     "57P02": CONNECTION_ERROR,
@@ -141,6 +155,30 @@ def _target(schema: Schema, code: str, exc: Any) -> dict[str, Any]:
     return meta
 
 
+def _schema_changed(exc: BaseException) -> bool:
+    """A statement (or type) cached by asyncpg before a DDL change: "cached plan must not change result type"."""
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is not None and isinstance(exc, (asyncpg.InvalidCachedStatementError, asyncpg.OutdatedSchemaCacheError)):
+        return True
+    return "cached plan must not change result type" in str(exc)
+
+
+_UNDEFINED_COLUMN = re.compile(r'column "?(?:[^". ]+\.)?([^". ]+)"? does not exist')
+
+
+def _missing_column(schema: Schema, message: str) -> dict[str, Any]:
+    """``column`` (and ``model`` / ``field`` when one model has it) from "column x does not exist"."""
+    m = _UNDEFINED_COLUMN.search(message)
+    if not m:
+        return {}
+    column = m.group(1)
+    owners = [(mm.name, f.name) for mm in schema.models.values() for f in mm.fields.values() if f.column == column]
+    meta: dict[str, Any] = {"column": column}
+    if len(owners) == 1:
+        meta["model"], meta["field"] = owners[0]
+    return meta
+
+
 def map_error(schema: Schema, exc: BaseException, kind: str = KIND) -> OrmError | None:
     """The OrmError for a native asyncpg / psycopg / socket error, or None when it is not a database error."""
     if isinstance(exc, OrmError):
@@ -148,6 +186,10 @@ def map_error(schema: Schema, exc: BaseException, kind: str = KIND) -> OrmError 
     server = _is_server_error(exc)
     sqlstate = getattr(exc, "sqlstate", None) if server else None
     code = BY_SQLSTATE.get(sqlstate or "")
+    if code == SCHEMA_CHANGED and not _schema_changed(exc):
+        code = None  # other feature_not_supported errors stay unmapped
+    if code is None and _schema_changed(exc):
+        code = SCHEMA_CHANGED  # asyncpg's OutdatedSchemaCacheError (a type changed under the cache)
     if code is None and sqlstate and sqlstate.startswith("08"):
         code = CONNECTION_ERROR
     if code is None and server:
@@ -165,4 +207,6 @@ def map_error(schema: Schema, exc: BaseException, kind: str = KIND) -> OrmError 
         meta["schema"] = missing_namespace
     if code in (UNIQUE_CONSTRAINT_VIOLATION, FOREIGN_KEY_VIOLATION, NOT_NULL_VIOLATION, CHECK_VIOLATION):
         meta.update(_target(schema, code, exc))
+    elif code == MISSING_COLUMN:
+        meta.update(_missing_column(schema, str(exc)))
     return native_error(code, exc, backend_kind=kind, dialect=DIALECT, meta=meta)

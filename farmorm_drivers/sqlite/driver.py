@@ -33,8 +33,14 @@ from farmorm.errors import (
     CHECK_VIOLATION,
     CONNECTION_ERROR,
     FOREIGN_KEY_VIOLATION,
+    LOCK_TIMEOUT,
+    MISSING_COLUMN,
     MISSING_TABLE,
     NOT_NULL_VIOLATION,
+    QUERY_TIMEOUT,
+    READ_ONLY,
+    SCHEMA_CHANGED,
+    STORAGE_FULL,
     TRANSACTION_CONFLICT,
     UNIQUE_CONSTRAINT_VIOLATION,
     OrmError,
@@ -43,6 +49,7 @@ from farmorm.errors import (
 from farmorm.schema.manifest import Schema
 
 from .._sql.compiler import SqlCompiler
+from .._sql.aborted import TxTracker
 from .._sql.ddl import schema_statements
 from .._sql.statement import SqlStatement
 from .dialect import SqliteDialect, ddl_hooks
@@ -75,10 +82,24 @@ _BY_NAME = {
     "SQLITE_CONSTRAINT_FOREIGNKEY": FOREIGN_KEY_VIOLATION,
     "SQLITE_CONSTRAINT_NOTNULL": NOT_NULL_VIOLATION,
     "SQLITE_CONSTRAINT_CHECK": CHECK_VIOLATION,
-    "SQLITE_BUSY": TRANSACTION_CONFLICT,
+    # another connection held the write lock for longer than busy_timeout
+    "SQLITE_BUSY": LOCK_TIMEOUT,
+    "SQLITE_BUSY_TIMEOUT": LOCK_TIMEOUT,
+    "SQLITE_LOCKED": LOCK_TIMEOUT,
+    "SQLITE_LOCKED_SHAREDCACHE": LOCK_TIMEOUT,
+    # a deferred transaction read a snapshot another writer has since changed: re-run it
     "SQLITE_BUSY_SNAPSHOT": TRANSACTION_CONFLICT,
-    "SQLITE_LOCKED": TRANSACTION_CONFLICT,
-    "SQLITE_LOCKED_SHAREDCACHE": TRANSACTION_CONFLICT,
+    "SQLITE_BUSY_RECOVERY": TRANSACTION_CONFLICT,
+    "SQLITE_INTERRUPT": QUERY_TIMEOUT,  # Connection.interrupt() / a progress handler stopped it
+    "SQLITE_FULL": STORAGE_FULL,  # disk full, or PRAGMA max_page_count reached
+    "SQLITE_READONLY": READ_ONLY,
+    "SQLITE_READONLY_DBMOVED": READ_ONLY,
+    "SQLITE_READONLY_DIRECTORY": READ_ONLY,
+    "SQLITE_READONLY_RECOVERY": READ_ONLY,
+    "SQLITE_READONLY_ROLLBACK": READ_ONLY,
+    "SQLITE_READONLY_CANTLOCK": READ_ONLY,
+    "SQLITE_READONLY_CANTINIT": READ_ONLY,
+    "SQLITE_SCHEMA": SCHEMA_CHANGED,
 }
 _BY_MESSAGE = (
     (re.compile(r"unique constraint failed", re.I), UNIQUE_CONSTRAINT_VIOLATION),
@@ -86,18 +107,22 @@ _BY_MESSAGE = (
     (re.compile(r"not null constraint failed", re.I), NOT_NULL_VIOLATION),
     (re.compile(r"check constraint failed", re.I), CHECK_VIOLATION),
     (re.compile(r"no such table", re.I), MISSING_TABLE),
-    (re.compile(r"database (table )?is locked", re.I), TRANSACTION_CONFLICT),
+    (re.compile(r"no such column", re.I), MISSING_COLUMN),
+    (re.compile(r"database (table )?is locked", re.I), LOCK_TIMEOUT),
 )
 _COLUMNS = re.compile(r"constraint failed: (.+)$", re.I)
+_NO_COLUMN = re.compile(r"no such column: (\S+)", re.I)
 
 
 class SqliteConnection(Connection):
-    __slots__ = ("conn", "driver", "in_tx")
+    __slots__ = ("conn", "driver", "in_tx", "tracker")
 
     def __init__(self, driver: SqliteDriver, conn: Any) -> None:
         self.driver = driver
         self.conn = conn
         self.in_tx = False
+        #: a failed statement aborts the transaction, as on PostgreSQL (see _sql/aborted.py)
+        self.tracker = TxTracker()
 
     async def run(self, compiled: SqlStatement, params: Sequence[Any]) -> Result:
         sql, args = compiled.bind(params)
@@ -105,6 +130,8 @@ class SqliteConnection(Connection):
 
     async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
         driver = self.driver
+        if self.tracker.failed is not None and self.in_tx and not sql.startswith("ROLLBACK"):
+            raise self.tracker.error(driver.handle.kind, "sqlite", "statement")
         started = time.perf_counter()
         try:
             if kind == "count":
@@ -119,6 +146,8 @@ class SqliteConnection(Connection):
             exc.farmorm_statement = sql  # type: ignore[attr-defined]  # RuntimeSetupError.statement
             if driver.listeners:
                 driver.emit(sql, len(args), started, 0, exc)
+            if self.in_tx and isinstance(exc, Exception) and sql != "BEGIN IMMEDIATE":
+                self.tracker.fail(exc)
             if not self.in_tx and self.conn.in_transaction:
                 with anyio.CancelScope(shield=True):
                     await self.conn.rollback()
@@ -134,6 +163,7 @@ class SqliteConnection(Connection):
         # SQLite transactions are serializable; IMMEDIATE takes the write lock up front, so two
         # writers never deadlock upgrading a read lock.
         self.in_tx = True
+        self.tracker.reset()
         try:
             await self.execute("BEGIN IMMEDIATE")
         except BaseException:
@@ -141,6 +171,10 @@ class SqliteConnection(Connection):
             raise
 
     async def commit(self) -> None:
+        if self.tracker.failed is not None:
+            # SQLite rolled back only the failed statement: committing would keep half of the
+            # transaction. The caller rolls back.
+            raise self.tracker.error(self.driver.handle.kind, "sqlite", "commit")
         await self.execute("COMMIT")
         self.in_tx = False
 
@@ -150,15 +184,19 @@ class SqliteConnection(Connection):
                 await self.execute("ROLLBACK")
         finally:
             self.in_tx = False
+            self.tracker.reset()
 
     async def savepoint(self, name: str) -> None:
         await self.execute(f'SAVEPOINT "{name}"')
+        self.tracker.saved(name)
 
     async def release_savepoint(self, name: str) -> None:
         await self.execute(f'RELEASE SAVEPOINT "{name}"')
+        self.tracker.released(name)
 
     async def rollback_to_savepoint(self, name: str) -> None:
         await self.execute(f'ROLLBACK TO SAVEPOINT "{name}"')
+        self.tracker.rolled_back_to(name)
 
 
 class SqliteDriver(Driver):
@@ -233,6 +271,13 @@ class SqliteDriver(Driver):
         m = _COLUMNS.search(str(exc))
         if m and code in (UNIQUE_CONSTRAINT_VIOLATION, NOT_NULL_VIOLATION):
             meta.update(self._target(m.group(1)))
+        if code == MISSING_COLUMN and (col := _NO_COLUMN.search(str(exc))):
+            column = col.group(1).rsplit(".", 1)[-1]
+            meta["column"] = column
+            owners = [(mm.name, f.name) for mm in self.schema.models.values()
+                      for f in mm.fields.values() if f.column == column]
+            if len(owners) == 1:
+                meta["model"], meta["field"] = owners[0]
         return native_error(code, exc, backend_kind=kind, dialect=dialect, meta=meta)
 
     def _target(self, spec: str) -> dict[str, Any]:

@@ -453,7 +453,8 @@ async def test_per_parent_window_binds_skip_and_take(orm):
 
 async def test_commit_after_a_caught_error_is_refused_not_silently_rolled_back(postgres):
     """PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK; farmorm raises instead."""
-    from farmorm import TransactionConflict, UniqueConstraintViolation, create_orm, define_schema, model
+    from farmorm import UniqueConstraintViolation, create_orm, define_schema, model
+    from farmorm.errors import TransactionAborted
     from farmorm import fields as f
     from farmorm.setup import push_schema
     from farmorm.testing.databases import TestDatabase
@@ -464,7 +465,7 @@ async def test_commit_after_a_caught_error_is_refused_not_silently_rolled_back(p
     try:
         await push_schema(s, orm)
         await orm.item.create(data={"name": "a"})
-        with pytest.raises(TransactionConflict) as info:
+        with pytest.raises(TransactionAborted) as info:
             async with orm.transaction() as tx:
                 await tx.item.create(data={"name": "b"})
                 with pytest.raises(UniqueConstraintViolation):

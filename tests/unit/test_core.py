@@ -102,6 +102,13 @@ SUBCLASSES = {
     "NOT_FOUND": farmorm.RecordNotFound,
     "VERSION_CONFLICT": farmorm.VersionConflict,
     "UNSUPPORTED": farmorm.UnsupportedError,
+    "LOCK_TIMEOUT": E.LockTimeout,
+    "QUERY_TIMEOUT": E.QueryTimeout,
+    "TRANSACTION_ABORTED": E.TransactionAborted,
+    "SCHEMA_CHANGED": E.SchemaChanged,
+    "MISSING_COLUMN": E.MissingColumn,
+    "STORAGE_FULL": E.StorageFull,
+    "READ_ONLY": E.ReadOnlyDatabase,
 }
 
 
@@ -124,7 +131,7 @@ def test_subclass_per_code(code, cls):
 @pytest.mark.parametrize("code", list(SUBCLASSES))
 def test_retryable_only_for_conflict_and_deadlock(code):
     err = E.make_error(code, "x")
-    assert err.retryable is (code in ("TRANSACTION_CONFLICT", "DEADLOCK"))
+    assert err.retryable is (code in ("TRANSACTION_CONFLICT", "DEADLOCK", "LOCK_TIMEOUT", "SCHEMA_CHANGED"))
     assert err.meta["retryable"] is err.retryable
 
 
