@@ -1,8 +1,10 @@
 """MySQL compilation: writes without RETURNING become small programs (write + keyed re-read).
 
-MySQL 8 has no RETURNING (MariaDB's INSERT … RETURNING is not relied on, so one code path serves
-both). A program runs its statements on one connection inside one transaction (the connection
-opens it when no farmorm transaction is running), so the re-read sees exactly the written row.
+MySQL 8 has no RETURNING. A program runs its statements on one connection inside one transaction
+(the connection opens it when no farmorm transaction is running), so the re-read sees exactly the
+written row. MariaDB 10.5+ has ``INSERT … RETURNING``: there ``create`` / ``create_many`` compile
+to that one statement (one round trip instead of BEGIN, INSERT, re-read, COMMIT); its UPDATE has
+no RETURNING, so updates and upserts stay programs on both.
 """
 
 from __future__ import annotations
@@ -131,7 +133,12 @@ class UpsertCollision(Exception):
 
 
 class MysqlCompiler(SqlCompiler):
-    """The shared compiler with MySQL's write programs."""
+    """The shared compiler with MySQL's write programs; ``insert_returning`` (MariaDB 10.5+) makes
+    inserts one ``INSERT … RETURNING`` statement instead of a program."""
+
+    def __init__(self, schema: Any, dialect: Any, *, insert_returning: bool = False) -> None:
+        super().__init__(schema, dialect)
+        self.insert_returning = insert_returning
 
     def reread(self, model: ModelMeta, columns: tuple[str, ...], keys: tuple[str, ...], rows: int) -> SqlStatement:
         """SELECT ``columns`` of the rows whose ``keys`` are the bound values (``rows`` key tuples)."""
@@ -150,6 +157,8 @@ class MysqlCompiler(SqlCompiler):
         return ctx.statement(sql, kind="rows", columns=columns, decoders=self.decoders(model, columns))
 
     def _insert(self, node: n.Insert) -> Compiled:  # type: ignore[override]  # a Program, not one statement
+        if node.returning and self.insert_returning:
+            return super()._insert(node)  # MariaDB: INSERT … RETURNING, atomic on its own
         model = self.schema.models[node.model]
         write = super()._insert(n.Insert(node.model, node.columns, node.rows, ()))
         if not node.returning:

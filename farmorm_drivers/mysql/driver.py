@@ -187,6 +187,13 @@ class MysqlConnection(Connection):
         self.tracker.rolled_back_to(name)
 
 
+def server_version(info: str) -> tuple[int, ...]:
+    """``10.11.19-MariaDB-0+deb12u1`` -> (10, 11, 19); () when the text has no version. MariaDB's
+    handshake prefixes ``5.5.5-`` for old replication clients: that prefix is skipped."""
+    m = re.match(r"(?:5\.5\.5-(?=\d+\.\d+.*mariadb))?(\d+)\.(\d+)(?:\.(\d+))?", info, re.I)
+    return tuple(int(g) for g in m.groups() if g is not None) if m else ()
+
+
 def is_closed(raw: Any) -> bool:
     """aiomysql has ``closed``; asyncmy has ``connected``."""
     closed = getattr(raw, "closed", None)
@@ -219,10 +226,13 @@ class MysqlDriver(Driver):
         driver = cls(schema, client, handle_client=handle_client, owned=owned, pooled=pooled, kind=kind)
         async with driver.connection() as conn:
             assert isinstance(conn, MysqlConnection)
-            driver.mariadb = "mariadb" in (conn.conn.get_server_info() or "").lower()
+            info = conn.conn.get_server_info() or ""
+            driver.mariadb = "mariadb" in info.lower()
             rows = (await conn.execute("SELECT @@auto_increment_increment", (), "rows")).rows
             driver.autoinc_step = int(rows[0][0]) if rows else 1
-        driver.compiler = MysqlCompiler(schema, MysqlDialect(driver.mariadb))
+        # MariaDB 10.5+ returns inserted rows itself: one statement instead of a write program
+        driver.compiler = MysqlCompiler(schema, MysqlDialect(driver.mariadb),
+                                        insert_returning=driver.mariadb and server_version(info) >= (10, 5))
         return driver
 
     async def _prepare(self, raw: Any) -> None:
