@@ -1,6 +1,6 @@
 """Observability on real databases: query events, the ``farmorm.sql`` logger, OpenTelemetry spans.
 
-Runs on SQLite (always) and PostgreSQL (when reachable). The values written carry a marker that
+Runs on SQLite (always), PostgreSQL and MariaDB/MySQL (when reachable). The values written carry a marker that
 must never show up in an event, a log record or a span: statements hold placeholders only.
 """
 
@@ -29,7 +29,7 @@ schema = define_schema(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "mysql"])
 async def orm(request: pytest.FixtureRequest) -> AsyncIterator[Orm]:
     backend: str = request.param
     problem = backend_problem(backend)
@@ -103,7 +103,7 @@ async def test_opentelemetry_span_per_statement(orm: Orm) -> None:
     await orm.user.count()  # not traced any more
 
     spans = [s for s in exporter.get_finished_spans() if s.name != "request"]
-    system = {"sqlite": "sqlite", "postgres": "postgresql"}[orm.driver.dialect or ""]
+    system = {"sqlite": "sqlite", "postgres": "postgresql", "mysql": "mysql"}[orm.driver.dialect or ""]
     assert [s.name for s in spans] == ["INSERT", "INSERT", "SELECT"]
     for span in spans:
         attrs = dict(span.attributes or {})
