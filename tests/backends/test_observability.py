@@ -120,3 +120,41 @@ async def test_opentelemetry_span_per_statement(orm: Orm) -> None:
     assert failed.status.description == "UNIQUE_CONSTRAINT_VIOLATION"
     assert failed.attributes["error.type"] == "UNIQUE_CONSTRAINT_VIOLATION"  # type: ignore[index]
     assert read.attributes["farmorm.rows"] == 1  # type: ignore[index]
+
+
+async def test_mongo_commands_are_events_log_records_and_spans(caplog: pytest.LogCaptureFixture) -> None:
+    """On MongoDB (mongomock here) the statement is the command and its collection."""
+    problem = backend_problem("mongo")
+    if problem:
+        pytest.skip(problem)
+    db = TestDatabase("mongo")
+    url = await db.create()
+    try:
+        orm = await create_orm(schema, url)
+        try:
+            await push_schema(schema, orm)
+            exporter = InMemorySpanExporter()
+            provider = TracerProvider()
+            provider.add_span_processor(SimpleSpanProcessor(exporter))
+            events: list[QueryEvent] = []
+            stop_events = orm.on_query(events.append)
+            stop_tracing = instrument(orm, tracer_provider=provider)
+            with caplog.at_level(logging.DEBUG, logger="farmorm.sql"):
+                await _workload(orm)
+            stop_events()
+            stop_tracing()
+        finally:
+            await orm.close()
+    finally:
+        await db.drop()
+    assert [(e.statement, e.operation, e.params_count, e.rows, e.error_code) for e in events] == [
+        ("insert_many obs_users", "insert_many", 3, 1, None),
+        ("insert_many obs_users", "insert_many", 3, 0, "UNIQUE_CONSTRAINT_VIOLATION"),
+        ("find obs_users", "find", 1, 1, None),
+    ]
+    assert not any(SECRET in e.statement for e in events)
+    messages = [r.getMessage() for r in caplog.records if r.name == "farmorm.sql"]
+    assert len(messages) == len(events) and not any(SECRET in m for m in messages)
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans] == [e.operation for e in events]
+    assert {dict(s.attributes or {})["db.system"] for s in spans} == {"mongodb"}
