@@ -27,6 +27,7 @@ from .errors import (
     VersionConflict,
     is_orm_error,
 )
+from .factories import define_factory, define_seed
 from .runtime import ModelClient, Orm, create_orm, create_orm_from_runtime
 from .schema import (
     Schema,
@@ -55,4 +56,5 @@ __all__ = [
     "UniqueConstraintViolation", "ForeignKeyViolation", "NotNullViolation", "CheckViolation",
     "MissingTable", "MissingSchema", "TransactionConflict", "Deadlock", "OrmConnectionError",
     "QueryValidationError", "RecordNotFound", "VersionConflict", "UnsupportedError",
+    "define_factory", "define_seed",
 ]

@@ -20,7 +20,7 @@ _captured: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.Con
 
 
 def define_config(config: Mapping[str, Any] | None = None, /, **options: Any) -> dict[str, Any]:
-    """Return the config unchanged: ``schemas``, ``targets`` and optional ``database_url``, ``seed``, ``migrations``."""
+    """Return the config unchanged: ``schemas``, ``targets`` and optional ``database_url``, ``seed``, ``seeds``, ``migrations``."""
     result = {**dict(config or {}), **options}
     captured = _captured.get()
     if captured is not None:
@@ -60,6 +60,12 @@ def load_config(path: str | Path) -> dict[str, Any]:
     config = dict(found)
     if "seed" not in config and callable(getattr(module, "seed", None)):
         config["seed"] = module.seed
+    if "seeds" not in config:  # define_seed(...) results at module level, in definition order
+        from .factories import Seed
+
+        found_seeds = [v for v in vars(module).values() if isinstance(v, Seed)]
+        if found_seeds:
+            config["seeds"] = found_seeds
     config["path"] = file
     config["root"] = file.parent
     return config

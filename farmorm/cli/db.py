@@ -134,16 +134,32 @@ def downgrade(config: str = ConfigOption, url: Optional[str] = UrlOption,
 
 
 @db_app.command("seed")
-def seed(config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
-    """Run the config's ``seed(orm)`` coroutine against the database.
+def seed(config: str = ConfigOption, url: Optional[str] = UrlOption,
+         only: Optional[list[str]] = typer.Option(
+             None, "--only", help="Run only these seeds (repeat the option or separate names with commas).")) -> None:
+    """Run the config's seeds (``define_seed`` / ``seeds=``) and its ``seed(orm)`` coroutine, in order.
 
+    Each seed runs in its own transaction. The config's ``seed(orm)`` counts as a seed named "seed".
     Example: farmorm db seed --url sqlite:///app.db
+    Example: farmorm db seed --only users,posts
     """
+    from farmorm.errors import OrmError
+    from farmorm.factories import Seed, SeedRegistry, define_seed
+
     cfg = config_at(config)
     schema = schema_of(cfg)
     fn = cfg.get("seed")
-    if not callable(fn):
-        fail(f"No seed function in {cfg['path']}: define `async def seed(orm)` or pass seed= to define_config.")
+    try:
+        registry = SeedRegistry(cfg.get("seeds") or ())
+        if callable(fn) and not isinstance(fn, Seed) and "seed" not in registry.names:
+            registry.add(define_seed("seed", run=fn))
+        names = [n.strip() for item in (only or []) for n in item.split(",") if n.strip()]
+        chosen = registry.select(names)
+    except OrmError as exc:
+        fail(f"{exc.message} ({cfg['path']})")
+    if not registry.names:
+        fail(f"No seed function or seeds in {cfg['path']}: define `async def seed(orm)` or seeds with "
+             "define_seed(...), or pass seed= / seeds=[...] to define_config.")
     target = url_for(url, cfg)
 
     async def go() -> None:
@@ -152,14 +168,16 @@ def seed(config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
         orm = await create_orm(schema, target)
         try:
             with progress() as bar:
-                task = bar.add_task("Seeding", total=1)
-                await fn(orm)
-                bar.update(task, completed=1)
+                task = bar.add_task("Seeding", total=len(chosen))
+                await registry.run(orm, [s.name for s in chosen], on_done=lambda s: bar.advance(task))
         finally:
             await orm.close()
 
     run(go())
-    out.print("Seeded the database.")
+    if list(registry.names) == ["seed"]:
+        out.print("Seeded the database.")
+    else:
+        out.print(f"Seeded the database: {', '.join(s.name for s in chosen)}.")
 
 
 async def _drop_everything(schema: Any, url: str) -> int:

@@ -276,6 +276,7 @@ EXPECTED_ALL = [
     "UniqueConstraintViolation", "ForeignKeyViolation", "NotNullViolation", "CheckViolation",
     "MissingTable", "MissingSchema", "TransactionConflict", "Deadlock", "OrmConnectionError",
     "QueryValidationError", "RecordNotFound", "VersionConflict", "UnsupportedError",
+    "define_factory", "define_seed",
 ]
 
 
