@@ -55,9 +55,11 @@ bench: $(STAMP) services
 	$(PY) -m benchmarks.runner --json $(BENCH_DIR)/latest.json $(BENCH_ARGS)
 	$(PY) -m benchmarks.micro --json $(BENCH_DIR)/micro.json
 	$(PY) -m benchmarks.pg_relation_strategies --if-reachable --json $(BENCH_DIR)/pg_relation_strategies.json
+	$(PY) -m benchmarks.stream_rss --json $(BENCH_DIR)/stream_rss.json
 
 # The same code on tiny counts (well under a minute): checks the runs work, not their speed.
 bench-smoke: $(STAMP) services
 	$(PY) -m benchmarks.runner --smoke
 	$(PY) -m benchmarks.micro --smoke
 	$(PY) -m benchmarks.pg_relation_strategies --if-reachable --smoke
+	$(PY) -m benchmarks.stream_rss --smoke

@@ -153,6 +153,49 @@ class Connection(abc.ABC):
     async def rollback_to_savepoint(self, name: str) -> None:
         raise NotImplementedError
 
+    def discard(self) -> None:
+        """Drop the physical connection at once: its protocol or transaction state is unknown (a
+        cancel mid-statement, a lost COMMIT reply). The pool must never hand it out again. The
+        default does nothing (a driver without a pool of its own)."""
+
+    async def cursor(self, compiled: Any, params: Sequence[Any], batch_size: int) -> RowCursor:
+        """Open a cursor over the rows of the read ``compiled`` (``orm.<model>.stream``), fetched
+        ``batch_size`` at a time. The caller always awaits ``close()``. This default runs the
+        statement whole and slices it (buffered); the built-in drivers stream from the server."""
+        result = await self.run(compiled, params)
+        return BufferedCursor(result.rows, batch_size)
+
+
+class RowCursor(abc.ABC):
+    """An open cursor of a streamed read: batches of rows aligned with the statement's ``columns``."""
+
+    @abc.abstractmethod
+    async def fetch(self) -> Sequence[Sequence[Any]]:
+        """The next batch (at most ``batch_size`` rows); an empty batch means the rows are exhausted."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release the cursor's server resources (idempotent; called once the stream ends, however it ends)."""
+
+
+class BufferedCursor(RowCursor):
+    """Rows already in memory, handed out in batches (the fallback ``Connection.cursor``)."""
+
+    __slots__ = ("rows", "size", "at")
+
+    def __init__(self, rows: Sequence[Sequence[Any]], batch_size: int) -> None:
+        self.rows = rows
+        self.size = batch_size
+        self.at = 0
+
+    async def fetch(self) -> Sequence[Sequence[Any]]:
+        at = self.at
+        self.at = at + self.size
+        return self.rows[at:at + self.size]
+
+    async def close(self) -> None:
+        self.rows = ()
+
 
 class Driver(abc.ABC):
     """A backend: compiles nodes, hands out connections, maps native errors."""

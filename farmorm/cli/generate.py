@@ -9,7 +9,9 @@ import typer
 
 from .common import ConfigOption, config_at, fail, out, relative, schema_of
 
-TARGETS = ("prisma", "drizzle", "sql", "sqlalchemy")
+TARGETS = ("prisma", "drizzle", "sql", "sqlalchemy", "python")
+TARGET_HELP = "prisma, drizzle, sql, sqlalchemy or python."
+OutOption = typer.Option(None, "--out", help="Output file (relative to the current folder); overrides the config target's out.")
 
 
 def _render(target: str, schema: Any, options: dict[str, Any], current: str | None) -> str:
@@ -26,20 +28,27 @@ def _render(target: str, schema: Any, options: dict[str, Any], current: str | No
         return g.render_drizzle_schema(schema, dialect=options.get("dialect", "pg"))
     if target == "sql":
         return g.render_safe_sql(schema, dialect=options.get("dialect", "postgres"))
+    if target == "python":
+        from farmorm.generators.python import render_python_models
+
+        return render_python_models(schema)
     from farmorm.generators.sqlalchemy import render_sqlalchemy_source
 
     return render_sqlalchemy_source(schema, dialect=options.get("dialect"))
 
 
-def _prepare(target: str, config_path: str) -> tuple[Path, str | None, str]:
+def _prepare(target: str, config_path: str, out_path: str | None = None) -> tuple[Path, str | None, str]:
     if target not in TARGETS:
         fail(f'Unknown target "{target}". Expected one of: {", ".join(TARGETS)}.')
     config = config_at(config_path)
     schema = schema_of(config)
-    options = (config.get("targets") or {}).get(target)
-    if not options or not options.get("out"):
+    options = dict((config.get("targets") or {}).get(target) or {})
+    if out_path is not None:
+        path = Path(out_path).expanduser().resolve()
+    elif not options.get("out"):
         fail(f'Target "{target}" is not configured.')
-    path = relative(config, options["out"])
+    else:
+        path = relative(config, options["out"])
     current = path.read_text(encoding="utf-8") if path.is_file() else None
     try:
         return path, current, _render(target, schema, dict(options), current)
@@ -48,28 +57,30 @@ def _prepare(target: str, config_path: str) -> tuple[Path, str | None, str]:
 
 
 def generate(
-    target: str = typer.Argument(..., help="prisma, drizzle, sql or sqlalchemy."),
+    target: str = typer.Argument(..., help=TARGET_HELP),
     config: str = ConfigOption,
+    out_file: str | None = OutOption,
 ) -> None:
-    """Write the TARGET file configured in the config's targets.
+    """Write the TARGET file configured in the config's targets (or --out).
 
-    Example: farmorm generate prisma -c farmorm_config.py
+    Example: farmorm generate prisma -c farmorm_config.py; farmorm generate python --out models.py
     """
-    path, _, text = _prepare(target, config)
+    path, _, text = _prepare(target, config, out_file)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     out.print(f"Generated {target} output at {path}")
 
 
 def check(
-    target: str = typer.Argument(..., help="prisma, drizzle, sql or sqlalchemy."),
+    target: str = typer.Argument(..., help=TARGET_HELP),
     config: str = ConfigOption,
+    out_file: str | None = OutOption,
 ) -> None:
     """Exit 1 when the TARGET file differs from what generate would write.
 
     Example: farmorm check sql  (in CI, after changing the schema)
     """
-    path, current, text = _prepare(target, config)
+    path, current, text = _prepare(target, config, out_file)
     if current != text:
         out.print(f"{target} output is out of date: {path}")
         raise typer.Exit(1)

@@ -66,7 +66,10 @@ def run_migrations(context: Any, url: str, schema: Schema, build_metadata: Build
     def do_run(connection: sa.Connection) -> None:
         mariadb = bool(getattr(connection.dialect, "is_mariadb", False))
         metadata = build_metadata(connection.dialect.name, mariadb)
-        context.configure(connection=connection, target_metadata=metadata, **options(connection.dialect.name))
+        opts = options(connection.dialect.name)
+        if connection.dialect.name == "sqlite":
+            opts["transactional_ddl"] = True  # with transactional_sqlite_ddl: all or nothing
+        context.configure(connection=connection, target_metadata=metadata, **opts)
         with context.begin_transaction():
             context.run_migrations()
 
@@ -74,6 +77,8 @@ def run_migrations(context: Any, url: str, schema: Schema, build_metadata: Build
         from sqlalchemy.ext.asyncio import create_async_engine
 
         engine = create_async_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
+        if engine.dialect.name == "sqlite":
+            transactional_sqlite_ddl(engine.sync_engine)
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(do_run)
@@ -84,4 +89,18 @@ def run_migrations(context: Any, url: str, schema: Schema, build_metadata: Build
     asyncio.run(run_async())
 
 
-__all__ = ["farmorm_config", "config_schema", "database_url", "run_migrations"]
+def transactional_sqlite_ddl(engine: sa.Engine) -> None:
+    """SQLite DDL is transactional, but the sqlite3 module commits before it unless told not to:
+    take BEGIN over from it (SQLAlchemy's documented recipe), so a failed migration step rolls the
+    earlier steps back (RELIABILITY.md T29) instead of leaving them applied."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+__all__ = ["farmorm_config", "config_schema", "database_url", "run_migrations", "transactional_sqlite_ddl"]

@@ -16,6 +16,8 @@ from ..query.plan import Read, strip_hidden
 from ..query.values import utc_now
 from ..query.writes import create_values, unique_lookup, update_values, upsert_values
 from ..schema.manifest import ModelMeta
+from .stream import RecordStream
+from .typed import check_struct
 
 if TYPE_CHECKING:
     from .orm import Orm
@@ -164,26 +166,38 @@ class ModelClient:
     async def find_many(
         self, *, where: Any = None, select: Any = None, include: Any = None,
         order_by: Any = None, take: int | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False,
-    ) -> list[dict[str, Any]]:
-        """Records matching ``where``, ordered and paged; relations as ``select``/``include`` ask."""
+        with_deleted: bool = False, with_archived: bool = False, as_: type | None = None,
+    ) -> list[Any]:
+        """Records matching ``where``, ordered and paged; relations as ``select``/``include`` ask.
+
+        ``as_=SomeStruct`` (a ``msgspec.Struct`` class, e.g. ``schema.struct("user")``) returns
+        Structs built straight from the rows instead of dicts (scalar fields only)."""
         read = parse_read(self._schema, self.model, where=where, select=select, include=include,
                           order_by=order_by, take=take, skip=skip,
                           scope=scope_of(self.model, with_deleted, with_archived))
         orm = self._orm
+        if as_ is not None:
+            check_struct(self.model, as_, read)
+            async with orm._scope() as conn:
+                return await orm._executor.read_as(conn, read, as_)
         async with orm._scope() as conn:
             return await orm._executor.read(conn, read)
 
     async def find_first(
         self, *, where: Any = None, select: Any = None, include: Any = None,
         order_by: Any = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False,
-    ) -> dict[str, Any] | None:
-        """The first record matching ``where`` in ``order_by`` order, or None."""
+        with_deleted: bool = False, with_archived: bool = False, as_: type | None = None,
+    ) -> Any:
+        """The first record matching ``where`` in ``order_by`` order, or None (a Struct with ``as_``)."""
         read = parse_read(self._schema, self.model, where=where, select=select, include=include,
                           order_by=order_by, take=1, skip=skip,
                           scope=scope_of(self.model, with_deleted, with_archived))
         orm = self._orm
+        if as_ is not None:
+            check_struct(self.model, as_, read)
+            async with orm._scope() as conn:
+                typed = await orm._executor.read_as(conn, read, as_)
+            return typed[0] if typed else None
         async with orm._scope() as conn:
             rows = await orm._executor.read(conn, read)
         return rows[0] if rows else None
@@ -191,15 +205,50 @@ class ModelClient:
     find_one = find_first
 
     async def find_unique(self, *, where: Any, select: Any = None, include: Any = None,
-                          with_deleted: bool = False, with_archived: bool = False) -> dict[str, Any] | None:
-        """The record with this id / unique field / compound unique, or None."""
+                          with_deleted: bool = False, with_archived: bool = False,
+                          as_: type | None = None) -> Any:
+        """The record with this id / unique field / compound unique, or None (a Struct with ``as_``)."""
         unique_lookup(self.model, where, "FindUnique")
         read = parse_read(self._schema, self.model, where=where, select=select, include=include, take=1,
                           scope=scope_of(self.model, with_deleted, with_archived))
         orm = self._orm
+        if as_ is not None:
+            check_struct(self.model, as_, read)
+            async with orm._scope() as conn:
+                typed = await orm._executor.read_as(conn, read, as_)
+            return typed[0] if typed else None
         async with orm._scope() as conn:
             rows = await orm._executor.read(conn, read)
         return rows[0] if rows else None
+
+    def stream(
+        self, *, where: Any = None, select: Any = None, include: Any = None, order_by: Any = None,
+        take: int | None = None, skip: int | None = None, batch_size: int = 500, as_: type | None = None,
+        with_deleted: bool = False, with_archived: bool = False,
+    ) -> RecordStream:
+        """Records matching ``where`` through a server-side cursor, ``batch_size`` rows per round trip:
+        ``async with orm.user.stream(...) as rows: async for row in rows: ...`` (memory stays flat).
+
+        Arguments are validated here, before any I/O; relations are refused (scalar fields only)."""
+        model = self.model
+        if type(batch_size) is not int or batch_size < 1:
+            raise validation_error(
+                f'Invalid batch_size on model "{model.name}": expected a positive integer, got {batch_size!r}.',
+                model=model.name,
+            )
+        read = parse_read(self._schema, model, where=where, select=select, include=include,
+                          order_by=order_by, take=take, skip=skip,
+                          scope=scope_of(model, with_deleted, with_archived))
+        if read.relations:
+            rels = ", ".join(f'"{r.name}"' for r in read.relations)
+            raise validation_error(
+                f'A stream on model "{model.name}" reads scalar fields only; the query loads relations ({rels}). '
+                "Stream the records, then load relations per batch with find_many(where=..., include=...).",
+                model=model.name,
+            )
+        if as_ is not None:
+            check_struct(model, as_, read)
+        return RecordStream(self._orm, model.name, read, batch_size, as_)
 
     async def count(self, *, where: Any = None, with_deleted: bool = False, with_archived: bool = False) -> int:
         """How many records match ``where``."""

@@ -117,14 +117,28 @@ class ModelMeta:
 class Schema:
     """A validated schema: ``schema.models[name]`` is a :class:`ModelMeta`."""
 
-    __slots__ = ("models", "definitions")
+    __slots__ = ("models", "definitions", "_structs")
 
     def __init__(self, models: Mapping[str, ModelMeta], definitions: Mapping[str, ModelDef]):
         self.models: Mapping[str, ModelMeta] = MappingProxyType(dict(models))
         self.definitions: Mapping[str, ModelDef] = MappingProxyType(dict(definitions))
+        self._structs: dict[str, type[Any]] = {}  # schema.struct(name), built on first use
 
     def model(self, name: str) -> ModelMeta:
         return self.models[name]
+
+    def struct(self, name: str) -> type[Any]:
+        """The ``msgspec.Struct`` class of model ``name`` (its scalar fields; nullable ones ``T | None``),
+        built once per schema: pass it as ``as_=`` to read rows straight into Structs."""
+        structs: dict[str, type[Any]] = self._structs
+        cls = structs.get(name)
+        if cls is None:
+            if name not in self.models:
+                raise KeyError(f'Unknown model "{name}". Known models: {", ".join(self.models)}.')
+            from ..generators.python import make_struct
+
+            cls = structs[name] = make_struct(self.models[name])
+        return cls
 
     def __repr__(self) -> str:
         return f"Schema(models={list(self.models)})"

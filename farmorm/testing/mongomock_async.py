@@ -59,6 +59,9 @@ class AsyncMongomockCursor:
         for d in self._cursor:
             yield d
 
+    async def close(self) -> None:
+        self._cursor.close()
+
 
 def _unique_details(coll: Any, doc: dict[str, Any] | None) -> dict[str, Any] | None:
     """mongomock reports no keyPattern: find the unique index ``doc`` collides on, as a server would."""
@@ -90,7 +93,7 @@ class AsyncMongomockCollection:
         self.name = coll.name
 
     def find(self, filter: Any = None, projection: Any = None, *, sort: Any = None, skip: int = 0,
-             limit: int = 0, session: Any = None) -> AsyncMongomockCursor:
+             limit: int = 0, session: Any = None, batch_size: int = 0) -> AsyncMongomockCursor:
         cursor = self._coll.find(filter or {}, projection)
         if sort:
             cursor = cursor.sort(list(sort))

@@ -20,6 +20,8 @@ import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Sequence
 
+import anyio
+
 from farmorm.driver import (
     Capabilities,
     Connection,
@@ -29,6 +31,7 @@ from farmorm.driver import (
     Result,
     Returning,
     ReturningMode,
+    RowCursor,
     TextMatching,
 )
 from farmorm.errors import OrmError, SchemaError, UnsupportedError
@@ -115,6 +118,32 @@ class MongoConnection(Connection):
         if driver.listeners:
             driver.emit(compiled.statement, len(params), started, result.rowcount, None)
         return result
+
+    async def cursor(self, compiled: MongoCommand, params: Sequence[Any], batch_size: int) -> RowCursor:
+        """A ``find`` cursor with the server's ``batch_size``: documents arrive a batch per ``getMore``."""
+        c = compiled
+        if c.op != "find" or c.through is not None or c.per_parent is not None:
+            return await super().cursor(compiled, params, batch_size)  # relation levels: not streamed
+        driver = self.driver
+        started = time.perf_counter()
+        try:
+            filt = await self._filter(c, params)
+            kw: dict[str, Any] = {"batch_size": batch_size}
+            if c.sort:
+                kw["sort"] = c.sort
+            if c.skip is not None and params[c.skip.index]:
+                kw["skip"] = int(params[c.skip.index])
+            limit = int(params[c.limit.index]) if c.limit is not None and params[c.limit.index] is not None else None
+            if limit is not None:
+                kw["limit"] = limit
+            native = None if limit == 0 else self.coll(c.collection).find(filt, c.projection, **kw, **self._kw())
+        except BaseException as exc:
+            if driver.listeners:
+                driver.emit(c.statement, len(params), started, 0, exc)
+            raise
+        if driver.listeners:
+            driver.emit(c.statement, len(params), started, -1, None)
+        return MongoCursor(self, c, native, batch_size)
 
     async def _subs(self, template: Any, params: Sequence[Any]) -> dict[int, list[Any]] | None:
         subs = collect_subs(template, [])
@@ -383,6 +412,44 @@ class MongoConnection(Connection):
 
     async def rollback_to_savepoint(self, name: str) -> None:
         return None
+
+
+class MongoCursor(RowCursor):
+    """A ``find`` cursor read ``batch_size`` documents at a time, each turned into a row."""
+
+    __slots__ = ("owner", "command", "native", "size", "docs")
+
+    def __init__(self, owner: MongoConnection, command: MongoCommand, native: Any, size: int) -> None:
+        self.owner = owner
+        self.command = command
+        self.native = native
+        self.size = size
+        self.docs = native.__aiter__() if native is not None else None
+
+    async def fetch(self) -> Sequence[Sequence[Any]]:
+        docs = self.docs
+        if docs is None:
+            return []
+        rows: list[list[Any]] = []
+        row = self.owner._row
+        c = self.command
+        size = self.size
+        async for doc in docs:
+            rows.append(row(c, doc))
+            if len(rows) >= size:
+                break
+        else:
+            self.docs = None
+        return rows
+
+    async def close(self) -> None:
+        native, self.native, self.docs = self.native, None, None
+        if native is not None and hasattr(native, "close"):
+            try:
+                with anyio.CancelScope(shield=True):
+                    await _maybe(native.close())
+            except Exception:  # noqa: BLE001 - killing the server cursor is best effort (it times out anyway)
+                pass
 
 
 class MongoDriver(Driver):

@@ -27,6 +27,7 @@ from farmorm.driver import (
     Returning,
     ReturningMode,
     TextMatching,
+    RowCursor,
 )
 from farmorm.errors import OrmError, UnsupportedError
 from farmorm.schema.manifest import Schema
@@ -71,7 +72,7 @@ _MATCHED = re.compile(rb"Rows matched: (\d+)")
 class MysqlConnection(Connection):
     """One aiomysql connection; ``in_tx`` is True while a farmorm transaction is open on it."""
 
-    __slots__ = ("conn", "driver", "in_tx", "lastrowid", "tracker")
+    __slots__ = ("conn", "driver", "in_tx", "lastrowid", "streaming", "tracker")
 
     def __init__(self, driver: MysqlDriver, conn: Any) -> None:
         self.driver = driver
@@ -83,6 +84,7 @@ class MysqlConnection(Connection):
 
     async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
+        self.streaming = False  # an unbuffered result (orm.<model>.stream) owns the wire
             if self.in_tx:
                 if not compiled.needs_savepoint:
                     return await compiled.execute(self, params)
@@ -116,6 +118,8 @@ class MysqlConnection(Connection):
         started = time.perf_counter()
         try:
             async with self.conn.cursor() as cur:
+        if self.streaming:
+            raise _busy(driver)
                 # no args: pymysql then skips %-interpolation, so a literal % needs no doubling
                 await cur.execute(sql, args if args else None)
                 if kind == "count":
@@ -199,6 +203,85 @@ def is_closed(raw: Any) -> bool:
     closed = getattr(raw, "closed", None)
     if isinstance(closed, bool):
         return closed
+    async def cursor(self, compiled: Any, params: Sequence[Any], batch_size: int) -> RowCursor:
+        """An unbuffered cursor (aiomysql / asyncmy ``SSCursor``): rows come off the wire a batch
+        at a time. Until it closes, the connection can run nothing else (see ``_busy``)."""
+        if self.streaming:
+            raise _busy(self.driver)
+        sql, args = compiled.bind(params)
+        driver = self.driver
+        started = time.perf_counter()
+        cur = self.conn.cursor(_unbuffered_cursor_class(self.conn))
+        if not hasattr(cur, "fetchmany"):
+            cur = await cur  # aiomysql hands out a cursor through an awaitable
+        try:
+            await cur.execute(sql, args if args else None)
+        except BaseException as exc:
+            if driver.listeners:
+                driver.emit(sql, len(args), started, 0, exc)
+            with anyio.CancelScope(shield=True):
+                await _close_quietly(cur)
+            raise
+        if driver.listeners:
+            driver.emit(sql, len(args), started, -1, None)
+        self.streaming = True
+        return MysqlCursor(self, cur, batch_size)
+
+
+def _unbuffered_cursor_class(raw: Any) -> Any:
+    """aiomysql's or asyncmy's ``SSCursor``, whichever library ``raw`` comes from."""
+    import importlib
+
+    asyncmy = type(raw).__module__.startswith("asyncmy")
+    return importlib.import_module("asyncmy.cursors" if asyncmy else "aiomysql").SSCursor
+
+
+def _busy(driver: MysqlDriver) -> UnsupportedError:
+    return UnsupportedError(
+        f"The {driver.handle.kind} (mysql) connection is streaming rows (orm.<model>.stream): MySQL cannot run "
+        "another statement on it until the stream is closed. Finish or close the stream first, or run the other "
+        "queries outside the transaction that holds the stream.",
+        backend_kind=driver.handle.kind, dialect="mysql",
+    )
+
+
+async def _close_quietly(cur: Any) -> None:
+    try:
+        await cur.close()
+    except Exception:  # noqa: BLE001 - the caller is raising the error that matters
+        pass
+
+
+class MysqlCursor(RowCursor):
+    """An open unbuffered result. Closing it early reads the rest of the rows off the wire and
+    drops them (the protocol cannot abandon a result); a cancelled close drops the connection."""
+
+    __slots__ = ("my", "cur", "size", "done")
+
+    def __init__(self, my: MysqlConnection, cur: Any, size: int) -> None:
+        self.my = my
+        self.cur = cur
+        self.size = size
+        self.done = False
+
+    async def fetch(self) -> Sequence[Any]:
+        if self.done:
+            return []
+        rows: Sequence[Any] = await self.cur.fetchmany(self.size)
+        return rows
+
+    async def close(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        try:
+            await self.cur.close()
+        except BaseException:
+            self.my.conn.close()  # cancelled or failed mid-result: the protocol state is unknown, drop it
+            raise
+        finally:
+            self.my.streaming = False
+
     return not getattr(raw, "connected", True)
 
 

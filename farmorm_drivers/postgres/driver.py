@@ -24,6 +24,7 @@ from farmorm.driver import (
     Result,
     Returning,
     ReturningMode,
+    RowCursor,
     TextMatching,
 )
 from farmorm.errors import DESCRIPTIONS, TRANSACTION_ABORTED, OrmError, make_error
@@ -182,6 +183,73 @@ class PostgresDriver(Driver):
         self.schema = schema
         self.target = target  # the pool or connection farmorm runs on
         self.is_pool = is_pool
+    async def cursor(self, compiled: SqlStatement, params: Sequence[Any], batch_size: int) -> RowCursor:
+        """A server-side cursor: asyncpg's portal cursor, or a psycopg named cursor. A cursor lives
+        in a transaction: outside one farmorm opens its own (rolled back on close: it only read)."""
+        sql, args = compiled.bind(params)
+        own_tx = not self.in_tx
+        if own_tx:
+            await self.begin()
+        driver = self.driver
+        started = time.perf_counter()
+        try:
+            opener = getattr(self.conn, "server_cursor", None)  # the psycopg adapter
+            native = await opener(sql, args) if opener is not None else await self.conn.cursor(sql, *args)
+        except BaseException as exc:
+            if driver.listeners:
+                driver.emit(sql, len(args), started, 0, exc)
+            if own_tx:
+                with anyio.CancelScope(shield=True):
+                    await _quietly(self.rollback())
+            raise
+        if driver.listeners:
+            driver.emit(sql, len(args), started, -1, None)
+        return PostgresCursor(self, native, batch_size, own_tx)
+
+
+async def _quietly(cleanup: Any) -> None:
+    """Await a cleanup step whose failure must not hide the error being raised."""
+    try:
+        with anyio.move_on_after(10):
+            await cleanup
+    except Exception:  # noqa: BLE001
+        pass
+
+
+class PostgresCursor(RowCursor):
+    """An open server-side cursor (``orm.<model>.stream``) and the transaction it opened, if any."""
+
+    __slots__ = ("pg", "native", "size", "own_tx", "done")
+
+    def __init__(self, pg: PostgresConnection, native: Any, size: int, own_tx: bool) -> None:
+        self.pg = pg
+        self.native = native
+        self.size = size
+        self.own_tx = own_tx
+        self.done = False
+
+    async def fetch(self) -> Sequence[Any]:
+        if self.done:
+            return []
+        native = self.native
+        rows: Sequence[Any] = await (native.fetchmany(self.size) if hasattr(native, "fetchmany")
+                                     else native.fetch(self.size))
+        return rows
+
+    async def close(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        native = self.native
+        with anyio.CancelScope(shield=True):
+            if hasattr(native, "fetchmany"):  # psycopg: CLOSE the named cursor
+                await _quietly(native.close())
+            elif not self.own_tx and getattr(native, "_portal_name", None):
+                # asyncpg: the portal would live until the app's transaction ends; close it now
+                await _quietly(native._close_portal(None))
+            if self.own_tx:
+                await self.pg.rollback()
+
         self.owned = owned
         self.handle = DriverHandle(kind, "postgres", client, CAPABILITIES)
         self.compiler = SqlCompiler(schema, dialect or PostgresDialect())

@@ -12,12 +12,16 @@ Importing this module imports neither psycopg nor asyncpg.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Sequence
 
 from farmorm.schema.manifest import FieldMeta
 
 from .._sql.dialect import Fn
 from .dialect import PostgresDialect, decode_datetime
+
+
+_cursor_ids = itertools.count(1)
 
 
 class PsycopgDialect(PostgresDialect):
@@ -58,6 +62,16 @@ class PsycopgConnection:
 
     def is_closed(self) -> bool:
         return bool(self.raw.closed)
+
+    async def server_cursor(self, sql: str, args: Sequence[Any]) -> Any:
+        """A named (server-side) cursor over ``sql``, executed; the caller fetches and closes it."""
+        cur = self.raw.cursor(name=f"farmorm_stream_{next(_cursor_ids)}")
+        try:
+            await cur.execute(sql, args if args else None)
+        except BaseException:
+            await cur.close()
+            raise
+        return cur
 
     async def close(self) -> None:
         await self.raw.close()

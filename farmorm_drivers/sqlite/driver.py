@@ -28,6 +28,7 @@ from farmorm.driver import (
     Returning,
     ReturningMode,
     TextMatching,
+    RowCursor,
 )
 from farmorm.errors import (
     CHECK_VIOLATION,
@@ -47,6 +48,7 @@ from farmorm.errors import (
     native_error,
 )
 from farmorm.schema.manifest import Schema
+    UnsupportedError,
 
 from .._sql.compiler import SqlCompiler
 from .._sql.aborted import TxTracker
@@ -115,7 +117,7 @@ _NO_COLUMN = re.compile(r"no such column: (\S+)", re.I)
 
 
 class SqliteConnection(Connection):
-    __slots__ = ("conn", "driver", "in_tx", "tracker")
+    __slots__ = ("conn", "driver", "in_tx", "streaming", "tracker")
 
     def __init__(self, driver: SqliteDriver, conn: Any) -> None:
         self.driver = driver
@@ -128,6 +130,7 @@ class SqliteConnection(Connection):
         sql, args = compiled.bind(params)
         return await self.execute(sql, args, compiled.kind)
 
+        self.streaming = 0  # open streams (orm.<model>.stream) on this connection
     async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
         driver = self.driver
         if self.tracker.failed is not None and self.in_tx and not sql.startswith("ROLLBACK"):
@@ -222,8 +225,86 @@ class SqliteDriver(Driver):
 
     @asynccontextmanager
     async def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncIterator[Connection]:
-        async with self._lock:
+        try:
+            await self._lock.acquire()
+        except RuntimeError:
+            if not self._wrapped.streaming:
+                raise
+            raise UnsupportedError(
+                f"The {self.handle.kind} (sqlite) connection is held by a stream this task has open "
+                "(orm.<model>.stream): SQLite has one connection, so another operation outside a transaction "
+                "would wait for the stream forever. Open the stream inside orm.transaction() and run the other "
+                "operations on the transaction, or run them after the stream closes.",
+                backend_kind=self.handle.kind, dialect="sqlite",
+            ) from None
+        try:
             yield self._wrapped
+
+    async def cursor(self, compiled: SqlStatement, params: Sequence[Any], batch_size: int) -> RowCursor:
+        """A sqlite3 cursor stepped ``batch_size`` rows at a time (``fetchmany``)."""
+        sql, args = compiled.bind(params)
+        driver = self.driver
+        started = time.perf_counter()
+        try:
+            cur = await self.conn.execute(sql, args)
+        except BaseException as exc:
+            if driver.listeners:
+                driver.emit(sql, len(args), started, 0, exc)
+            raise
+        if driver.listeners:
+            driver.emit(sql, len(args), started, -1, None)
+        self.streaming += 1
+        return SqliteCursor(self, cur, batch_size)
+
+
+_CONTROL = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+
+
+def _interrupt(conn: Any) -> None:
+    native = getattr(conn, "_conn", None)
+    if native is not None:
+        try:
+            native.interrupt()
+        except Exception:  # noqa: BLE001 - closed already
+            pass
+
+
+async def _settle(task: asyncio.Future[Any], timeout: float = 30.0) -> None:
+    """Wait for ``task`` to finish, through further cancellations, at most ``timeout`` seconds
+    (its result or error is dropped: the caller is already raising)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not task.done() and loop.time() < deadline:
+        try:
+            await asyncio.wait({task}, timeout=deadline - loop.time())
+        except asyncio.CancelledError:
+            continue
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved: no "exception was never retrieved" warning
+
+
+class SqliteCursor(RowCursor):
+    __slots__ = ("owner", "cur", "size", "done")
+
+    def __init__(self, owner: SqliteConnection, cur: Any, size: int) -> None:
+        self.owner = owner
+        self.cur = cur
+        self.size = size
+        self.done = False
+
+    async def fetch(self) -> Sequence[Any]:
+        if self.done:
+            return []
+        rows: Sequence[Any] = await self.cur.fetchmany(self.size)
+        return rows
+
+    async def close(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.owner.streaming -= 1
+        with anyio.CancelScope(shield=True):
+            await self.cur.close()
 
     def check_schema(self, schema: Schema) -> None:
         from farmorm.errors import UnsupportedError
@@ -251,6 +332,8 @@ class SqliteDriver(Driver):
                     await conn.rollback()
                 raise
             await conn.commit()
+        finally:
+            self._lock.release()
 
     def map_error(self, exc: BaseException) -> OrmError | None:
         if isinstance(exc, OrmError):

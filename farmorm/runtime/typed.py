@@ -1,0 +1,53 @@
+"""``as_=``: reading rows straight into ``msgspec.Struct`` classes instead of dicts.
+
+The check runs before any I/O: the Struct must hold every field the query selects, and every
+Struct field the query does not select needs a default. The rows are then turned into Structs
+by a generated builder (``executor.struct_builder``), one call per row, no dict in between.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ..errors import validation_error
+from ..query.plan import Read
+from ..schema.manifest import ModelMeta
+
+
+def check_struct(model: ModelMeta, cls: Any, read: Read) -> type:
+    """Validate ``as_=cls`` against the read's selection; returns ``cls`` (VALIDATION_ERROR otherwise)."""
+    name = model.name
+    if not (isinstance(cls, type) and issubclass(cls, msgspec.Struct)):
+        raise validation_error(
+            f'as_ on model "{name}" expects a msgspec.Struct class (e.g. schema.struct("{name}")), got {cls!r}.',
+            model=name,
+        )
+    label = f'as_={cls.__name__} on model "{name}"'
+    if read.relations:
+        rels = ", ".join(f'"{r.name}"' for r in read.relations)
+        raise validation_error(
+            f"{label} reads scalar fields only; the query loads relations ({rels}). "
+            "Drop them from select/include, or read dicts (no as_).",
+            model=name,
+        )
+    fields = {fi.name: fi for fi in msgspec.structs.fields(cls)}
+    selected = [c for c in read.node.columns if c not in read.hidden]
+    for column in selected:
+        if column not in fields:
+            raise validation_error(
+                f'{label}: the Struct has no field "{column}", which the query selects. '
+                "Add the field to the Struct, or leave it out of select.",
+                model=name, field=column,
+            )
+    chosen = set(selected)
+    for fi in fields.values():
+        if fi.name not in chosen and fi.required:
+            what = "is not selected" if fi.name in model.fields else f'is not a field of model "{name}"'
+            raise validation_error(
+                f'{label}: the Struct\'s required field "{fi.name}" {what}. '
+                "Select it, or give the Struct field a default.",
+                model=name, field=fi.name,
+            )
+    return cls
