@@ -6,9 +6,9 @@ from typing import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from farmorm import Orm, Schema, create_orm
-from farmorm.setup import push_schema
-from farmorm.testing.databases import TestDatabase, base_backend
+from farmorm import Orm, Schema
+from farmorm.testing.databases import base_backend
+from farmorm.testing.harness import FreshDatabases
 
 from ..conftest import backend_problem, selected_backends
 
@@ -40,25 +40,24 @@ def backend(target: str) -> str:
 @pytest.fixture
 async def make_orm(target: str) -> AsyncIterator[Callable[[Schema], Awaitable[Orm]]]:
     """``orm = await make_orm(schema)``: an ORM on a fresh database with ``schema`` pushed
-    (created from the URL for a backend, from the raw client / pool / engine for a runtime target)."""
-    made: list[tuple[Orm | None, TestDatabase]] = []
+    (created from the URL for a backend, from the raw client / pool / engine for a runtime target).
+
+    Built on the test harness (``farmorm.testing.harness.FreshDatabases``, the lifecycle behind the
+    pytest plugin): database names carry the xdist worker id, and every database is dropped after
+    the test."""
+    fresh = FreshDatabases(target)
 
     async def make(schema: Schema) -> Orm:
-        db = TestDatabase(target)
-        client = await db.create()
-        made.append((None, db))
-        orm = await create_orm(schema, client)
-        made[-1] = (orm, db)
-        _URLS[id(orm)] = db.url
-        await push_schema(schema, orm)
+        orm = await fresh.orm(schema)
+        _URLS[id(orm)] = fresh.url_of(orm)
         return orm
 
-    yield make
-    for orm, db in reversed(made):
-        if orm is not None:
-            _URLS.pop(id(orm), None)
-            await orm.close()
-        await db.drop()
+    try:
+        yield make
+    finally:
+        for key in list(fresh.urls):
+            _URLS.pop(key, None)
+        await fresh.close()
 
 
 @pytest.fixture
