@@ -8,11 +8,11 @@ from typing import Any, AsyncIterator
 import pytest
 
 from farmorm import Orm, OrmError, define_factory, define_seed
-from farmorm.factories import SeedRegistry, run_seeds
+from farmorm.factories import SeedRegistry, reset_sequences, run_seeds
 from farmorm.testing.harness import FreshDatabases
 
 from ..conftest import backend_problem, required_backends, selected_backends
-from .conftest import posts, profiles, schema, users
+from .conftest import books, posts, profiles, schema, shelves, users
 
 
 def statements(orm: Orm) -> list[str]:
@@ -147,6 +147,7 @@ async def any_orm(request: pytest.FixtureRequest) -> AsyncIterator[Orm]:
         if request.param in required_backends():
             pytest.fail(problem)
         pytest.skip(problem)
+    reset_sequences()      # what farmorm_orm does; this fixture makes its own databases
     fresh = FreshDatabases(request.param)
     try:
         yield await fresh.orm(schema)
@@ -167,6 +168,14 @@ async def test_relations_and_atomicity_on_every_backend(any_orm: Orm) -> None:
     left = await orm.user.count(where={"email": "late@example.com"})
     assert left == (0 if orm.driver.capabilities.supports_transactions else 1)
     assert await orm.post.count() == 3
+    # integer keys: the parent's key is known only after its insert
+    book = await books.create(orm)
+    assert (book["id"], book["shelf_id"], book["shelf"]["id"]) == (101, 1, 1)
+    shelf = await shelves.create(orm, books=books.batch(2))
+    assert [(b["id"], b["shelf_id"]) for b in shelf["books"]] == [(102, 2), (103, 2)]
+    with pytest.raises(OrmError, match='Invalid value for field "title" on model "book"'):
+        await books.create(orm, title=7)
+    assert await orm.shelf.count() == 2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -178,6 +178,12 @@ def test_every_test_starts_on_an_empty_database(project: pytest.Pytester, backen
         assert not list(tmp_path.glob(f"{base}*"))
 
 
+def test_rollback_mode_falls_back_to_truncate_without_transactions(project: pytest.Pytester) -> None:
+    """mongomock has no transactions: rollback mode must still start every test empty."""
+    project.makepyfile(test_isolation=ISOLATION_TESTS)
+    _run(project, "--farmorm-url=mongo", "--farmorm-isolation=rollback").assert_outcomes(passed=2)
+
+
 def test_the_schema_can_come_from_the_ini_option(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\nfarmorm_schema = app_schema:schema\n")
     pytester.makepyfile(app_schema="from farmorm import define_schema, model, fields as f\n"
