@@ -26,8 +26,8 @@ from farmorm.driver import (
     Result,
     Returning,
     ReturningMode,
-    TextMatching,
     RowCursor,
+    TextMatching,
 )
 from farmorm.errors import OrmError, UnsupportedError
 from farmorm.schema.manifest import Schema
@@ -79,12 +79,12 @@ class MysqlConnection(Connection):
         self.conn = conn
         self.in_tx = False
         self.lastrowid = 0
+        self.streaming = False  # an unbuffered result (orm.<model>.stream) owns the wire
         #: a failed statement aborts the transaction, as on PostgreSQL (see _sql/aborted.py)
         self.tracker = TxTracker()
 
     async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
-        self.streaming = False  # an unbuffered result (orm.<model>.stream) owns the wire
             if self.in_tx:
                 if not compiled.needs_savepoint:
                     return await compiled.execute(self, params)
@@ -113,13 +113,13 @@ class MysqlConnection(Connection):
     async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
         """Run one statement; ``kind`` "count" returns the affected rows, anything else the rows."""
         driver = self.driver
+        if self.streaming:
+            raise _busy(driver)
         if self.tracker.failed is not None and self.in_tx and not sql.startswith("ROLLBACK"):
             raise self.tracker.error(driver.handle.kind, "mysql", "statement")
         started = time.perf_counter()
         try:
             async with self.conn.cursor() as cur:
-        if self.streaming:
-            raise _busy(driver)
                 # no args: pymysql then skips %-interpolation, so a literal % needs no doubling
                 await cur.execute(sql, args if args else None)
                 if kind == "count":
@@ -190,19 +190,6 @@ class MysqlConnection(Connection):
         await self.execute(f"ROLLBACK TO SAVEPOINT `{name}`")
         self.tracker.rolled_back_to(name)
 
-
-def server_version(info: str) -> tuple[int, ...]:
-    """``10.11.19-MariaDB-0+deb12u1`` -> (10, 11, 19); () when the text has no version. MariaDB's
-    handshake prefixes ``5.5.5-`` for old replication clients: that prefix is skipped."""
-    m = re.match(r"(?:5\.5\.5-(?=\d+\.\d+.*mariadb))?(\d+)\.(\d+)(?:\.(\d+))?", info, re.I)
-    return tuple(int(g) for g in m.groups() if g is not None) if m else ()
-
-
-def is_closed(raw: Any) -> bool:
-    """aiomysql has ``closed``; asyncmy has ``connected``."""
-    closed = getattr(raw, "closed", None)
-    if isinstance(closed, bool):
-        return closed
     async def cursor(self, compiled: Any, params: Sequence[Any], batch_size: int) -> RowCursor:
         """An unbuffered cursor (aiomysql / asyncmy ``SSCursor``): rows come off the wire a batch
         at a time. Until it closes, the connection can run nothing else (see ``_busy``)."""
@@ -282,6 +269,19 @@ class MysqlCursor(RowCursor):
         finally:
             self.my.streaming = False
 
+
+def server_version(info: str) -> tuple[int, ...]:
+    """``10.11.19-MariaDB-0+deb12u1`` -> (10, 11, 19); () when the text has no version. MariaDB's
+    handshake prefixes ``5.5.5-`` for old replication clients: that prefix is skipped."""
+    m = re.match(r"(?:5\.5\.5-(?=\d+\.\d+.*mariadb))?(\d+)\.(\d+)(?:\.(\d+))?", info, re.I)
+    return tuple(int(g) for g in m.groups() if g is not None) if m else ()
+
+
+def is_closed(raw: Any) -> bool:
+    """aiomysql has ``closed``; asyncmy has ``connected``."""
+    closed = getattr(raw, "closed", None)
+    if isinstance(closed, bool):
+        return closed
     return not getattr(raw, "connected", True)
 
 

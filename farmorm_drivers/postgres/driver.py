@@ -172,17 +172,6 @@ class PostgresConnection(Connection):
     async def rollback_to_savepoint(self, name: str) -> None:
         await self.execute(f'ROLLBACK TO SAVEPOINT "{name}"')
 
-
-class PostgresDriver(Driver):
-    """farmorm's driver for an ``asyncpg.Pool`` or ``asyncpg.Connection`` (or the psycopg 3 /
-    SQLAlchemy equivalents, adapted to the same asyncpg-shaped calls: see ``psycopg_runtime``)."""
-
-    def __init__(self, schema: Schema, client: Any, *, target: Any, is_pool: bool, owned: bool,
-                 kind: str = KIND, dialect: PostgresDialect | None = None) -> None:
-        super().__init__()
-        self.schema = schema
-        self.target = target  # the pool or connection farmorm runs on
-        self.is_pool = is_pool
     async def cursor(self, compiled: SqlStatement, params: Sequence[Any], batch_size: int) -> RowCursor:
         """A server-side cursor: asyncpg's portal cursor, or a psycopg named cursor. A cursor lives
         in a transaction: outside one farmorm opens its own (rolled back on close: it only read)."""
@@ -250,6 +239,17 @@ class PostgresCursor(RowCursor):
             if self.own_tx:
                 await self.pg.rollback()
 
+
+class PostgresDriver(Driver):
+    """farmorm's driver for an ``asyncpg.Pool`` or ``asyncpg.Connection`` (or the psycopg 3 /
+    SQLAlchemy equivalents, adapted to the same asyncpg-shaped calls: see ``psycopg_runtime``)."""
+
+    def __init__(self, schema: Schema, client: Any, *, target: Any, is_pool: bool, owned: bool,
+                 kind: str = KIND, dialect: PostgresDialect | None = None) -> None:
+        super().__init__()
+        self.schema = schema
+        self.target = target  # the pool or connection farmorm runs on
+        self.is_pool = is_pool
         self.owned = owned
         self.handle = DriverHandle(kind, "postgres", client, CAPABILITIES)
         self.compiler = SqlCompiler(schema, dialect or PostgresDialect())

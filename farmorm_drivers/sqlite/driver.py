@@ -27,8 +27,8 @@ from farmorm.driver import (
     Result,
     Returning,
     ReturningMode,
-    TextMatching,
     RowCursor,
+    TextMatching,
 )
 from farmorm.errors import (
     CHECK_VIOLATION,
@@ -45,10 +45,10 @@ from farmorm.errors import (
     TRANSACTION_CONFLICT,
     UNIQUE_CONSTRAINT_VIOLATION,
     OrmError,
+    UnsupportedError,
     native_error,
 )
 from farmorm.schema.manifest import Schema
-    UnsupportedError,
 
 from .._sql.compiler import SqlCompiler
 from .._sql.aborted import TxTracker
@@ -125,12 +125,12 @@ class SqliteConnection(Connection):
         self.in_tx = False
         #: a failed statement aborts the transaction, as on PostgreSQL (see _sql/aborted.py)
         self.tracker = TxTracker()
+        self.streaming = 0  # open streams (orm.<model>.stream) on this connection
 
     async def run(self, compiled: SqlStatement, params: Sequence[Any]) -> Result:
         sql, args = compiled.bind(params)
         return await self.execute(sql, args, compiled.kind)
 
-        self.streaming = 0  # open streams (orm.<model>.stream) on this connection
     async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
         driver = self.driver
         if self.tracker.failed is not None and self.in_tx and not sql.startswith("ROLLBACK"):
@@ -201,6 +201,46 @@ class SqliteConnection(Connection):
         await self.execute(f'ROLLBACK TO SAVEPOINT "{name}"')
         self.tracker.rolled_back_to(name)
 
+    async def cursor(self, compiled: SqlStatement, params: Sequence[Any], batch_size: int) -> RowCursor:
+        """A sqlite3 cursor stepped ``batch_size`` rows at a time (``fetchmany``)."""
+        sql, args = compiled.bind(params)
+        driver = self.driver
+        started = time.perf_counter()
+        try:
+            cur = await self.conn.execute(sql, args)
+        except BaseException as exc:
+            if driver.listeners:
+                driver.emit(sql, len(args), started, 0, exc)
+            raise
+        if driver.listeners:
+            driver.emit(sql, len(args), started, -1, None)
+        self.streaming += 1
+        return SqliteCursor(self, cur, batch_size)
+
+
+class SqliteCursor(RowCursor):
+    __slots__ = ("owner", "cur", "size", "done")
+
+    def __init__(self, owner: SqliteConnection, cur: Any, size: int) -> None:
+        self.owner = owner
+        self.cur = cur
+        self.size = size
+        self.done = False
+
+    async def fetch(self) -> Sequence[Any]:
+        if self.done:
+            return []
+        rows: Sequence[Any] = await self.cur.fetchmany(self.size)
+        return rows
+
+    async def close(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.owner.streaming -= 1
+        with anyio.CancelScope(shield=True):
+            await self.cur.close()
+
 
 class SqliteDriver(Driver):
     """farmorm's driver for an ``aiosqlite.Connection``."""
@@ -239,72 +279,8 @@ class SqliteDriver(Driver):
             ) from None
         try:
             yield self._wrapped
-
-    async def cursor(self, compiled: SqlStatement, params: Sequence[Any], batch_size: int) -> RowCursor:
-        """A sqlite3 cursor stepped ``batch_size`` rows at a time (``fetchmany``)."""
-        sql, args = compiled.bind(params)
-        driver = self.driver
-        started = time.perf_counter()
-        try:
-            cur = await self.conn.execute(sql, args)
-        except BaseException as exc:
-            if driver.listeners:
-                driver.emit(sql, len(args), started, 0, exc)
-            raise
-        if driver.listeners:
-            driver.emit(sql, len(args), started, -1, None)
-        self.streaming += 1
-        return SqliteCursor(self, cur, batch_size)
-
-
-_CONTROL = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
-
-
-def _interrupt(conn: Any) -> None:
-    native = getattr(conn, "_conn", None)
-    if native is not None:
-        try:
-            native.interrupt()
-        except Exception:  # noqa: BLE001 - closed already
-            pass
-
-
-async def _settle(task: asyncio.Future[Any], timeout: float = 30.0) -> None:
-    """Wait for ``task`` to finish, through further cancellations, at most ``timeout`` seconds
-    (its result or error is dropped: the caller is already raising)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not task.done() and loop.time() < deadline:
-        try:
-            await asyncio.wait({task}, timeout=deadline - loop.time())
-        except asyncio.CancelledError:
-            continue
-    if task.done() and not task.cancelled():
-        task.exception()  # retrieved: no "exception was never retrieved" warning
-
-
-class SqliteCursor(RowCursor):
-    __slots__ = ("owner", "cur", "size", "done")
-
-    def __init__(self, owner: SqliteConnection, cur: Any, size: int) -> None:
-        self.owner = owner
-        self.cur = cur
-        self.size = size
-        self.done = False
-
-    async def fetch(self) -> Sequence[Any]:
-        if self.done:
-            return []
-        rows: Sequence[Any] = await self.cur.fetchmany(self.size)
-        return rows
-
-    async def close(self) -> None:
-        if self.done:
-            return
-        self.done = True
-        self.owner.streaming -= 1
-        with anyio.CancelScope(shield=True):
-            await self.cur.close()
+        finally:
+            self._lock.release()
 
     def check_schema(self, schema: Schema) -> None:
         from farmorm.errors import UnsupportedError
@@ -332,8 +308,6 @@ class SqliteCursor(RowCursor):
                     await conn.rollback()
                 raise
             await conn.commit()
-        finally:
-            self._lock.release()
 
     def map_error(self, exc: BaseException) -> OrmError | None:
         if isinstance(exc, OrmError):
