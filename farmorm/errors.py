@@ -35,7 +35,6 @@ READ_ONLY = "READ_ONLY"
 #: (``"<Description> in <kind> (<dialect>) runtime: <native message>"``, as the reference does).
 DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
     {
-COMMIT_UNKNOWN = "COMMIT_UNKNOWN"
         UNIQUE_CONSTRAINT_VIOLATION: "Unique constraint violation",
         FOREIGN_KEY_VIOLATION: "Foreign key violation",
         NOT_NULL_VIOLATION: "Not-null constraint violation",
@@ -65,7 +64,6 @@ CODES = tuple(DESCRIPTIONS)
 RETRYABLE_CODES = frozenset({TRANSACTION_CONFLICT, DEADLOCK, LOCK_TIMEOUT, SCHEMA_CHANGED})
 
 
-        COMMIT_UNKNOWN: "Commit outcome unknown",
 class OrmError(Exception):
     """A normalized farmorm error: ``code`` says what happened whatever the backend."""
 
@@ -252,15 +250,6 @@ def error_class(code: str) -> type[OrmError]:
 
 
 def make_error(
-class CommitUnknown(OrmError):
-    """The connection was lost while COMMIT was in flight: the transaction may or may not have
-    committed. Never retryable, and ``transaction(retries=)`` never re-runs the body after it:
-    check whether the writes landed (an idempotency key, a marker row) before doing them again.
-    ``meta["commit_state"]`` is ``"unknown"``; ``__cause__`` is the native error."""
-
-    code = COMMIT_UNKNOWN
-
-
     code: str,
     message: str,
     *,
@@ -288,7 +277,6 @@ def native_error(
     full_meta.update(meta or {})
     return make_error(
         code,
-        CommitUnknown,
         f"{DESCRIPTIONS[code]} in {where} runtime: {original}",
         backend_kind=backend_kind,
         dialect=dialect,

@@ -7,8 +7,6 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
-import anyio
-
 from ..cache import PlanCache
 from ..detect import resolve
 from ..driver import Connection, Driver, DriverHandle, QueryEvent
@@ -16,15 +14,7 @@ from ..errors import OrmError, SchemaError, validation_error
 from ..schema.manifest import Schema
 from .executor import Executor
 from .model import ModelClient
-from .transaction import (
-    Gate,
-    Transaction,
-    TxState,
-    closed_transaction_error,
-    enter_connection,
-    pool_closed_error,
-    stop_waiters,
-)
+from .transaction import Transaction, TxState, closed_transaction_error
 
 _ids = itertools.count()
 
@@ -177,24 +167,13 @@ class Orm:
 
         return unsubscribe
 
-    async def close(self, timeout: float | None = 10.0) -> None:
-        """Close what farmorm opened (a pool or connection made from a URL); never the app's client.
-
-        New operations fail at once with CONNECTION_ERROR (``meta["reason"] == "pool_closed"``).
-        Operations in flight get ``timeout`` seconds to finish; then their connections are closed
-        under them (they fail with CONNECTION_ERROR). ``None`` waits for them. Idempotent."""
-        drivers = [*self._replicas, self._driver]
-        for driver in drivers:
-            driver.closed = True
-            stop_waiters(driver)
-        errors: list[BaseException] = []
-        for driver in drivers:
-            try:
-                await _close_driver(driver, timeout)
-            except BaseException as exc:  # noqa: BLE001 - close every driver, then raise the first error
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+    async def close(self) -> None:
+        """Close what farmorm opened (a pool or connection made from a URL); never the app's client."""
+        try:
+            for replica in self._replicas:
+                await replica.close()
+        finally:
+            await self._driver.close()
 
     async def __aenter__(self) -> Orm:
         return self
@@ -211,7 +190,7 @@ class _Scope:
     """``async with orm._scope() as conn``: a class, not a generator, because it runs on every
     operation (an @asynccontextmanager costs a generator and its wrapper per call)."""
 
-    __slots__ = ("orm", "write", "cm", "gate")
+    __slots__ = ("orm", "write", "cm")
 
     def __init__(self, orm: Orm, write: bool) -> None:
         self.orm = orm
@@ -228,7 +207,7 @@ class _Scope:
         driver = orm._driver if self.write or not orm._replicas else orm._read_driver()
         self.cm = cm = driver.connection(write=self.write)
         try:
-            return await enter_connection(driver, cm.__aenter__())
+            return await cm.__aenter__()
         except OrmError:
             raise
         except Exception as exc:
@@ -247,7 +226,6 @@ class _Scope:
             return False
         mapped = self.orm._driver.map_error(exc)
         if mapped is None:
-        self.gate: Gate | None = None
             return False
         raise mapped from exc
 
@@ -255,15 +233,7 @@ class _Scope:
 def _mapped(driver: Driver, exc: BaseException) -> BaseException:
     mapped = driver.map_error(exc)
     return exc if mapped is None else mapped
-            # tasks sharing the transaction take turns on its connection
-            await state.gate.acquire()
-            if not state.active:  # the block ended while this task waited
-                state.gate.release()
-                raise closed_transaction_error()
-            self.gate = state.gate
 
-        if orm._driver.closed:
-            raise pool_closed_error(orm._driver)
 
 async def create_driver(schema: Schema, client: Any, *, dialect: str | None = None,
                         database_name: str | None = None, **options: Any) -> Driver:
@@ -274,17 +244,6 @@ async def create_driver(schema: Schema, client: Any, *, dialect: str | None = No
     if dialect is not None:
         detected = type(detected)(detected.kind, detected.client, dialect, detected.source)
     if detected.dialect is None and getattr(module, "dialect", None) != "mongo" and getattr(module, "needs_dialect", False):
-        gate, self.gate = self.gate, None
-        if gate is not None:
-            gate.release()
-        if isinstance(exc, Exception) and self.orm._driver.closed:
-            # orm.close() cut this operation off: say so, whatever the driver raised
-            try:
-                if self.cm is not None:
-                    await self.cm.__aexit__(exc_type, exc, tb)
-            except Exception:  # noqa: BLE001 - the connection is going away with the pool
-                pass
-            raise pool_closed_error(self.orm._driver) from exc
         raise ValueError(
             f"Could not determine the database dialect for the detected {detected.kind} runtime. "
             'Pass a "dialect" option explicitly.'
@@ -301,18 +260,6 @@ async def create_driver(schema: Schema, client: Any, *, dialect: str | None = No
         await driver.close()
         raise
     return driver
-async def _close_driver(driver: Driver, timeout: float | None) -> None:
-    if timeout is None:
-        await driver.close()
-        return
-    with anyio.move_on_after(timeout) as scope:
-        await driver.close()
-    if scope.cancelled_caught:
-        driver.terminate()
-        with anyio.move_on_after(max(timeout, 1.0)):
-            await driver.close()
-
-
 
 
 async def create_orm(schema: Schema, client: Any, *, dialect: str | None = None,
@@ -344,9 +291,3 @@ async def create_orm(schema: Schema, client: Any, *, dialect: str | None = None,
 
 
 create_orm_from_runtime = create_orm
-    acquire_timeout = options.pop("acquire_timeout", Driver.acquire_timeout)
-    if acquire_timeout is not None and (isinstance(acquire_timeout, bool) or not isinstance(acquire_timeout, (int, float))
-                                        or acquire_timeout <= 0):
-        raise ValueError(f"acquire_timeout must be a positive number of seconds or None, got {acquire_timeout!r}")
-    driver.acquire_timeout = acquire_timeout
-            reader.acquire_timeout = acquire_timeout
