@@ -219,6 +219,17 @@ class Driver(abc.ABC):
     def map_error(self, exc: BaseException) -> OrmError | None:
         """Convert a native error to an OrmError, or None when it is not a database error."""
 
+    #: set by ``orm.close()``: new operations fail at once with CONNECTION_ERROR (``reason="pool_closed"``)
+    closed: bool = False
+    #: seconds an operation waits for a pooled connection before CONNECTION_ERROR
+    #: (``reason="pool_timeout"``); ``create_orm(..., acquire_timeout=)`` sets it, None waits forever
+    acquire_timeout: float | None = 30.0
+
+    def pool_status(self) -> dict[str, int] | None:
+        """``{"size", "in_use", "max_size"}`` of the connections farmorm hands out, or None when
+        the driver has no pool of its own to report on."""
+        return None
+
     def check_schema(self, schema: Any) -> None:
         """Refuse schema features this backend cannot serve (namespaces, generated ids, …)."""
 
@@ -228,6 +239,10 @@ class Driver(abc.ABC):
 
     async def close(self) -> None:
         """Close what the driver opened itself (never a client the user passed in)."""
+
+    def terminate(self) -> None:
+        """Close what the driver opened at once, under operations still running (``orm.close``
+        past its timeout): they fail with CONNECTION_ERROR. The default does nothing."""
 
     def emit(self, statement: str, params_count: int, started: float, rows: int, error: BaseException | None) -> None:
         """Tell ``on_query`` listeners about one executed statement."""

@@ -30,6 +30,7 @@ SCHEMA_CHANGED = "SCHEMA_CHANGED"
 MISSING_COLUMN = "MISSING_COLUMN"
 STORAGE_FULL = "STORAGE_FULL"
 READ_ONLY = "READ_ONLY"
+COMMIT_UNKNOWN = "COMMIT_UNKNOWN"
 
 #: Human description of each code, used as the message prefix of mapped native errors
 #: (``"<Description> in <kind> (<dialect>) runtime: <native message>"``, as the reference does).
@@ -55,6 +56,7 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         MISSING_COLUMN: "Missing column",
         STORAGE_FULL: "Database storage full",
         READ_ONLY: "Database is read-only",
+        COMMIT_UNKNOWN: "Commit outcome unknown",
     }
 )
 
@@ -217,6 +219,15 @@ class ReadOnlyDatabase(OrmError):
     code = READ_ONLY
 
 
+class CommitUnknown(OrmError):
+    """The connection was lost while COMMIT was in flight: the transaction may or may not have
+    committed. Never retryable, and ``transaction(retries=)`` never re-runs the body after it:
+    check whether the writes landed (an idempotency key, a marker row) before doing them again.
+    ``meta["commit_state"]`` is ``"unknown"``; ``__cause__`` is the native error."""
+
+    code = COMMIT_UNKNOWN
+
+
 _BY_CODE: dict[str, type[OrmError]] = {
     cls.code: cls
     for cls in (
@@ -240,6 +251,7 @@ _BY_CODE: dict[str, type[OrmError]] = {
         MissingColumn,
         StorageFull,
         ReadOnlyDatabase,
+        CommitUnknown,
     )
 }
 

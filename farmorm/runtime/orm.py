@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
+import anyio
+
 from ..cache import PlanCache
 from ..detect import resolve
 from ..driver import Connection, Driver, DriverHandle, QueryEvent
@@ -14,7 +16,15 @@ from ..errors import OrmError, SchemaError, validation_error
 from ..schema.manifest import Schema
 from .executor import Executor
 from .model import ModelClient
-from .transaction import Transaction, TxState, closed_transaction_error
+from .transaction import (
+    Gate,
+    Transaction,
+    TxState,
+    closed_transaction_error,
+    enter_connection,
+    pool_closed_error,
+    stop_waiters,
+)
 
 _ids = itertools.count()
 
@@ -167,13 +177,24 @@ class Orm:
 
         return unsubscribe
 
-    async def close(self) -> None:
-        """Close what farmorm opened (a pool or connection made from a URL); never the app's client."""
-        try:
-            for replica in self._replicas:
-                await replica.close()
-        finally:
-            await self._driver.close()
+    async def close(self, timeout: float | None = 10.0) -> None:
+        """Close what farmorm opened (a pool or connection made from a URL); never the app's client.
+
+        New operations fail at once with CONNECTION_ERROR (``meta["reason"] == "pool_closed"``).
+        Operations in flight get ``timeout`` seconds to finish; then their connections are closed
+        under them (they fail with CONNECTION_ERROR). ``None`` waits for them. Idempotent."""
+        drivers = [*self._replicas, self._driver]
+        for driver in drivers:
+            driver.closed = True
+            stop_waiters(driver)
+        errors: list[BaseException] = []
+        for driver in drivers:
+            try:
+                await _close_driver(driver, timeout)
+            except BaseException as exc:  # noqa: BLE001 - close every driver, then raise the first error
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     async def __aenter__(self) -> Orm:
         return self
@@ -190,12 +211,13 @@ class _Scope:
     """``async with orm._scope() as conn``: a class, not a generator, because it runs on every
     operation (an @asynccontextmanager costs a generator and its wrapper per call)."""
 
-    __slots__ = ("orm", "write", "cm")
+    __slots__ = ("orm", "write", "cm", "gate")
 
     def __init__(self, orm: Orm, write: bool) -> None:
         self.orm = orm
         self.write = write
         self.cm: Any = None
+        self.gate: Gate | None = None
 
     async def __aenter__(self) -> Connection:
         orm = self.orm
@@ -203,17 +225,36 @@ class _Scope:
         if state is not None:
             if not state.active:
                 raise closed_transaction_error()
+            # tasks sharing the transaction take turns on its connection
+            await state.gate.acquire()
+            if not state.active:  # the block ended while this task waited
+                state.gate.release()
+                raise closed_transaction_error()
+            self.gate = state.gate
             return state.conn
+        if orm._driver.closed:
+            raise pool_closed_error(orm._driver)
         driver = orm._driver if self.write or not orm._replicas else orm._read_driver()
         self.cm = cm = driver.connection(write=self.write)
         try:
-            return await cm.__aenter__()
+            return await enter_connection(driver, cm.__aenter__())
         except OrmError:
             raise
         except Exception as exc:
             raise _mapped(orm._driver, exc) from exc
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        gate, self.gate = self.gate, None
+        if gate is not None:
+            gate.release()
+        if isinstance(exc, Exception) and self.orm._driver.closed:
+            # orm.close() cut this operation off: say so, whatever the driver raised
+            try:
+                if self.cm is not None:
+                    await self.cm.__aexit__(exc_type, exc, tb)
+            except Exception:  # noqa: BLE001 - the connection is going away with the pool
+                pass
+            raise pool_closed_error(self.orm._driver) from exc
         try:
             if self.cm is not None:
                 await self.cm.__aexit__(exc_type, exc, tb)
@@ -228,6 +269,18 @@ class _Scope:
         if mapped is None:
             return False
         raise mapped from exc
+
+
+async def _close_driver(driver: Driver, timeout: float | None) -> None:
+    if timeout is None:
+        await driver.close()
+        return
+    with anyio.move_on_after(timeout) as scope:
+        await driver.close()
+    if scope.cancelled_caught:
+        driver.terminate()
+        with anyio.move_on_after(max(timeout, 1.0)):
+            await driver.close()
 
 
 def _mapped(driver: Driver, exc: BaseException) -> BaseException:
@@ -270,11 +323,17 @@ async def create_orm(schema: Schema, client: Any, *, dialect: str | None = None,
     go to them in turn; writes and everything inside a transaction go to ``client``, the primary."""
     if isinstance(replicas, (str, bytes)):
         raise TypeError("create_orm(replicas=...) expects a list of clients or URLs, not one string.")
+    acquire_timeout = options.pop("acquire_timeout", Driver.acquire_timeout)
+    if acquire_timeout is not None and (isinstance(acquire_timeout, bool) or not isinstance(acquire_timeout, (int, float))
+                                        or acquire_timeout <= 0):
+        raise ValueError(f"acquire_timeout must be a positive number of seconds or None, got {acquire_timeout!r}")
     driver = await create_driver(schema, client, dialect=dialect, database_name=database_name, **options)
+    driver.acquire_timeout = acquire_timeout
     readers: list[Driver] = []
     try:
         for replica in replicas:
             reader = await create_driver(schema, replica, dialect=dialect, database_name=database_name, **options)
+            reader.acquire_timeout = acquire_timeout
             readers.append(reader)
             mine, theirs = driver.handle, reader.handle
             if (theirs.kind, theirs.dialect) != (mine.kind, mine.dialect):

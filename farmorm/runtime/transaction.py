@@ -8,6 +8,8 @@ cancelled task never leaves a connection inside a transaction.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import inspect
 import logging
 import random
@@ -16,10 +18,18 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator
 
 import anyio
 
-from ..errors import OrmError, UnsupportedError, validation_error
+from ..errors import (
+    COMMIT_UNKNOWN,
+    CONNECTION_ERROR,
+    DESCRIPTIONS,
+    OrmError,
+    UnsupportedError,
+    make_error,
+    validation_error,
+)
 
 if TYPE_CHECKING:
-    from ..driver import Connection
+    from ..driver import Connection, Driver
     from .orm import Orm
 
 #: Accepted ``isolation=`` values; drivers receive the canonical SQL spelling (SQLite is always
@@ -35,15 +45,65 @@ BACKOFF_BASE = 0.01
 BACKOFF_CAP = 1.0
 
 
+class Gate:
+    """One operation at a time on a transaction's connection, whichever task runs it.
+
+    A transaction handle can be shared by several tasks (``asyncio.gather`` of ``tx`` calls, a
+    task started inside the block); a connection runs one statement at a time, so operations on
+    it take turns here (asyncpg would raise "another operation is in progress"). Reentrant for the
+    task that holds it: an operation that opens a nested transaction (a savepoint) passes."""
+
+    __slots__ = ("owner", "depth", "waiters")
+
+    def __init__(self) -> None:
+        self.owner: asyncio.Task[Any] | None = None
+        self.depth = 0
+        self.waiters: collections.deque[tuple[asyncio.Future[None], asyncio.Task[Any] | None]] = collections.deque()
+
+    async def acquire(self) -> None:
+        task = asyncio.current_task()
+        if self.owner is task and task is not None:
+            self.depth += 1
+            return
+        if self.owner is None and not self.waiters:
+            self.owner, self.depth = task, 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (fut, task)
+        self.waiters.append(entry)
+        try:
+            await fut
+        except BaseException:
+            if fut.done() and not fut.cancelled():
+                self.release()  # handed over just as we were cancelled: pass it on
+            else:
+                self.waiters.remove(entry)
+            raise
+
+    def release(self) -> None:
+        self.depth -= 1
+        if self.depth > 0:
+            return
+        self.owner = None
+        while self.waiters:
+            fut, task = self.waiters.popleft()
+            if not fut.done():
+                self.owner, self.depth = task, 1  # handed over: nobody can slip in before it runs
+                fut.set_result(None)
+                return
+
+
 class TxState:
     """The connection of the running transaction and how deep the savepoints go."""
 
-    __slots__ = ("conn", "depth", "active", "hooks", "actor")
+    __slots__ = ("conn", "depth", "active", "hooks", "actor", "gate")
 
-    def __init__(self, conn: Connection, depth: int, actor: str | None = None) -> None:
+    def __init__(self, conn: Connection, depth: int, actor: str | None = None, gate: Gate | None = None) -> None:
         self.conn = conn
         self.depth = depth
         self.active = True
+        #: shared by the nested levels: they run on the same connection
+        self.gate = gate if gate is not None else Gate()
         #: ``tx.on_commit`` callbacks registered at this level (moved to the parent on release)
         self.hooks: list[Callable[[], Any]] = []
         #: ``orm.transaction(actor=...)``: who history rows name as the actor
@@ -116,7 +176,7 @@ class Transaction:
                 async with Transaction(self.orm, None, self.isolation, 0, self.actor) as tx:
                     return await self.fn(tx)  # type: ignore[misc]
             except OrmError as exc:
-                if nested or not exc.retryable or attempt >= self.retries:
+                if nested or not _may_rerun(exc) or attempt >= self.retries:
                     raise
                 attempt += 1
                 await anyio.sleep(backoff(attempt))
@@ -127,18 +187,36 @@ class Transaction:
         orm = self.orm
         outer = orm._state()
         if outer is not None:
+            if not outer.active:
+                raise closed_transaction_error()
             self._parent = outer
             self._savepoint = f"farmorm_sp_{outer.depth + 1}"
-            await orm._guard(outer.conn.savepoint(self._savepoint))
-            self._state = TxState(outer.conn, outer.depth + 1, self.actor or outer.actor)
+            # the savepoint level holds the connection's gate until it is released: another task
+            # sharing the transaction cannot interleave statements into it
+            await outer.gate.acquire()
+            try:
+                await orm._guard(outer.conn.savepoint(self._savepoint))
+            except BaseException:
+                outer.gate.release()
+                raise
+            self._state = TxState(outer.conn, outer.depth + 1, self.actor or outer.actor, outer.gate)
         else:
+            if orm._driver.closed:
+                raise pool_closed_error(orm._driver)
             self._stack = AsyncExitStack()
+            began: Connection | None = None
             try:
                 conn = await orm._guard(
-                    self._stack.enter_async_context(orm._driver.connection(write=True, transaction=True))
+                    enter_connection(orm._driver, self._stack.enter_async_context(
+                        orm._driver.connection(write=True, transaction=True)))
                 )
+                began = conn
                 await orm._guard(conn.begin(self.isolation))
             except BaseException:
+                if began is not None:
+                    # BEGIN failed or was cancelled in flight: it may have opened a transaction on
+                    # the server, so the connection must not go back to the pool as it is
+                    began.discard()
                 with anyio.CancelScope(shield=True):
                     await self._stack.aclose()
                 raise
@@ -153,7 +231,12 @@ class Transaction:
         orm._var.reset(self._token)
         conn = state.conn
         committed = False
+        gate = state.gate
+        nested = self._savepoint is not None
         try:
+            if not nested:
+                # wait for operations other tasks still run on this transaction, then end it
+                await gate.acquire()
             with anyio.CancelScope(shield=True):
                 if self._savepoint is not None:
                     if exc is None:
@@ -167,13 +250,24 @@ class Transaction:
                     try:
                         await orm._guard(conn.commit())
                         committed = True
+                    except OrmError as err:
+                        if err.code != CONNECTION_ERROR:
+                            await _quiet_rollback(conn)
+                            raise
+                        # the connection broke while COMMIT was in flight: it may have committed
+                        conn.discard()
+                        raise commit_unknown(err) from err
                     except BaseException:
-                        await _quiet_rollback(conn)
+                        # cancelled while COMMIT was in flight: the outcome is unknown and so is the
+                        # protocol state; never hand this connection out again
+                        conn.discard()
                         raise
                 else:
                     await _quiet_rollback(conn)
         finally:
             state.active = False
+            if nested or gate.owner is asyncio.current_task():
+                gate.release()
             hooks, state.hooks = state.hooks, []
             if self._stack is not None:
                 with anyio.CancelScope(shield=True):
@@ -183,11 +277,119 @@ class Transaction:
 
 
 async def _quiet_rollback(conn: Connection) -> None:
-    """Roll back, keeping the original error when the rollback itself fails (lost connection)."""
+    """Roll back, keeping the original error when the rollback itself fails (lost connection);
+    a connection whose rollback failed or was cancelled is discarded, never reused."""
     try:
         await conn.rollback()
     except Exception:  # noqa: BLE001 - the caller is already raising the error that matters
-        pass
+        conn.discard()
+    except BaseException:
+        conn.discard()
+        raise
+
+
+async def enter_connection(driver: Driver, entering: Awaitable[Connection]) -> Connection:
+    """Await ``entering`` (a driver's ``connection()`` being entered) within the driver's
+    ``acquire_timeout``; past it, CONNECTION_ERROR with ``reason="pool_timeout"`` naming the pool."""
+    timeout = driver.acquire_timeout
+    task = asyncio.current_task()
+    waiting = _waiting(driver)
+    if task is not None:
+        waiting.add(task)  # orm.close() fails waiting callers at once (see stop_waiters)
+    try:
+        if timeout is None:
+            return await entering
+        with anyio.move_on_after(timeout) as scope:
+            return await entering
+        if scope.cancelled_caught:
+            raise pool_timeout_error(driver, timeout)
+        raise AssertionError("unreachable")  # pragma: no cover
+    except asyncio.CancelledError:
+        if task is not None and driver.closed and task in _stopped(driver):
+            _stopped(driver).discard(task)
+            task.uncancel()
+            raise pool_closed_error(driver) from None
+        raise
+    finally:
+        if task is not None:
+            waiting.discard(task)
+
+
+def _waiting(driver: Driver) -> set[asyncio.Task[Any]]:
+    found: set[asyncio.Task[Any]] | None = driver.__dict__.get("_farmorm_waiting")
+    if found is None:
+        found = driver.__dict__["_farmorm_waiting"] = set()
+    return found
+
+
+def _stopped(driver: Driver) -> set[asyncio.Task[Any]]:
+    found: set[asyncio.Task[Any]] | None = driver.__dict__.get("_farmorm_stopped")
+    if found is None:
+        found = driver.__dict__["_farmorm_stopped"] = set()
+    return found
+
+
+def stop_waiters(driver: Driver) -> int:
+    """Fail every caller still waiting for a connection of ``driver`` (it is closing): they raise
+    CONNECTION_ERROR (``reason="pool_closed"``) instead of waiting on a pool that is going away."""
+    waiting = _waiting(driver)
+    stopped = _stopped(driver)
+    for task in list(waiting):
+        if not task.done():
+            stopped.add(task)
+            task.cancel()
+    return len(waiting)
+
+
+def pool_timeout_error(driver: Driver, timeout: float) -> OrmError:
+    status = driver.pool_status() or {}
+    size, in_use, max_size = status.get("size"), status.get("in_use"), status.get("max_size")
+    h = driver.handle
+    pool = f"all {max_size} connections of the pool are in use" if max_size is not None else "the connection is in use"
+    return make_error(
+        CONNECTION_ERROR,
+        f"{DESCRIPTIONS[CONNECTION_ERROR]} in {h.kind} ({h.dialect}) runtime: no connection within "
+        f"acquire_timeout={timeout:g}s: {pool} (size {size}, in use {in_use}). Raise the pool size, shorten "
+        "transactions, or avoid operations outside the running transaction while it holds a connection "
+        "(pass the tx handle).",
+        backend_kind=h.kind, dialect=h.dialect, retryable=False,
+        meta={"reason": "pool_timeout", "acquire_timeout": timeout, "pool_size": size, "in_use": in_use,
+              "max_size": max_size},
+    )
+
+
+def pool_closed_error(driver: Driver) -> OrmError:
+    h = driver.handle
+    return make_error(
+        CONNECTION_ERROR,
+        f"{DESCRIPTIONS[CONNECTION_ERROR]} in {h.kind} ({h.dialect}) runtime: the client is closed (orm.close() "
+        "was called); create a new one.",
+        backend_kind=h.kind, dialect=h.dialect, retryable=False, meta={"reason": "pool_closed"},
+    )
+
+
+def _may_rerun(exc: OrmError) -> bool:
+    """``transaction(fn, retries=)`` re-runs ``fn`` after a retryable error, and after a lost
+    connection before COMMIT was sent (nothing was committed). Never after COMMIT_UNKNOWN."""
+    if exc.code == COMMIT_UNKNOWN:
+        return False
+    if exc.retryable:
+        return True
+    return exc.code == CONNECTION_ERROR and exc.meta.get("reason") not in ("pool_closed", "pool_timeout")
+
+
+def commit_unknown(cause: OrmError) -> OrmError:
+    """COMMIT_UNKNOWN for a connection lost while COMMIT was in flight."""
+    where = f"{cause.backend_kind} ({cause.dialect})" if cause.dialect else str(cause.backend_kind)
+    return make_error(
+        COMMIT_UNKNOWN,
+        f"{DESCRIPTIONS[COMMIT_UNKNOWN]} in {where} runtime: the connection was lost while COMMIT was in "
+        "flight, so the transaction may or may not have committed. farmorm does not retry it; check "
+        f"whether its writes landed before doing them again. ({cause.meta.get('original_message', cause.message)})",
+        backend_kind=cause.backend_kind, dialect=cause.dialect, retryable=False,
+        meta={"commit_state": "unknown", "in_transaction": True,
+              "original_message": cause.meta.get("original_message", cause.message)},
+    )
 
 
 def closed_transaction_error() -> OrmError:

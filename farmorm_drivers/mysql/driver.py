@@ -9,6 +9,7 @@ so the connection tracks whether a farmorm transaction is open.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import weakref
@@ -66,6 +67,8 @@ CAPABILITIES = Capabilities(
 SQL_MODE = ("STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
             "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION")
 SESSION_SETUP = f"SET SESSION sql_mode = '{SQL_MODE}', SESSION time_zone = '+00:00'"
+#: seconds the side connection that kills a cancelled statement may take
+KILL_TIMEOUT = 5.0
 _MATCHED = re.compile(rb"Rows matched: (\d+)")
 
 
@@ -135,6 +138,10 @@ class MysqlConnection(Connection):
                     rows = await cur.fetchall()
                     result = Result(rows, len(rows))
         except BaseException as exc:
+            if not isinstance(exc, Exception):
+                # cancelled mid-statement: aiomysql drops the socket, but the server keeps running
+                # the statement (a lock wait would still apply the write later): kill it there too
+                driver.kill_statement(self.conn)
             if isinstance(exc, Exception):
                 try:
                     exc.farmorm_statement = sql  # type: ignore[attr-defined]  # traced by map_error
@@ -177,6 +184,12 @@ class MysqlConnection(Connection):
         finally:
             self.in_tx = False
             self.tracker.reset()
+
+    def discard(self) -> None:
+        """Close the socket now: the pool drops a closed connection instead of reusing it."""
+        self.in_tx = False
+        self.tracker.reset()
+        self.conn.close()
 
     async def savepoint(self, name: str) -> None:
         await self.execute(f"SAVEPOINT `{name}`")
@@ -302,6 +315,7 @@ class MysqlDriver(Driver):
         self._ready: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = anyio.Lock(fast_acquire=True)  # no event-loop round trip when uncontended
         self._single = None if pooled else MysqlConnection(self, client)
+        self._background: set[asyncio.Task[None]] = set()  # KILLs of cancelled statements
 
     @classmethod
     async def open(cls, schema: Schema, client: Any, *, handle_client: Any, owned: bool, pooled: bool,
@@ -349,19 +363,84 @@ class MysqlDriver(Driver):
                 assert self._single is not None
                 yield self._single
             return
-        async with self.client.acquire() as raw:
-            wrapped = MysqlConnection(self, raw)
-            try:
-                await self._prepare(raw)
-                yield wrapped
-            except BaseException as exc:
-                if not isinstance(exc, Exception):
-                    raw.close()  # cancelled mid-statement: the protocol state is unknown, drop it
-                raise
-            finally:
-                if wrapped.in_tx and not is_closed(raw):
-                    with anyio.CancelScope(shield=True):
-                        await wrapped.rollback()
+        held: Any = None
+        try:
+            async with self.client.acquire() as raw:
+                held = raw
+                wrapped = MysqlConnection(self, raw)
+                try:
+                    await self._prepare(raw)
+                    yield wrapped
+                except BaseException as exc:
+                    if not isinstance(exc, Exception):
+                        raw.close()  # cancelled mid-statement: the protocol state is unknown, drop it
+                    raise
+                finally:
+                    if wrapped.in_tx and not is_closed(raw):
+                        with anyio.CancelScope(shield=True):
+                            await wrapped.rollback()
+        finally:
+            if held is not None and is_closed(held):
+                # aiomysql's Pool.release wakes the tasks waiting for a connection only when the
+                # returned one is still open: after a dropped connection they would wait forever
+                # with the pool below its max size. Wake one.
+                self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        wakeup = getattr(self.client, "_wakeup", None)
+        if wakeup is None or getattr(self.client, "_closing", False):
+            return
+        task = asyncio.get_running_loop().create_task(wakeup())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def kill_statement(self, raw: Any) -> None:
+        """``KILL CONNECTION <id>`` from a side connection, in the background (bounded): the
+        cancelled statement stops on the server and the session's locks go with it."""
+        try:
+            thread_id = raw.thread_id()
+        except Exception:  # noqa: BLE001 - not connected: nothing runs on the server
+            return
+        kwargs = dict(getattr(self.client, "_conn_kwargs", None) or {}) if self.pooled else {}
+        if not kwargs:
+            kwargs = {k: getattr(raw, a) for k, a in (("host", "host"), ("port", "port"), ("user", "user"),
+                                                      ("password", "_password")) if hasattr(raw, a)}
+        if not kwargs:
+            return
+        kwargs.pop("db", None)
+        task = asyncio.get_running_loop().create_task(self._kill(type(raw).__module__, kwargs, thread_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _kill(self, module: str, kwargs: dict[str, Any], thread_id: int) -> None:
+        import importlib
+
+        library: Any = importlib.import_module("asyncmy" if module.startswith("asyncmy") else "aiomysql")
+        conn = None
+        try:
+            with anyio.move_on_after(KILL_TIMEOUT):
+                conn = await library.connect(**kwargs)
+                async with conn.cursor() as cur:
+                    await cur.execute(f"KILL CONNECTION {int(thread_id)}")
+        except Exception:  # noqa: BLE001 - gone already (ER_NO_SUCH_THREAD), or the server is unreachable
+            pass
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def pool_status(self) -> dict[str, int] | None:
+        if not self.pooled:
+            return None
+        pool = self.client
+        return {"size": pool.size, "in_use": pool.size - pool.freesize, "max_size": pool.maxsize}
+
+    def terminate(self) -> None:
+        if not self.owned:
+            return
+        if self.pooled:
+            self.client.terminate()
+        else:
+            self.client.close()
 
     def check_schema(self, schema: Schema) -> None:
         for m in schema.models.values():
@@ -397,6 +476,8 @@ class MysqlDriver(Driver):
         return map_error(exc, self.schema, self.handle.kind)
 
     async def close(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         if not self.owned:
             return
         if self.pooled:

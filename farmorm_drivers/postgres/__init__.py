@@ -85,6 +85,7 @@ async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
     if detected.source == "url":
         kwargs = {k: v for k, v in options.items() if k in POOL_OPTIONS and v is not None}
         kwargs.setdefault("min_size", 1)  # connections open on demand; a test database stays cheap
+        kwargs.setdefault("connection_class", resetting_connection_class())  # DISCARD TEMP on release too
         try:
             pool = await asyncpg.create_pool(dsn(detected.client), **kwargs)
         except Exception as exc:
@@ -119,6 +120,32 @@ async def _create_psycopg(schema: Any, detected: Detected, **options: Any) -> An
     await ensure_autocommit(detected.client)  # an app connection: statements autocommit outside transactions
     return PostgresDriver(schema, detected.client, target=PsycopgConnection(detected.client), is_pool=False,
                           owned=False, **common)
+
+
+_RESETTING: Any = None
+
+
+def resetting_connection_class() -> Any:
+    """An ``asyncpg.Connection`` whose release-time reset also runs ``DISCARD TEMP``: asyncpg's
+    own reset (ROLLBACK, advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) keeps temporary tables,
+    so one made on a pooled connection would reach the next caller. Same round trip."""
+    global _RESETTING
+    if _RESETTING is None:
+        import asyncpg
+
+        class FarmormConnection(asyncpg.Connection):  # type: ignore[misc]
+            __slots__ = ("_farmorm_reset",)
+
+            def get_reset_query(self) -> str:
+                query: str | None = getattr(self, "_farmorm_reset", None)
+                if query is None:
+                    base = super().get_reset_query()
+                    query = f"{base}\nDISCARD TEMP;" if base else "DISCARD TEMP;"
+                    self._farmorm_reset = query
+                return query
+
+        _RESETTING = FarmormConnection
+    return _RESETTING
 
 
 def driver_factory() -> Any:

@@ -63,6 +63,10 @@ _QUALIFIED = re.compile(r'^relation "([^".]+)\.[^"]+" does not exist')
 _NAMESPACE_EXISTS = "SELECT to_regnamespace($1) IS NOT NULL"
 
 
+#: seconds asyncpg's release may spend resetting a connection before it terminates it
+RELEASE_TIMEOUT = 10.0
+
+
 def _rowcount(status: str) -> int:
     """``UPDATE 3`` / ``INSERT 0 5`` / ``DELETE 1`` -> the count; -1 when the tag has none."""
     last = status.rsplit(" ", 1)[-1] if status else ""
@@ -162,6 +166,13 @@ class PostgresConnection(Connection):
                 await self.execute("ROLLBACK")
         finally:
             self.in_tx = False
+
+    def discard(self) -> None:
+        """Close the socket now (asyncpg ``terminate``): the pool replaces the connection."""
+        self.in_tx = False
+        terminate = getattr(self.conn, "terminate", None)
+        if terminate is not None:
+            terminate()
 
     async def savepoint(self, name: str) -> None:
         await self.execute(f'SAVEPOINT "{name}"')
@@ -270,9 +281,29 @@ class PostgresDriver(Driver):
         try:
             yield PostgresConnection(self, raw)
         finally:
-            # a cancelled task must still hand the connection back
+            # a cancelled task must still hand the connection back. asyncpg's release resets the
+            # connection (ROLLBACK, RESET ALL...): bounded, so a dead network cannot hang it; past
+            # the bound asyncpg terminates the connection instead
             with anyio.CancelScope(shield=True):
-                await pool.release(raw)
+                if self._asyncpg_pool:
+                    await pool.release(raw, timeout=RELEASE_TIMEOUT)
+                else:
+                    await pool.release(raw)
+
+    @property
+    def _asyncpg_pool(self) -> bool:
+        return hasattr(self.target, "get_idle_size")
+
+    def pool_status(self) -> dict[str, int] | None:
+        pool = self.target
+        if not self._asyncpg_pool:
+            return None
+        size = pool.get_size()
+        return {"size": size, "in_use": size - pool.get_idle_size(), "max_size": pool.get_max_size()}
+
+    def terminate(self) -> None:
+        if self.owned and hasattr(self.target, "terminate"):
+            self.target.terminate()
 
     def statements(self, schema: Schema) -> list[str]:
         """Every statement ``push_schema`` runs: namespaces first, then tables and indexes."""

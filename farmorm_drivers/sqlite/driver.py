@@ -10,6 +10,7 @@ transaction. It turns on ``PRAGMA foreign_keys``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 import time
@@ -146,6 +147,10 @@ class SqliteConnection(Connection):
                 rows = await self.conn.execute_fetchall(sql, args)
                 result = Result(rows, len(rows))
         except BaseException as exc:
+            if not isinstance(exc, Exception) and sql.split(None, 1)[0] not in _CONTROL:
+                # cancelled: aiosqlite's thread keeps running the statement (and holding the
+                # database) unless it is interrupted; sqlite3_interrupt is safe from any thread
+                _interrupt(self.conn)
             exc.farmorm_statement = sql  # type: ignore[attr-defined]  # RuntimeSetupError.statement
             if driver.listeners:
                 driver.emit(sql, len(args), started, 0, exc)
@@ -167,9 +172,16 @@ class SqliteConnection(Connection):
         # writers never deadlock upgrading a read lock.
         self.in_tx = True
         self.tracker.reset()
+        beginning = asyncio.ensure_future(self.execute("BEGIN IMMEDIATE"))
         try:
-            await self.execute("BEGIN IMMEDIATE")
-        except BaseException:
+            await asyncio.shield(beginning)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                # the worker thread runs BEGIN anyway: wait for it and undo it, or the only
+                # connection would stay inside a transaction nobody owns
+                await _settle(beginning)
+                if self.conn.in_transaction:
+                    await _settle(asyncio.ensure_future(self.conn.rollback()))
             self.in_tx = False
             raise
 
@@ -178,7 +190,18 @@ class SqliteConnection(Connection):
             # SQLite rolled back only the failed statement: committing would keep half of the
             # transaction. The caller rolls back.
             raise self.tracker.error(self.driver.handle.kind, "sqlite", "commit")
-        await self.execute("COMMIT")
+        committing = asyncio.ensure_future(self.execute("COMMIT"))
+        try:
+            await asyncio.shield(committing)
+        except asyncio.CancelledError:
+            # cancelled while the worker thread commits: it goes on regardless. Wait for it, and roll
+            # back if it did not commit, so the only connection never stays inside a transaction.
+            await _settle(committing)
+            if self.conn.in_transaction:
+                await _settle(asyncio.ensure_future(self.conn.rollback()))
+            self.in_tx = False
+            self.tracker.reset()
+            raise
         self.in_tx = False
 
     async def rollback(self) -> None:
@@ -216,6 +239,32 @@ class SqliteConnection(Connection):
             driver.emit(sql, len(args), started, -1, None)
         self.streaming += 1
         return SqliteCursor(self, cur, batch_size)
+
+
+_CONTROL = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+
+
+def _interrupt(conn: Any) -> None:
+    native = getattr(conn, "_connection", None)  # aiosqlite's sqlite3.Connection (None once closed)
+    if native is not None:
+        try:
+            native.interrupt()
+        except Exception:  # noqa: BLE001 - closed already
+            pass
+
+
+async def _settle(task: asyncio.Future[Any], timeout: float = 30.0) -> None:
+    """Wait for ``task`` to finish, through further cancellations, at most ``timeout`` seconds
+    (its result or error is dropped: the caller is already raising)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not task.done() and loop.time() < deadline:
+        try:
+            await asyncio.wait({task}, timeout=deadline - loop.time())
+        except asyncio.CancelledError:
+            continue
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved: no "exception was never retrieved" warning
 
 
 class SqliteCursor(RowCursor):
@@ -354,6 +403,23 @@ class SqliteDriver(Driver):
             out["constraint"] = constraint
         return out
 
+    def pool_status(self) -> dict[str, int] | None:
+        return {"size": 1, "in_use": 1 if self._lock.locked() else 0, "max_size": 1}
+
+    def terminate(self) -> None:
+        _interrupt(self.conn)  # the statement running now fails; close() then ends the thread
+
     async def close(self) -> None:
-        if self.owned:
+        if not self.owned:
+            return
+        # let the operation holding the connection finish first (orm.close's timeout interrupts
+        # it through terminate()): closing under it would strand its thread and its caller
+        try:
+            await self._lock.acquire()
+        except RuntimeError:  # closed from inside an operation of this task
             await self.conn.close()
+            return
+        try:
+            await self.conn.close()
+        finally:
+            self._lock.release()
