@@ -17,7 +17,7 @@ from ..query.values import utc_now
 from ..query.writes import create_values, unique_lookup, update_values, upsert_values
 from ..schema.manifest import ModelMeta
 from .stream import RecordStream
-from .typed import check_struct
+from .typed import check_struct, read_page_as
 
 if TYPE_CHECKING:
     from .orm import Orm
@@ -261,11 +261,13 @@ class ModelClient:
     async def find_page(
         self, *, where: Any = None, order_by: Any = None, first: int = 20, after: str | None = None,
         select: Any = None, include: Any = None, with_deleted: bool = False, with_archived: bool = False,
+        as_: type | None = None,
     ) -> dict[str, Any]:
         """One page of a keyset (cursor) pagination: ``{"items": [...], "page": {"next_cursor", "has_more"}}``.
 
         The order is ``order_by`` plus the identity as tie-breaker; ``after`` is the previous page's
-        ``next_cursor``. Rows inserted between pages never cause duplicates or gaps."""
+        ``next_cursor``. Rows inserted between pages never cause duplicates or gaps. ``as_``: items
+        are Structs (see ``find_many``)."""
         model = self.model
         if type(first) is not int or first < 1:
             raise validation_error(
@@ -277,6 +279,8 @@ class ModelClient:
         scope = scope_of(model, with_deleted, with_archived)
         read = parse_read(self._schema, model, where=where, select=select, include=include,
                           scope=scope, take=first + 1)
+        if as_ is not None:
+            check_struct(model, as_, read)
         params = read.params
         cond = read.node.where
         if position is not None:
@@ -289,6 +293,11 @@ class ModelClient:
         node = n.Select(model.name, columns, cond, order, read.node.take, None, None)
         read = Read(node, params, read.relations, tuple(h for h in read.hidden if h not in extra))
         orm = self._orm
+        if as_ is not None:
+            async with orm._scope() as conn:
+                typed, last = await read_page_as(orm._executor, conn, read, as_, first)
+            cursor = encode_cursor(model, order, last) if last is not None else None
+            return {"items": typed, "page": {"next_cursor": cursor, "has_more": last is not None}}
         async with orm._scope() as conn:
             rows = await orm._executor.read(conn, read)
         has_more = len(rows) > first

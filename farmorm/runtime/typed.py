@@ -7,13 +7,17 @@ by a generated builder (``executor.struct_builder``), one call per row, no dict 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from ..driver import Connection
 from ..errors import validation_error
 from ..query.plan import Read
 from ..schema.manifest import ModelMeta
+
+if TYPE_CHECKING:
+    from .executor import Executor
 
 
 def check_struct(model: ModelMeta, cls: Any, read: Read) -> type:
@@ -51,3 +55,14 @@ def check_struct(model: ModelMeta, cls: Any, read: Read) -> type:
                 model=name, field=fi.name,
             )
     return cls
+
+
+async def read_page_as(executor: Executor, conn: Connection, read: Read, cls: type,
+                       first: int) -> tuple[list[Any], dict[str, Any] | None]:
+    """``find_page(as_=cls)``: the first ``first`` rows as Structs, and the last of them as a dict
+    (with the order keys the page's cursor is made of) when one more row says there is a next page."""
+    plan = executor.plan(read.node)
+    rows = (await conn.run(plan.compiled, read.params)).rows
+    items = plan.hydrate_as(cls)(rows[:first])
+    last = plan.hydrate(rows[first - 1:first])[0] if len(rows) > first else None
+    return items, last

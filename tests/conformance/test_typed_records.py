@@ -152,3 +152,29 @@ async def test_a_struct_per_shape_is_built_once(orm):
     for name in ("Grace", "Nobody", "Ada"):
         await orm.user.find_many(where={"name": name}, as_=User)
     assert (len(orm.plan_cache), orm.plan_cache.misses) == (size, misses)
+
+
+async def test_find_page_with_as(orm):
+    """Pages of Structs carry the same cursors as pages of dicts, also when the order key is not selected."""
+    await orm.user.create_many(data=[{"email": f"u{i}@example.com", "name": f"User {i:02d}"} for i in range(5)])
+
+    class Mail(msgspec.Struct):
+        email: str
+
+    async def walk(as_):
+        seen, after = [], None
+        while True:
+            page = await orm.user.find_page(order_by={"name": "asc"}, first=3, after=after,
+                                            select={"email": True}, as_=as_)
+            seen.append(page["items"])
+            if not page["page"]["has_more"]:
+                assert page["page"]["next_cursor"] is None
+                return seen
+            after = page["page"]["next_cursor"]
+
+    typed, plain = await walk(Mail), await walk(None)
+    assert [[m.email for m in items] for items in typed] == [[r["email"] for r in items] for items in plain]
+    assert [len(items) for items in typed] == [3, 3, 1]
+    assert all(type(m) is Mail for items in typed for m in items)
+    with pytest.raises(QueryValidationError, match='the Struct has no field "id"'):
+        await orm.user.find_page(first=2, as_=Mail)
