@@ -80,8 +80,9 @@ class Factory:
     def build(self, **overrides: Any) -> dict[str, Any]:
         """The create data of one record (defaults + overrides), validated, without any I/O.
 
-        Relation values are not built (no parent or child records exist yet): pass the foreign
-        key itself, e.g. ``post_factory.build(author_id=ada["id"])``."""
+        Relation values are checked (related factories take their sequence numbers, as in
+        factory_boy) but not part of the data, since no parent or child record exists yet: pass
+        the foreign key itself, e.g. ``post_factory.build(author_id=ada["id"])``."""
         plan = self._plan(overrides, filled=frozenset())
         return dict(plan.data)
 
