@@ -13,7 +13,7 @@ from ..errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta, RelationMeta, Schema
 from . import nodes as n
 from .plan import LINK_COLUMN, Read, RelationRead
-from .values import check_text, check_value
+from .values import check_value
 
 OPERATORS = frozenset(
     {"eq", "not", "in", "not_in", "contains", "starts_with", "ends_with", "gt", "gte", "lt", "lte", "mode"}
@@ -233,7 +233,7 @@ class WhereParser:
                         f'"{op}" expects str, got {type(value).__name__}.',
                         model=model.name, field=f.name,
                     )
-                parts.append(n.Match(f.name, op, _add(self.params, check_text(model, f, value)), ins))  # type: ignore[arg-type]
+                parts.append(n.Match(f.name, op, _add(self.params, value), ins))  # type: ignore[arg-type]
         return _and(parts)
 
     def _in(self, model: ModelMeta, f: FieldMeta, op: str, value: Any) -> n.Condition | None:
