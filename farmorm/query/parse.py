@@ -7,7 +7,8 @@ Values are checked (type, range, enum, timezone) and appended to a params list; 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping  # isinstance against typing.Mapping is ~3x slower (hot path)
+from typing import Any
 
 from ..errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta, RelationMeta, Schema

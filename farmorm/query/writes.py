@@ -6,11 +6,12 @@ string ids (UUIDv7), ``default_now`` (create only) and literal or callable defau
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping, Sequence  # isinstance against typing.Mapping is ~3x slower
+from typing import Any
 
 from ..errors import validation_error
-from ..schema.manifest import ModelMeta
-from .values import check_writable, utc_now, uuid7
+from ..schema.manifest import FieldMeta, ModelMeta
+from .values import check_value, check_writable, utc_now, uuid7
 
 
 def _mapping(model: ModelMeta, label: str, value: Any) -> Mapping[str, Any]:
@@ -71,6 +72,77 @@ def create_values(model: ModelMeta, data: Any, label: str = "data") -> dict[str,
                 f'Missing required field "{f.name}" on model "{model.name}".', model=model.name, field=f.name
             )
     return out
+
+
+#: how ``create_rows`` fills a field: the record's value, or one of the defaults
+_GIVEN, _NEW_ID, _NOW, _FIRST_VERSION, _DEFAULT = range(5)
+
+
+def _create_plan(model: ModelMeta, keys: frozenset[str]) -> list[tuple[str, FieldMeta, int]]:
+    """Per field, what ``create_values`` does for records with exactly ``keys`` (valid ones)."""
+    plan = []
+    for f in model.fields.values():
+        if f.name in keys:
+            plan.append((f.name, f, _GIVEN))
+        elif f.generated == "id":
+            plan.append((f.name, f, _NEW_ID))
+        elif f.generated == "now":
+            plan.append((f.name, f, _NOW))
+        elif f.generated == "version":
+            plan.append((f.name, f, _FIRST_VERSION))
+        elif f.generated != "increment" and f.has_default:
+            plan.append((f.name, f, _DEFAULT))
+    return plan
+
+
+def create_rows(model: ModelMeta, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """``create_values`` for each of ``rows`` (``create_many``), with the same results and errors.
+
+    The checks that depend only on which keys a record has (unknown fields, relations, the
+    version field, missing required fields) and the per-field plan run once per distinct key
+    set, not once per row: a 1,000-row insert pays them once. Every value is still checked."""
+    plans: dict[frozenset[str], list[tuple[str, FieldMeta, int]]] = {}
+    out: list[dict[str, Any]] = []
+    for data in rows:
+        keys = frozenset(data) if type(data) is dict else None
+        plan = plans.get(keys) if keys is not None else None
+        if plan is None:
+            out.append(create_values(model, data))  # the full checks, and their exact errors
+            if keys is not None:
+                plans[keys] = _create_plan(model, keys)
+            continue
+        record: dict[str, Any] = {}
+        for name, f, how in plan:
+            if how == _GIVEN:
+                v = data[name]
+                record[name] = check_value(model, f, v) if v is not None else check_writable(model, f, v)
+            elif how == _NEW_ID:
+                record[name] = uuid7()
+            elif how == _NOW:
+                record[name] = utc_now()
+            elif how == _FIRST_VERSION:
+                record[name] = 1
+            else:
+                record[name] = check_writable(model, f, f.default() if callable(f.default) else f.default)
+        out.append(record)
+    return out
+
+
+def _refuse_protected(model: ModelMeta, data: Mapping[str, Any]) -> None:
+    """Update data may not move a record's identity or its soft-delete / archive marker (mass assignment)."""
+    for key in data:
+        f = model.fields[key]
+        if f.is_id or (model.identity is not None and key in model.identity and len(model.identity) == 1):
+            raise validation_error(
+                f'Field "{key}" on model "{model.name}" is the record\'s identity: an update cannot change it.',
+                model=model.name, field=key,
+            )
+        if key in (model.soft_delete_field, model.archive_field):
+            how = "delete() and restore()" if key == model.soft_delete_field else "archive() and unarchive()"
+            raise validation_error(
+                f'Field "{key}" on model "{model.name}" is managed by {how}: it cannot be set in update data.',
+                model=model.name, field=key,
+            )
 
 
 def update_values(model: ModelMeta, data: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from ..query.cursor import after_condition, decode_cursor, encode_cursor, page_o
 from ..query.parse import ALL_SCOPE, parse_read, parse_where, scope_of, with_visibility
 from ..query.plan import Read, strip_hidden
 from ..query.values import utc_now
-from ..query.writes import create_values, unique_lookup, update_values, upsert_values
+from ..query.writes import create_rows, create_values, unique_lookup, update_values, upsert_values
 from ..schema.manifest import ModelMeta
 from .stream import RecordStream
 from .typed import check_struct, read_page_as
@@ -333,7 +333,7 @@ class ModelClient:
             return []
         if self.model.history and not self._in_history:
             return await self._history_create_many(data, select)
-        rows = [create_values(self.model, d) for d in data]
+        rows = create_rows(self.model, data)  # the key checks once per key set, not per row
         read = parse_read(self._schema, self.model, select=select)
         columns = [f for f in self.model.fields if any(f in r for r in rows)]
         generated = [f.name for f in self.model.fields.values() if f.generated == "increment"]
