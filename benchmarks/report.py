@@ -1,10 +1,11 @@
 """``python -m benchmarks.report [--pick last|quietest] run1.json [run2.json …]``: Markdown tables for
 docs/performance.md.
 
-Several runs of ``benchmarks.runner --json`` (same day, same machine) become one table per
-backend: the figures of one run (the last file given, or per backend the run whose load average
-was lowest), plus the range of the ratio over all runs, so a reader sees how much of a ratio is
-noise.
+Several runs of ``benchmarks.runner --json`` (same day, same machine) become, per backend: the
+ops/s of every system with its time ÷ the raw driver's, farmorm's throughput ÷ each peer's, and the
+issue #8 targets with the measured value and whether it was met. Figures come from one run (the
+last file given, or per backend the run whose load average was lowest); where several runs are
+given, each ratio also shows its range over all of them, so a reader sees how much of it is noise.
 """
 
 from __future__ import annotations
@@ -13,30 +14,80 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .runner import BACKENDS, LABELS, PEERS, evaluate_targets
+
 
 def _load(report: dict[str, Any]) -> float:
     loads = [x for x in report.get("load_average") or [] if x is not None]
     return sum(loads) / len(loads) if loads else 0.0
 
 
+def _range(values: list[float]) -> str:
+    return f"{min(values):.2f}–{max(values):.2f}" if len(values) > 1 else ""
+
+
 def markdown(runs: list[dict[str, Any]], pick: str = "last") -> str:
     out = []
-    backends = [b for b in ("sqlite", "postgres", "mysql") if any(b in r["backends"] for r in runs)]
-    for backend in backends:
+    for backend in [b for b in BACKENDS if any(b in r["backends"] for r in runs)]:
         reports = [r["backends"][backend] for r in runs if backend in r["backends"]]
         best = reports[-1] if pick == "last" else min(reports, key=_load)
+        systems = list(best["systems"])
         load = best.get("load_average") or ["?", "?"]
-        out.append(f"**{backend}** — {best['driver']} {best['driver_version']} on {best['server']}; "
-                   f"median of {best['rounds']} rounds; load average {load[0]} → {load[1]}; "
-                   f"ratio range over {len(reports)} run{'s' if len(reports) != 1 else ''}\n")
-        out.append("| workload | ops/round | raw ops/s | farmorm ops/s | farmorm time ÷ raw | range |")
-        out.append("|---|---:|---:|---:|---:|---:|")
+        versions = ", ".join(f"{LABELS[s]} {best['systems'][s]['version']}"
+                             + (f" on {best['systems'][s]['driver']}" if s in PEERS else "")
+                             for s in systems if s != "raw")
+        out.append(f"**{backend}** — {best['driver']} {best['driver_version']} on {best['server']}; {versions}; "
+                   f"median of {best['rounds']} rounds; load average {load[0]}–{load[1]}"
+                   + (f"; ranges over {len(reports)} runs" if len(reports) > 1 else "") + "\n")
+        others = [s for s in systems if s != "raw"]
+        out.append("| workload | ops/round | raw ops/s | " + " | ".join(f"{LABELS[s]} ops/s (time ÷ raw)" for s in others) + " |")
+        out.append("|---|---:|---:|" + "---:|" * len(others))
         for name, r in best["results"].items():
-            ratios = [x["results"][name]["time_ratio"] for x in reports if name in x["results"]]
-            out.append(f"| {name} | {r['ops']} | {r['raw_ops']:.0f} | {r['farmorm_ops']:.0f} | "
-                       f"{r['time_ratio']:.2f}× | {min(ratios):.2f}–{max(ratios):.2f} |")
+            cells = []
+            for s in others:
+                ratios = [x["results"][name]["vs_raw"][s] for x in reports
+                          if name in x["results"] and s in x["results"][name].get("vs_raw", {})]
+                rng = _range(ratios)
+                cells.append(f"{r['ops_s'][s]:.0f} ({r['vs_raw'][s]:.2f}×{', ' + rng if rng else ''})")
+            out.append(f"| {name} | {r['ops']} | {r['ops_s']['raw']:.0f} | " + " | ".join(cells) + " |")
         out.append("")
+        peers = [s for s in others if s in PEERS]
+        if peers and "farmorm" in systems:
+            out.append("farmorm's throughput ÷ each peer's (higher is better for farmorm):\n")
+            out.append("| workload | " + " | ".join(LABELS[s] for s in peers) + " |")
+            out.append("|---|" + "---:|" * len(peers))
+            for name, r in best["results"].items():
+                cells = []
+                for s in peers:
+                    vals = [x["results"][name]["farmorm_vs"][s] for x in reports
+                            if name in x["results"] and s in x["results"][name].get("farmorm_vs", {})]
+                    rng = _range(vals)
+                    cells.append(f"{r['farmorm_vs'][s]:.2f}×{' (' + rng + ')' if rng else ''}")
+                out.append(f"| {name} | " + " | ".join(cells) + " |")
+            out.append("")
+        out.append(targets_markdown(reports, best))
+    notes = [n for r in runs for n in r.get("notes", [])]
+    for note in dict.fromkeys(notes):
+        out.append(f"- {note}")
     return "\n".join(out)
+
+
+def targets_markdown(reports: list[dict[str, Any]], best: dict[str, Any]) -> str:
+    """The targets of one backend: target, measured (and range), met in the picked run."""
+    rows = ["| target | measured | met? | raw driver's own ratio (ceiling) |", "|---|---:|:---:|---:|"]
+    all_runs = [evaluate_targets(r) for r in reports]
+    for i, t in enumerate(evaluate_targets(best)):
+        if t["measured"] is None:
+            continue
+        values = [run[i]["measured"] for run in all_runs if i < len(run) and run[i]["measured"] is not None]
+        rng = _range(values)
+        verdict = "yes" if t["met"] else "**no**"
+        if len(values) > 1 and any((v <= t["bound"]) if t["kind"] == "raw" else (v >= t["bound"]) for v in values) \
+                and not all((v <= t["bound"]) if t["kind"] == "raw" else (v >= t["bound"]) for v in values):
+            verdict += " (not in every run)"
+        ceiling = f"{t['ceiling']:.2f}×" if t.get("ceiling") else ""
+        rows.append(f"| {t['target']} | {t['measured']:.2f}×{' (' + rng + ')' if rng else ''} | {verdict} | {ceiling} |")
+    return "\n".join(rows) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,9 @@ async def test_bench_smoke(backend: str) -> None:
     # the target check covers every target that applies here (values are not judged in smoke mode)
     kinds = {t["kind"] for t in evaluate_targets(report)}
     assert kinds == ({"raw"} if backend == "mongo" else {"raw", "peer"})
+    from benchmarks.report import markdown
+
+    assert f"**{backend}**" in markdown([{"backends": {backend: report}}])
 
 
 async def test_pg_relation_strategies_smoke() -> None:
