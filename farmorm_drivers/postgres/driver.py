@@ -170,9 +170,12 @@ class PostgresConnection(Connection):
     def discard(self) -> None:
         """Close the socket now (asyncpg ``terminate``): the pool replaces the connection."""
         self.in_tx = False
-        terminate = getattr(self.conn, "terminate", None)
-        if terminate is not None:
-            terminate()
+        try:
+            terminate = getattr(self.conn, "terminate", None)
+            if terminate is not None:
+                terminate()
+        except Exception:  # noqa: BLE001 - asyncpg already detached a connection the server closed
+            pass
 
     async def savepoint(self, name: str) -> None:
         await self.execute(f'SAVEPOINT "{name}"')
@@ -285,10 +288,15 @@ class PostgresDriver(Driver):
             # connection (ROLLBACK, RESET ALL...): bounded, so a dead network cannot hang it; past
             # the bound asyncpg terminates the connection instead
             with anyio.CancelScope(shield=True):
-                if self._asyncpg_pool:
-                    await pool.release(raw, timeout=RELEASE_TIMEOUT)
-                else:
-                    await pool.release(raw)
+                try:
+                    if self._asyncpg_pool:
+                        await pool.release(raw, timeout=RELEASE_TIMEOUT)
+                    else:
+                        await pool.release(raw)
+                except Exception:  # noqa: BLE001 - the connection died (server kill): asyncpg
+                    # terminated it and the pool replaces it; the caller's operation already has
+                    # its outcome, which a failed reset must not overwrite (found by T43 chaos)
+                    pass
 
     @property
     def _asyncpg_pool(self) -> bool:

@@ -93,6 +93,11 @@ def _is_connection_failure(exc: BaseException) -> bool:
     if asyncpg is not None:
         if isinstance(exc, asyncpg.PostgresConnectionError):
             return True
+        if isinstance(exc, asyncpg.exceptions._base.InternalClientError) and "another operation" in str(exc):
+            # the server killed an idle pooled session: its FATAL error arrived (the protocol is
+            # consuming it) before the socket closed, and the pool handed the connection out in
+            # between (found by the T43 chaos run). The connection is dead: a connection error.
+            return True
         if isinstance(exc, asyncpg.InterfaceError):
             msg = str(exc).lower()
             return "closed" in msg or "released" in msg or "not connected" in msg or "connection" in msg
