@@ -13,6 +13,7 @@ from .errors import (
     CheckViolation,
     Deadlock,
     ForeignKeyViolation,
+    IdempotencyConflict,
     MissingSchema,
     MissingTable,
     NotNullViolation,
@@ -56,5 +57,6 @@ __all__ = [
     "UniqueConstraintViolation", "ForeignKeyViolation", "NotNullViolation", "CheckViolation",
     "MissingTable", "MissingSchema", "TransactionConflict", "Deadlock", "OrmConnectionError",
     "QueryValidationError", "RecordNotFound", "VersionConflict", "UnsupportedError",
+    "IdempotencyConflict",
     "define_factory", "define_seed",
 ]

@@ -23,6 +23,7 @@ VALIDATION_ERROR = "VALIDATION_ERROR"
 NOT_FOUND = "NOT_FOUND"
 VERSION_CONFLICT = "VERSION_CONFLICT"
 UNSUPPORTED = "UNSUPPORTED"
+IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
 LOCK_TIMEOUT = "LOCK_TIMEOUT"
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
 TRANSACTION_ABORTED = "TRANSACTION_ABORTED"
@@ -49,6 +50,7 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         NOT_FOUND: "Record not found",
         VERSION_CONFLICT: "Version conflict",
         UNSUPPORTED: "Unsupported operation",
+        IDEMPOTENCY_CONFLICT: "Idempotency key conflict",
         LOCK_TIMEOUT: "Lock wait timeout",
         QUERY_TIMEOUT: "Query timeout or interruption",
         TRANSACTION_ABORTED: "Transaction aborted by an earlier error",
@@ -174,6 +176,12 @@ class UnsupportedError(OrmError):
     code = UNSUPPORTED
 
 
+class IdempotencyConflict(OrmError):
+    """An idempotency key was reused for another request (or its first request is still running)."""
+
+    code = IDEMPOTENCY_CONFLICT
+
+
 class LockTimeout(TransactionConflict):
     """A lock wait timed out (another transaction held the row); retrying may succeed.
 
@@ -244,6 +252,7 @@ _BY_CODE: dict[str, type[OrmError]] = {
         RecordNotFound,
         VersionConflict,
         UnsupportedError,
+        IdempotencyConflict,
         LockTimeout,
         QueryTimeout,
         TransactionAborted,

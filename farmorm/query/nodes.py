@@ -136,6 +136,9 @@ class Select(Node, frozen=True):
     take: Param | None = None
     skip: Param | None = None
     link: Link | None = None
+    #: row locks for a read inside a transaction: ``"update"`` (``FOR UPDATE``) or
+    #: ``"update_skip_locked"`` (``FOR UPDATE SKIP LOCKED``); backends without row locks ignore it
+    lock: Literal["update", "update_skip_locked"] | None = None
 
 
 class Count(Node, frozen=True):

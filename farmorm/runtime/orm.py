@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Sequence
 
 import anyio
 
@@ -25,6 +25,10 @@ from .transaction import (
     pool_closed_error,
     stop_waiters,
 )
+
+if TYPE_CHECKING:
+    from ..idempotency import IdempotencyClient
+    from ..outbox import OutboxClient
 
 _ids = itertools.count()
 
@@ -157,6 +161,22 @@ class Orm:
         if not callable(callback):
             raise validation_error(f"on_commit() expects a callable, got {callback!r}.")
         state.hooks.append(callback)
+
+    @property
+    def outbox(self) -> OutboxClient:
+        """``tx.outbox.record(event_type, payload)`` (needs ``define_schema(..., outbox=True)``); see
+        ``farmorm.outbox``."""
+        from ..outbox import OutboxClient
+
+        return OutboxClient(self)
+
+    @property
+    def idempotency(self) -> IdempotencyClient:
+        """``await tx.idempotency.reserve(key, request_hash)`` (needs ``define_schema(..., idempotency=True)``);
+        see ``farmorm.idempotency``."""
+        from ..idempotency import IdempotencyClient
+
+        return IdempotencyClient(self)
 
     async def batch(self, fns: Sequence[Callable[[Orm], Awaitable[Any]]]) -> list[Any]:
         """Run the callables in order inside one transaction; returns their results."""

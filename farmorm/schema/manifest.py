@@ -19,7 +19,7 @@ from .fields import MISSING, FieldBuilder, FieldKind
 #: Attributes of the ORM client; a model with one of these names could not be reached as orm.<name>.
 RESERVED_MODEL_NAMES = frozenset(
     {"driver", "schema", "transaction", "batch", "close", "aclose", "plan_cache", "on_query",
-     "models", "model", "connection", "raw", "on_commit", "primary"}
+     "models", "model", "connection", "raw", "on_commit", "primary", "outbox", "idempotency"}
 )
 
 
@@ -117,11 +117,14 @@ class ModelMeta:
 class Schema:
     """A validated schema: ``schema.models[name]`` is a :class:`ModelMeta`."""
 
-    __slots__ = ("models", "definitions", "_structs")
+    __slots__ = ("models", "definitions", "options", "_structs")
 
-    def __init__(self, models: Mapping[str, ModelMeta], definitions: Mapping[str, ModelDef]):
+    def __init__(self, models: Mapping[str, ModelMeta], definitions: Mapping[str, ModelDef],
+                 options: Iterable[str] = ()):
         self.models: Mapping[str, ModelMeta] = MappingProxyType(dict(models))
         self.definitions: Mapping[str, ModelDef] = MappingProxyType(dict(definitions))
+        #: the system features switched on in ``define_schema`` (``"outbox"``, ``"idempotency"``)
+        self.options: frozenset[str] = frozenset(options)
         self._structs: dict[str, type[Any]] = {}  # schema.struct(name), built on first use
 
     def model(self, name: str) -> ModelMeta:
@@ -337,9 +340,21 @@ def _resolve_relation(
     )
 
 
-def define_schema(**models: ModelDef) -> Schema:
-    """Validate and resolve models given as ``name=model(...)``; raises :class:`SchemaError`."""
-    return _build(models)
+def define_schema(**models: ModelDef | bool) -> Schema:
+    """Validate and resolve models given as ``name=model(...)``; raises :class:`SchemaError`.
+
+    ``outbox=True`` / ``idempotency=True`` (booleans, not models) add the system models
+    ``farmorm_outbox`` / ``farmorm_idempotency`` (see ``farmorm.outbox`` / ``farmorm.idempotency``)."""
+    options: set[str] = set()
+    defs: dict[str, Any] = {}
+    for name, value in models.items():
+        if name in SYSTEM_MODELS and isinstance(value, bool):
+            if value:
+                options.add(name)
+        else:
+            defs[name] = value
+    return _build(defs, frozenset(options))
+
 
 
 HISTORY_MODEL = "farmorm_history"  # kept equal to farmorm.history.HISTORY_MODEL
@@ -364,7 +379,56 @@ def _history_model() -> ModelDef:
     )
 
 
-def _build(defs: Mapping[str, ModelDef]) -> Schema:
+OUTBOX_MODEL = "farmorm_outbox"  # kept equal to farmorm.outbox.OUTBOX_MODEL
+IDEMPOTENCY_MODEL = "farmorm_idempotency"  # kept equal to farmorm.idempotency.IDEMPOTENCY_MODEL
+
+
+def _outbox_model() -> ModelDef:
+    from . import fields as f
+
+    return ModelDef(
+        table=OUTBOX_MODEL,
+        fields={
+            "id": f.id(),
+            "event_type": f.string(),
+            "payload": f.json().nullable(),
+            "status": f.enumeration(["pending", "done", "dead"]).default("pending"),
+            "attempts": f.integer().default(0),
+            "next_attempt_at": f.datetime().default_now(),
+            "claimed_by": f.string().nullable(),
+            "locked_until": f.datetime().nullable(),
+            "last_error": f.string().nullable(),
+            "created_at": f.datetime().default_now(),
+            "delivered_at": f.datetime().nullable(),
+        },
+        constraints={"indexes": [["status", "next_attempt_at"]]},
+        description="Transactional outbox: events recorded with tx.outbox.record, drained by farmorm.outbox.Dispatcher.",
+    )
+
+
+def _idempotency_model() -> ModelDef:
+    from . import fields as f
+
+    return ModelDef(
+        table=IDEMPOTENCY_MODEL,
+        fields={
+            "id": f.id(),
+            "key": f.string().unique(),
+            "request_hash": f.string(),
+            "status": f.enumeration(["pending", "completed"]).default("pending"),
+            "result": f.json().nullable(),
+            "created_at": f.datetime().default_now(),
+            "completed_at": f.datetime().nullable(),
+        },
+        description="Idempotency keys reserved with tx.idempotency.reserve and their stored results.",
+    )
+
+
+#: ``define_schema(<option>=True)`` -> (system model name, its definition)
+SYSTEM_MODELS = {"outbox": (OUTBOX_MODEL, _outbox_model), "idempotency": (IDEMPOTENCY_MODEL, _idempotency_model)}
+
+
+def _build(defs: Mapping[str, ModelDef], options: frozenset[str] = frozenset()) -> Schema:
     if not defs:
         raise SchemaError("define_schema() requires at least one model.")
     metas: dict[str, ModelMeta] = {}
@@ -376,6 +440,13 @@ def _build(defs: Mapping[str, ModelDef]) -> Schema:
                 f'Model name "{HISTORY_MODEL}" is reserved: define_schema adds it for models with history=True.'
             )
         defs = {**defs, HISTORY_MODEL: _history_model()}
+    for option in sorted(options):
+        system_name, build = SYSTEM_MODELS[option]
+        if system_name in defs:
+            raise SchemaError(
+                f'Model name "{system_name}" is reserved: define_schema adds it for {option}=True.'
+            )
+        defs = {**defs, system_name: build()}
     for name, mdef in defs.items():
         if not isinstance(mdef, ModelDef):
             raise SchemaError(f'Model "{name}" must be built with model(...).')
@@ -427,7 +498,7 @@ def _build(defs: Mapping[str, ModelDef]) -> Schema:
                 raise SchemaError(f'Model "{name}" uses "{rname}" as both a field and a relation.')
             rels[rname] = _resolve_relation(metas, meta, rname, rdef)
         resolved[name] = ModelMeta(**{**meta.__dict__, "relations": MappingProxyType(rels)})
-    return Schema(resolved, user_defs)
+    return Schema(resolved, user_defs, options)
 
 
 def dependency_order(schema: Schema) -> list[ModelMeta]:
@@ -453,9 +524,11 @@ def dependency_order(schema: Schema) -> list[ModelMeta]:
 def merge_schemas(*schemas: Schema) -> Schema:
     """Compose several schemas into one; a model name defined twice is a :class:`SchemaError`."""
     merged: dict[str, ModelDef] = {}
+    options: set[str] = set()
     for s in schemas:
+        options |= getattr(s, "options", frozenset())
         for name, mdef in s.definitions.items():
             if name in merged:
                 raise SchemaError(f'Duplicate model "{name}" detected while merging schemas.')
             merged[name] = mdef
-    return _build(merged)
+    return _build(merged, frozenset(options))

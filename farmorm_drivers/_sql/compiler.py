@@ -203,6 +203,8 @@ class SqlCompiler:
             take = ctx.ph(node.take) if node.take is not None else None
             skip = ctx.ph(node.skip) if node.skip is not None else None
             sql += d.limit(take, skip)
+            if node.lock is not None:
+                sql += d.lock_clause(node.lock)
         else:
             # take/skip per parent: number the rows of each parent key, keep the wanted window
             aliased = [f"{c} AS c{i}" for i, c in enumerate(cols)]

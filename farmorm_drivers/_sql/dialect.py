@@ -111,6 +111,11 @@ class SqlDialect:
             return f" LIMIT -1 OFFSET {skip}"
         return ""
 
+    def lock_clause(self, lock: str) -> str:
+        """Row locks of a read in a transaction (``Select.lock``): PostgreSQL, MySQL 8 and
+        MariaDB 10.6+ spell them the same; SQLite overrides this (its write lock is the database)."""
+        return " FOR UPDATE SKIP LOCKED" if lock == "update_skip_locked" else " FOR UPDATE"
+
     def int_param(self, ph: str) -> str:
         """An integer placeholder in arithmetic (``skip + take``), cast where types are inferred."""
         return ph

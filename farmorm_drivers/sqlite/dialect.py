@@ -95,6 +95,10 @@ class SqliteDialect(SqlDialect):
         # LIKE ignores ASCII case in SQLite; GLOB is case-sensitive
         return f"{expr} GLOB {ph}", _GLOB[kind]
 
+    def lock_clause(self, lock: str) -> str:
+        # no row locks: a transaction starts with BEGIN IMMEDIATE, which holds the database's write lock
+        return ""
+
     def json_encoder(self) -> Fn | None:
         return encode_json
 

@@ -102,6 +102,7 @@ SUBCLASSES = {
     "NOT_FOUND": farmorm.RecordNotFound,
     "VERSION_CONFLICT": farmorm.VersionConflict,
     "UNSUPPORTED": farmorm.UnsupportedError,
+    "IDEMPOTENCY_CONFLICT": E.IdempotencyConflict,
     "LOCK_TIMEOUT": E.LockTimeout,
     "QUERY_TIMEOUT": E.QueryTimeout,
     "TRANSACTION_ABORTED": E.TransactionAborted,
@@ -276,6 +277,7 @@ EXPECTED_ALL = [
     "UniqueConstraintViolation", "ForeignKeyViolation", "NotNullViolation", "CheckViolation",
     "MissingTable", "MissingSchema", "TransactionConflict", "Deadlock", "OrmConnectionError",
     "QueryValidationError", "RecordNotFound", "VersionConflict", "UnsupportedError",
+    "IdempotencyConflict",
     "define_factory", "define_seed",
 ]
 
