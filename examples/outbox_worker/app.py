@@ -41,7 +41,7 @@ async def place_order(orm: Orm, number: str, email: str, total: Decimal) -> dict
         order = await tx.order.create(data={"number": number, "email": email, "total": total})
         await tx.outbox.record("order.placed", {"order_id": order["id"], "number": number, "email": email,
                                                 "total": str(total)})
-    return order  # type: ignore[no-any-return]
+    return order
 
 
 def send_receipt(event: OutboxEvent) -> None:

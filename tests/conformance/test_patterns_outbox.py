@@ -307,3 +307,17 @@ async def test_a_handler_outliving_its_lease_fails(make_orm) -> None:
     rows = sorted(await orm.farmorm_outbox.find_many(), key=lambda r: r["attempts"])
     assert [r["attempts"] for r in rows] == [0, 1]
     assert rows[1]["last_error"].startswith("TimeoutError")
+
+
+async def test_the_claim_locks_rows_where_the_backend_has_row_locks(make_orm, query_log, backend) -> None:
+    orm = await make_orm(schema)
+    await record_many(orm, 2)
+    log = query_log(orm)
+    assert (await Dispatcher(orm, lambda e: None).run_once()).delivered == 2
+    picks = [s for s in log if s.startswith("SELECT") and "farmorm_outbox" in s]
+    if backend in ("postgres", "mysql"):  # concurrent claimers skip each other's rows instead of waiting
+        assert picks[0].endswith(" FOR UPDATE SKIP LOCKED")
+    elif backend == "sqlite":  # BEGIN IMMEDIATE already holds the database's write lock
+        assert "BEGIN IMMEDIATE" in log and not any("FOR UPDATE" in s for s in log)
+    else:  # MongoDB: the conditional update is the claim
+        assert log[:2] == ["find farmorm_outbox", "update_many farmorm_outbox"]

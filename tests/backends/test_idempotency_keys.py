@@ -1,0 +1,115 @@
+"""Idempotency keys racing for real on PostgreSQL and MariaDB, step by step.
+
+Session A reserves a key and holds its transaction open; session B reserves the same key and must
+wait on the unique index. The test observes B *waiting on a lock* in the server's own views
+(pg_stat_activity / information_schema.innodb_trx), then lets A commit (B replays A's result) or
+roll back (B takes the key). No sleeps decide anything: waits poll for a condition under a cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit
+
+import pytest
+
+from farmorm import create_orm, define_schema, model, fields as f
+from farmorm.setup import push_schema
+from farmorm.testing.databases import TestDatabase, _mysql_args
+
+from .conftest import require
+
+schema = define_schema(
+    payment=model(table="payments", fields={"id": f.id(), "amount": f.integer()}),
+    idempotency=True,
+)
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.fixture
+async def db(request: pytest.FixtureRequest):
+    require(request.param)
+    database = TestDatabase(request.param)
+    await database.create()
+    yield database
+    await database.drop()
+
+
+async def lock_waiters(database: TestDatabase) -> int:
+    """How many sessions of this test's database are waiting for a row/index lock right now."""
+    if database.backend == "postgres":
+        import asyncpg
+
+        conn = await asyncpg.connect(database.url)
+        try:
+            return int(await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+        finally:
+            await conn.close()
+    import aiomysql
+
+    conn = await aiomysql.connect(**_mysql_args(database.url))
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute(
+                "SELECT COUNT(*) FROM information_schema.innodb_trx t JOIN information_schema.processlist p "
+                "ON p.id = t.trx_mysql_thread_id WHERE t.trx_state = 'LOCK WAIT' AND p.db = %s",
+                (urlsplit(database.url).path.lstrip("/"),))
+            (count,) = await cur.fetchone()
+            return int(count)
+    finally:
+        conn.close()
+
+
+async def until_waiting(database: TestDatabase, task: asyncio.Task) -> None:
+    for _ in range(1200):  # at most ~60 s
+        if await lock_waiters(database) >= 1:
+            return
+        assert not task.done(), task.result() if not task.exception() else task.exception()
+        await asyncio.sleep(0.05)
+    raise AssertionError("the second reservation never waited on a lock")
+
+
+async def second_request(orm) -> dict:
+    async with orm.transaction() as tx:
+        res = await tx.idempotency.reserve("order-42", "hash-1")
+        if res.replayed:
+            return {"replayed": True, "result": res.result}
+        payment = await tx.payment.create(data={"amount": 2})
+        await res.complete({"payment_id": payment["id"], "by": "b"})
+        return {"replayed": False, "result": res.result}
+
+
+@pytest.mark.parametrize("db", ["postgres", "mysql"], indirect=True)
+@pytest.mark.parametrize("outcome", ["commit", "rollback"])
+async def test_a_racing_reservation_waits_for_the_winner(db: TestDatabase, outcome: str) -> None:
+    async with await create_orm(schema, db.url) as a, await create_orm(schema, db.url) as b:
+        await push_schema(schema, a)
+        task: asyncio.Task | None = None
+        try:
+            async with a.transaction() as tx:
+                res = await tx.idempotency.reserve("order-42", "hash-1")
+                assert res.replayed is False
+                payment = await tx.payment.create(data={"amount": 1})
+                task = asyncio.ensure_future(second_request(b))
+                await until_waiting(db, task)  # B is blocked on A's uncommitted key
+                assert not task.done()
+                if outcome == "rollback":
+                    raise Boom()
+                await res.complete({"payment_id": payment["id"], "by": "a"})
+        except Boom:
+            pass
+        assert task is not None
+        got = await asyncio.wait_for(task, 60)
+        payments = await a.payment.find_many()
+        assert len(payments) == 1
+        if outcome == "commit":  # B replays A's committed result, and pays nothing
+            assert got == {"replayed": True, "result": {"payment_id": payment["id"], "by": "a"}}
+        else:  # A rolled back: B's insert went through and B did the work
+            assert got["replayed"] is False and got["result"]["by"] == "b"
+            assert payments[0]["amount"] == 2
+        row = await a.farmorm_idempotency.find_unique(where={"key": "order-42"})
+        assert row["status"] == "completed" and row["result"] == got["result"]
