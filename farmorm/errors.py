@@ -7,6 +7,7 @@ Every native database error is converted in one place per driver (``map_error``)
 
 from __future__ import annotations
 
+import re
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -24,6 +25,9 @@ NOT_FOUND = "NOT_FOUND"
 VERSION_CONFLICT = "VERSION_CONFLICT"
 UNSUPPORTED = "UNSUPPORTED"
 IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+VALUE_TOO_LONG = "VALUE_TOO_LONG"
+NUMERIC_OUT_OF_RANGE = "NUMERIC_OUT_OF_RANGE"
+INVALID_VALUE = "INVALID_VALUE"
 LOCK_TIMEOUT = "LOCK_TIMEOUT"
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
 TRANSACTION_ABORTED = "TRANSACTION_ABORTED"
@@ -51,6 +55,9 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         VERSION_CONFLICT: "Version conflict",
         UNSUPPORTED: "Unsupported operation",
         IDEMPOTENCY_CONFLICT: "Idempotency key conflict",
+        VALUE_TOO_LONG: "Value too long for its column",
+        NUMERIC_OUT_OF_RANGE: "Numeric value out of range for its column",
+        INVALID_VALUE: "Invalid value for its column",
         LOCK_TIMEOUT: "Lock wait timeout",
         QUERY_TIMEOUT: "Query timeout or interruption",
         TRANSACTION_ABORTED: "Transaction aborted by an earlier error",
@@ -182,6 +189,24 @@ class IdempotencyConflict(OrmError):
     code = IDEMPOTENCY_CONFLICT
 
 
+class ValueTooLong(OrmError):
+    """The database refused a value longer than its column holds (never truncated)."""
+
+    code = VALUE_TOO_LONG
+
+
+class NumericOutOfRange(OrmError):
+    """The database refused a number outside its column's range (never clamped)."""
+
+    code = NUMERIC_OUT_OF_RANGE
+
+
+class InvalidValue(OrmError):
+    """The database (or its client library) refused a value it cannot store in that column."""
+
+    code = INVALID_VALUE
+
+
 class LockTimeout(TransactionConflict):
     """A lock wait timed out (another transaction held the row); retrying may succeed.
 
@@ -253,6 +278,9 @@ _BY_CODE: dict[str, type[OrmError]] = {
         VersionConflict,
         UnsupportedError,
         IdempotencyConflict,
+        ValueTooLong,
+        NumericOutOfRange,
+        InvalidValue,
         LockTimeout,
         QueryTimeout,
         TransactionAborted,
@@ -283,6 +311,35 @@ def make_error(
     return _BY_CODE[code](message, backend_kind=backend_kind, dialect=dialect, meta=meta, retryable=retryable)
 
 
+#: Parts of native error messages that quote the values being written or looked up (a password,
+#: a card number...). farmorm's messages and ``meta`` replace them with ``?``; the native exception
+#: (``__cause__``) keeps its own text for operators who choose to log it.
+_VALUE_BEARING = (
+    # PostgreSQL DETAIL lines (asyncpg and psycopg both print them)
+    (re.compile(r"(Key \((?:[^()]|\([^()]*\))*\)=)\((?:.|\n)*?\)( already exists| is not present| is still referenced|\.|$)",
+                re.M), r"\1(?)\2"),
+    (re.compile(r"(Failing row contains )\((?:.|\n)*\)\.?", re.M), r"\1(?)."),
+    (re.compile(r"(Token )\"(?:[^\"\\]|\\.)*\"( is invalid)"), r'\1"?"\2'),
+    (re.compile(r"(invalid input syntax for type \w+(?: \w+)*: )\"(?:.|\n)*?\"(\s*$|\n)", re.M), r'\1"?"\2'),
+    # asyncpg's client-side encoding errors: "invalid input for query argument $2: 'x' (...)"
+    (re.compile(r"(invalid input for query argument \$\d+: )(?:.|\n)*?( \((?:[^()]|\([^()]*\))*\)\s*$)"), r"\1?\2"),
+    # MySQL / MariaDB
+    (re.compile(r"(Duplicate entry )'(?:[^'\\]|\\.|'')*'( for key)"), r"\1'?'\2"),
+    (re.compile(r"((?:Incorrect|Truncated incorrect) [\w ]+? value: )'(?:[^'\\]|\\.|'')*'"), r"\1'?'"),
+    # MongoDB: OperationFailure / BulkWriteError append the whole server reply (with the documents)
+    (re.compile(r",? full error: .*\Z", re.S), ""),
+    # MongoDB duplicate keys: "dup key: { email: \"ada@example.com\" }"
+    (re.compile(r"(dup key: )\{.*?\}(?=[\s,'\"]*(?:$|,|\}))", re.S), r"\1{ ? }"),
+)
+
+
+def redact_values(text: str) -> str:
+    """``text`` with the values native error messages quote replaced by ``?`` (see ``_VALUE_BEARING``)."""
+    for pattern, replacement in _VALUE_BEARING:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def native_error(
     code: str,
     exc: BaseException,
@@ -293,9 +350,11 @@ def native_error(
 ) -> OrmError:
     """Wrap a native driver error in the reference's message shape; the caller raises it ``from exc``."""
     where = f"{backend_kind} ({dialect})" if dialect else backend_kind
-    original = str(exc).strip() or type(exc).__name__
+    original = redact_values(str(exc).strip()) or type(exc).__name__
     full_meta = {"original_message": original}
     full_meta.update(meta or {})
+    if isinstance(full_meta.get("original_message"), str):
+        full_meta["original_message"] = redact_values(full_meta["original_message"])
     return make_error(
         code,
         f"{DESCRIPTIONS[code]} in {where} runtime: {original}",

@@ -14,7 +14,7 @@ from ..errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta, RelationMeta, Schema
 from . import nodes as n
 from .plan import LINK_COLUMN, Read, RelationRead
-from .values import check_value
+from .values import check_text, check_value
 
 OPERATORS = frozenset(
     {"eq", "not", "in", "not_in", "contains", "starts_with", "ends_with", "gt", "gte", "lt", "lte", "mode"}
@@ -38,6 +38,10 @@ _LOGICAL = ("AND", "OR", "NOT")
 _TO_MANY_FILTERS = frozenset({"some", "every", "none"})
 _TO_ONE_FILTERS = frozenset({"is", "is_not"})
 _READ_KEYS = frozenset({"select", "include", "where", "order_by", "take", "skip"})
+#: how deeply where objects may nest (AND / OR / NOT / not / relation filters): deeper trees are
+#: refused before any I/O instead of exhausting Python's or the database's stack
+MAX_WHERE_DEPTH = 32
+_INT64_MAX = 2**63 - 1
 
 
 #: What a query sees beyond live records: "deleted" (soft-deleted) and/or "archived" ones.
@@ -118,16 +122,31 @@ def _and(items: list[n.Condition]) -> n.Condition | None:
 class WhereParser:
     """Compiles a ``where`` mapping into a condition node, appending values to ``params``."""
 
-    __slots__ = ("schema", "params", "scope")
+    __slots__ = ("schema", "params", "scope", "depth")
 
     def __init__(self, schema: Schema, params: list[Any], scope: frozenset[str] = DEFAULT_SCOPE):
         self.schema = schema
         self.params = params
         self.scope = scope
+        self.depth = 0
+
+    def _deeper(self, model: ModelMeta) -> None:
+        self.depth += 1
+        if self.depth > MAX_WHERE_DEPTH:
+            raise validation_error(
+                f'"where" on model "{model.name}" nests deeper than {MAX_WHERE_DEPTH} levels.', model=model.name
+            )
 
     def parse(self, model: ModelMeta, where: Any) -> n.Condition | None:
         if where is None:
             return None
+        self._deeper(model)
+        try:
+            return self._parse(model, where)
+        finally:
+            self.depth -= 1
+
+    def _parse(self, model: ModelMeta, where: Any) -> n.Condition | None:
         if not isinstance(where, Mapping):
             raise validation_error(
                 f'"where" on model "{model.name}" must be a mapping, got {type(where).__name__}.',
@@ -183,6 +202,13 @@ class WhereParser:
         return n.Compare(f.name, "ne" if negated else "eq", _add(self.params, v), insensitive)
 
     def _operators(self, model: ModelMeta, f: FieldMeta, kind: str, ops: Mapping[str, Any]) -> n.Condition | None:
+        self._deeper(model)
+        try:
+            return self._operator_object(model, f, kind, ops)
+        finally:
+            self.depth -= 1
+
+    def _operator_object(self, model: ModelMeta, f: FieldMeta, kind: str, ops: Mapping[str, Any]) -> n.Condition | None:
         allowed = ALLOWED_OPS[kind]
         for op in ops:
             if op not in OPERATORS:
@@ -234,7 +260,7 @@ class WhereParser:
                         f'"{op}" expects str, got {type(value).__name__}.',
                         model=model.name, field=f.name,
                     )
-                parts.append(n.Match(f.name, op, _add(self.params, value), ins))  # type: ignore[arg-type]
+                parts.append(n.Match(f.name, op, _add(self.params, check_text(model, f, value)), ins))  # type: ignore[arg-type]
         return _and(parts)
 
     def _in(self, model: ModelMeta, f: FieldMeta, op: str, value: Any) -> n.Condition | None:
@@ -333,7 +359,7 @@ def parse_count_arg(model: ModelMeta, label: str, value: Any, params: list[Any])
     """Validate ``take`` / ``skip`` and bind it as a param."""
     if value is None:
         return None
-    if type(value) is not int or value < 0:
+    if type(value) is not int or value < 0 or value > _INT64_MAX:
         raise validation_error(
             f'Invalid {label} on model "{model.name}": expected a non-negative integer, got {value!r}.',
             model=model.name,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import os
+import re
 import threading
 import time
 from typing import Any, Callable
@@ -19,18 +20,46 @@ INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_problem(v: str) -> str | None:
+    """Why text ``v`` cannot be stored the same way on every backend, or None.
+
+    NUL: PostgreSQL text and jsonb cannot hold it (and MongoDB keys cannot), so it is refused
+    everywhere rather than stored on some backends and refused or stripped on others. A lone
+    surrogate is not Unicode: no driver can encode it as UTF-8."""
+    if "\x00" in v:
+        return "text cannot contain NUL (\\x00) characters"
+    if not v.isascii() and _SURROGATE.search(v):
+        return "text must be valid Unicode (it contains a lone surrogate)"
+    return None
+
+
+def _json_problem(value: Any, depth: int = 0) -> str | None:
+    if depth > 64:
+        return "JSON nested deeper than 64 levels"
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, _JSON_SCALARS):
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            return "expected a JSON-compatible value (NaN and Infinity are not JSON)"
+        return None
+    if isinstance(value, (list, tuple)):
+        return next((p for p in (_json_problem(v, depth + 1) for v in value) if p), None)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return "expected a JSON-compatible value (object keys must be str)"
+            problem = text_problem(k) or _json_problem(v, depth + 1)
+            if problem:
+                return problem
+        return None
+    return f"expected a JSON-compatible value, got {type(value).__name__}"
 
 
 def _json_ok(value: Any, depth: int = 0) -> bool:
-    if depth > 64:
-        return False
-    if isinstance(value, _JSON_SCALARS):
-        return not (isinstance(value, float) and value != value)  # NaN is not JSON
-    if isinstance(value, (list, tuple)):
-        return all(_json_ok(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _json_ok(v, depth + 1) for k, v in value.items())
-    return False
+    return _json_problem(value, depth) is None
 
 
 def _bad(model: ModelMeta, f: FieldMeta, expected: str, value: Any) -> Exception:
@@ -63,10 +92,26 @@ def _int_checker(bounds: tuple[int, int], label: str) -> Callable[[ModelMeta, Fi
     return check
 
 
+def _refuse_text(model: ModelMeta, f: FieldMeta, problem: str) -> Exception:
+    return validation_error(
+        f'Invalid value for field "{f.name}" on model "{model.name}": {problem}.',
+        model=model.name,
+        field=f.name,
+    )
+
+
+def check_text(model: ModelMeta, f: FieldMeta, v: str) -> str:
+    """Refuse text no backend can store identically (NUL, lone surrogates); see :func:`text_problem`."""
+    problem = text_problem(v)
+    if problem is not None:
+        raise _refuse_text(model, f, problem)
+    return v
+
+
 def _check_string(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
     if not isinstance(v, str):
         raise _bad(model, f, "str", v)
-    return v
+    return check_text(model, f, v)
 
 
 def _check_bool(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
@@ -132,13 +177,24 @@ def _check_datetime(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
             model=model.name,
             field=f.name,
         )
-    return v.astimezone(_dt.timezone.utc)
+    try:
+        return v.astimezone(_dt.timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01 at +05:00 is year 0 in UTC
+        raise validation_error(
+            f'Invalid value for field "{f.name}" on model "{model.name}": datetime is outside the range '
+            "of UTC datetimes (years 1 to 9999 in UTC).",
+            model=model.name,
+            field=f.name,
+        ) from None
 
 
 def _check_json(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
-    if not _json_ok(v):
+    problem = _json_problem(v)
+    if problem is None:
+        return v
+    if problem.startswith("expected"):
         raise _bad(model, f, "a JSON-compatible value", v)
-    return v
+    raise _refuse_text(model, f, problem)
 
 
 def _check_enum(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
@@ -235,6 +291,6 @@ def normalize_decimal(value: Any) -> decimal.Decimal:
     while exp < 0 and len(digits) > 1 and digits[-1] == 0:
         digits = digits[:-1]
         exp += 1
-    if not any(digits):
-        return decimal.Decimal((sign, (0,), 0)) if exp < 0 else decimal.Decimal((sign, digits, exp))
+    if not any(digits):  # zero, unsigned: PostgreSQL and MySQL drop the sign of -0, so every backend does
+        return decimal.Decimal((0, (0,), 0)) if exp < 0 else decimal.Decimal((0, digits, exp))
     return decimal.Decimal((sign, digits, exp))

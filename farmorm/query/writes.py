@@ -150,6 +150,7 @@ def update_values(model: ModelMeta, data: Any) -> dict[str, Any]:
     data = _mapping(model, "data", data)
     _check_keys(model, data)
     _refuse_version(model, data)
+    _refuse_protected(model, data)
     return {k: check_writable(model, model.fields[k], v) for k, v in data.items()}
 
 

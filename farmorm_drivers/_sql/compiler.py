@@ -116,15 +116,23 @@ class SqlCompiler:
             return d.json_equals(self.col(qual, model, c.field), ctx.ph(c.value, d.json_encoder()), c.negated)
         if isinstance(c, n.Const):
             return d.true() if c.value else d.false()
-        if isinstance(c, n.And):
-            return " AND ".join(f"({self.cond(ctx, model, qual, i)})" for i in c.items)
-        if isinstance(c, n.Or):
-            return " OR ".join(f"({self.cond(ctx, model, qual, i)})" for i in c.items)
+        if isinstance(c, (n.And, n.Or)):
+            return self.chain(ctx, model, qual, " AND " if isinstance(c, n.And) else " OR ", c.items)
         if isinstance(c, n.Not):
             return f"NOT ({self.cond(ctx, model, qual, c.item)})"
         if isinstance(c, n.RelationFilter):
             return self.relation_filter(ctx, model, qual, c)
         raise TypeError(f"unknown condition node {c!r}")
+
+    #: AND / OR chains longer than this are grouped into a balanced tree: SQLite refuses expression
+    #: trees deeper than 1000 (a flat chain of 1000 ORs), and every server's parser recurses on them
+    CHAIN = 64
+
+    def chain(self, ctx: _Ctx, model: ModelMeta, qual: str, op: str, items: tuple[n.Condition, ...]) -> str:
+        if len(items) <= self.CHAIN:
+            return op.join(f"({self.cond(ctx, model, qual, i)})" for i in items)
+        size = -(-len(items) // self.CHAIN)  # placeholders stay in text order: groups are contiguous
+        return op.join(f"({self.chain(ctx, model, qual, op, items[k:k + size])})" for k in range(0, len(items), size))
 
     def relation_filter(self, ctx: _Ctx, model: ModelMeta, qual: str, c: n.RelationFilter) -> str:
         rel = model.relations[c.relation]

@@ -17,10 +17,12 @@ SQL semantics on a schemaless store:
 from __future__ import annotations
 
 import datetime as _dt
+import decimal
 import re
 from typing import Any, Callable
 
 from farmorm.driver import Compiled
+from farmorm.errors import validation_error
 from farmorm.query import nodes as n
 from farmorm.query.plan import LINK_COLUMN
 from farmorm.query.values import normalize_decimal
@@ -66,11 +68,29 @@ def _plain_json(v: Any) -> Any:
     return v
 
 
+#: significant digits a BSON Decimal128 holds (farmorm's SQL columns hold 65)
+DECIMAL128_DIGITS = 34
+
+
 def encode_decimal(v: Any) -> Any:
     from bson.decimal128 import Decimal128
 
     # normalized digits: equal numbers get equal Decimal128 bytes (12.50 and 12.5 alike)
-    return Decimal128(str(normalize_decimal(v)))
+    d = normalize_decimal(v)
+    sign, digits, exp = d.as_tuple()
+    if len(digits) > DECIMAL128_DIGITS:
+        # trailing integer zeros go to the exponent (1E+34 fits); real digits beyond 34 would make
+        # Decimal128 raise decimal.Inexact: refuse them, never round
+        assert isinstance(exp, int)
+        while len(digits) > 1 and digits[-1] == 0:
+            digits, exp = digits[:-1], exp + 1
+        if len(digits) > DECIMAL128_DIGITS:
+            raise validation_error(
+                f"Invalid value: decimal {d} has {len(digits)} significant digits; "
+                f"MongoDB's Decimal128 holds {DECIMAL128_DIGITS}. It is refused, never rounded."
+            )
+        d = decimal.Decimal((sign, digits, exp))
+    return Decimal128(str(d))
 
 
 def decode_decimal(v: Any) -> Any:
@@ -507,12 +527,12 @@ class MongoCompiler:
     def _upsert(self, node: n.Upsert) -> MongoCommand:
         model = self.model(node.model)
         create = dict(zip(node.columns, node.values))
-        filt = {self.col(model, c): P(create[c].index, encoder(model.fields[c])) for c in node.conflict}
+        # $eq, never the bare value: a JSON lookup value shaped like {"$ne": None} must match literally
+        # (MongoDB seeds an upserted document from $eq conditions as from plain equality)
+        filt = {self.col(model, c): {"$eq": P(create[c].index, encoder(model.fields[c]))} for c in node.conflict}
         sets = self._set(model, node.update_columns, node.update_values)
-        on_insert = {
-            self.col(model, c): P(p.index, encoder(model.fields[c]))
-            for c, p in create.items() if c not in node.conflict
-        }
+        # the conflict fields too: a server seeds them from the $eq filter, mongomock does not
+        on_insert = {self.col(model, c): P(p.index, encoder(model.fields[c])) for c, p in create.items()}
         update: dict[str, Any] = {"$set": sets, "$setOnInsert": on_insert}
         if node.update_increments:
             update["$inc"] = {self.col(model, f): 1 for f in node.update_increments}

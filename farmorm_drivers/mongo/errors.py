@@ -14,11 +14,14 @@ from typing import Any
 
 from farmorm.errors import (
     CONNECTION_ERROR,
+    INVALID_VALUE,
     LOCK_TIMEOUT,
     MISSING_TABLE,
+    NUMERIC_OUT_OF_RANGE,
     QUERY_TIMEOUT,
     TRANSACTION_CONFLICT,
     UNIQUE_CONSTRAINT_VIOLATION,
+    VALUE_TOO_LONG,
     OrmError,
     native_error,
 )
@@ -48,6 +51,14 @@ def map_mongo_error(exc: BaseException, schema: Schema, kind: str, collection: s
         from pymongo import errors as pe
     except ImportError:  # pragma: no cover - the driver needs pymongo's bson anyway
         return None
+    if isinstance(exc, pe.DocumentTooLarge):  # over the 16 MiB BSON limit, refused by the driver
+        return native_error(VALUE_TOO_LONG, exc, backend_kind=kind, dialect=None)
+    from bson.errors import InvalidDocument
+
+    if isinstance(exc, InvalidDocument):  # a value BSON cannot encode
+        return native_error(INVALID_VALUE, exc, backend_kind=kind, dialect=None)
+    if isinstance(exc, OverflowError) and "8-byte ints" in str(exc):  # a JSON int beyond int64
+        return native_error(NUMERIC_OUT_OF_RANGE, exc, backend_kind=kind, dialect=None)
     if isinstance(exc, pe.ConnectionFailure) and not isinstance(exc, pe.OperationFailure):
         return native_error(CONNECTION_ERROR, exc, backend_kind=kind, dialect=None)
     if isinstance(exc, pe.InvalidOperation) and "after close" in str(exc).lower():

@@ -16,16 +16,19 @@ from farmorm.errors import (
     CONNECTION_ERROR,
     DEADLOCK,
     FOREIGN_KEY_VIOLATION,
-    MISSING_SCHEMA,
-    MISSING_TABLE,
+    INVALID_VALUE,
     LOCK_TIMEOUT,
     MISSING_COLUMN,
+    MISSING_SCHEMA,
+    MISSING_TABLE,
     NOT_NULL_VIOLATION,
+    NUMERIC_OUT_OF_RANGE,
     QUERY_TIMEOUT,
     READ_ONLY,
     SCHEMA_CHANGED,
     STORAGE_FULL,
     UNIQUE_CONSTRAINT_VIOLATION,
+    VALUE_TOO_LONG,
     OrmError,
     native_error,
 )
@@ -39,10 +42,12 @@ CODES: dict[int, str] = {
     1364: NOT_NULL_VIOLATION,  # ER_NO_DEFAULT_FOR_FIELD (a NOT NULL column left out, strict mode)
     3819: CHECK_VIOLATION,  # MySQL 8 ER_CHECK_CONSTRAINT_VIOLATED
     4025: CHECK_VIOLATION,  # MariaDB ER_CONSTRAINT_FAILED
-    # strict mode refuses a value the column cannot hold instead of truncating it: the column's
-    # own limit is a check the database applied
-    1406: CHECK_VIOLATION,  # ER_DATA_TOO_LONG
-    1264: CHECK_VIOLATION,  # ER_WARN_DATA_OUT_OF_RANGE
+    # strict mode refuses a value the column cannot hold instead of truncating or clamping it
+    1406: VALUE_TOO_LONG,  # ER_DATA_TOO_LONG
+    1264: NUMERIC_OUT_OF_RANGE,  # ER_WARN_DATA_OUT_OF_RANGE
+    1690: NUMERIC_OUT_OF_RANGE,  # ER_DATA_OUT_OF_RANGE (an expression such as col + 1 overflowed)
+    1366: INVALID_VALUE,  # ER_TRUNCATED_WRONG_VALUE_FOR_FIELD (e.g. an emoji into a utf8mb3 column)
+    1292: INVALID_VALUE,  # ER_TRUNCATED_WRONG_VALUE (e.g. an impossible datetime)
     1146: MISSING_TABLE,  # ER_NO_SUCH_TABLE
     1049: MISSING_SCHEMA,  # ER_BAD_DB_ERROR
     1213: DEADLOCK,  # InnoDB rolled back the whole transaction

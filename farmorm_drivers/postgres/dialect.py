@@ -43,10 +43,13 @@ def decode_datetime(v: Any) -> Any:
 
 
 _ENCODERS: dict[str, Fn] = {"json": encode_json}
-# timestamptz needs no decoder: asyncpg's binary codec always returns an aware UTC datetime
+# asyncpg's binary codec returns an aware UTC datetime, except for the two instants it encodes as
+# -infinity / infinity (0001-01-01 00:00 and 9999-12-31 23:59:59.999999 UTC): those come back
+# naive, and decode_datetime gives them their UTC zone back (tests/reliability/test_fidelity.py T30)
 _DECODERS: dict[str, Fn] = {
     "decimal": normalize_decimal,
     "json": decode_json,
+    "datetime": decode_datetime,
 }
 
 

@@ -16,11 +16,13 @@ from farmorm.errors import (
     CONNECTION_ERROR,
     DEADLOCK,
     FOREIGN_KEY_VIOLATION,
-    MISSING_SCHEMA,
-    MISSING_TABLE,
+    INVALID_VALUE,
     LOCK_TIMEOUT,
     MISSING_COLUMN,
+    MISSING_SCHEMA,
+    MISSING_TABLE,
     NOT_NULL_VIOLATION,
+    NUMERIC_OUT_OF_RANGE,
     QUERY_TIMEOUT,
     READ_ONLY,
     SCHEMA_CHANGED,
@@ -28,6 +30,7 @@ from farmorm.errors import (
     TRANSACTION_ABORTED,
     TRANSACTION_CONFLICT,
     UNIQUE_CONSTRAINT_VIOLATION,
+    VALUE_TOO_LONG,
     OrmError,
     native_error,
 )
@@ -57,6 +60,14 @@ BY_SQLSTATE = {
     "57P02": CONNECTION_ERROR,
     "57P03": CONNECTION_ERROR,
     "53300": CONNECTION_ERROR,
+    # a value the column cannot hold: refused, never truncated or clamped
+    "22001": VALUE_TOO_LONG,  # string_data_right_truncation (varchar(n) of a table farmorm did not create)
+    "22003": NUMERIC_OUT_OF_RANGE,  # numeric_value_out_of_range (e.g. an integer version counter at 2**31 - 1)
+    "22021": INVALID_VALUE,  # character_not_in_repertoire (NUL in text)
+    "22P02": INVALID_VALUE,  # invalid_text_representation (text into a json / uuid / ... column)
+    "22P05": INVALID_VALUE,  # untranslatable_character (\u0000 in jsonb)
+    "22007": INVALID_VALUE,  # invalid_datetime_format
+    "22008": INVALID_VALUE,  # datetime_field_overflow
 }
 # 42P01 raised while planning a statement on a missing namespace reads "schema ... does not exist"
 _BY_MESSAGE = (
@@ -160,6 +171,14 @@ def _target(schema: Schema, code: str, exc: Any) -> dict[str, Any]:
     return meta
 
 
+def _client_value_error(exc: BaseException) -> str | None:
+    """asyncpg's client-side DataError (a value it cannot encode for the column's type)."""
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is None or not isinstance(exc, asyncpg.exceptions._base.DataError):
+        return None
+    return NUMERIC_OUT_OF_RANGE if re.search(r"out of (?:\w+ )?range", str(exc)) else INVALID_VALUE
+
+
 def _schema_changed(exc: BaseException) -> bool:
     """A statement (or type) cached by asyncpg before a DDL change: "cached plan must not change result type"."""
     asyncpg = sys.modules.get("asyncpg")
@@ -188,6 +207,9 @@ def map_error(schema: Schema, exc: BaseException, kind: str = KIND) -> OrmError 
     """The OrmError for a native asyncpg / psycopg / socket error, or None when it is not a database error."""
     if isinstance(exc, OrmError):
         return exc
+    client_code = _client_value_error(exc)
+    if client_code is not None:
+        return native_error(client_code, exc, backend_kind=kind, dialect=DIALECT, meta={"original_code": None})
     server = _is_server_error(exc)
     sqlstate = getattr(exc, "sqlstate", None) if server else None
     code = BY_SQLSTATE.get(sqlstate or "")

@@ -35,6 +35,7 @@ from farmorm.errors import (
     CHECK_VIOLATION,
     CONNECTION_ERROR,
     FOREIGN_KEY_VIOLATION,
+    INVALID_VALUE,
     LOCK_TIMEOUT,
     MISSING_COLUMN,
     MISSING_TABLE,
@@ -45,6 +46,7 @@ from farmorm.errors import (
     STORAGE_FULL,
     TRANSACTION_CONFLICT,
     UNIQUE_CONSTRAINT_VIOLATION,
+    VALUE_TOO_LONG,
     OrmError,
     UnsupportedError,
     native_error,
@@ -103,6 +105,8 @@ _BY_NAME = {
     "SQLITE_READONLY_CANTLOCK": READ_ONLY,
     "SQLITE_READONLY_CANTINIT": READ_ONLY,
     "SQLITE_SCHEMA": SCHEMA_CHANGED,
+    "SQLITE_TOOBIG": VALUE_TOO_LONG,  # longer than SQLITE_LIMIT_LENGTH
+    "SQLITE_MISMATCH": INVALID_VALUE,  # e.g. text into an INTEGER PRIMARY KEY
 }
 _BY_MESSAGE = (
     (re.compile(r"unique constraint failed", re.I), UNIQUE_CONSTRAINT_VIOLATION),

@@ -133,9 +133,9 @@ def test_count_and_writes():
     assert C.compile(n.Delete("user", None)).op == "delete_many"
     ups = C.compile(n.Upsert("user", ("email", "name"), (n.Param(0), n.Param(1)), ("email",),
                              ("name",), (n.Param(2),), ("id",)))
-    assert ups.shape(["e", "create", "update"])["filter"] == {"email": "e"}
+    assert ups.shape(["e", "create", "update"])["filter"] == {"email": {"$eq": "e"}}  # never a bare value (T39)
     assert ups.shape(["e", "create", "update"])["update"] == {"$set": {"name": "update"},
-                                                              "$setOnInsert": {"name": "create"}}
+                                                              "$setOnInsert": {"email": "e", "name": "create"}}
 
 
 def test_value_encoding():

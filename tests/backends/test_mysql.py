@@ -132,11 +132,11 @@ async def test_microseconds_survive(orm):
 async def test_strict_mode_refuses_a_too_long_value(orm):
     import pymysql
 
-    from farmorm import CheckViolation
+    from farmorm.errors import ValueTooLong
 
-    with pytest.raises(CheckViolation) as info:
+    with pytest.raises(ValueTooLong) as info:
         await orm.note.create(data={"tag": "x" * 192, "body": "b"})  # VARCHAR(191): no truncation
-    assert info.value.code == "CHECK_VIOLATION"
+    assert info.value.code == "VALUE_TOO_LONG"
     assert info.value.meta["original_code"] == 1406
     assert isinstance(info.value.__cause__, pymysql.err.DataError)
     assert await orm.note.count() == 0

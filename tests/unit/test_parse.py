@@ -718,7 +718,8 @@ def test_value_checks_per_kind():
     assert str(verr(update_values, USER, {"tier": 1})) == (
         'Invalid value for field "tier" on model "user": expected str, got int.'
     )
-    assert str(verr(update_values, USER, {"id": 5})) == 'Invalid value for field "id" on model "user": expected str, got int.'
+    assert str(verr(update_values, USER, {"id": 5})) == (  # an update never moves the identity (T40)
+        'Field "id" on model "user" is the record\'s identity: an update cannot change it.')
 
 
 # ---------------------------------------------------------------------------------------------
