@@ -593,3 +593,34 @@ def test_figures_are_collected() -> None:
     """Print the figures docs/reliability.md quotes (run with -s)."""
     for key in sorted(FIGURES):
         print(f"{key}: {FIGURES[key]}")
+
+
+# ---------------------------------------------------------------------------------------------
+# soak variants (-m soak): the same checks with ten times the examples, random seeds, and IN lists
+# up to 200 000 ids
+
+
+@pytest.mark.soak
+async def test_soak_t30_datetimes(fresh: Any, request: pytest.FixtureRequest) -> None:
+    await test_t30_datetimes_round_trip_as_aware_utc(fresh, request)
+
+
+@pytest.mark.soak
+async def test_soak_t31_decimals(fresh: Any, request: pytest.FixtureRequest) -> None:
+    await test_t31_decimals_round_trip_exactly(fresh, request)
+
+
+@pytest.mark.soak
+async def test_soak_t32_strings(fresh: Any, request: pytest.FixtureRequest) -> None:
+    await test_t32_strings_round_trip_and_match_exactly(fresh, request)
+
+
+@pytest.mark.soak
+async def test_soak_t33_ints_and_json(fresh: Any, request: pytest.FixtureRequest) -> None:
+    await test_t33_int64_and_int32_limits(fresh, request)
+    await test_t33_json_round_trips(fresh, request)
+
+
+@pytest.mark.soak
+async def test_soak_t34_large_in_lists(fresh: Any, in_sizes: list[int]) -> None:
+    await test_t34_large_in_lists_and_batches(fresh, in_sizes)

@@ -11,13 +11,14 @@ import logging
 from typing import Any, Awaitable, Callable
 
 import pytest
+from hypothesis import strategies as st
 
 from farmorm import Orm, QueryValidationError, create_orm, define_schema, has_many, belongs_to, model
 from farmorm import fields as f
 from farmorm.errors import OrmError, UniqueConstraintViolation
 from farmorm.query.parse import MAX_WHERE_DEPTH
 
-from .test_fidelity import fresh, raw, statements  # noqa: F401 - fixtures
+from .test_fidelity import examples, fresh, raw, soak_run, statements  # noqa: F401 - fixtures
 
 TRIED: dict[str, int] = {}
 
@@ -108,6 +109,26 @@ async def test_t35_identifier_injection_is_refused_before_io(fresh: Any, backend
     # nothing changed
     assert [u["username"] for u in await orm.user.find_many()] == ["ada"]
     assert await orm.post.count() == 1
+
+
+async def test_t35_random_names_are_refused(fresh: Any, backend: str, request: pytest.FixtureRequest) -> None:
+    """Hypothesis text() as field names in where, select, order_by and update data."""
+    orm = await seeded(fresh)
+    declared = set(schema.models["user"].fields) | set(schema.models["user"].relations) | {"AND", "OR", "NOT"}
+    n = 500 if soak_run(request.config) else 40
+    names = [x for x in examples(st.text(max_size=40), n, soak=soak_run(request.config)) if x not in declared]
+    assert names
+    for name in names:
+        await refused(orm, backend, lambda k=name: orm.user.find_many(where={k: 1}))
+        await refused(orm, backend, lambda k=name: orm.user.find_many(select={k: True}))
+        await refused(orm, backend, lambda k=name: orm.user.find_many(order_by={k: "asc"}))
+        await refused(orm, backend, lambda k=name: orm.user.update_many(where={"username": "ada"}, data={k: 1}))
+    assert await orm.user.count() == 1
+
+
+@pytest.mark.soak
+async def test_soak_t35_random_names(fresh: Any, backend: str, request: pytest.FixtureRequest) -> None:
+    await test_t35_random_names_are_refused(fresh, backend, request)
 
 
 async def test_t35_hostile_operator_names_are_refused(fresh: Any, backend: str) -> None:
