@@ -229,6 +229,41 @@ async def test_t38_mysql_pins_its_own_sql_mode(fresh: Any, backend: str) -> None
     assert "NO_BACKSLASH_ESCAPES" not in mode and "ANSI_QUOTES" not in mode
 
 
+async def test_t38_app_pool_with_hostile_session_modes(rig: Any, backend: str) -> None:
+    """An app's aiomysql pool whose sessions start with NO_BACKSLASH_ESCAPES, ANSI_QUOTES and utf8
+    (mb3): farmorm re-pins sql_mode and utf8mb4 on each connection, so escaping stays correct."""
+    if backend != "mysql":
+        pytest.skip("MySQL-only: client-side escaping")
+    from urllib.parse import urlsplit
+
+    import aiomysql
+
+    from farmorm.setup import push_schema
+
+    url = urlsplit(await rig.database_url())
+    pool = await aiomysql.create_pool(
+        host=url.hostname or "127.0.0.1", port=url.port or 3306, user=url.username or "root",
+        password=url.password or "", db=url.path.lstrip("/"), charset="utf8", autocommit=True, maxsize=2,
+        init_command="SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES,ANSI_QUOTES'",
+    )
+    try:
+        orm = await create_orm(schema, pool)
+        await push_schema(schema, orm)
+        mode = (await raw(orm, "SELECT @@SESSION.sql_mode, @@character_set_client", kind="rows")).rows[0]
+        assert "NO_BACKSLASH_ESCAPES" not in mode[0] and "ANSI_QUOTES" not in mode[0] and mode[1] == "utf8mb4"
+        for canary in CANARIES + ["😀 \\' --"]:
+            rec = await orm.user.create(data={"username": canary, "password": canary})
+            assert rec["username"] == canary
+            assert await orm.user.count(where={"username": canary}) == 1
+            assert await orm.user.count(where={"username": {"contains": canary}}) >= 1
+            count(backend, 3)
+        assert await orm.user.count() == len(CANARIES) + 1
+        await orm.close()
+    finally:
+        pool.close()
+        await pool.wait_closed()
+
+
 # --------------------------------------------------------------------------------------- T39
 
 
