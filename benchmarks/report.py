@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .runner import BACKENDS, LABELS, PEERS, evaluate_targets
+from .runner import BACKENDS, FARMORM_ASYNCMY, LABELS, PEERS, evaluate_targets
 
 
 def _load(report: dict[str, Any]) -> float:
@@ -34,7 +34,7 @@ def markdown(runs: list[dict[str, Any]], pick: str = "last") -> str:
         systems = list(best["systems"])
         load = best.get("load_average") or ["?", "?"]
         versions = ", ".join(f"{LABELS[s]} {best['systems'][s]['version']}"
-                             + (f" on {best['systems'][s]['driver']}" if s in PEERS else "")
+                             + (f" on {best['systems'][s]['driver']}" if s in PEERS or s == FARMORM_ASYNCMY else "")
                              for s in systems if s != "raw")
         out.append(f"**{backend}** — {best['driver']} {best['driver_version']} on {best['server']}; {versions}; "
                    f"median of {best['rounds']} rounds; load average {load[0]}–{load[1]}"
