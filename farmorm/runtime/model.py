@@ -344,7 +344,8 @@ class ModelClient:
                     model=self.model.name, field=g,
                 )
         flat = [[r.get(c) for c in columns] for r in rows]
-        per_chunk = max(1, MAX_BIND_PARAMS // max(1, len(columns))) if columns else 1
+        max_binds = getattr(self._orm._driver, "max_bind_params", MAX_BIND_PARAMS)  # SQLite: its runtime limit
+        per_chunk = max(1, max_binds // max(1, len(columns))) if columns else 1
         # the identity is always read back (hidden if not selected) so records can be re-ordered
         extra = tuple(f for f in self.model.identity or () if f not in read.node.columns)
         returning = read.node.columns + extra

@@ -308,10 +308,19 @@ class SqliteDriver(Driver):
         self._lock = anyio.Lock(fast_acquire=True)  # no event-loop round trip when uncontended
         self._wrapped = SqliteConnection(self, conn)
 
+    #: bind parameters one statement may use (create_many chunks by it): SQLite's
+    #: SQLITE_LIMIT_VARIABLE_NUMBER, read when the driver opens (999 on builds before 3.32)
+    max_bind_params = 30000
+
     @classmethod
     async def open(cls, schema: Schema, conn: Any, *, client: Any, owned: bool, kind: str = "aiosqlite") -> SqliteDriver:
         await conn.execute("PRAGMA foreign_keys = ON")
-        return cls(schema, conn, client=client, owned=owned, kind=kind)
+        driver = cls(schema, conn, client=client, owned=owned, kind=kind)
+        raw, run = getattr(conn, "_conn", None), getattr(conn, "_execute", None)
+        if raw is not None and run is not None and hasattr(raw, "getlimit"):  # aiosqlite: on its own thread
+            limit = await run(raw.getlimit, sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            driver.max_bind_params = max(1, min(cls.max_bind_params, int(limit)))
+        return driver
 
     def compile(self, node: Any) -> SqlStatement:
         return self.compiler.compile(node)
