@@ -54,9 +54,11 @@ async def lock_waiters(database: TestDatabase) -> int:
     conn = await aiomysql.connect(**_mysql_args(database.url))
     try:
         async with conn.cursor() as cur:
-            await cur.execute(
-                "SELECT COUNT(*) FROM information_schema.innodb_trx t JOIN information_schema.processlist p "
-                "ON p.id = t.trx_mysql_thread_id WHERE t.trx_state = 'LOCK WAIT' AND p.db = %s",
+            await cur.execute(  # a row/index lock wait (InnoDB), or a table metadata lock wait
+                "SELECT COUNT(*) FROM information_schema.processlist p "
+                "LEFT JOIN information_schema.innodb_trx t ON p.id = t.trx_mysql_thread_id "
+                "WHERE p.db = %s AND p.id <> CONNECTION_ID() "
+                "AND (t.trx_state = 'LOCK WAIT' OR p.state LIKE '%%lock%%')",
                 (urlsplit(database.url).path.lstrip("/"),))
             (count,) = await cur.fetchone()
             return int(count)
@@ -68,7 +70,12 @@ async def until_waiting(database: TestDatabase, task: asyncio.Task) -> None:
     for _ in range(1200):  # at most ~60 s
         if await lock_waiters(database) >= 1:
             return
-        assert not task.done(), task.result() if not task.exception() else task.exception()
+        if task.done():
+            import traceback
+
+            exc = task.exception()
+            raise AssertionError("the second reservation ended before it was seen waiting: "
+                                 + ("".join(traceback.format_exception(exc)) if exc else repr(task.result())))
         await asyncio.sleep(0.05)
     raise AssertionError("the second reservation never waited on a lock")
 
