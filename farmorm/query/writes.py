@@ -50,6 +50,7 @@ def create_values(model: ModelMeta, data: Any, label: str = "data") -> dict[str,
     data = _mapping(model, label, data)
     _check_keys(model, data)
     _refuse_version(model, data)
+    _refuse_protected(model, data, update=False)
     out: dict[str, Any] = {}
     for f in model.fields.values():
         if f.name in data:
@@ -128,11 +129,14 @@ def create_rows(model: ModelMeta, rows: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _refuse_protected(model: ModelMeta, data: Mapping[str, Any]) -> None:
-    """Update data may not move a record's identity or its soft-delete / archive marker (mass assignment)."""
+def _refuse_protected(model: ModelMeta, data: Mapping[str, Any], *, update: bool = True) -> None:
+    """Write data may not set the soft-delete / archive marker, and update data may not move a
+    record's identity (mass assignment: a request body passed as ``data``)."""
+    if model.soft_delete_field is None and model.archive_field is None and not update:
+        return
     for key in data:
         f = model.fields[key]
-        if f.is_id or (model.identity is not None and key in model.identity and len(model.identity) == 1):
+        if update and (f.is_id or (model.identity is not None and key in model.identity and len(model.identity) == 1)):
             raise validation_error(
                 f'Field "{key}" on model "{model.name}" is the record\'s identity: an update cannot change it.',
                 model=model.name, field=key,
@@ -140,7 +144,7 @@ def _refuse_protected(model: ModelMeta, data: Mapping[str, Any]) -> None:
         if key in (model.soft_delete_field, model.archive_field):
             how = "delete() and restore()" if key == model.soft_delete_field else "archive() and unarchive()"
             raise validation_error(
-                f'Field "{key}" on model "{model.name}" is managed by {how}: it cannot be set in update data.',
+                f'Field "{key}" on model "{model.name}" is managed by {how}: it cannot be set in data.',
                 model=model.name, field=key,
             )
 

@@ -7,6 +7,7 @@ or as a Mongo operator. ``TRIED`` counts the bad inputs per backend for docs/rel
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any, Awaitable, Callable
 
@@ -321,6 +322,7 @@ async def test_t40_mass_assignment_of_protected_fields(fresh: Any, backend: str)
         ({"id": "hijack"}, "identity"),
         ({"v": 99}, "version field"),
         ({"deleted_at": None}, "managed by delete() and restore()"),
+        ({"deleted_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)}, "managed by delete() and restore()"),
         ({"is_admin": True}, 'Unknown field "is_admin"'),
         ({"_id": "x"}, 'Unknown field "_id"'),
         ({"posts": []}, "Nested writes are not supported"),
@@ -332,8 +334,12 @@ async def test_t40_mass_assignment_of_protected_fields(fresh: Any, backend: str)
             err = await refused(orm, backend, call)
             assert words in str(err) and 'model "user"' in str(err), str(err)
             assert err.meta["model"] == "user" and err.meta["field"] == next(iter(data))
-    for data in ({"v": 5}, {"is_admin": True}, {"_id": "x"}):
+    hidden = {"deleted_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)}  # a record born soft-deleted
+    for data in ({"v": 5}, {"is_admin": True}, {"_id": "x"}, hidden):
         await refused(orm, backend, lambda d=data: orm.user.create(data={"username": "eve", "password": "p", **d}))
+        await refused(orm, backend, lambda d=data: orm.user.create_many(data=[{"username": "eve", "password": "p", **d}]))
+        await refused(orm, backend, lambda d=data: orm.user.upsert(where={"username": "eve"},
+                                                                  create={"password": "p", **d}, update={}))
     # a role outside the enumeration is refused; the record is untouched
     await refused(orm, backend, lambda: orm.user.update(where={"id": ada["id"]}, data={"role": "root"}))
     after = await orm.user.find_unique(where={"id": ada["id"]})
