@@ -311,6 +311,55 @@ async def test_t39_json_update_payloads_are_data(fresh: Any, backend: str) -> No
     count(backend, 2)
 
 
+FORBIDDEN_MONGO_OPERATORS = {"$where", "$function", "$accumulator", "$expr"}
+
+
+def mongo_template_problems(template: Any, in_filter: bool, path: str = "") -> list[str]:
+    """Operators no farmorm query may contain, and user values placed where Mongo would read them
+    as an operator document (a param slot directly under a field name of a filter)."""
+    from farmorm_drivers.mongo.compiler import P
+
+    problems: list[str] = []
+    if isinstance(template, dict):
+        for key, value in template.items():
+            if key in FORBIDDEN_MONGO_OPERATORS:
+                problems.append(f"{path}.{key}")
+            bare = isinstance(value, P) and not str(key).startswith("$")
+            if in_filter and bare and "_regex" not in getattr(value.encode, "__qualname__", ""):
+                problems.append(f"{path}.{key} = {value!r} (a value where Mongo reads operators)")
+            problems += mongo_template_problems(value, in_filter, f"{path}.{key}")
+    elif isinstance(template, (list, tuple)):
+        for i, item in enumerate(template):
+            problems += mongo_template_problems(item, in_filter, f"{path}[{i}]")
+    return problems
+
+
+async def test_t39_compiled_mongo_commands_wrap_every_value_in_an_operator(fresh: Any, backend: str) -> None:
+    """Every compiled filter: scalar equality is {field: {"$eq": value}}, and $where / $function /
+    $accumulator / $expr never appear (they cannot be produced from the DSL at all)."""
+    if backend != "mongo":
+        pytest.skip("MongoDB commands")
+    orm = await seeded(fresh)
+    ada = await orm.user.find_unique(where={"username": "ada"})
+    assert ada is not None
+    await orm.user.find_many(where={"username": "ada", "password": {"not": "x"}, "n": {"gt": 0, "in": [1, 2]},
+                                    "doc": {"a": 1}, "OR": [{"role": "admin"}, {"NOT": {"username": {"contains": "x"}}}]})
+    await orm.user.find_many(where={"username": {"eq": "ADA", "mode": "insensitive"}, "posts": {"some": {"title": "t"}}})
+    await orm.user.update(where={"id": ada["id"]}, data={"doc": {"$inc": {"n": 1}}})
+    await orm.user.update_many(where={"key_doc": {"$ne": None}}, data={"n": 1})
+    await orm.user.upsert(where={"username": "ada"}, create={"password": "p"}, update={"n": 2})
+    await orm.user.delete_many(where={"username": {"in": ["nobody"]}, "doc": {"$where": "1"}})
+    await orm.user.count(where={"doc": {"not": {"$gt": ""}}})
+    plans = list(orm.plan_cache._data.values())
+    assert len(plans) >= 8
+    for plan in plans:
+        cmd = plan.compiled
+        problems = mongo_template_problems(cmd.filter, True, "filter")
+        problems += mongo_template_problems(cmd.update, False, "update")
+        assert problems == [], (cmd, problems)
+    count(backend, len(plans))
+
+
 # --------------------------------------------------------------------------------------- T40
 
 
