@@ -178,7 +178,7 @@ class Store:
 
     async def find_project_by_slug(self, slug: str) -> dict[str, Any] | None:
         """The project page's query: the project, its owner and its members, in one call."""
-        return await self.orm.project.find_unique(
+        found: dict[str, Any] | None = await self.orm.project.find_unique(
             where={"slug": slug},
             select={
                 "id": True,
@@ -192,6 +192,7 @@ class Store:
                 },
             },
         )
+        return found
 
     async def upsert_cached_route(self, path: str, payload: Any, ttl: timedelta) -> dict[str, Any]:
         """Store a rendered route: insert the first time, refresh payload and expiry afterwards."""

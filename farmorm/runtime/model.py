@@ -90,8 +90,10 @@ class ModelClient:
             await self._write_history([("create", None, full)])
             if select is None and include is None:
                 return full
-            return (await self._plain().find_many(where=self._ident(full), select=select, include=include,
-                                                  with_deleted=True, with_archived=True, take=1))[0]
+            shaped: dict[str, Any] = (await self._plain().find_many(
+                where=self._ident(full), select=select, include=include, with_deleted=True, with_archived=True,
+                take=1))[0]
+            return shaped
 
     async def _history_create_many(self, data: Sequence[Mapping[str, Any]], select: Any) -> list[dict[str, Any]]:
         async with self._orm._transaction_scope():
@@ -407,8 +409,9 @@ class ModelClient:
         if expected_version is not None:
             return await self._update_versioned(where, values, select, include, expected_version, scope)
         if not values:
-            return await self.find_first(where=where, select=select, include=include,
-                                         with_deleted=with_deleted, with_archived=with_archived)
+            found: dict[str, Any] | None = await self.find_first(where=where, select=select, include=include,
+                                                                 with_deleted=with_deleted, with_archived=with_archived)
+            return found
         read = parse_read(self._schema, self.model, select=select, include=include)
         params: list[Any] = list(values.values())
         value_params = tuple(n.Param(i) for i in range(len(params)))

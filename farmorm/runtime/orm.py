@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Literal, Sequence
 
 import anyio
 
@@ -263,7 +263,7 @@ class _Scope:
         except Exception as exc:
             raise _mapped(orm._driver, exc) from exc
 
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         gate, self.gate = self.gate, None
         if gate is not None:
             gate.release()

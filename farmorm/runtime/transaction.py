@@ -140,7 +140,7 @@ def canonical_isolation(isolation: str | None) -> str | None:
 
 def backoff(attempt: int) -> float:
     """Jittered exponential backoff, capped."""
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.5)
 
 
 class Transaction:

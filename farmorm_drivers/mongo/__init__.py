@@ -116,7 +116,7 @@ async def create_driver(schema: Any, detected: Detected, *, database_name: str |
         if detected.kind == "mongomock":
             from farmorm.testing.mongomock_async import open_url
 
-            db = open_url(client, dbname)
+            db: Any = open_url(client, dbname)
             return MongoDriver(schema, db, kind="mongomock", client=client, transactions=False)
         from pymongo import AsyncMongoClient
 

@@ -223,12 +223,12 @@ class MongoConnection(Connection):
                 base = [d.get(name) for name in c.column_names[:-1]]
                 for frm in by_target.get(d.get(through["target"]), ()):
                     rows.append(base + [frm])
-            group = lambda r: r[-1]  # noqa: E731
+            group = _link_of
         elif windowed:
             docs = await coll.find(filt, c.projection, sort=c.sort or None, **self._kw()).to_list(None)
             key = through["key"]  # type: ignore[index]
             rows = [self._row(c, d) + [d.get(key)] for d in docs]
-            group = lambda r: r[-1]  # noqa: E731
+            group = _link_of
         else:
             kw: dict[str, Any] = {}
             if c.sort:
@@ -450,6 +450,11 @@ class MongoCursor(RowCursor):
                     await _maybe(native.close())
             except Exception:  # noqa: BLE001 - killing the server cursor is best effort (it times out anyway)
                 pass
+
+
+def _link_of(row: list[Any]) -> Any:
+    """The parent link a relation row carries in its last column."""
+    return row[-1]
 
 
 class MongoDriver(Driver):
