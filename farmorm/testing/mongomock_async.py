@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import mongomock
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-_STORES: dict[str, mongomock.MongoClient] = {}
+_STORES: dict[str, Any] = {}
 
 
 def _install_decimal128_ordering() -> None:
@@ -35,7 +35,7 @@ def _install_decimal128_ordering() -> None:
             a = a.to_decimal()
         if isinstance(b, Decimal128):
             b = b.to_decimal()
-        return original(op, a, b, can_compare_types)
+        return original(op, a, b, can_compare_types)  # type: ignore[no-untyped-call]
 
     bson_compare._farmorm = True  # type: ignore[attr-defined]
     filtering.bson_compare = bson_compare

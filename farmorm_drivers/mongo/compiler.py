@@ -410,7 +410,7 @@ class MongoCompiler:
         """Two phases: a sub-query collects the related keys, then ``$in`` / ``$nin`` on the local key."""
         rel = model.relations[c.relation]
         target = self.model(rel.target)
-        kind = c.kind
+        kind: str = c.kind
         if kind == "is":
             kind = "some"
         elif kind == "is_not":
