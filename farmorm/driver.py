@@ -265,5 +265,5 @@ class Driver(abc.ABC):
                 continue
             if inspect.isawaitable(result):
                 if hasattr(result, "close"):
-                    result.close()  # type: ignore[union-attr]
+                    result.close()
                 _log.warning("on_query listener %r is async; listeners must be plain functions", listener)
