@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import sys
 import timeit
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -81,8 +82,11 @@ def make_benches() -> list[tuple[str, int, Bench]]:
     benches.append(("plan_cache_hit", 1, lambda: cache.get(node, lambda k: Plan(build(k)))))
 
     page = parse_read(schema, user, where={"active": True, "age": {"gte": 30}}, order_by={"id": "asc"}, take=50).node
+    def compile_miss(compiler: Any) -> Bench:
+        return lambda: Plan(compiler.compile(page))
+
     for dialect, compiler in compilers.items():
-        benches.append((f"compile_miss_{dialect}", 1, lambda c=compiler: Plan(c.compile(page))))
+        benches.append((f"compile_miss_{dialect}", 1, compile_miss(compiler)))
 
     columns = ("id", "email", "name", "age", "active", "created_at")
     pg_rows = [(u["id"], u["email"], u["name"], u["age"], u["active"], u["created_at"]) for u in _users(1000)]
@@ -98,7 +102,7 @@ def make_benches() -> list[tuple[str, int, Bench]]:
         read = parse_read(schema, user, where={"id": {"lte": count}}, include={"posts": True})
         rel = read.relations[0]
         parents, children = _users(count), _posts(count)
-        benches.append((f"stitch_include_{label}", 1, lambda p=parents, r=rel, c=children: stitch(p, r, c)))
+        benches.append((f"stitch_include_{label}", 1, partial(stitch, parents, rel, children)))
 
     from farmorm_drivers.mongo.compiler import fill
 

@@ -17,9 +17,9 @@ MySQL naive UTC ``DATETIME(6)``, PostgreSQL ``timestamptz``) as aware UTC dateti
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, func, insert, select, update
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Table, Text, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 from sqlalchemy.types import TypeDecorator
@@ -56,9 +56,8 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
-            value = dt.datetime.fromisoformat(value)
-        return value.replace(tzinfo=_UTC) if value.tzinfo is None else value
+        moment: dt.datetime = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+        return moment.replace(tzinfo=_UTC) if moment.tzinfo is None else moment
 
 
 class Base(DeclarativeBase):
@@ -84,8 +83,8 @@ class Post(Base):
     user: Mapped[User] = relationship(back_populates="posts")
 
 
-users = User.__table__
-posts = Post.__table__
+users = cast(Table, User.__table__)
+posts = cast(Table, Post.__table__)
 
 
 def engine_url(backend: str, url: str) -> str:

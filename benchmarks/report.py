@@ -75,11 +75,12 @@ def markdown(runs: list[dict[str, Any]], pick: str = "last") -> str:
 def targets_markdown(reports: list[dict[str, Any]], best: dict[str, Any]) -> str:
     """The targets of one backend: target, measured (and range), met in the picked run."""
     rows = ["| target | measured | met? | raw driver's own ratio (ceiling) |", "|---|---:|:---:|---:|"]
-    all_runs = [evaluate_targets(r) for r in reports]
-    for i, t in enumerate(evaluate_targets(best)):
+    all_runs = [{t["target"]: t for t in evaluate_targets(r)} for r in reports]
+    for t in evaluate_targets(best):
         if t["measured"] is None:
             continue
-        values = [run[i]["measured"] for run in all_runs if i < len(run) and run[i]["measured"] is not None]
+        values = [run[t["target"]]["measured"] for run in all_runs
+                  if t["target"] in run and run[t["target"]]["measured"] is not None]
         rng = _range(values)
         verdict = "yes" if t["met"] else "**no**"
         if len(values) > 1 and any((v <= t["bound"]) if t["kind"] == "raw" else (v >= t["bound"]) for v in values) \

@@ -141,7 +141,7 @@ async def server_version(backend: str, url: str) -> str:
                 (version,) = await cur.fetchone()
         finally:
             conn.close()
-        return ("MariaDB " if "mariadb" in version.lower() else "MySQL ") + version
+        return ("MariaDB " if "mariadb" in str(version).lower() else "MySQL ") + str(version)
     if url.startswith("mongomock:"):
         return f"mongomock {_version('mongomock')} (no server: timings are meaningless)"
     from pymongo import AsyncMongoClient
