@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Literal, Sequence
-
-import anyio
 
 from ..cache import PlanCache
 from ..detect import resolve
@@ -295,12 +294,18 @@ async def _close_driver(driver: Driver, timeout: float | None) -> None:
     if timeout is None:
         await driver.close()
         return
-    with anyio.move_on_after(timeout) as scope:
-        await driver.close()
-    if scope.cancelled_caught:
-        driver.terminate()
-        with anyio.move_on_after(max(timeout, 1.0)):
+    try:
+        async with asyncio.timeout(timeout):
             await driver.close()
+        return
+    except TimeoutError:
+        pass
+    driver.terminate()
+    try:
+        async with asyncio.timeout(max(timeout, 1.0)):
+            await driver.close()
+    except TimeoutError:
+        pass
 
 
 def _mapped(driver: Driver, exc: BaseException) -> BaseException:
@@ -349,6 +354,8 @@ async def create_orm(schema: Schema, client: Any, *, dialect: str | None = None,
         raise ValueError(f"acquire_timeout must be a positive number of seconds or None, got {acquire_timeout!r}")
     driver = await create_driver(schema, client, dialect=dialect, database_name=database_name, **options)
     driver.acquire_timeout = acquire_timeout
+    if options.get("command_timeout") is not None and hasattr(driver, "command_timeout"):
+        driver.command_timeout = options["command_timeout"]  # drivers whose client has no such option (MySQL)
     readers: list[Driver] = []
     try:
         for replica in replicas:

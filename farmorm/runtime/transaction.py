@@ -299,11 +299,16 @@ async def enter_connection(driver: Driver, entering: Awaitable[Connection]) -> C
     try:
         if timeout is None:
             return await entering
-        with anyio.move_on_after(timeout) as scope:
-            return await entering
-        if scope.cancelled_caught:
-            raise pool_timeout_error(driver, timeout)
-        raise AssertionError("unreachable")  # pragma: no cover
+        # asyncio.timeout, not anyio's scope: aiomysql waits in asyncio.Condition.wait, which
+        # re-raises a cancellation as a new CancelledError that anyio no longer recognizes
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                return await entering
+        except TimeoutError:
+            if deadline.expired():
+                raise pool_timeout_error(driver, timeout) from None
+            raise
     except asyncio.CancelledError:
         if task is not None and driver.closed and task in _stopped(driver):
             _stopped(driver).discard(task)

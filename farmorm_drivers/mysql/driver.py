@@ -10,6 +10,7 @@ so the connection tracks whether a farmorm transaction is open.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import weakref
@@ -75,7 +76,7 @@ _MATCHED = re.compile(rb"Rows matched: (\d+)")
 class MysqlConnection(Connection):
     """One aiomysql connection; ``in_tx`` is True while a farmorm transaction is open on it."""
 
-    __slots__ = ("conn", "driver", "in_tx", "lastrowid", "streaming", "tracker")
+    __slots__ = ("conn", "driver", "in_tx", "lastrowid", "streaming", "tracker", "fresh", "spare")
 
     def __init__(self, driver: MysqlDriver, conn: Any) -> None:
         self.driver = driver
@@ -85,6 +86,10 @@ class MysqlConnection(Connection):
         self.streaming = False  # an unbuffered result (orm.<model>.stream) owns the wire
         #: a failed statement aborts the transaction, as on PostgreSQL (see _sql/aborted.py)
         self.tracker = TxTracker()
+        #: no statement ran on this checkout yet: a read that finds the connection dead (it died
+        #: idle in the pool) may move to another connection once (``spare``, released with it)
+        self.fresh = False
+        self.spare: Any = None
 
     async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
@@ -122,7 +127,7 @@ class MysqlConnection(Connection):
             raise self.tracker.error(driver.handle.kind, "mysql", "statement")
         started = time.perf_counter()
         try:
-            async with self.conn.cursor() as cur:
+            async with self.conn.cursor() as cur, _deadline(driver.command_timeout):
                 # no args: pymysql then skips %-interpolation, so a literal % needs no doubling
                 await cur.execute(sql, args if args else None)
                 if kind == "count":
@@ -138,9 +143,15 @@ class MysqlConnection(Connection):
                     rows = await cur.fetchall()
                     result = Result(rows, len(rows))
         except BaseException as exc:
-            if not isinstance(exc, Exception):
-                # cancelled mid-statement: aiomysql drops the socket, but the server keeps running
-                # the statement (a lock wait would still apply the write later): kill it there too
+            if self.fresh and self._stale_read(exc, sql, kind):
+                self.fresh = False
+                await self._replace()
+                return await self.execute(sql, args, kind)
+            self.fresh = False
+            if not isinstance(exc, Exception) or isinstance(exc, TimeoutError):
+                # cancelled (or past command_timeout) mid-statement: aiomysql drops the socket, but
+                # the server keeps running the statement (a lock wait would still apply the write
+                # later): kill it there too
                 driver.kill_statement(self.conn)
             if isinstance(exc, Exception):
                 try:
@@ -189,7 +200,30 @@ class MysqlConnection(Connection):
         """Close the socket now: the pool drops a closed connection instead of reusing it."""
         self.in_tx = False
         self.tracker.reset()
-        self.conn.close()
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001 - closed already
+            pass
+
+    def _stale_read(self, exc: BaseException, sql: str, kind: str) -> bool:
+        """A read outside a transaction, first on its checkout, that found the connection dead:
+        safe to run again on another connection (a read has no effect to duplicate)."""
+        if self.in_tx or kind == "count" or not self.driver.pooled or not sql.startswith("SELECT"):
+            return False
+        if not isinstance(exc, Exception) or isinstance(exc, TimeoutError):
+            return False
+        mapped = self.driver.map_error(exc)
+        return mapped is not None and mapped.code == "CONNECTION_ERROR"
+
+    async def _replace(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+        fresh = await self.driver.client.acquire()
+        self.spare = fresh
+        self.conn = fresh
+        await self.driver._prepare(fresh)
 
     async def savepoint(self, name: str) -> None:
         await self.execute(f"SAVEPOINT `{name}`")
@@ -226,6 +260,13 @@ class MysqlConnection(Connection):
             driver.emit(sql, len(args), started, -1, None)
         self.streaming = True
         return MysqlCursor(self, cur, batch_size)
+
+
+def _deadline(seconds: float | None) -> Any:
+    """``command_timeout``: aiomysql has no read timeout of its own, so a dead network would hang
+    a statement forever. Past the deadline the read is cancelled (aiomysql then closes the
+    connection) and TimeoutError (CONNECTION_ERROR) is raised."""
+    return asyncio.timeout(seconds) if seconds else contextlib.nullcontext()
 
 
 def _unbuffered_cursor_class(raw: Any) -> Any:
@@ -316,6 +357,8 @@ class MysqlDriver(Driver):
         self._lock = anyio.Lock(fast_acquire=True)  # no event-loop round trip when uncontended
         self._single = None if pooled else MysqlConnection(self, client)
         self._background: set[asyncio.Task[None]] = set()  # KILLs of cancelled statements
+        #: seconds a statement may take before it is abandoned (``create_orm(..., command_timeout=)``)
+        self.command_timeout: float | None = None
 
     @classmethod
     async def open(cls, schema: Schema, client: Any, *, handle_client: Any, owned: bool, pooled: bool,
@@ -370,15 +413,22 @@ class MysqlDriver(Driver):
                 wrapped = MysqlConnection(self, raw)
                 try:
                     await self._prepare(raw)
+                    wrapped.fresh = True
                     yield wrapped
                 except BaseException as exc:
                     if not isinstance(exc, Exception):
                         raw.close()  # cancelled mid-statement: the protocol state is unknown, drop it
                     raise
                 finally:
-                    if wrapped.in_tx and not is_closed(raw):
+                    if wrapped.in_tx and not is_closed(wrapped.conn):
                         with anyio.CancelScope(shield=True):
                             await wrapped.rollback()
+                    if wrapped.spare is not None:  # the read moved to another connection: hand it back
+                        spare = wrapped.spare
+                        with anyio.CancelScope(shield=True):
+                            await self.client.release(spare)
+                        if is_closed(spare):
+                            self._wake_waiters()
         finally:
             if held is not None and is_closed(held):
                 # aiomysql's Pool.release wakes the tasks waiting for a connection only when the

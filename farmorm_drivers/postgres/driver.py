@@ -27,7 +27,7 @@ from farmorm.driver import (
     RowCursor,
     TextMatching,
 )
-from farmorm.errors import DESCRIPTIONS, TRANSACTION_ABORTED, OrmError, make_error
+from farmorm.errors import CONNECTION_ERROR, DESCRIPTIONS, TRANSACTION_ABORTED, OrmError, make_error
 from farmorm.schema.manifest import Schema
 
 from .._sql.compiler import SqlCompiler
@@ -74,12 +74,15 @@ def _rowcount(status: str) -> int:
 
 
 class PostgresConnection(Connection):
-    __slots__ = ("conn", "driver", "in_tx")
+    __slots__ = ("conn", "driver", "in_tx", "fresh")
 
-    def __init__(self, driver: PostgresDriver, conn: Any) -> None:
+    def __init__(self, driver: PostgresDriver, conn: Any, fresh: bool = False) -> None:
         self.driver = driver
         self.conn = conn
         self.in_tx = False
+        #: no statement ran on this checkout yet: a read that finds the connection dead (it died
+        #: idle in the pool: a server restart, a killed backend) may move to a fresh one once
+        self.fresh = fresh
 
     async def run(self, compiled: SqlStatement, params: Sequence[Any]) -> Result:
         sql, args = compiled.bind(params)
@@ -95,6 +98,11 @@ class PostgresConnection(Connection):
                 rows = await self.conn.fetch(sql, *args)
                 result = Result(rows, len(rows))
         except BaseException as exc:
+            if self.fresh and _stale_read(self, exc, sql, kind):
+                self.fresh = False
+                await self._replace()
+                return await self.execute(sql, args, kind)
+            self.fresh = False
             exc.farmorm_statement = sql  # type: ignore[attr-defined]  # RuntimeSetupError.statement
             if getattr(exc, "sqlstate", None) == "42P01":
                 await self._probe_namespace(exc)
@@ -162,7 +170,7 @@ class PostgresConnection(Connection):
 
     async def rollback(self) -> None:
         try:
-            if self.in_tx and not self.conn.is_closed():
+            if self.in_tx and not _closed(self.conn):
                 await self.execute("ROLLBACK")
         finally:
             self.in_tx = False
@@ -176,6 +184,16 @@ class PostgresConnection(Connection):
                 terminate()
         except Exception:  # noqa: BLE001 - asyncpg already detached a connection the server closed
             pass
+
+    async def _replace(self) -> None:
+        """Hand the dead connection back (the pool reconnects it) and take another one."""
+        pool, dead = self.driver.target, self.conn
+        with anyio.CancelScope(shield=True):
+            try:
+                await pool.release(dead)
+            except Exception:  # noqa: BLE001 - it is dead: nothing to hand back
+                pass
+        self.conn = await pool.acquire()
 
     async def savepoint(self, name: str) -> None:
         await self.execute(f'SAVEPOINT "{name}"')
@@ -208,6 +226,24 @@ class PostgresConnection(Connection):
         if driver.listeners:
             driver.emit(sql, len(args), started, -1, None)
         return PostgresCursor(self, native, batch_size, own_tx)
+
+
+def _closed(conn: Any) -> bool:
+    try:
+        return bool(conn.is_closed())
+    except Exception:  # noqa: BLE001 - asyncpg detached the lost connection from its pool proxy
+        return True
+
+
+def _stale_read(pg: PostgresConnection, exc: BaseException, sql: str, kind: str) -> bool:
+    """A read outside a transaction, first on its checkout, that found the connection dead: safe
+    to run again on another connection (a read has no effect to duplicate)."""
+    if pg.in_tx or kind == "count" or not pg.driver.is_pool or not sql.startswith("SELECT"):
+        return False
+    if not isinstance(exc, Exception) or isinstance(exc, TimeoutError):
+        return False
+    mapped = pg.driver.map_error(exc)
+    return mapped is not None and mapped.code == CONNECTION_ERROR
 
 
 async def _quietly(cleanup: Any) -> None:
@@ -281,9 +317,11 @@ class PostgresDriver(Driver):
             return
         pool = self.target
         raw = await pool.acquire()
+        wrapped = PostgresConnection(self, raw, True)
         try:
-            yield PostgresConnection(self, raw)
+            yield wrapped
         finally:
+            raw = wrapped.conn  # _replace() may have moved it to another connection
             # a cancelled task must still hand the connection back. asyncpg's release resets the
             # connection (ROLLBACK, RESET ALL...): bounded, so a dead network cannot hang it; past
             # the bound asyncpg terminates the connection instead

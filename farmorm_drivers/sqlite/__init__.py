@@ -53,12 +53,49 @@ async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
 
     if detected.source == "url":
         try:
-            conn = await aiosqlite.connect(_path(detected.client), isolation_level=None)
+            conn = await _connect(aiosqlite, _path(detected.client))
         except sqlite3.Error as exc:  # e.g. "unable to open database file"
             raise native_error(CONNECTION_ERROR, exc, backend_kind="aiosqlite", dialect="sqlite",
                                meta={"url": detected.client}) from exc
-        return await SqliteDriver.open(schema, conn, client=detected.client, owned=True)
+        try:
+            return await SqliteDriver.open(schema, conn, client=detected.client, owned=True)
+        except BaseException:
+            import asyncio
+
+            closing = asyncio.ensure_future(conn.close())  # cancelled in PRAGMA: still close it
+            await asyncio.wait({closing})
+            raise
     return await SqliteDriver.open(schema, detected.client, client=detected.client, owned=False)
+
+
+async def _connect(aiosqlite: Any, path: str) -> Any:
+    """``aiosqlite.connect``, safe to cancel: a cancel while its thread opens the file would leave
+    the thread and the connection behind (aiosqlite #259); let the open finish, then close it."""
+    import asyncio
+
+    async def open_() -> Any:
+        return await aiosqlite.connect(path, isolation_level=None)
+
+    opening = asyncio.ensure_future(open_())
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        while not opening.done():
+            try:
+                await asyncio.wait({opening})
+            except asyncio.CancelledError:
+                continue
+        if not opening.cancelled() and opening.exception() is None:
+            conn = opening.result()
+            while True:
+                closing = asyncio.ensure_future(conn.close())
+                try:
+                    await asyncio.shield(closing)
+                    break
+                except asyncio.CancelledError:
+                    await asyncio.wait({closing})
+                    break
+        raise
 
 
 def driver_factory() -> Any:

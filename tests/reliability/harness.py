@@ -81,6 +81,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import re
 import socket
 import sqlite3
 import struct
@@ -538,11 +539,18 @@ class Admin:
         if self.backend == "postgres":
             return [s for s in await self.sessions(tag) if (s["state"] or "").startswith("idle in transaction")]
         if self.backend == "mysql":
-            rows = await self.fetch(
-                "SELECT t.trx_mysql_thread_id, t.trx_state, t.trx_started, t.trx_query "
-                "FROM information_schema.innodb_trx t JOIN information_schema.PROCESSLIST p "
-                "ON p.ID = t.trx_mysql_thread_id WHERE p.DB = %s AND p.ID <> CONNECTION_ID()", self.database)
-            return [{"id": r[0], "state": r[1], "started": r[2], "query": r[3]} for r in rows]
+            # INFORMATION_SCHEMA.INNODB_TRX is a cache InnoDB may not refresh (it goes stale
+            # while other sessions wait on locks); SHOW ENGINE INNODB STATUS is built on demand
+            ours = {s["id"] for s in await self.sessions()}
+            status = (await self.fetch("SHOW ENGINE INNODB STATUS"))[0][2]
+            found = []
+            for block in status.split("---TRANSACTION ")[1:]:
+                if ", ACTIVE" not in block.split("\n", 1)[0]:
+                    continue
+                m = re.search(r"(?:MySQL|MariaDB) thread id (\d+)", block)
+                if m and int(m.group(1)) in ours:
+                    found.append({"id": int(m.group(1)), "state": block.split("\n", 1)[0]})
+            return found
         if self.backend == "sqlite" and self.sqlite_path and os.path.exists(self.sqlite_path):
             # a write transaction left open holds the RESERVED lock: BEGIN IMMEDIATE cannot get it
             conn = sqlite3.connect(self.sqlite_path, timeout=0, isolation_level=None)
