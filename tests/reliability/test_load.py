@@ -53,7 +53,7 @@ class Profile:
     pool: int
 
 
-CI = Profile(tasks=200, seconds=float(os.environ.get("FARMORM_LOAD_SECONDS", "4")), pool=10)
+CI = Profile(tasks=200, seconds=float(os.environ.get("FARMORM_LOAD_SECONDS", "2.5")), pool=10)
 SOAK = Profile(tasks=256, seconds=float(os.environ.get("FARMORM_SOAK_SECONDS", "120")), pool=20)
 
 

@@ -236,7 +236,7 @@ async def _load(orm: Orm, rows: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.timeout(300)
-@settings(max_examples=int(os.environ.get("FARMORM_T46_EXAMPLES", "80")), deadline=None, derandomize=True,
+@settings(max_examples=int(os.environ.get("FARMORM_T46_EXAMPLES", "60")), deadline=None, derandomize=True,
           print_blob=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rows=rows_strategy(), where=where_strategy())
 # pinned regression examples: the divergences docs/backends.md lists as made identical
@@ -405,7 +405,7 @@ async def _outside(orm: Orm) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("backend", backend_params(*ALL))
 def test_t47_state_machine(backend: str) -> None:
     machine = _machine(backend)
-    machine.TestCase.settings = settings(max_examples=int(os.environ.get("FARMORM_T47_EXAMPLES", "15")),
+    machine.TestCase.settings = settings(max_examples=int(os.environ.get("FARMORM_T47_EXAMPLES", "10")),
                                          stateful_step_count=25, deadline=None, derandomize=True,
                                          suppress_health_check=[HealthCheck.too_slow])
     machine.TestCase().runTest()
@@ -449,7 +449,7 @@ def round_backends() -> Iterator[Backends]:
 def test_t48_round_trip_and_lookup_per_type(round_backends: Backends, kind: str) -> None:
     counter = _IDS
 
-    @settings(max_examples=int(os.environ.get("FARMORM_T48_EXAMPLES", "25")), deadline=None, derandomize=True,
+    @settings(max_examples=int(os.environ.get("FARMORM_T48_EXAMPLES", "15")), deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(first=TYPES[kind][1], second=TYPES[kind][1])
     def prop(first: Any, second: Any) -> None:
