@@ -13,6 +13,7 @@ import collections
 import inspect
 import logging
 import random
+import time
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator
 
@@ -43,6 +44,9 @@ ISOLATION_LEVELS = {
 
 BACKOFF_BASE = 0.01
 BACKOFF_CAP = 1.0
+#: ``transaction(fn, retries=n)`` stops re-running ``fn`` once this many seconds have passed since
+#: the first attempt (as MongoDB's drivers do), whatever ``n``: a conflict storm ends in an error
+RETRY_TIME_CAP = 120.0
 
 
 class Gate:
@@ -171,6 +175,7 @@ class Transaction:
     async def _run(self) -> Any:
         attempt = 0
         nested = self.orm._state() is not None
+        started = time.monotonic()
         while True:
             try:
                 async with Transaction(self.orm, None, self.isolation, 0, self.actor) as tx:
@@ -179,7 +184,10 @@ class Transaction:
                 if nested or not _may_rerun(exc) or attempt >= self.retries:
                     raise
                 attempt += 1
-                await anyio.sleep(backoff(attempt))
+                delay = backoff(attempt)
+                if time.monotonic() - started + delay > RETRY_TIME_CAP:
+                    raise
+                await anyio.sleep(delay)
 
     async def __aenter__(self) -> Orm:
         if self.retries:

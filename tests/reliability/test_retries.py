@@ -462,3 +462,26 @@ def test_t23_commit_unknown_is_never_retried() -> None:
     err = make_error("COMMIT_UNKNOWN", "x")
     assert err.retryable is False
     assert txmod._may_rerun(err) is False  # type: ignore[attr-defined]
+
+
+async def test_t17_retries_stop_at_the_overall_time_cap(rig: Any, backend: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past RETRY_TIME_CAP since the first attempt, a retryable error is raised instead of re-run,
+    whatever ``retries`` says (a conflict storm ends; MongoDB's drivers cap at 120 s too)."""
+    requires(backend, "sql")
+    orm = await rig.orm(ACCTS, seed=False)
+    attempts: list[int] = []
+
+    async def fn(tx: Orm) -> None:
+        attempts.append(1)
+        raise make_error(TRANSACTION_CONFLICT, "injected conflict")
+
+    monkeypatch.setattr(txmod, "RETRY_TIME_CAP", 0.0)
+    with pytest.raises(OrmError) as info:
+        await orm.transaction(fn, retries=50)
+    assert info.value.code == TRANSACTION_CONFLICT and len(attempts) == 1
+    monkeypatch.setattr(txmod, "RETRY_TIME_CAP", 120.0)
+    attempts.clear()
+    with pytest.raises(OrmError):
+        await orm.transaction(fn, retries=2)
+    assert len(attempts) == 3
