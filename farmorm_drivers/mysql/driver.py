@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import re
 import time
 import weakref
@@ -69,14 +70,14 @@ SQL_MODE = ("STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,
             "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION")
 SESSION_SETUP = f"SET SESSION sql_mode = '{SQL_MODE}', SESSION time_zone = '+00:00'"
 #: seconds the side connection that kills a cancelled statement may take
-KILL_TIMEOUT = 5.0
+KILL_TIMEOUT = 3.0
 _MATCHED = re.compile(rb"Rows matched: (\d+)")
 
 
 class MysqlConnection(Connection):
     """One aiomysql connection; ``in_tx`` is True while a farmorm transaction is open on it."""
 
-    __slots__ = ("conn", "driver", "in_tx", "lastrowid", "streaming", "tracker", "fresh", "spare")
+    __slots__ = ("conn", "driver", "in_tx", "lastrowid", "streaming", "tracker", "fresh")
 
     def __init__(self, driver: MysqlDriver, conn: Any) -> None:
         self.driver = driver
@@ -87,9 +88,8 @@ class MysqlConnection(Connection):
         #: a failed statement aborts the transaction, as on PostgreSQL (see _sql/aborted.py)
         self.tracker = TxTracker()
         #: no statement ran on this checkout yet: a read that finds the connection dead (it died
-        #: idle in the pool) may move to another connection once (``spare``, released with it)
+        #: idle in the pool) may move to another connection once
         self.fresh = False
-        self.spare: Any = None
 
     async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
@@ -216,14 +216,16 @@ class MysqlConnection(Connection):
         return mapped is not None and mapped.code == "CONNECTION_ERROR"
 
     async def _replace(self) -> None:
+        """Hand the dead connection back (the pool drops it) and take another one."""
+        dead = self.conn
         try:
-            self.conn.close()
+            dead.close()
         except Exception:  # noqa: BLE001
             pass
-        fresh = await self.driver.client.acquire()
-        self.spare = fresh
-        self.conn = fresh
-        await self.driver._prepare(fresh)
+        with anyio.CancelScope(shield=True):
+            await self.driver._release(dead)
+        self.conn = await self.driver.client.acquire()
+        await self.driver._prepare(self.conn)
 
     async def savepoint(self, name: str) -> None:
         await self.execute(f"SAVEPOINT `{name}`")
@@ -406,35 +408,49 @@ class MysqlDriver(Driver):
                 assert self._single is not None
                 yield self._single
             return
-        held: Any = None
-        try:
-            async with self.client.acquire() as raw:
-                held = raw
+        pool = self.client
+        if not hasattr(pool, "release"):  # an adapter (a SQLAlchemy engine) with its own context manager
+            async with pool.acquire() as raw:
                 wrapped = MysqlConnection(self, raw)
                 try:
                     await self._prepare(raw)
-                    wrapped.fresh = True
                     yield wrapped
                 except BaseException as exc:
                     if not isinstance(exc, Exception):
                         raw.close()  # cancelled mid-statement: the protocol state is unknown, drop it
                     raise
                 finally:
-                    if wrapped.in_tx and not is_closed(wrapped.conn):
+                    if wrapped.in_tx and not is_closed(raw):
                         with anyio.CancelScope(shield=True):
                             await wrapped.rollback()
-                    if wrapped.spare is not None:  # the read moved to another connection: hand it back
-                        spare = wrapped.spare
-                        with anyio.CancelScope(shield=True):
-                            await self.client.release(spare)
-                        if is_closed(spare):
-                            self._wake_waiters()
+            return
+        raw = await pool.acquire()
+        wrapped = MysqlConnection(self, raw)
+        try:
+            await self._prepare(raw)
+            wrapped.fresh = True
+            yield wrapped
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                wrapped.conn.close()  # cancelled mid-statement: the protocol state is unknown, drop it
+            raise
         finally:
-            if held is not None and is_closed(held):
-                # aiomysql's Pool.release wakes the tasks waiting for a connection only when the
-                # returned one is still open: after a dropped connection they would wait forever
-                # with the pool below its max size. Wake one.
-                self._wake_waiters()
+            current = wrapped.conn  # _replace() may have moved the operation to another connection
+            if wrapped.in_tx and not is_closed(current):
+                with anyio.CancelScope(shield=True):
+                    await wrapped.rollback()
+            with anyio.CancelScope(shield=True):
+                await self._release(current)
+
+    async def _release(self, raw: Any) -> None:
+        released = self.client.release(raw)  # aiomysql returns a future, asyncmy may not
+        if inspect.isawaitable(released):
+            await released
+        if is_closed(raw):
+            # aiomysql's Pool.release wakes the tasks waiting for a connection only when the
+            # returned one is still open: after a dropped connection they would wait forever
+            # with the pool below its max size. Wake one.
+            self._wake_waiters()
 
     def _wake_waiters(self) -> None:
         wakeup = getattr(self.client, "_wakeup", None)

@@ -169,7 +169,7 @@ async def test_t02_cancel_inside_a_transaction(rig: Rig, where: str) -> None:
     assert await admin.open_transactions() == []
     for _ in range(4):
         assert not await in_transaction_after_checkout(orm, rig.backend)
-    await tagged_roundtrips(orm, 100, rig.backend)
+    await tagged_roundtrips(orm, 50, rig.backend)
 
 
 # ------------------------------------------------------------------------------------------ T03
@@ -283,7 +283,7 @@ async def test_t04_cancel_while_waiting_in_acquire(rig: Rig) -> None:
             assert r == (i % SEED_ACCOUNTS) + 1, r
     status = pool_status(orm)
     assert status is not None and status.size <= 2 and status.in_use == 0, status
-    await tagged_roundtrips(orm, 100, rig.backend)
+    await tagged_roundtrips(orm, 50, rig.backend)
 
 
 async def _const(value: Any) -> Any:
