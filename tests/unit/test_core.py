@@ -113,6 +113,7 @@ SUBCLASSES = {
     "MISSING_COLUMN": E.MissingColumn,
     "STORAGE_FULL": E.StorageFull,
     "READ_ONLY": E.ReadOnlyDatabase,
+    "COMMIT_UNKNOWN": E.CommitUnknown,
 }
 
 
