@@ -48,7 +48,9 @@ Helpers in this module
     A raw, never pooled connection to the backend's server (not to the test database):
     ``sessions(tag=None)`` (the test database's server sessions, optionally only one tag's),
     ``kill(session_id)``, ``kill_all(tag=None)``, ``open_transactions(tag=None)`` (PG sessions
-    ``idle in transaction``, InnoDB ``innodb_trx`` rows, a held SQLite write lock),
+    ``idle in transaction``, InnoDB's active transactions from ``SHOW ENGINE INNODB STATUS`` (not
+    ``information_schema.innodb_trx``: a cache that goes stale while others wait on locks), a held
+    SQLite write lock),
     ``running(tag=None)`` (sessions executing a statement), ``fetch(sql, *args)`` /
     ``execute(sql, *args)`` on the server, ``hold_lock(table, id)`` (an async context manager
     holding a row lock from another session). SQLite has no server: ``open_transactions`` probes
