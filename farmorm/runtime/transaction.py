@@ -199,15 +199,16 @@ class Transaction:
                 raise closed_transaction_error()
             self._parent = outer
             self._savepoint = f"farmorm_sp_{outer.depth + 1}"
-            # the savepoint level holds the connection's gate until it is released: another task
-            # sharing the transaction cannot interleave statements into it
+            # the savepoint holds the outer level's gate until it is released, so another task
+            # sharing the outer transaction cannot interleave statements into it; operations inside
+            # the savepoint (from any task it starts) take turns on the savepoint's own gate
             await outer.gate.acquire()
             try:
                 await orm._guard(outer.conn.savepoint(self._savepoint))
             except BaseException:
                 outer.gate.release()
                 raise
-            self._state = TxState(outer.conn, outer.depth + 1, self.actor or outer.actor, outer.gate)
+            self._state = TxState(outer.conn, outer.depth + 1, self.actor or outer.actor)
         else:
             if orm._driver.closed:
                 raise pool_closed_error(orm._driver)
@@ -242,9 +243,8 @@ class Transaction:
         gate = state.gate
         nested = self._savepoint is not None
         try:
-            if not nested:
-                # wait for operations other tasks still run on this transaction, then end it
-                await gate.acquire()
+            # wait for operations other tasks still run on this level, then end it
+            await gate.acquire()
             with anyio.CancelScope(shield=True):
                 if self._savepoint is not None:
                     if exc is None:
@@ -274,8 +274,11 @@ class Transaction:
                     await _quiet_rollback(conn)
         finally:
             state.active = False
-            if nested or gate.owner is asyncio.current_task():
+            if gate.owner is asyncio.current_task():
                 gate.release()
+            if nested:
+                assert self._parent is not None
+                self._parent.gate.release()  # the outer level's turn, taken by __aenter__
             hooks, state.hooks = state.hooks, []
             if self._stack is not None:
                 with anyio.CancelScope(shield=True):
