@@ -300,9 +300,9 @@ async def test_a_handler_outliving_its_lease_fails(make_orm) -> None:
     await record_many(orm, 2)
 
     async def slow(event: OutboxEvent) -> None:
-        await asyncio.Event().wait()  # never returns: the lease (0.2 s) ends it
+        await asyncio.Event().wait()  # never returns: the lease (1 s) ends it
 
-    report = await Dispatcher(orm, slow, lease=0.2, max_attempts=5).run_once()
+    report = await Dispatcher(orm, slow, lease=1.0, max_attempts=5).run_once()
     assert report.claimed == 2 and report.retried == 1 and report.released == 1
     rows = sorted(await orm.farmorm_outbox.find_many(), key=lambda r: r["attempts"])
     assert [r["attempts"] for r in rows] == [0, 1]
