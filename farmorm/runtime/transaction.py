@@ -106,7 +106,8 @@ class TxState:
         self.conn = conn
         self.depth = depth
         self.active = True
-        #: shared by the nested levels: they run on the same connection
+        #: operations of this level take turns here; a savepoint level has its own gate and holds
+        #: its parent's for as long as it is open
         self.gate = gate if gate is not None else Gate()
         #: ``tx.on_commit`` callbacks registered at this level (moved to the parent on release)
         self.hooks: list[Callable[[], Any]] = []
