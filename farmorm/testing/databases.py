@@ -17,6 +17,7 @@ import os
 import secrets
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -100,27 +101,9 @@ class TestDatabase:
         if self.backend == "sqlite":
             self._tmpdir = tempfile.TemporaryDirectory(prefix="farmorm-")
             self.url = f"sqlite:///{Path(self._tmpdir.name) / 'test.db'}"
-        elif self.backend == "postgres":
-            import asyncpg
-
-            conn = await asyncpg.connect(server_url("postgres"))
-            try:
-                await conn.execute(f'CREATE DATABASE "{self.name}"')
-            finally:
-                await conn.close()
-            self.url = _with_database(server_url("postgres"), self.name)
-        elif self.backend == "mysql":
-            import aiomysql
-
-            conn = await aiomysql.connect(**_mysql_args(server_url("mysql")))
-            try:
-                async with conn.cursor() as cur:
-                    await cur.execute(
-                        f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-                    )
-            finally:
-                conn.close()
-            self.url = _with_database(server_url("mysql"), self.name)
+        elif self.backend in ("postgres", "mysql"):
+            await create_server_database(self.backend, server_url(self.backend), self.name)
+            self.url = _with_database(server_url(self.backend), self.name)
         elif self.backend == "mongo":
             base = os.environ.get("FARMORM_MONGO_URL")
             if base:  # a real server: a fresh database on it (Mongo creates it on first write)
@@ -144,23 +127,8 @@ class TestDatabase:
         if self.backend == "sqlite":
             if self._tmpdir is not None:
                 self._tmpdir.cleanup()
-        elif self.backend == "postgres":
-            import asyncpg
-
-            conn = await asyncpg.connect(server_url("postgres"))
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-            finally:
-                await conn.close()
-        elif self.backend == "mysql":
-            import aiomysql
-
-            conn = await aiomysql.connect(**_mysql_args(server_url("mysql")))
-            try:
-                async with conn.cursor() as cur:
-                    await cur.execute(f"DROP DATABASE IF EXISTS `{self.name}`")
-            finally:
-                conn.close()
+        elif self.backend in ("postgres", "mysql"):
+            await drop_server_database(self.backend, server_url(self.backend), self.name)
         elif self.backend == "mongo":
             if self.url.startswith("mongomock:"):
                 from farmorm.testing.mongomock_async import drop_store
@@ -174,6 +142,55 @@ class TestDatabase:
                     await client.drop_database(self.name)
                 finally:
                     await client.close()
+
+
+async def create_server_database(backend: str, server: str, name: str) -> None:
+    """``CREATE DATABASE name`` on the PostgreSQL or MySQL server at ``server`` (utf8mb4, binary
+    collation on MySQL, as farmorm's columns expect)."""
+    if backend == "postgres":
+        import asyncpg
+
+        conn = await asyncpg.connect(_with_database(server, "postgres"))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+    elif backend == "mysql":
+        import aiomysql
+
+        my = await aiomysql.connect(**_mysql_args(_with_database(server, "")))
+        try:
+            async with my.cursor() as cur:
+                await cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        finally:
+            my.close()
+    else:
+        raise ValueError(f"create_server_database: {backend!r} is not a SQL server backend")
+
+
+async def drop_server_database(backend: str, server: str, name: str) -> None:
+    """``DROP DATABASE IF EXISTS name`` on the PostgreSQL (forcing out sessions) or MySQL server."""
+    if backend == "postgres":
+        import asyncpg
+
+        conn = await asyncpg.connect(_with_database(server, "postgres"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+    elif backend == "mysql":
+        import aiomysql
+
+        my = await aiomysql.connect(**_mysql_args(_with_database(server, "")))
+        try:
+            async with my.cursor() as cur:
+                with warnings.catch_warnings():  # "database doesn't exist" is the usual case
+                    warnings.simplefilter("ignore")
+                    await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            my.close()
+    else:
+        raise ValueError(f"drop_server_database: {backend!r} is not a SQL server backend")
 
 
 def _mysql_args(url: str) -> dict[str, Any]:

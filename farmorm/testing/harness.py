@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import warnings
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -20,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..runtime.orm import Orm, create_orm
 from ..schema.manifest import ModelMeta, Schema, dependency_order
 from ..setup import push_schema
-from .databases import TestDatabase, _mysql_args, server_url, unique_name
+from .databases import TestDatabase, create_server_database, drop_server_database, server_url, unique_name
 
 #: backend names accepted instead of a URL (their server comes from FARMORM_<BACKEND>_URL)
 BACKEND_NAMES = ("sqlite", "postgres", "mysql", "mongo")
@@ -99,23 +98,8 @@ class WorkerDatabase:
         if self.in_memory:
             return
         await self.drop()
-        if self.backend == "postgres":
-            import asyncpg
-
-            conn = await asyncpg.connect(_with_path(self.server, "/postgres"))
-            try:
-                await conn.execute(f'CREATE DATABASE "{self.name}"')
-            finally:
-                await conn.close()
-        elif self.backend == "mysql":
-            import aiomysql
-
-            conn = await aiomysql.connect(**_mysql_args(_with_path(self.server, "")))
-            try:
-                async with conn.cursor() as cur:
-                    await cur.execute(f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-            finally:
-                conn.close()
+        if self.backend in ("postgres", "mysql"):
+            await create_server_database(self.backend, self.server, self.name)
         elif self.backend == "sqlite" and self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.created = True
@@ -125,25 +109,8 @@ class WorkerDatabase:
         self._pushed.clear()
         if self.in_memory:
             return
-        if self.backend == "postgres":
-            import asyncpg
-
-            conn = await asyncpg.connect(_with_path(self.server, "/postgres"))
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-            finally:
-                await conn.close()
-        elif self.backend == "mysql":
-            import aiomysql
-
-            conn = await aiomysql.connect(**_mysql_args(_with_path(self.server, "")))
-            try:
-                async with conn.cursor() as cur:
-                    with warnings.catch_warnings():  # "database doesn't exist" is the usual case
-                        warnings.simplefilter("ignore")
-                        await cur.execute(f"DROP DATABASE IF EXISTS `{self.name}`")
-            finally:
-                conn.close()
+        if self.backend in ("postgres", "mysql"):
+            await drop_server_database(self.backend, self.server, self.name)
         elif self.backend == "sqlite" and self.path is not None:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(str(self.path) + suffix).unlink(missing_ok=True)
