@@ -225,6 +225,12 @@ class Driver(abc.ABC):
     #: (``reason="pool_timeout"``); ``create_orm(..., acquire_timeout=)`` sets it, None waits forever
     acquire_timeout: float | None = 30.0
 
+    def acquire_is_immediate(self) -> bool:
+        """True when ``connection()`` can be entered right now without waiting or doing I/O (a
+        free local lock): the operation then skips arming its ``acquire_timeout`` deadline, which
+        costs a timer per operation. The default (False) always arms it."""
+        return False
+
     def pool_status(self) -> dict[str, int] | None:
         """``{"size", "in_use", "max_size"}`` of the connections farmorm hands out, or None when
         the driver has no pool of its own to report on."""

@@ -303,6 +303,8 @@ async def _quiet_rollback(conn: Connection) -> None:
 async def enter_connection(driver: Driver, entering: Awaitable[Connection]) -> Connection:
     """Await ``entering`` (a driver's ``connection()`` being entered) within the driver's
     ``acquire_timeout``; past it, CONNECTION_ERROR with ``reason="pool_timeout"`` naming the pool."""
+    if driver.acquire_is_immediate():
+        return await entering  # nothing to wait for: no deadline, nobody for orm.close() to stop
     timeout = driver.acquire_timeout
     task = asyncio.current_task()
     waiting = _waiting(driver)

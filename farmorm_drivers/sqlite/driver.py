@@ -419,6 +419,10 @@ class SqliteDriver(Driver):
     def pool_status(self) -> dict[str, int] | None:
         return {"size": 1, "in_use": 1 if self._lock.locked() else 0, "max_size": 1}
 
+    def acquire_is_immediate(self) -> bool:
+        # the one connection is free: connection() takes the lock without waiting (no I/O)
+        return not self._lock.locked()
+
     def terminate(self) -> None:
         _interrupt(self.conn)  # the statement running now fails; close() then ends the thread
 
