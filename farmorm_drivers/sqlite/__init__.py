@@ -74,7 +74,13 @@ async def _connect(aiosqlite: Any, path: str) -> Any:
     import asyncio
 
     async def open_() -> Any:
-        return await aiosqlite.connect(path, isolation_level=None)
+        pending = aiosqlite.connect(path, isolation_level=None)
+        # farmorm owns this connection: its worker thread must not keep the interpreter alive when
+        # the app forgets orm.close() (aiosqlite's thread is non-daemon: the process hangs at exit)
+        thread = getattr(pending, "_thread", None)
+        if thread is not None and not thread.is_alive():
+            thread.daemon = True
+        return await pending
 
     opening = asyncio.ensure_future(open_())
     try:
