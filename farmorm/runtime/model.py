@@ -6,7 +6,9 @@ operation (plus one per relation level) on a connection from the client's scope.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypeVar, overload
+
+import msgspec
 
 from ..errors import RecordNotFound, VersionConflict, validation_error
 from ..query import nodes as n
@@ -21,6 +23,9 @@ from .typed import check_struct, read_page_as
 
 if TYPE_CHECKING:
     from .orm import Orm
+
+#: a record type for ``as_=`` (``schema.struct("user")`` or a generated Struct)
+S = TypeVar("S", bound=msgspec.Struct)
 
 #: rows per INSERT in create_many, bounded by the smallest bind-parameter limit (SQLite: 32766)
 MAX_BIND_PARAMS = 30000
@@ -165,6 +170,21 @@ class ModelClient:
         return f"<ModelClient {self.model.name}>"
 
     # -- reads -----------------------------------------------------------------------------
+    # the overloads type the records: dicts, or instances of the ``as_`` Struct
+    @overload
+    async def find_many(
+        self, *, where: Any = None, select: Any = None, include: Any = None,
+        order_by: Any = None, take: int | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    @overload
+    async def find_many(
+        self, *, where: Any = None, select: Any = None, include: Any = None,
+        order_by: Any = None, take: int | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+    ) -> list[S]: ...
+
     async def find_many(
         self, *, where: Any = None, select: Any = None, include: Any = None,
         order_by: Any = None, take: int | None = None, skip: int | None = None,
@@ -184,6 +204,20 @@ class ModelClient:
                 return await orm._executor.read_as(conn, read, as_)
         async with orm._scope() as conn:
             return await orm._executor.read(conn, read)
+
+    @overload
+    async def find_first(
+        self, *, where: Any = None, select: Any = None, include: Any = None,
+        order_by: Any = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> dict[str, Any] | None: ...
+
+    @overload
+    async def find_first(
+        self, *, where: Any = None, select: Any = None, include: Any = None,
+        order_by: Any = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+    ) -> S | None: ...
 
     async def find_first(
         self, *, where: Any = None, select: Any = None, include: Any = None,
@@ -205,6 +239,16 @@ class ModelClient:
         return rows[0] if rows else None
 
     find_one = find_first
+
+    @overload
+    async def find_unique(self, *, where: Any, select: Any = None, include: Any = None,
+                          with_deleted: bool = False, with_archived: bool = False,
+                          as_: None = None) -> dict[str, Any] | None: ...
+
+    @overload
+    async def find_unique(self, *, where: Any, select: Any = None, include: Any = None,
+                          with_deleted: bool = False, with_archived: bool = False,
+                          as_: type[S]) -> S | None: ...
 
     async def find_unique(self, *, where: Any, select: Any = None, include: Any = None,
                           with_deleted: bool = False, with_archived: bool = False,
