@@ -36,6 +36,7 @@ from farmorm.errors import OrmError, UnsupportedError
 from farmorm.schema.manifest import Schema
 
 from .._sql.aborted import TxTracker
+from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
 from .compiler import MysqlCompiler, Program
 from .dialect import MysqlDialect, ddl_hooks
@@ -295,28 +296,17 @@ async def _close_quietly(cur: Any) -> None:
         pass
 
 
-class MysqlCursor(RowCursor):
+class MysqlCursor(FetchManyCursor):
     """An open unbuffered result. Closing it early reads the rest of the rows off the wire and
     drops them (the protocol cannot abandon a result); a cancelled close drops the connection."""
 
-    __slots__ = ("my", "cur", "size", "done")
+    __slots__ = ("my",)
 
     def __init__(self, my: MysqlConnection, cur: Any, size: int) -> None:
+        super().__init__(cur, size)
         self.my = my
-        self.cur = cur
-        self.size = size
-        self.done = False
 
-    async def fetch(self) -> Sequence[Any]:
-        if self.done:
-            return []
-        rows: Sequence[Any] = await self.cur.fetchmany(self.size)
-        return rows
-
-    async def close(self) -> None:
-        if self.done:
-            return
-        self.done = True
+    async def _release(self) -> None:
         try:
             await self.cur.close()
         except BaseException:

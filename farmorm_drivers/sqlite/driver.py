@@ -55,6 +55,7 @@ from farmorm.schema.manifest import Schema
 
 from .._sql.compiler import SqlCompiler
 from .._sql.aborted import TxTracker
+from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
 from .._sql.statement import SqlStatement
 from .dialect import SqliteDialect, ddl_hooks
@@ -271,25 +272,14 @@ async def _settle(task: asyncio.Future[Any], timeout: float = 30.0) -> None:
         task.exception()  # retrieved: no "exception was never retrieved" warning
 
 
-class SqliteCursor(RowCursor):
-    __slots__ = ("owner", "cur", "size", "done")
+class SqliteCursor(FetchManyCursor):
+    __slots__ = ("owner",)
 
     def __init__(self, owner: SqliteConnection, cur: Any, size: int) -> None:
+        super().__init__(cur, size)
         self.owner = owner
-        self.cur = cur
-        self.size = size
-        self.done = False
 
-    async def fetch(self) -> Sequence[Any]:
-        if self.done:
-            return []
-        rows: Sequence[Any] = await self.cur.fetchmany(self.size)
-        return rows
-
-    async def close(self) -> None:
-        if self.done:
-            return
-        self.done = True
+    async def _release(self) -> None:
         self.owner.streaming -= 1
         with anyio.CancelScope(shield=True):
             await self.cur.close()
