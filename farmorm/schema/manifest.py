@@ -356,7 +356,6 @@ def define_schema(**models: ModelDef | bool) -> Schema:
     return _build(defs, frozenset(options))
 
 
-
 HISTORY_MODEL = "farmorm_history"  # kept equal to farmorm.history.HISTORY_MODEL
 
 

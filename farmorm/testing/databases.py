@@ -147,35 +147,24 @@ class TestDatabase:
 async def create_server_database(backend: str, server: str, name: str) -> None:
     """``CREATE DATABASE name`` on the PostgreSQL or MySQL server at ``server`` (utf8mb4, binary
     collation on MySQL, as farmorm's columns expect)."""
-    if backend == "postgres":
-        import asyncpg
-
-        conn = await asyncpg.connect(_with_database(server, "postgres"))
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-    elif backend == "mysql":
-        import aiomysql
-
-        my = await aiomysql.connect(**_mysql_args(_with_database(server, "")))
-        try:
-            async with my.cursor() as cur:
-                await cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        finally:
-            my.close()
-    else:
-        raise ValueError(f"create_server_database: {backend!r} is not a SQL server backend")
+    await _on_server(backend, server, f'CREATE DATABASE "{name}"',
+                     f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
 
 
 async def drop_server_database(backend: str, server: str, name: str) -> None:
     """``DROP DATABASE IF EXISTS name`` on the PostgreSQL (forcing out sessions) or MySQL server."""
+    await _on_server(backend, server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                     f"DROP DATABASE IF EXISTS `{name}`")
+
+
+async def _on_server(backend: str, server: str, pg_sql: str, mysql_sql: str) -> None:
+    """Run one admin statement on a fresh, unpooled connection to the server's admin database."""
     if backend == "postgres":
         import asyncpg
 
         conn = await asyncpg.connect(_with_database(server, "postgres"))
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(pg_sql)
         finally:
             await conn.close()
     elif backend == "mysql":
@@ -184,13 +173,13 @@ async def drop_server_database(backend: str, server: str, name: str) -> None:
         my = await aiomysql.connect(**_mysql_args(_with_database(server, "")))
         try:
             async with my.cursor() as cur:
-                with warnings.catch_warnings():  # "database doesn't exist" is the usual case
+                with warnings.catch_warnings():  # a note such as "database doesn't exist" on DROP
                     warnings.simplefilter("ignore")
-                    await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+                    await cur.execute(mysql_sql)
         finally:
             my.close()
     else:
-        raise ValueError(f"drop_server_database: {backend!r} is not a SQL server backend")
+        raise ValueError(f"{backend!r} is not a SQL server backend")
 
 
 def _mysql_args(url: str) -> dict[str, Any]:
