@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from ..outbox import OutboxClient
 
 _ids = itertools.count()
+#: the attributes a transaction-bound or primary-pinned variant of a client shares with it
+_SHARED = ("schema", "_driver", "plan_cache", "_executor", "_var", "_fixed", "_replicas", "_turn")
 
 
 class Orm:
@@ -73,14 +75,15 @@ class Orm:
     def _state(self) -> TxState | None:
         return self._fixed or self._var.get()
 
+    def _variant(self, **changes: Any) -> Orm:
+        """A client sharing this one's driver, caches and transaction context, with ``changes``
+        (its model clients are made anew: they are bound to the client they were made from)."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update({k: self.__dict__[k] for k in _SHARED}, **changes)
+        return twin
+
     def _bound(self, state: TxState) -> Orm:
-        tx = object.__new__(type(self))
-        tx.__dict__.update(
-            schema=self.schema, _driver=self._driver, plan_cache=self.plan_cache,
-            _executor=self._executor, _var=self._var, _fixed=state,
-            _replicas=self._replicas, _turn=self._turn,
-        )
-        return tx
+        return self._variant(_fixed=state)
 
     def _read_driver(self) -> Driver:
         """The driver for a read outside a transaction: the next replica, or the primary."""
@@ -93,12 +96,7 @@ class Orm:
         """This client with every read on the primary (read-your-writes despite replica lag)."""
         if not self._replicas:
             return self
-        pinned = object.__new__(type(self))
-        pinned.__dict__.update(
-            schema=self.schema, _driver=self._driver, plan_cache=self.plan_cache,
-            _executor=self._executor, _var=self._var, _fixed=self._fixed, _replicas=(), _turn=self._turn,
-        )
-        return pinned
+        return self._variant(_replicas=())
 
     async def _guard(self, awaitable: Awaitable[Any]) -> Any:
         """Await ``awaitable``, converting native errors to OrmError."""
