@@ -14,12 +14,19 @@ import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ..runtime.orm import Orm, create_orm
 from ..schema.manifest import ModelMeta, Schema, dependency_order
 from ..setup import push_schema
-from .databases import TestDatabase, create_server_database, drop_server_database, server_url, unique_name
+from .databases import (
+    TestDatabase,
+    _with_database,
+    create_server_database,
+    drop_server_database,
+    server_url,
+    unique_name,
+)
 
 #: backend names accepted instead of a URL (their server comes from FARMORM_<BACKEND>_URL)
 BACKEND_NAMES = ("sqlite", "postgres", "mysql", "mongo")
@@ -47,11 +54,6 @@ def backend_of(url: str) -> str:
     return known[scheme]
 
 
-def _with_path(url: str, path: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
-
-
 class WorkerDatabase:
     """The database this test process uses: ``<base>_<worker>`` on the server of ``url``.
 
@@ -75,7 +77,7 @@ class WorkerDatabase:
             if url == "mongo" and not os.environ.get("FARMORM_MONGO_URL"):
                 url = f"mongomock://farmorm_{self.worker}/{DEFAULT_BASE_NAME}"
             else:
-                url = _with_path(server_url(url), "/" + DEFAULT_BASE_NAME)
+                url = _with_database(server_url(url), DEFAULT_BASE_NAME)
         parts = urlsplit(url)
         if self.backend == "sqlite":
             path = Path(url.split(":///", 1)[1] if ":///" in url else parts.path)
@@ -87,7 +89,7 @@ class WorkerDatabase:
             self.path = None
             base = parts.path.lstrip("/") or DEFAULT_BASE_NAME
             self.name = f"{base}_{self.worker}"
-            self.url = _with_path(url, "/" + self.name)
+            self.url = _with_database(url, self.name)
         self.server = url
 
     def __repr__(self) -> str:

@@ -112,9 +112,9 @@ def _usable(backend: str) -> None:
 
 
 def _base_url(backend: str, base: str) -> str:
-    from farmorm.testing.harness import _with_path
+    from farmorm.testing.databases import _with_database
 
-    return _with_path(server_url(backend), "/" + base)
+    return _with_database(server_url(backend), base)
 
 
 async def _databases(backend: str, prefix: str) -> list[str]:
