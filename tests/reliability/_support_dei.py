@@ -19,6 +19,7 @@ from farmorm.setup import push_schema
 from farmorm.testing.databases import TestDatabase, _mysql_args, server_url
 
 from ..conftest import backend_problem, selected_backends
+from .harness import assert_clean
 
 SQL = ("sqlite", "postgres", "mysql")
 ALL = ("sqlite", "postgres", "mysql", "mongo")
@@ -64,6 +65,7 @@ async def fresh_orm(backend: str, schema: Schema, *, push: Schema | None = None,
         if push is None:
             await push_schema(schema, orm)
         yield orm, url
+        await assert_clean(orm)  # the shared harness's pool check: nothing left checked out
     finally:
         if orm is not None:
             await orm.close()
