@@ -253,8 +253,15 @@ class Transaction:
                         if self._parent is not None:
                             self._parent.hooks.extend(state.hooks)
                     else:
-                        await orm._guard(conn.rollback_to_savepoint(self._savepoint))
-                        await orm._guard(conn.release_savepoint(self._savepoint))
+                        try:
+                            await orm._guard(conn.rollback_to_savepoint(self._savepoint))
+                            await orm._guard(conn.release_savepoint(self._savepoint))
+                        except Exception:  # noqa: BLE001 - the error that ended the block is the one to report
+                            # the savepoint is gone: the server rolled the whole transaction back
+                            # (InnoDB's deadlock victim, a lost connection), so rolling back to it
+                            # fails ("SAVEPOINT ... does not exist"); the original error goes on,
+                            # and the outer transaction fails when it next talks to the server
+                            pass
                 elif exc is None:
                     try:
                         await orm._guard(conn.commit())

@@ -54,3 +54,24 @@ async def test_a_failed_savepoint_shared_by_tasks_rolls_back_only_its_level(auth
     got = await emails(auth_orm)
     assert "kept@example.com" in got
     assert "gone1@example.com" not in got and "gone2@example.com" not in got
+
+
+async def test_a_savepoint_the_server_already_dropped_reports_the_blocks_own_error(auth_orm, backend):
+    # InnoDB rolls a deadlock victim's whole transaction back, savepoints included; leaving the
+    # savepoint block must then raise the block's error, not "SAVEPOINT ... does not exist"
+    import pytest
+
+    if backend == "mongo":
+        pytest.skip("a SQL savepoint case")
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with auth_orm.transaction() as tx:
+            async with tx.transaction() as sp:
+                await sp.user.create(data=new_user("gone"))
+                async with sp._scope(write=True) as conn:
+                    await conn.execute("ROLLBACK", (), "count")  # what the server does to a victim
+                raise Boom()
+    assert "gone@example.com" not in await emails(auth_orm)
