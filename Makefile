@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 
 RUNTIME_TARGETS ?= postgres-psycopg,mysql-asyncmy,sqlite-sqlalchemy,postgres-sqlalchemy,mysql-sqlalchemy
 
-.PHONY: demo test test-runtimes typecheck services venv clean bench bench-smoke docs docs-serve
+.PHONY: demo test test-runtimes typecheck lint-imports services venv clean bench bench-smoke docs docs-serve
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,17 @@ demo: $(STAMP)
 services:
 	@bash scripts/services.sh
 
-test: $(STAMP) services typecheck
+test: $(STAMP) services typecheck lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # mypy --strict over farmorm/ and farmorm_drivers/ (settings in pyproject.toml)
 typecheck: $(STAMP)
 	$(PY) -m mypy
+
+# The layering contracts in pyproject.toml ([tool.importlinter]): tooling > features > runtime > query >
+# schema > core, no driver or database library in the core, no import loops (docs/architecture.md)
+lint-imports: $(STAMP)
+	$(VENV)/bin/lint-imports
 
 # The unchanged behaviour suite once more on every other client runtime (psycopg, asyncmy,
 # SQLAlchemy engines); CI runs it after `make test` with each target required.

@@ -28,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
-from farmorm.cache import PlanCache
+from farmorm.core.cache import PlanCache
 from farmorm.query.parse import parse_read
 from farmorm.query.plan import stitch
 from farmorm.query.writes import unique_lookup

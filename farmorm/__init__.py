@@ -1,15 +1,16 @@
 """farmorm: one schema contract, one async query API on PostgreSQL, MySQL, SQLite and MongoDB."""
 
 from . import fields
-from .detect import (
+from .core.version import __version__
+from .core.detect import (
     Detected,
     RuntimeReport,
     detect_database_runtime,
     inspect_database_runtime,
     require_database_runtime,
 )
-from .driver import Capabilities, DriverHandle, QueryEvent
-from .errors import (
+from .core.driver import Capabilities, DriverHandle, QueryEvent
+from .core.errors import (
     CheckViolation,
     Deadlock,
     ForeignKeyViolation,
@@ -28,7 +29,7 @@ from .errors import (
     VersionConflict,
     is_orm_error,
 )
-from .factories import define_factory, define_seed
+from .features.factories import define_factory, define_seed
 from .runtime import ModelClient, Orm, create_orm, create_orm_from_runtime
 from .schema import (
     Schema,
@@ -42,7 +43,6 @@ from .schema import (
     table_name,
 )
 
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

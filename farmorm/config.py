@@ -61,7 +61,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
     if "seed" not in config and callable(getattr(module, "seed", None)):
         config["seed"] = module.seed
     if "seeds" not in config:  # define_seed(...) results at module level, in definition order
-        from .factories import Seed
+        from .features.factories import Seed
 
         found_seeds = [v for v in vars(module).values() if isinstance(v, Seed)]
         if found_seeds:

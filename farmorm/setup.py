@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import OrmError
+from .core.errors import OrmError
 from .runtime.orm import Orm, create_driver, create_orm
 from .schema.manifest import Schema
 

@@ -65,8 +65,8 @@ def backend_problem(backend: str) -> str | None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     # probe now, outside any event loop, so async tests can ask too (the SQL servers always: the
-    # docs' capability table checks them whatever FARMORM_BACKENDS selects)
-    for b in dict.fromkeys([*selected_backends(), "sqlite", "postgres", "mysql"]):
+    # docs' capability table and the Mongo observability test ask whatever FARMORM_BACKENDS selects)
+    for b in dict.fromkeys([*selected_backends(), *ALL_BACKENDS]):
         backend_problem(b)
     missing = []
     for b in sorted(required_backends()):

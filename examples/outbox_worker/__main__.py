@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 
 from farmorm import create_orm
-from farmorm.outbox import DispatchReport, Dispatcher
+from farmorm.features.outbox import DispatchReport, Dispatcher
 from farmorm.setup import push_schema
 
 from .app import SINK_ENV

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from farmorm import Orm, define_schema, model, fields as f
-from farmorm.outbox import OutboxEvent
+from farmorm.features.outbox import OutboxEvent
 
 schema = define_schema(
     order=model(

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from farmorm.config import ConfigError, load_config
-from farmorm.errors import SchemaError
+from farmorm.core.errors import SchemaError
 from farmorm.migrations.urls import UrlError, resolve_url
 from farmorm.schema.manifest import Schema, merge_schemas
 

@@ -143,8 +143,8 @@ def seed(config: str = ConfigOption, url: Optional[str] = UrlOption,
     Example: farmorm db seed --url sqlite:///app.db
     Example: farmorm db seed --only users,posts
     """
-    from farmorm.errors import OrmError
-    from farmorm.factories import Seed, SeedRegistry, define_seed
+    from farmorm.core.errors import OrmError
+    from farmorm.features.factories import Seed, SeedRegistry, define_seed
 
     cfg = config_at(config)
     schema = schema_of(cfg)

@@ -70,7 +70,7 @@ def inspect(url: str = typer.Argument(..., help="A database URL, e.g. sqlite:///
 
     Example: farmorm inspect sqlite:///app.db
     """
-    from farmorm.detect import inspect_database_runtime
+    from farmorm.core.detect import inspect_database_runtime
 
     report = inspect_database_runtime(url)
     out.print(report.summary)

@@ -23,7 +23,7 @@ import math
 import re
 from typing import Literal
 
-from ..errors import SchemaError
+from ..core.errors import SchemaError
 from ..schema.manifest import FieldMeta, ModelMeta, Schema
 
 DrizzleDialect = Literal["pg", "mysql", "sqlite"]

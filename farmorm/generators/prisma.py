@@ -25,7 +25,7 @@ import math
 import re
 from typing import Literal
 
-from ..errors import SchemaError
+from ..core.errors import SchemaError
 from ..schema.manifest import FieldMeta, ModelMeta, Schema
 
 PrismaProvider = Literal["postgresql", "mysql", "sqlite"]

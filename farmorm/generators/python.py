@@ -21,31 +21,13 @@ from typing import Any, Literal, Optional
 
 import msgspec
 
-from ..schema.manifest import FieldMeta, ModelMeta, Schema
+from ..schema.manifest import FieldMeta, Schema
+from ..schema.structs import class_name, make_struct, model_doc
 
-_RUNTIME: dict[str, Any] = {
-    "string": str, "boolean": bool, "integer": int, "bigint": int,
-    "decimal": decimal.Decimal, "datetime": datetime.datetime, "json": Any,
-}
 _SOURCE = {
     "string": "str", "boolean": "bool", "integer": "int", "bigint": "int",
     "decimal": "_decimal.Decimal", "datetime": "_dt.datetime", "json": "Any",
 }
-
-
-def class_name(model_name: str) -> str:
-    """``post_tag`` -> ``PostTag``: the Struct's class name for a model."""
-    return "".join(part[:1].upper() + part[1:] for part in model_name.split("_") if part) or model_name
-
-
-def field_type(f: FieldMeta) -> Any:
-    """The Python type of field ``f`` as a runtime annotation (``Optional`` when nullable)."""
-    kind = f.value_kind
-    if kind == "enum":
-        base: Any = Literal.__getitem__(tuple(f.enum_values or ()))
-    else:
-        base = _RUNTIME[kind]
-    return Optional[base] if f.nullable else base  # noqa: UP007 - a runtime type object, not an annotation
 
 
 def field_source(f: FieldMeta) -> str:
@@ -58,18 +40,6 @@ def field_source(f: FieldMeta) -> str:
 def _str(value: str) -> str:
     """A double-quoted Python string literal (JSON's escapes are Python's)."""
     return json.dumps(value, ensure_ascii=False)
-
-
-def _doc(model: ModelMeta) -> str:
-    return model.description or f'Record of model "{model.name}" (table "{model.qualified_table}").'
-
-
-def make_struct(model: ModelMeta) -> type[msgspec.Struct]:
-    """A new ``msgspec.Struct`` class with the model's scalar fields (use ``schema.struct``: it caches)."""
-    fields = [(f.name, field_type(f)) for f in model.fields.values()]
-    cls: type[msgspec.Struct] = msgspec.defstruct(class_name(model.name), fields, module="farmorm.structs")
-    cls.__doc__ = _doc(model)
-    return cls
 
 
 def _names(schema: Schema) -> dict[str, tuple[str, str]]:
@@ -115,7 +85,7 @@ def render_python_models(schema: Schema) -> str:
     body: list[str] = []
     for m in schema.models.values():
         struct_name, dict_name = names[m.name]
-        doc = _doc(m)
+        doc = model_doc(m)
         for cls, base, text in ((struct_name, "msgspec.Struct", doc),
                                 (dict_name, "TypedDict", f'The dict record of model "{m.name}" (every field selected).')):
             block = ["", "", f"class {cls}({base}):\n" + _docstring(text, "    ").rstrip("\n"), ""]

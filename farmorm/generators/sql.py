@@ -37,7 +37,7 @@ import decimal
 import math
 from typing import Literal
 
-from ..errors import SchemaError
+from ..core.errors import SchemaError
 from ..schema.manifest import FieldMeta, ModelMeta, Schema, dependency_order
 
 SqlDialectName = Literal["postgres", "mysql", "sqlite"]

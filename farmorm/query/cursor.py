@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import msgspec
 
-from ..errors import validation_error
+from ..core.errors import validation_error
 from ..schema.manifest import ModelMeta
 from . import nodes as n
 from .parse import parse_order

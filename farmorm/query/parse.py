@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping  # isinstance against typing.Mapping is ~3x slower (hot path)
 from typing import Any
 
-from ..errors import validation_error
+from ..core.errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta, RelationMeta, Schema
 from . import nodes as n
 from .plan import LINK_COLUMN, Read, RelationRead

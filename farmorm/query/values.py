@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from ..errors import validation_error
+from ..core.errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta
 
 INT32 = (-(2**31), 2**31 - 1)

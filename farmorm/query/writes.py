@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence  # isinstance against typing.Mapping is ~3x slower
 from typing import Any
 
-from ..errors import validation_error
+from ..core.errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta
 from .values import check_value, check_writable, utc_now, uuid7
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from ..cache import PlanCache
-from ..driver import Compiled, Connection, Driver
+from ..core.cache import PlanCache
+from ..core.driver import Compiled, Connection, Driver
 from ..query.plan import Read, collect_keys, stitch, strip_hidden
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypeVar, overload
 
 import msgspec
 
-from ..errors import RecordNotFound, VersionConflict, validation_error
+from ..core.errors import RecordNotFound, VersionConflict, validation_error
 from ..query import nodes as n
 from ..query.cursor import after_condition, decode_cursor, encode_cursor, page_order
 from ..query.parse import ALL_SCOPE, parse_read, parse_where, scope_of, with_visibility
@@ -68,7 +68,7 @@ class ModelClient:
     async def _write_history(self, entries: list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]) -> None:
         if not entries:
             return
-        from ..history import HISTORY_MODEL, current_actor, json_safe
+        from ..features.history import HISTORY_MODEL, current_actor, json_safe
 
         orm = self._orm
         state = orm._var.get() or orm._state()

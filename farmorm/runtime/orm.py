@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Literal, Sequence
 
-from ..cache import PlanCache
-from ..detect import resolve
-from ..driver import Connection, Driver, DriverHandle, QueryEvent
-from ..errors import OrmError, SchemaError, validation_error
+from ..core.cache import PlanCache
+from ..core.detect import resolve
+from ..core.driver import Connection, Driver, DriverHandle, QueryEvent
+from ..core.errors import OrmError, SchemaError, validation_error
 from ..schema.manifest import Schema
 from .executor import Executor
 from .model import ModelClient
@@ -26,8 +26,8 @@ from .transaction import (
 )
 
 if TYPE_CHECKING:
-    from ..idempotency import IdempotencyClient
-    from ..outbox import OutboxClient
+    from ..features.idempotency import IdempotencyClient
+    from ..features.outbox import OutboxClient
 
 _ids = itertools.count()
 #: the attributes a transaction-bound or primary-pinned variant of a client shares with it
@@ -163,7 +163,7 @@ class Orm:
     def outbox(self) -> OutboxClient:
         """``tx.outbox.record(event_type, payload)`` (needs ``define_schema(..., outbox=True)``); see
         ``farmorm.outbox``."""
-        from ..outbox import OutboxClient
+        from ..features.outbox import OutboxClient
 
         return OutboxClient(self)
 
@@ -171,7 +171,7 @@ class Orm:
     def idempotency(self) -> IdempotencyClient:
         """``await tx.idempotency.reserve(key, request_hash)`` (needs ``define_schema(..., idempotency=True)``);
         see ``farmorm.idempotency``."""
-        from ..idempotency import IdempotencyClient
+        from ..features.idempotency import IdempotencyClient
 
         return IdempotencyClient(self)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from ..driver import RowCursor
-from ..errors import OrmError
+from ..core.driver import RowCursor
+from ..core.errors import OrmError
 from ..query.plan import Read
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator
 
 import anyio
 
-from ..errors import (
+from ..core.errors import (
     COMMIT_UNKNOWN,
     CONNECTION_ERROR,
     DESCRIPTIONS,
@@ -30,7 +30,7 @@ from ..errors import (
 )
 
 if TYPE_CHECKING:
-    from ..driver import Connection, Driver
+    from ..core.driver import Connection, Driver
     from .orm import Orm
 
 #: Accepted ``isolation=`` values; drivers receive the canonical SQL spelling (SQLite is always

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..driver import Connection
-from ..errors import validation_error
+from ..core.driver import Connection
+from ..core.errors import validation_error
 from ..query.plan import Read
 from ..schema.manifest import ModelMeta
 

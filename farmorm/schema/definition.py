@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Mapping, Sequence
 
-from ..errors import SchemaError
+from ..core.errors import SchemaError
 from .fields import FieldBuilder
 
 RelationKind = Literal["belongs_to", "has_one", "has_many", "many_to_many"]

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
-from ..errors import SchemaError
+from ..core.errors import SchemaError
 
 FieldKind = Literal[
     "id", "string", "boolean", "integer", "bigint", "decimal", "datetime", "json", "enum"

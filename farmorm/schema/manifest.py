@@ -12,106 +12,22 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
-from ..errors import SchemaError
+from ..core.errors import SchemaError
 from .definition import ModelDef, RelationDef, RelationKind, TableName
 from .fields import MISSING, FieldBuilder, FieldKind
+from .meta import (  # re-exported: every layer reads the manifest's parts from here
+    ConstraintMeta as ConstraintMeta,
+    FieldMeta as FieldMeta,
+    ModelMeta as ModelMeta,
+    RelationMeta as RelationMeta,
+)
+from .structs import make_struct
 
 #: Attributes of the ORM client; a model with one of these names could not be reached as orm.<name>.
 RESERVED_MODEL_NAMES = frozenset(
     {"driver", "schema", "transaction", "batch", "close", "aclose", "plan_cache", "on_query",
      "models", "model", "connection", "raw", "on_commit", "primary", "outbox", "idempotency"}
 )
-
-
-@dataclass(frozen=True)
-class FieldMeta:
-    """A resolved field: logical ``name``, physical ``column`` and everything writes and reads need."""
-
-    name: str
-    column: str
-    kind: FieldKind
-    id_type: str | None
-    nullable: bool
-    unique: bool
-    generated: str | None
-    default: Any
-    references: tuple[str, str] | None
-    description: str | None
-    enum_values: tuple[str, ...] | None
-
-    @property
-    def has_default(self) -> bool:
-        return self.default is not MISSING
-
-    @property
-    def is_id(self) -> bool:
-        return self.kind == "id"
-
-    @property
-    def value_kind(self) -> str:
-        """The kind that decides value handling: integer ids behave like integers, string ids like strings."""
-        if self.kind == "id":
-            return "integer" if self.id_type == "integer" else "string"
-        return self.kind
-
-
-@dataclass(frozen=True)
-class RelationMeta:
-    """A resolved relation. Records match where ``target[remote_field] == this[local_field]``;
-    for many-to-many through ``through``: ``through[through_from] == this[local_field]`` and
-    ``target[remote_field] == through[through_to]``."""
-
-    name: str
-    kind: RelationKind
-    model: str
-    target: str
-    local_field: str
-    remote_field: str
-    through: str | None = None
-    through_from: str | None = None
-    through_to: str | None = None
-
-    @property
-    def to_many(self) -> bool:
-        return self.kind in ("has_many", "many_to_many")
-
-
-@dataclass(frozen=True)
-class ConstraintMeta:
-    """A unique key or index with its deterministic name."""
-
-    name: str
-    fields: tuple[str, ...]
-    columns: tuple[str, ...]
-    unique: bool
-
-
-@dataclass(frozen=True)
-class ModelMeta:
-    """A resolved model."""
-
-    name: str
-    table: str
-    schema: str | None
-    qualified_table: str
-    fields: Mapping[str, FieldMeta]
-    relations: Mapping[str, RelationMeta]
-    uniques: tuple[ConstraintMeta, ...]
-    indexes: tuple[ConstraintMeta, ...]
-    description: str | None
-    id_field: str | None
-    identity: tuple[str, ...] | None
-    #: the nullable datetime that marks a soft-deleted record (``model(soft_delete=True)``)
-    soft_delete_field: str | None = None
-    #: the nullable datetime that marks an archived record (``model(archive=True)``)
-    archive_field: str | None = None
-    #: the optimistic-concurrency counter (``f.version()``)
-    version_field: str | None = None
-    #: ``model(history=True)``: writes append rows to the ``farmorm_history`` model
-    history: bool = False
-
-    def field(self, name: str) -> FieldMeta:
-        return self.fields[name]
 
 
 class Schema:
@@ -138,8 +54,6 @@ class Schema:
         if cls is None:
             if name not in self.models:
                 raise KeyError(f'Unknown model "{name}". Known models: {", ".join(self.models)}.')
-            from ..generators.python import make_struct
-
             cls = structs[name] = make_struct(self.models[name])
         return cls
 

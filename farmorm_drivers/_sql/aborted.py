@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from farmorm.errors import DESCRIPTIONS, TRANSACTION_ABORTED, OrmError, make_error
+from farmorm.core.errors import DESCRIPTIONS, TRANSACTION_ABORTED, OrmError, make_error
 
 
 class TxTracker:

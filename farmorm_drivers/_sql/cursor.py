@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Any, Sequence
 
-from farmorm.driver import RowCursor
+from farmorm.core.driver import RowCursor
 
 
 class FetchManyCursor(RowCursor):

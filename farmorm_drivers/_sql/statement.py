@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from farmorm.driver import Compiled
+from farmorm.core.driver import Compiled
 
 Encoder = Callable[[Any], Any]
 

@@ -17,7 +17,7 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from farmorm.detect import Candidate, Detected
+from farmorm.core.detect import Candidate, Detected
 
 name = "mongo"
 dialect = "mongo"  # the detected runtime's dialect is None: Mongo is not a SQL dialect
@@ -101,7 +101,7 @@ async def _supports_transactions(db: Any) -> bool:
 async def create_driver(schema: Any, detected: Detected, *, database_name: str | None = None,
                         **options: Any) -> Any:
     """Build the driver; opens (and will close) a client when given a ``mongodb://`` URL."""
-    from farmorm.errors import CONNECTION_ERROR, native_error
+    from farmorm.core.errors import CONNECTION_ERROR, native_error
 
     from .driver import MongoDriver
 

@@ -21,8 +21,8 @@ import decimal
 import re
 from typing import Any, Callable
 
-from farmorm.driver import Compiled
-from farmorm.errors import validation_error
+from farmorm.core.driver import Compiled
+from farmorm.core.errors import validation_error
 from farmorm.query import nodes as n
 from farmorm.query.plan import LINK_COLUMN
 from farmorm.query.values import normalize_decimal

@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Sequence
 
 import anyio
 
-from farmorm.driver import (
+from farmorm.core.driver import (
     Capabilities,
     Connection,
     Driver,
@@ -34,7 +34,7 @@ from farmorm.driver import (
     RowCursor,
     TextMatching,
 )
-from farmorm.errors import OrmError, SchemaError, UnsupportedError
+from farmorm.core.errors import OrmError, SchemaError, UnsupportedError
 from farmorm.query.plan import LINK_COLUMN
 from farmorm.schema.manifest import Schema
 

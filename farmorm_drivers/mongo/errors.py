@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from farmorm.errors import (
+from farmorm.core.errors import (
     CONNECTION_ERROR,
     INVALID_VALUE,
     LOCK_TIMEOUT,

@@ -16,7 +16,7 @@ import sys
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from farmorm.detect import Candidate, Detected
+from farmorm.core.detect import Candidate, Detected
 
 name = "mysql"
 dialect = "mysql"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from farmorm.driver import Compiled, Result
+from farmorm.core.driver import Compiled, Result
 from farmorm.query import nodes as n
 from farmorm.schema.manifest import ModelMeta
 

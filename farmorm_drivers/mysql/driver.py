@@ -20,7 +20,7 @@ from typing import Any, AsyncIterator, Sequence
 
 import anyio
 
-from farmorm.driver import (
+from farmorm.core.driver import (
     Capabilities,
     Connection,
     Driver,
@@ -32,7 +32,7 @@ from farmorm.driver import (
     RowCursor,
     TextMatching,
 )
-from farmorm.errors import OrmError, UnsupportedError
+from farmorm.core.errors import OrmError, UnsupportedError
 from farmorm.schema.manifest import Schema
 
 from .._sql.aborted import TxTracker

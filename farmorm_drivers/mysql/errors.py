@@ -11,7 +11,7 @@ import re
 import sys
 from typing import Any
 
-from farmorm.errors import (
+from farmorm.core.errors import (
     CHECK_VIOLATION,
     CONNECTION_ERROR,
     DEADLOCK,

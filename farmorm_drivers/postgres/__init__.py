@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from farmorm.detect import Candidate, Detected
+from farmorm.core.detect import Candidate, Detected
 
 name = "postgres"
 dialect = "postgres"

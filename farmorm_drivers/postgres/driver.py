@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator, Sequence
 
 import anyio
 
-from farmorm.driver import (
+from farmorm.core.driver import (
     Capabilities,
     Connection,
     Driver,
@@ -27,7 +27,7 @@ from farmorm.driver import (
     RowCursor,
     TextMatching,
 )
-from farmorm.errors import CONNECTION_ERROR, DESCRIPTIONS, TRANSACTION_ABORTED, OrmError, make_error
+from farmorm.core.errors import CONNECTION_ERROR, DESCRIPTIONS, TRANSACTION_ABORTED, OrmError, make_error
 from farmorm.schema.manifest import Schema
 
 from .._sql.compiler import SqlCompiler

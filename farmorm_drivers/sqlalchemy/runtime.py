@@ -16,8 +16,8 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
-from farmorm.detect import Detected
-from farmorm.errors import UnsupportedError
+from farmorm.core.detect import Detected
+from farmorm.core.errors import UnsupportedError
 
 from . import SUPPORTED, sa_dialect
 

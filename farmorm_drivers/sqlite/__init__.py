@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from farmorm.detect import Candidate, Detected
+from farmorm.core.detect import Candidate, Detected
 
 name = "sqlite"
 dialect = "sqlite"
@@ -47,7 +47,7 @@ async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
 
     import aiosqlite
 
-    from farmorm.errors import CONNECTION_ERROR, native_error
+    from farmorm.core.errors import CONNECTION_ERROR, native_error
 
     from .driver import SqliteDriver
 

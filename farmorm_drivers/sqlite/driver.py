@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator, Sequence
 
 import anyio
 
-from farmorm.driver import (
+from farmorm.core.driver import (
     Capabilities,
     Connection,
     Driver,
@@ -31,7 +31,7 @@ from farmorm.driver import (
     RowCursor,
     TextMatching,
 )
-from farmorm.errors import (
+from farmorm.core.errors import (
     CHECK_VIOLATION,
     CONNECTION_ERROR,
     FOREIGN_KEY_VIOLATION,
@@ -335,7 +335,7 @@ class SqliteDriver(Driver):
             self._lock.release()
 
     def check_schema(self, schema: Schema) -> None:
-        from farmorm.errors import UnsupportedError
+        from farmorm.core.errors import UnsupportedError
 
         for m in schema.models.values():
             if m.schema:

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 
 from examples.outbox_worker.app import send_receipt
-from farmorm.outbox import OutboxEvent
+from farmorm.features.outbox import OutboxEvent
 
 
 async def handler(event: OutboxEvent) -> None:

@@ -17,7 +17,7 @@ from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, Ope
 
 from farmorm import OrmError, create_orm, define_schema, detect_database_runtime, model
 from farmorm import fields as f
-from farmorm.errors import SchemaError, UnsupportedError
+from farmorm.core.errors import SchemaError, UnsupportedError
 from farmorm.query import nodes as n
 from farmorm.query.plan import LINK_COLUMN
 from farmorm.setup import push_schema

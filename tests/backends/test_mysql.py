@@ -11,7 +11,7 @@ import pytest
 from farmorm import create_orm, define_schema, model, table_name
 from farmorm import fields as f
 from farmorm import errors
-from farmorm.driver import Capabilities, NativeRelations, Returning, ReturningMode, TextMatching
+from farmorm.core.driver import Capabilities, NativeRelations, Returning, ReturningMode, TextMatching
 from farmorm.setup import push_schema
 from farmorm.testing.databases import TestDatabase, _mysql_args, server_url
 
@@ -132,7 +132,7 @@ async def test_microseconds_survive(orm):
 async def test_strict_mode_refuses_a_too_long_value(orm):
     import pymysql
 
-    from farmorm.errors import ValueTooLong
+    from farmorm.core.errors import ValueTooLong
 
     with pytest.raises(ValueTooLong) as info:
         await orm.note.create(data={"tag": "x" * 192, "body": "b"})  # VARCHAR(191): no truncation

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from farmorm import Orm, QueryEvent, UniqueConstraintViolation, create_orm, define_schema, model
 from farmorm import fields as f
-from farmorm.otel import instrument
+from farmorm.features.otel import instrument
 from farmorm.setup import push_schema
 from farmorm.testing.databases import TestDatabase
 

@@ -20,7 +20,7 @@ import pytest
 
 from examples.outbox_worker.app import place_order, schema
 from farmorm import create_orm
-from farmorm.outbox import DispatchReport, Dispatcher, OutboxEvent, utcnow
+from farmorm.features.outbox import DispatchReport, Dispatcher, OutboxEvent, utcnow
 from farmorm.query import nodes as n
 from farmorm.query.parse import parse_where
 from farmorm.setup import push_schema

@@ -18,7 +18,7 @@ from farmorm import (
     table_name,
 )
 from farmorm import fields as f
-from farmorm.driver import NativeRelations, Returning, ReturningMode, TextMatching
+from farmorm.core.driver import NativeRelations, Returning, ReturningMode, TextMatching
 from farmorm.setup import push_schema
 from tests.conformance.auth import ADA_EMAIL, auth_schema, seed_auth
 
@@ -454,7 +454,7 @@ async def test_per_parent_window_binds_skip_and_take(orm):
 async def test_commit_after_a_caught_error_is_refused_not_silently_rolled_back(postgres):
     """PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK; farmorm raises instead."""
     from farmorm import UniqueConstraintViolation, create_orm, define_schema, model
-    from farmorm.errors import TransactionAborted
+    from farmorm.core.errors import TransactionAborted
     from farmorm import fields as f
     from farmorm.setup import push_schema
     from farmorm.testing.databases import TestDatabase

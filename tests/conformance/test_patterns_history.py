@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from farmorm import SchemaError, define_schema, model, fields as f
-from farmorm.history import acting_as
+from farmorm.features.history import acting_as
 
 schema = define_schema(
     account=model(

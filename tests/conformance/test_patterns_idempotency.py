@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from farmorm import OrmError, QueryValidationError, SchemaError, define_schema, model, fields as f
-from farmorm.errors import IdempotencyConflict
-from farmorm.idempotency import request_hash
+from farmorm.core.errors import IdempotencyConflict
+from farmorm.features.idempotency import request_hash
 
 schema = define_schema(
     payment=model(table="payments", fields={"id": f.id(), "amount": f.integer()}),

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from farmorm import QueryValidationError, SchemaError, define_schema, merge_schemas, model, fields as f
-from farmorm.outbox import DispatchReport, Dispatcher, OutboxEvent, utcnow
+from farmorm.features.outbox import DispatchReport, Dispatcher, OutboxEvent, utcnow
 
 schema = define_schema(
     order=model(table="orders", fields={"id": f.id(), "number": f.string().unique()}),

@@ -17,7 +17,7 @@ import inspect
 import re
 from pathlib import Path
 
-import farmorm.errors as errors
+import farmorm.core.errors as errors
 import farmorm_drivers.mongo.errors as mongo_errors
 import farmorm_drivers.sqlite.driver as sqlite_driver
 from farmorm_drivers.mysql.errors import CODES as MYSQL_CODES

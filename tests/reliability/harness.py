@@ -99,7 +99,7 @@ import pytest
 
 from farmorm import define_schema, model
 from farmorm import fields as f
-from farmorm.errors import OrmError
+from farmorm.core.errors import OrmError
 from farmorm.runtime.orm import Orm
 from farmorm.testing.databases import _mysql_args, server_url
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from farmorm import Orm
-from farmorm.errors import OrmError
+from farmorm.core.errors import OrmError
 
 from .conftest import Rig
 from .harness import (

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from farmorm import Orm
-from farmorm.errors import COMMIT_UNKNOWN, CONNECTION_ERROR, OrmError
+from farmorm.core.errors import COMMIT_UNKNOWN, CONNECTION_ERROR, OrmError
 
 from .conftest import Rig
 from .harness import SEED_ACCOUNTS, SEED_BALANCE, balances, pool_status, raw, requires, within

@@ -19,7 +19,7 @@ import pytest
 
 from farmorm import OrmError, define_schema, model
 from farmorm import fields as f
-from farmorm.errors import (
+from farmorm.core.errors import (
     CHECK_VIOLATION,
     FOREIGN_KEY_VIOLATION,
     LOCK_TIMEOUT,

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from farmorm import Orm, QueryValidationError, Schema, define_schema, model
 from farmorm import fields as f
-from farmorm.errors import InvalidValue, NumericOutOfRange, ValueTooLong
+from farmorm.core.errors import InvalidValue, NumericOutOfRange, ValueTooLong
 from farmorm.query.values import normalize_decimal
 
 from .conftest import Rig

@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from farmorm import Orm, create_orm
-from farmorm.errors import OrmError
+from farmorm.core.errors import OrmError
 
 from .conftest import Rig
 from .harness import ACCOUNTS, SEED_ACCOUNTS, LeakBaseline, assert_clean, balances, pool_status, requires, within

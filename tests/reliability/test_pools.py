@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from farmorm import Orm
-from farmorm.errors import CONNECTION_ERROR, OrmError
+from farmorm.core.errors import CONNECTION_ERROR, OrmError
 
 from .conftest import Rig
 from .harness import SEED_ACCOUNTS, SEED_BALANCE, balances, percentile, pool_status, raw, requires, slow_sql, within

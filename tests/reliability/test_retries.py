@@ -22,7 +22,7 @@ import pytest
 import farmorm.runtime.transaction as txmod
 from farmorm import Orm, OrmError, define_schema, model
 from farmorm import fields as f
-from farmorm.errors import (
+from farmorm.core.errors import (
     CODES,
     DEADLOCK,
     LOCK_TIMEOUT,

@@ -25,7 +25,7 @@ import pytest
 
 from farmorm import Orm, OrmError, define_schema, model
 from farmorm import fields as f
-from farmorm.errors import SCHEMA_CHANGED
+from farmorm.core.errors import SCHEMA_CHANGED
 
 from ..cli.conftest import cli, write_project
 from ._support_dei import Admin

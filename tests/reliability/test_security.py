@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from farmorm import Orm, QueryValidationError, create_orm, define_schema, has_many, belongs_to, model
 from farmorm import fields as f
-from farmorm.errors import OrmError, UniqueConstraintViolation
+from farmorm.core.errors import OrmError, UniqueConstraintViolation
 from farmorm.query.parse import MAX_WHERE_DEPTH
 
 from .test_fidelity import examples, fresh, raw, soak_run, statements  # noqa: F401 - fixtures

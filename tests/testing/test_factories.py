@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator
 import pytest
 
 from farmorm import Orm, OrmError, define_factory, define_seed
-from farmorm.factories import SeedRegistry, reset_sequences, run_seeds
+from farmorm.features.factories import SeedRegistry, reset_sequences, run_seeds
 from farmorm.testing.harness import FreshDatabases
 
 from ..conftest import backend_problem, required_backends, selected_backends

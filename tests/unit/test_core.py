@@ -20,9 +20,9 @@ from farmorm import (
     require_database_runtime,
 )
 from farmorm import errors as E
-from farmorm.cache import PlanCache
-from farmorm.detect import Detected
-from farmorm.driver import NativeRelations, Returning, ReturningMode, TextMatching
+from farmorm.core.cache import PlanCache
+from farmorm.core.detect import Detected
+from farmorm.core.driver import NativeRelations, Returning, ReturningMode, TextMatching
 
 # ---------------------------------------------------------------------------------------------
 # PlanCache
@@ -320,7 +320,7 @@ def test_core_imports_no_database_library():
     import sys
 
     code = (
-        "import sys, farmorm, farmorm.query.parse, farmorm.query.writes, farmorm.cache;"
+        "import sys, farmorm, farmorm.query.parse, farmorm.query.writes, farmorm.core.cache;"
         "bad=[m for m in ('aiosqlite','asyncpg','aiomysql','pymongo','motor','sqlite3') if m in sys.modules];"
         "print(','.join(bad))"
     )

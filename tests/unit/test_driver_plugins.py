@@ -16,14 +16,14 @@ import pytest
 
 from farmorm import create_orm, define_schema, detect_database_runtime, inspect_database_runtime, model
 from farmorm import fields as f
-from farmorm.detect import drivers
+from farmorm.core.detect import drivers
 from farmorm.setup import push_schema
 
 DRIVER_MODULE = textwrap.dedent('''
     """A toy farmorm driver: ``toydb://`` URLs, served by farmorm's SQLite driver in memory."""
     import sys
 
-    from farmorm.detect import Candidate, Detected
+    from farmorm.core.detect import Candidate, Detected
 
     name = "toydb"
     dialect = "sqlite"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from farmorm.errors import SchemaError
+from farmorm.core.errors import SchemaError
 from farmorm.generators import render_drizzle_schema
 from farmorm.generators.drizzle import camelize
 

@@ -9,7 +9,7 @@ import pytest
 
 from farmorm import belongs_to, define_schema, has_many, model, table_name
 from farmorm import fields as f
-from farmorm.errors import SchemaError
+from farmorm.core.errors import SchemaError
 from farmorm.generators import render_prisma_schema
 from farmorm.generators.prisma import enum_identifiers
 from farmorm.schema.manifest import Schema

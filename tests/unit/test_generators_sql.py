@@ -14,7 +14,7 @@ import pytest
 
 from farmorm import belongs_to, define_schema, has_many, has_one, model, table_name
 from farmorm import fields as f
-from farmorm.errors import SchemaError
+from farmorm.core.errors import SchemaError
 from farmorm.generators import render_safe_sql
 from farmorm.generators.sql import safe_sql_statements
 from farmorm.testing.databases import TestDatabase, _mysql_args, reachable

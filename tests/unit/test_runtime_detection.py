@@ -164,7 +164,7 @@ def test_detection_never_imports_a_client_library() -> None:
     """A fresh interpreter that imports only farmorm: detecting objects and URLs imports no driver library."""
     script = textwrap.dedent("""
         import sys
-        import farmorm.detect as detect
+        import farmorm.core.detect as detect
         from farmorm import detect_database_runtime, inspect_database_runtime
 
         class AppClient:
