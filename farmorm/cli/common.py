@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Coroutine, NoReturn, TypeVar
+from typing import Any, Coroutine, Iterator, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -14,6 +15,8 @@ from farmorm.config import ConfigError, load_config
 from farmorm.core.errors import SchemaError
 from farmorm.migrations.urls import UrlError, resolve_url
 from farmorm.schema.manifest import Schema, merge_schemas
+
+from .errors import EXIT_FAILED, CliError
 
 T = TypeVar("T")
 
@@ -26,29 +29,50 @@ ConfigOption = typer.Option(DEFAULT_CONFIG, "-c", "--config", help="Path of the 
 UrlOption = typer.Option(None, "--url", help="Database URL (else $DATABASE_URL, else the config's database_url).")
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``message`` to stderr and exit with ``code``."""
-    err.print(message)
-    raise typer.Exit(code)
+def fail(message: str, category: str = "FAILED", hint: str | None = None, code: int = EXIT_FAILED) -> NoReturn:
+    """Stop the command: ``error [category]: message`` (and ``hint: ...``) on stderr, exit ``code``."""
+    raise CliError(message, code=category, hint=hint, exit_code=code)
 
 
 def config_at(path: str) -> dict[str, Any]:
-    """Load the config file or exit with its error."""
+    """Load the config file or exit with its error (the file is user code: any exception is its error)."""
     try:
         return load_config(path)
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc), "CONFIG_ERROR", "Pass the config file with -c PATH, or run in its folder.")
+    except ModuleNotFoundError as exc:
+        from .errors import EXTRAS
+
+        if exc.name and exc.name.split(".")[0] in EXTRAS:
+            raise
+        fail(f"The config file {path} failed to load: {exc}", "CONFIG_ERROR",
+             "Is the app's package importable from the config's folder?")
+    except Exception as exc:  # noqa: BLE001 - the config file is the project's code
+        where = _user_frame(exc)
+        fail(f"The config file {path} failed to load: {type(exc).__name__}: {exc}{where}", "CONFIG_ERROR")
+
+
+def _user_frame(exc: BaseException) -> str:
+    """`` (file:line)`` of the innermost frame outside farmorm, for errors raised by project code."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/farmorm/" not in f.filename
+              and "/importlib/" not in f.filename and not f.filename.startswith("<frozen")]
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" ({exc.filename}:{exc.lineno})"
+    return f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
 
 
 def schema_of(config: dict[str, Any]) -> Schema:
     """The config's schemas merged; exits on no schemas or a duplicate model."""
     schemas = list(config.get("schemas") or [])
     if not schemas:
-        fail(f"No schemas found in {config['path']}")
+        fail(f"No schemas found in {config['path']}", "CONFIG_ERROR",
+             "Pass define_config(schemas=[schema, ...]) in the config file.")
     try:
         return merge_schemas(*schemas)
     except SchemaError as exc:
-        fail(str(exc))
+        fail(str(exc), "SCHEMA_ERROR")
 
 
 def url_for(flag: str | None, config: dict[str, Any] | None) -> str:
@@ -56,7 +80,24 @@ def url_for(flag: str | None, config: dict[str, Any] | None) -> str:
     try:
         return resolve_url(flag, config)
     except UrlError as exc:
-        fail(str(exc))
+        fail(str(exc), "URL_ERROR")
+
+
+async def probe(url: str) -> dict[str, Any]:
+    """Connect once with farmorm's own driver and return its capabilities: an unreachable server or a
+    missing database fails here with its ``OrmError`` code, before a longer tool (Alembic) starts."""
+    import msgspec
+
+    from farmorm import create_orm, define_schema, model
+    from farmorm import fields as f
+
+    schema = define_schema(probe=model(table="farmorm_cli_probe", fields={"id": f.id()}))
+    orm = await create_orm(schema, url)
+    try:
+        caps: dict[str, Any] = msgspec.to_builtins(orm.driver.capabilities)
+        return caps
+    finally:
+        await orm.close()
 
 
 def relative(config: dict[str, Any], path: str | Path) -> Path:
@@ -70,13 +111,21 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def progress() -> Progress:
-    """A rich progress display (spinner, description, bar, elapsed time) on stderr."""
-    return Progress(
+@contextmanager
+def progress() -> Iterator[Progress]:
+    """A rich progress display (spinner, description, bar, elapsed time) on stderr; erased on failure,
+    so a failing command leaves only its error."""
+    bar = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=Console(stderr=True), transient=False,
     )
+    with bar:
+        try:
+            yield bar
+        except BaseException:
+            bar.live.transient = True
+            raise
 
 
-__all__ = ["out", "err", "fail", "config_at", "schema_of", "url_for", "relative", "run", "progress",
+__all__ = ["out", "err", "fail", "probe", "config_at", "schema_of", "url_for", "relative", "run", "progress",
            "ConfigOption", "UrlOption", "DEFAULT_CONFIG"]

@@ -8,7 +8,10 @@ from typing import Any, Optional
 
 import typer
 
-from .common import ConfigOption, UrlOption, config_at, fail, out, progress, run, schema_of, url_for
+from farmorm.core.errors import OrmError
+
+from .common import ConfigOption, UrlOption, config_at, err, fail, out, probe, progress, run, schema_of, url_for
+from .errors import EXIT_DATABASE, EXIT_USER_CODE, CliError, explain
 
 db_app = typer.Typer(
     help="Migrations on Alembic, seeding, reset and drift checks. Example: farmorm db migrate",
@@ -16,15 +19,31 @@ db_app = typer.Typer(
 )
 
 
-def _alembic(cfg: dict[str, Any], url: str) -> Any:
+@db_app.callback()
+def _db(ctx: typer.Context) -> None:
+    """Migrations on Alembic, seeding, reset and drift checks. Example: farmorm db migrate"""
+    ctx.meta["farmorm.command"] = f"db {ctx.invoked_subcommand}"
+
+
+def _alembic(cfg: dict[str, Any], url: str, *, connect: bool = True) -> Any:
+    """The Alembic config for the project, after checking that the URL is one migrations drive and
+    (``connect``) that the database answers: a missing database fails with MISSING_SCHEMA, not
+    with a SQLAlchemy traceback."""
+    from farmorm.migrations.urls import UrlError, url_dialect
+
     try:
-        from farmorm.migrations.commands import MigrationsNotInitialized, alembic_config
-    except ImportError as exc:
-        fail(f"Migrations need the migrations extra: pip install 'farmorm[migrations]' ({exc})")
+        url_dialect(url)
+    except UrlError as exc:
+        fail(str(exc), "URL_ERROR", "On MongoDB, `farmorm db migrate` syncs indexes; the other db commands are SQL-only.")
+    from farmorm.migrations.commands import MigrationsNotInitialized, alembic_config
+
     try:
-        return alembic_config(cfg, url)
+        acfg = alembic_config(cfg, url)
     except MigrationsNotInitialized as exc:
-        fail(str(exc))
+        fail(str(exc), "NOT_INITIALIZED", "Run `farmorm db init` in the config's folder.")
+    if connect:
+        run(probe(url))
+    return acfg
 
 
 @db_app.command("init")
@@ -46,17 +65,44 @@ def init(config: str = ConfigOption,
 
 @db_app.command("generate")
 def generate(message: str = typer.Option(..., "-m", "--message", help="Revision message."),
-             config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
-    """Autogenerate a revision from the schema's difference with the live database.
+             config: str = ConfigOption, url: Optional[str] = UrlOption,
+             rename: Optional[list[str]] = typer.Option(
+                 None, "--rename", help="TABLE.OLD:NEW: a renamed column, altered in place instead of drop + add (repeatable)."),
+             allow_data_loss: bool = typer.Option(
+                 False, "--allow-data-loss", help="Write the revision even when it drops a table or column holding data."),
+             allow_empty: bool = typer.Option(
+                 False, "--allow-empty", help="Write a revision even when the schema has no changes (for a data migration).")) -> None:
+    """Autogenerate a revision from the schema's difference with the live database, checked for safety.
 
-    Example: farmorm db generate -m "add user bio"
+    Refused (nothing written, exit 1): dropping a table or column that holds data (unless
+    --allow-data-loss), a required column without a default on a table with rows, no changes at all
+    (unless --allow-empty). Example: farmorm db generate -m "add user bio"
+    Example: farmorm db generate -m "rename name" --rename users.name:full_name
     """
     from farmorm.migrations.commands import revision
+    from farmorm.migrations.safety import Rename, RenameError
 
     cfg = config_at(config)
     schema_of(cfg)
-    for path in revision(_alembic(cfg, url_for(url, cfg)), message):
+    try:
+        renames = [Rename.parse(r) for r in rename or []]
+        paths, found = revision(_alembic(cfg, url_for(url, cfg)), message, renames=renames,
+                                allow_data_loss=allow_data_loss, allow_empty=allow_empty)
+    except RenameError as exc:
+        fail(str(exc), "RENAME_ERROR", "`farmorm db doctor` lists the columns the schema adds and the database has extra.")
+    for line in found.renamed:
+        out.print(f"Renames column {line}")
+    for line in found.warnings:
+        err.print(f"warning: {line}")
+    if found.refusals:
+        only_empty = found.empty and len(found.refusals) == 1
+        fail("No revision written:" + "".join(f"\n  - {r}" for r in found.refusals), "NO_CHANGES" if only_empty else "UNSAFE_MIGRATION",
+             "Pass --allow-empty for an empty revision." if only_empty else
+             "Change the schema as the message says, or pass --allow-data-loss if losing that data is intended.")
+    for path in paths:
         out.print(f"Generated migration at {path}")
+    if found.warnings:
+        out.print("Review the revision before you apply it.")
 
 
 def _step(direction: str, target: str, config: str, url: Optional[str]) -> None:
@@ -109,9 +155,10 @@ def migrate(config: str = ConfigOption, url: Optional[str] = UrlOption,
     Example: farmorm db migrate --url mongodb://localhost:27017/app --prune
     """
     cfg = config_at(config)
+    schema = schema_of(cfg)
     target_url = url_for(url, cfg)
     if _is_mongo(target_url):
-        report = run(_sync_mongo_indexes(schema_of(cfg), target_url, prune))
+        report = run(_sync_mongo_indexes(schema, target_url, prune))
         for name in report["created"]:
             out.print(f"Created index {name}")
         for name in report["extra"]:
@@ -143,7 +190,6 @@ def seed(config: str = ConfigOption, url: Optional[str] = UrlOption,
     Example: farmorm db seed --url sqlite:///app.db
     Example: farmorm db seed --only users,posts
     """
-    from farmorm.core.errors import OrmError
     from farmorm.features.factories import Seed, SeedRegistry, define_seed
 
     cfg = config_at(config)
@@ -156,20 +202,36 @@ def seed(config: str = ConfigOption, url: Optional[str] = UrlOption,
         names = [n.strip() for item in (only or []) for n in item.split(",") if n.strip()]
         chosen = registry.select(names)
     except OrmError as exc:
-        fail(f"{exc.message} ({cfg['path']})")
+        fail(f"{exc.message} ({cfg['path']})", exc.code)
     if not registry.names:
         fail(f"No seed function or seeds in {cfg['path']}: define `async def seed(orm)` or seeds with "
-             "define_seed(...), or pass seed= / seeds=[...] to define_config.")
+             "define_seed(...), or pass seed= / seeds=[...] to define_config.", "CONFIG_ERROR")
     target = url_for(url, cfg)
 
     async def go() -> None:
         from farmorm.runtime.orm import create_orm
 
         orm = await create_orm(schema, target)
+        done: list[str] = []
+
+        def finished(s: Seed) -> None:
+            done.append(s.name)
+            bar.advance(task)
+
         try:
             with progress() as bar:
                 task = bar.add_task("Seeding", total=len(chosen))
-                await registry.run(orm, [s.name for s in chosen], on_done=lambda s: bar.advance(task))
+                await registry.run(orm, [s.name for s in chosen], on_done=finished)
+        except Exception as exc:  # noqa: BLE001 - the seed is the project's code: report which one failed
+            failing = chosen[len(done)].name if len(done) < len(chosen) else "?"
+            cause = explain(exc, "db seed")
+            if cause.exit_code == EXIT_DATABASE and cause.code in ("CONNECTION_ERROR", "MISSING_SCHEMA", "MISSING_TABLE"):
+                raise
+            code = cause.code if isinstance(exc, OrmError) else "SEED_FAILED"
+            detail = cause.message if isinstance(exc, OrmError) else f"{type(exc).__name__}: {exc}"
+            raise CliError(f'Seed "{failing}" failed, its transaction was rolled back: {detail}', code=code,
+                           hint=f"Seeds done before it stay committed: {', '.join(done) or 'none'}.",
+                           exit_code=EXIT_USER_CODE) from exc
         finally:
             await orm.close()
 
@@ -219,10 +281,10 @@ def reset(config: str = ConfigOption, url: Optional[str] = UrlOption,
     target = url_for(url, cfg)
     if not is_local(target) and os.environ.get("FARMORM_ALLOW_DATABASE_RESET", "").lower() != "true":
         fail(f"Refusing to reset non-local database {redact(target)}. "
-             "Set FARMORM_ALLOW_DATABASE_RESET=true to allow it.")
+             "Set FARMORM_ALLOW_DATABASE_RESET=true to allow it.", "REFUSED")
     if not yes:
         if not sys.stdin.isatty():
-            fail("db reset drops every table: pass --yes to confirm.")
+            fail("db reset drops every table: pass --yes to confirm.", "REFUSED")
         typer.confirm(f"Drop every table in {redact(target)}?", abort=True)
     from .runtime import push_with_progress
 
@@ -239,6 +301,70 @@ def reset(config: str = ConfigOption, url: Optional[str] = UrlOption,
     out.print(f"Reset {redact(target)}: dropped {dropped} tables, pushed {len(schema.models)} models{stamped}.")
 
 
+@db_app.command("current")
+def current(config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
+    """Print the revision the database is at, and whether it is the newest.
+
+    Example: farmorm db current --url sqlite:///app.db
+    """
+    from farmorm.migrations import commands
+
+    cfg = config_at(config)
+    acfg = _alembic(cfg, url_for(url, cfg))
+    rev = commands.current_revision(acfg)
+    newest = commands.heads(acfg)
+    if rev is None:
+        out.print("The database has no revision (never migrated or stamped)."
+                  + (f" Newest: {', '.join(newest)}." if newest else ""))
+    elif rev in newest:
+        out.print(f"{rev} (head): the database is up to date.")
+    else:
+        pending = commands.pending(acfg, rev, "heads")
+        out.print(f"{rev}: {pending} revision{'s' if pending != 1 else ''} to apply (newest {', '.join(newest)}).")
+
+
+@db_app.command("history")
+def history(config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
+    """List the revisions, newest first; the database's current one is marked when a URL is known.
+
+    Example: farmorm db history
+    """
+    from farmorm.migrations import commands
+    from farmorm.migrations.urls import UrlError, resolve_url
+
+    cfg = config_at(config)
+    try:
+        target: str | None = resolve_url(url, cfg)
+    except UrlError:
+        target = None
+    acfg = _alembic(cfg, target or "sqlite://", connect=target is not None)
+    rev = commands.current_revision(acfg) if target else None
+    scripts = commands.history(acfg)
+    if not scripts:
+        out.print("No revisions yet: `farmorm db generate -m MESSAGE` writes the first.")
+    for script in scripts:
+        marks = [m for m, on in (("head", script.is_head), ("current", script.revision == rev)) if on]
+        tag = f" ({', '.join(marks)})" if marks else ""
+        parent = script.down_revision or "<base>"
+        out.print(f"{parent} -> {script.revision}{tag}: {script.doc}")
+
+
+@db_app.command("stamp")
+def stamp(revision: str = typer.Argument("head", help="Revision to record: an id, head or base."),
+          config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
+    """Record REVISION as the database's current one without running it (adopting an existing database).
+
+    Example: farmorm db stamp head   (the database was made by `farmorm push`)
+    """
+    from farmorm.migrations import commands
+
+    cfg = config_at(config)
+    acfg = _alembic(cfg, url_for(url, cfg))
+    commands.stamp(acfg, revision)
+    now = commands.current_revision(acfg)
+    out.print(f"Stamped the database at {now or 'base'}.")
+
+
 @db_app.command("doctor")
 def doctor(config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
     """Report drift between the schema and the live database; exit 1 when there is any.
@@ -250,6 +376,7 @@ def doctor(config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
     cfg = config_at(config)
     schema = schema_of(cfg)
     target = url_for(url, cfg)
+    run(probe(target))
     lines = run(diff_database(schema, target))
     if not lines:
         out.print("No drift: the database matches the schema.")

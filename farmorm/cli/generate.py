@@ -39,21 +39,22 @@ def _render(target: str, schema: Any, options: dict[str, Any], current: str | No
 
 def _prepare(target: str, config_path: str, out_path: str | None = None) -> tuple[Path, str | None, str]:
     if target not in TARGETS:
-        fail(f'Unknown target "{target}". Expected one of: {", ".join(TARGETS)}.')
+        fail(f'Unknown target "{target}". Expected one of: {", ".join(TARGETS)}.', "USAGE_ERROR")
     config = config_at(config_path)
     schema = schema_of(config)
     options = dict((config.get("targets") or {}).get(target) or {})
     if out_path is not None:
         path = Path(out_path).expanduser().resolve()
     elif not options.get("out"):
-        fail(f'Target "{target}" is not configured.')
+        fail(f'Target "{target}" is not configured.', "CONFIG_ERROR",
+             f'Add targets={{"{target}": {{"out": "PATH"}}}} to define_config, or pass --out PATH.')
     else:
         path = relative(config, options["out"])
     current = path.read_text(encoding="utf-8") if path.is_file() else None
     try:
         return path, current, _render(target, schema, dict(options), current)
     except (ValueError, TypeError) as exc:
-        fail(str(exc))
+        fail(str(exc), getattr(exc, "code", "SCHEMA_ERROR"))
 
 
 def generate(

@@ -8,7 +8,13 @@ import msgspec
 import typer
 from rich.table import Table
 
-from .common import ConfigOption, UrlOption, config_at, fail, out, progress, run, schema_of, url_for
+from farmorm.core.errors import OrmError
+
+from .common import ConfigOption, UrlOption, config_at, fail, out, probe, progress, run, schema_of, url_for
+from .errors import EXIT_DATABASE, EXIT_FAILED
+
+URL_HINT = ("Use sqlite:///PATH, postgresql://USER@HOST:5432/DB, mysql://USER@HOST:3306/DB or "
+            "mongodb://HOST:27017/DB, with the extra of its driver installed (pip install 'farmorm[postgres]').")
 
 
 async def push_with_progress(schema: Any, url: str, label: str = "Pushing") -> None:
@@ -19,9 +25,12 @@ async def push_with_progress(schema: Any, url: str, label: str = "Pushing") -> N
         task = bar.add_task(f"{label} {len(schema.models)} models", total=len(schema.models))
         try:
             await push_schema(schema, url)
-        except (RuntimeSetupError, ValueError) as exc:
-            bar.stop()
-            fail(str(exc))
+        except RuntimeSetupError as exc:
+            fail(str(exc), "SETUP_ERROR", code=EXIT_DATABASE)
+        except OrmError:
+            raise
+        except ValueError as exc:  # no driver serves the URL
+            fail(str(exc).split(" Pass a detected", 1)[0], "URL_ERROR", URL_HINT)
         bar.update(task, completed=len(schema.models))
 
 
@@ -51,20 +60,6 @@ def _flatten(prefix: str, value: Any, rows: list[tuple[str, str]]) -> None:
         rows.append((prefix, str(value)))
 
 
-async def _capabilities(url: str) -> dict[str, Any]:
-    from farmorm import define_schema, model
-    from farmorm import fields as f
-    from farmorm.runtime.orm import create_orm
-
-    probe = define_schema(probe=model(table="farmorm_inspect_probe", fields={"id": f.id()}))
-    orm = await create_orm(probe, url)
-    try:
-        caps: dict[str, Any] = msgspec.to_builtins(orm.driver.capabilities)
-        return caps
-    finally:
-        await orm.close()
-
-
 def inspect(url: str = typer.Argument(..., help="A database URL, e.g. sqlite:///app.db.")) -> None:
     """Print which runtime serves URL (the detection report) and its capabilities.
 
@@ -80,11 +75,8 @@ def inspect(url: str = typer.Argument(..., help="A database URL, e.g. sqlite:///
         verdict = "matched" if cand.matched else "; ".join(cand.reasons) or "no match"
         out.print(f"  {cand.kind}: {verdict}")
     if report.runtime is None:
-        raise typer.Exit(1)
-    try:
-        caps = run(_capabilities(url))
-    except Exception as exc:  # noqa: BLE001 - any connection failure is reported, not a traceback
-        fail(f"Could not connect to {_redact(url)}: {exc}")
+        raise typer.Exit(EXIT_FAILED)
+    caps = run(probe(url))  # a connection failure is reported by the CLI's error handler
     table = Table(title="Capabilities")
     table.add_column("capability")
     table.add_column("value")

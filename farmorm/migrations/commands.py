@@ -9,6 +9,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from .safety import Rename, Review, revision_hook
+
 
 class MigrationsNotInitialized(Exception):
     """There is no ``alembic.ini`` beside the config: run ``farmorm db init`` first."""
@@ -26,11 +28,26 @@ def alembic_config(config: dict[str, Any], url: str, **attributes: Any) -> Confi
     return cfg
 
 
-def revision(cfg: Config, message: str) -> list[Path]:
-    """Autogenerate a revision comparing the schema with the live database; returns its files."""
+def revision(cfg: Config, message: str, *, renames: list[Rename] | None = None, allow_data_loss: bool = False,
+             allow_empty: bool = False) -> tuple[list[Path], Review]:
+    """Autogenerate a revision comparing the schema with the live database, reviewed for safety
+    (``safety.review``); returns the files written (none when refused) and the review."""
+    found: list[Review] = []
+    cfg.attributes["process_revision_directives"] = revision_hook(list(renames or ()), allow_data_loss,
+                                                                  allow_empty, found)
     result = command.revision(cfg, message=message, autogenerate=True)
     scripts = result if isinstance(result, list) else [result]
-    return [Path(s.path) for s in scripts if s is not None]
+    return [Path(s.path) for s in scripts if s is not None], found[0] if found else Review()
+
+
+def history(cfg: Config) -> list[Any]:
+    """Every revision, newest first (Alembic ``Script`` objects: ``revision``, ``down_revision``, ``doc``)."""
+    return list(ScriptDirectory.from_config(cfg).walk_revisions())
+
+
+def heads(cfg: Config) -> tuple[str, ...]:
+    """The newest revision(s) of the migrations folder."""
+    return tuple(ScriptDirectory.from_config(cfg).get_heads())
 
 
 def pending(cfg: Config, url_current: str | None, target: str = "heads") -> int:
@@ -79,7 +96,7 @@ def downgrade(cfg: Config, target: str = "-1", on_step: Callable[[str], None] | 
 
 
 def stamp(cfg: Config, target: str = "heads") -> None:
-    """Record ``target`` as applied without running anything (after ``db reset``)."""
+    """Record ``target`` as applied without running anything (after ``db reset``, or to adopt a database)."""
     command.stamp(cfg, target)
 
 
@@ -88,5 +105,5 @@ def has_revisions(cfg: Config) -> bool:
     return bool(ScriptDirectory.from_config(cfg).get_heads())
 
 
-__all__ = ["alembic_config", "revision", "pending", "current_revision", "upgrade", "downgrade", "stamp",
+__all__ = ["alembic_config", "revision", "history", "heads", "pending", "current_revision", "upgrade", "downgrade", "stamp",
            "has_revisions", "MigrationsNotInitialized"]

@@ -45,12 +45,13 @@ def database_url(alembic_config: Any, config: dict[str, Any]) -> str:
 def run_migrations(context: Any, url: str, schema: Schema, build_metadata: BuildMetadata) -> None:
     """Run the pending Alembic operation against ``url`` with metadata built for its dialect."""
     names: set[str | None] = {None, *(m.schema for m in schema.models.values() if m.schema)}
-    callback = context.config.attributes.get("on_version_apply")
+    attributes = context.config.attributes
 
     def options(dialect_name: str) -> dict[str, Any]:
         opts = context_options(names, dialect_name)
-        if callback is not None:
-            opts["on_version_apply"] = callback
+        for hook in ("on_version_apply", "process_revision_directives"):  # set by farmorm's commands
+            if attributes.get(hook) is not None:
+                opts[hook] = attributes[hook]
         return opts
 
     if context.is_offline_mode():

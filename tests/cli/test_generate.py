@@ -62,7 +62,7 @@ def test_unconfigured_target(project: Path) -> None:
 def test_no_schemas(tmp_path: Path) -> None:
     config = write_project(tmp_path, "from farmorm.config import define_config\ndefine_config(schemas=[], targets={})\n")
     proc = cli(tmp_path, "generate", "sql", check=1)
-    assert proc.stderr.strip() == f"No schemas found in {config.resolve()}"
+    assert proc.stderr.splitlines()[0] == f"error [CONFIG_ERROR]: No schemas found in {config.resolve()}"
 
 
 def test_duplicate_model(tmp_path: Path) -> None:
