@@ -38,10 +38,11 @@ async def pg_url() -> AsyncIterator[str]:
 async def client(pg_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(pg_url)
     async with app.router.lifespan_context(app):
+        orm = app.state.orm
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
-    assert app.state.orm.driver.client.is_closing()  # the lifespan closed the app's own pool
+    assert orm.driver.client.is_closing()  # the lifespan closed the app's own pool
 
 
 async def _count(url: str, table: str) -> int:
@@ -62,8 +63,8 @@ async def test_crud_and_error_mapping(client: httpx.AsyncClient, pg_url: str) ->
     r = await client.post("/authors", json={"email": "ada@example.com", "name": "Ada again"})
     assert r.status_code == 409
     assert r.headers["content-type"] == "application/problem+json"
-    assert r.json() == {"type": "about:blank", "status": 409, "code": "UNIQUE_CONSTRAINT_VIOLATION",
-                        "detail": "The request conflicts with existing data."}
+    assert r.json() == {"type": "about:blank", "title": "Conflict", "status": 409,
+                        "code": "UNIQUE_CONSTRAINT_VIOLATION", "detail": "The request conflicts with existing data."}
     assert await _count(pg_url, "api_authors") == 1
 
     r = await client.post("/articles", json={"author_id": ada["id"], "slug": "engine", "title": "Engine", "body": "..."})
@@ -84,7 +85,7 @@ async def test_crud_and_error_mapping(client: httpx.AsyncClient, pg_url: str) ->
     # NOT_FOUND -> 404
     r = await client.get("/authors/missing")
     assert r.status_code == 404
-    assert r.json() == {"type": "about:blank", "status": 404, "code": "NOT_FOUND",
+    assert r.json() == {"type": "about:blank", "title": "Not Found", "status": 404, "code": "NOT_FOUND",
                         "detail": 'Author "missing" not found.'}
 
     # optimistic concurrency: the right version wins, a stale one is a 409 with the current version
@@ -106,9 +107,13 @@ async def test_crud_and_error_mapping(client: httpx.AsyncClient, pg_url: str) ->
     r = await client.get(f"/articles/{article['id']}")
     assert r.json()["title"] == "Engine, revised" and r.json()["version"] == 2  # nothing changed
 
-    # FastAPI's own request validation is a 422 too (a different body shape: FastAPI's)
+    # FastAPI's own request validation: the same 422 problem shape, with the fields it refused
     r = await client.post("/authors", json={"email": "grace@example.com"})
-    assert r.status_code == 422 and "code" not in r.json()
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert {k: body[k] for k in ("type", "status", "code")} == {"type": "about:blank", "status": 422,
+                                                               "code": "VALIDATION_ERROR"}
+    assert body["errors"] == [{"loc": ["body", "name"], "message": "Field required"}]
 
     # a delete the foreign key refuses -> 409; then delete in order -> 204, again -> 404
     r = await client.delete(f"/authors/{ada['id']}")
