@@ -1,8 +1,11 @@
 """Every ```python block in docs/*.md runs: one test per page, blocks in order, one namespace.
 
 Blocks may use top-level ``await``. A failing block fails the test with the page, the block
-number, its first line in the page and its source. Pages whose name starts with "_" are working
-notes and are skipped. Use ```text or ```bash for code that must not run.
+number, its first line in the page and its source. A block whose first line is ``# name.py`` is
+importable as module ``name`` by the blocks after it (``from conftest import posts``), as pytest
+makes a project's ``conftest.py`` importable. Pages whose name starts with "_" are working
+notes and are skipped. Use ```text or ```bash for code that must not run, and ```py3 for Python that
+is shown but not run (another library's side in the "Coming from" guides).
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ import ast
 import inspect
 import linecache
 import re
+import sys
 import traceback
+import types
 from pathlib import Path
 
 import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+MODULE_BLOCK = re.compile(r"# (\w+)\.py\s*\n")
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
 
 
@@ -66,16 +72,23 @@ def test_block_parser() -> None:
 async def test_docs_page(page: Path) -> None:
     blocks = python_blocks(page.read_text(encoding="utf-8"))
     ns: dict = {"__name__": "__main__", "__file__": str(page)}
+    modules: dict[str, types.ModuleType] = {}
     failure = None
     try:
         for number, (line, src) in enumerate(blocks, start=1):
             filename = f"<docs/{page.name} block {number} (line {line})>"
             linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
             try:
-                code = compile(src, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+                # dont_inherit: run as a user would, not under this module's `from __future__ import annotations`
+                code = compile(src, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
                 result = eval(code, ns)
                 if inspect.iscoroutine(result):
                     await result
+                named = MODULE_BLOCK.match(src)
+                if named:
+                    module = types.ModuleType(named[1])
+                    module.__dict__.update(ns)
+                    sys.modules[named[1]] = modules[named[1]] = module
             except Exception as exc:  # noqa: BLE001 - any failure is reported with its block
                 tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
                 failure = (
@@ -84,6 +97,9 @@ async def test_docs_page(page: Path) -> None:
                 )
                 break
     finally:
+        for name, module in modules.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
         orm = ns.get("orm")
         if orm is not None and hasattr(orm, "close"):
             await orm.close()

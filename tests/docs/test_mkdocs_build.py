@@ -52,3 +52,12 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "index.html").is_file()
     assert (tmp_path / "site" / "framework-authors" / "index.html").is_file()
     assert not (tmp_path / "site" / "_api_decisions" / "index.html").exists()  # working notes stay out
+    for page in ("coming-from-sqlalchemy", "coming-from-tortoise", "coming-from-prisma", "fastapi", "litestar",
+                 "versioning", "changelog"):
+        assert (tmp_path / "site" / page / "index.html").is_file(), page
+    # the API reference is generated from the docstrings (mkdocstrings) inside the strict build
+    reference = (tmp_path / "site" / "reference" / "index.html").read_text(encoding="utf-8")
+    for name in ("farmorm.create_orm", "farmorm.Orm", "farmorm.setup.push_schema", "farmorm.errors.OrmError",
+                 "farmorm.integrations.fastapi.farmorm_lifespan", "farmorm.integrations.litestar.FarmormPlugin"):
+        assert f'id="{name}"' in reference, name
+    assert "Unreleased" in (tmp_path / "site" / "changelog" / "index.html").read_text(encoding="utf-8")
