@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 
 RUNTIME_TARGETS ?= postgres-psycopg,mysql-asyncmy,sqlite-sqlalchemy,postgres-sqlalchemy,mysql-sqlalchemy
 
-.PHONY: demo test test-runtimes typecheck lint-imports services venv clean bench bench-smoke docs docs-serve
+.PHONY: demo test test-runtimes test-matrix typecheck lint-imports services venv clean bench bench-smoke docs docs-serve
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,14 @@ lint-imports: $(STAMP)
 test-runtimes: $(STAMP) services
 	FARMORM_BACKENDS=$(RUNTIME_TARGETS) FARMORM_REQUIRE=$(RUNTIME_TARGETS) $(PY) -m pytest tests/conformance $(PYTEST_ARGS)
 
+# The unit tests and the SQLite suite on Python 3.12 and 3.13 (pyenv's interpreters), one venv each
+# (.venv-3.12, .venv-3.13); the full suite runs on 3.11 in `make test`. CI runs it after test-runtimes.
+# MATRIX_PYTHONS="3.13" narrows it; MATRIX_TESTS="tests/unit" picks the tests.
+test-matrix:
+	bash scripts/test-matrix.sh
+
 clean:
-	rm -rf $(VENV) farmorm-demo.db .pytest_cache site
+	rm -rf $(VENV) .venv-3.* farmorm-demo.db .pytest_cache site
 
 # The docs site (mkdocs-material over docs/); --strict fails on a broken link, anchor or nav entry.
 # tests/docs/test_mkdocs_build.py runs the same build, so `make test` covers it.

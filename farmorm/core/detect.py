@@ -26,7 +26,7 @@ BUILTIN_DRIVERS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Detected:
     """A detected runtime: ``kind`` (library), ``client``, ``dialect`` and ``source``."""
 
@@ -34,6 +34,17 @@ class Detected:
     client: Any
     dialect: str | None
     source: str  # pool | connection | client | database | engine | url
+
+    # The client compares by identity: Python 3.13's dataclass __eq__ calls the client's own __eq__,
+    # which some clients refuse (an unstarted SQLAlchemy AsyncConnection raises AsyncContextNotStarted).
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Detected):
+            return NotImplemented
+        return (self.kind, self.dialect, self.source) == (other.kind, other.dialect, other.source) \
+            and self.client is other.client
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.dialect, self.source, id(self.client)))
 
 
 @dataclass(frozen=True)
