@@ -4,7 +4,7 @@ Every exception that leaves a command goes through :func:`explain`, which turns 
 :class:`CliError` (an ``OrmError`` keeps its code; a missing optional dependency becomes the exact
 ``pip install`` line; anything unexpected is ``INTERNAL_ERROR``). ``--verbose`` / ``--debug`` (or
 ``FARMORM_DEBUG=1``) print the traceback as well. URLs in every message have their password masked.
-The exit codes are documented in docs/cli.md#exit-codes and pinned by tests/cli/test_cli_errors.py.
+The exit codes are documented in docs/cli.md#errors-and-exit-codes and pinned by tests/cli/test_cli_errors.py.
 """
 
 from __future__ import annotations

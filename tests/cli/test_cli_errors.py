@@ -1,5 +1,5 @@
 """Every failure mode of the ``farmorm`` command is one short message with a code and a hint, and the
-documented exit code; never a traceback unless ``--verbose`` (docs/cli.md#exit-codes)."""
+documented exit code; never a traceback unless ``--verbose`` (docs/cli.md#errors-and-exit-codes)."""
 
 from __future__ import annotations
 
