@@ -100,6 +100,15 @@ async def probe(url: str) -> dict[str, Any]:
         await orm.close()
 
 
+def check_database(url: str) -> None:
+    """``probe(url)`` before a migration command; a URL no farmorm driver takes (a SQLAlchemy URL
+    such as ``postgresql+psycopg://``) is left for Alembic to report."""
+    try:
+        run(probe(url))
+    except ValueError:
+        pass
+
+
 def relative(config: dict[str, Any], path: str | Path) -> Path:
     """``path`` resolved against the config file's folder."""
     p = Path(path).expanduser()
@@ -127,5 +136,5 @@ def progress() -> Iterator[Progress]:
             raise
 
 
-__all__ = ["out", "err", "fail", "probe", "config_at", "schema_of", "url_for", "relative", "run", "progress",
+__all__ = ["out", "err", "fail", "probe", "check_database", "config_at", "schema_of", "url_for", "relative", "run", "progress",
            "ConfigOption", "UrlOption", "DEFAULT_CONFIG"]

@@ -10,7 +10,8 @@ import typer
 
 from farmorm.core.errors import OrmError
 
-from .common import ConfigOption, UrlOption, config_at, err, fail, out, probe, progress, run, schema_of, url_for
+from .common import (ConfigOption, UrlOption, check_database, config_at, err, fail, out, progress, run, schema_of,
+                     url_for)
 from .errors import EXIT_DATABASE, EXIT_USER_CODE, CliError, explain
 
 db_app = typer.Typer(
@@ -42,7 +43,7 @@ def _alembic(cfg: dict[str, Any], url: str, *, connect: bool = True) -> Any:
     except MigrationsNotInitialized as exc:
         fail(str(exc), "NOT_INITIALIZED", "Run `farmorm db init` in the config's folder.")
     if connect:
-        run(probe(url))
+        check_database(url)
     return acfg
 
 
@@ -376,7 +377,7 @@ def doctor(config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
     cfg = config_at(config)
     schema = schema_of(cfg)
     target = url_for(url, cfg)
-    run(probe(target))
+    check_database(target)
     lines = run(diff_database(schema, target))
     if not lines:
         out.print("No drift: the database matches the schema.")
