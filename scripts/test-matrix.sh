@@ -7,8 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHONS="${MATRIX_PYTHONS:-3.12 3.13}"
 ROOT="$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")"
-# unit tests, the behaviour suite, the CLI, the docs' examples and the integrations, on SQLite only
-TESTS="${MATRIX_TESTS:-tests/unit tests/conformance tests/cli tests/docs/test_docs_examples.py tests/integrations tests/testing}"
+# the unit tests, the behaviour suite, the docs' examples, the integrations, the CLI's failure modes and
+# the plugin under both pytest-asyncio modes, on SQLite only (the slow subprocess-per-command CLI
+# suites run on 3.11 in `make test`)
+TESTS="${MATRIX_TESTS:-tests/unit tests/conformance tests/docs/test_docs_examples.py tests/integrations tests/cli/test_cli_errors.py tests/testing/test_asyncio_modes.py}"
 for version in $PYTHONS; do
   python="$(ls -d "$ROOT"/versions/"$version"* 2>/dev/null | sort -V | tail -n 1)/bin/python"
   if [[ ! -x "$python" ]]; then

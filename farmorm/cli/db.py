@@ -96,10 +96,11 @@ def generate(message: str = typer.Option(..., "-m", "--message", help="Revision 
     for line in found.warnings:
         err.print(f"warning: {line}")
     if found.refusals:
-        only_empty = found.empty and len(found.refusals) == 1
-        fail("No revision written:" + "".join(f"\n  - {r}" for r in found.refusals), "NO_CHANGES" if only_empty else "UNSAFE_MIGRATION",
-             "Pass --allow-empty for an empty revision." if only_empty else
-             "Change the schema as the message says, or pass --allow-data-loss if losing that data is intended.")
+        listed = "No revision written:" + "".join(f"\n  - {r}" for r in found.refusals)
+        if found.empty and len(found.refusals) == 1:
+            fail(listed, "NO_CHANGES", "Pass --allow-empty for an empty revision.")
+        fail(listed, "UNSAFE_MIGRATION", "Change the schema as the message says"
+             + (", or pass --allow-data-loss if losing that data is intended." if found.data_loss else "."))
     for path in paths:
         out.print(f"Generated migration at {path}")
     if found.warnings:

@@ -65,6 +65,7 @@ class Review:
     refusals: list[str] = field(default_factory=list)
     renamed: list[str] = field(default_factory=list)
     empty: bool = False
+    data_loss: bool = False  # a refusal that --allow-data-loss would lift
 
 
 def _name(schema: str | None, table: str) -> str:
@@ -131,6 +132,7 @@ def _review_group(group: ops.ModifyTableOps, conn: sa.Connection | None, allow_d
             f" If it was renamed, pass --rename {table}.{name}:NEW (added here: {', '.join(added)})." if added else "")
         if _has_rows(conn, group.table_name, group.schema, name) and not allow_data_loss:
             out.refusals.append(f"dropping column {table}.{name} loses the data it holds.{rename}")
+            out.data_loss = True
         else:
             out.warnings.append(f"drops column {table}.{name}.{rename}")
     for op in group.ops:
@@ -158,6 +160,7 @@ def review(script: Any, conn: sa.Connection | None, *, renames: Iterable[Rename]
             table = _name(op.schema, op.table_name)
             if _has_rows(conn, op.table_name, op.schema) and not allow_data_loss:
                 out.refusals.append(f"dropping table {table} loses its rows.")
+                out.data_loss = True
             else:
                 out.warnings.append(f"drops table {table}.")
         elif isinstance(op, ops.ModifyTableOps):
