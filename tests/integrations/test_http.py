@@ -12,13 +12,12 @@ from typing import Any, AsyncIterator, Iterator
 
 import httpx
 import pytest
+import uvicorn  # the dev extras install it: its absence fails, never skips
 
 from farmorm.testing.databases import TestDatabase
 
 from ..conftest import backend_problem, required_backends
 from .apps import fastapi_app, litestar_app
-
-uvicorn = pytest.importorskip("uvicorn")
 
 # the test app declares Litestar handlers in the style every 2.x accepts (2.23 deprecates inferred kwargs)
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -87,7 +86,6 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 @pytest.fixture(params=["fastapi", "litestar"])
 def framework(request: pytest.FixtureRequest) -> str:
-    pytest.importorskip(request.param)
     return str(request.param)
 
 
@@ -147,7 +145,6 @@ async def test_requests_transactions_and_errors(server: Server) -> None:
 @pytest.mark.parametrize("framework", ["fastapi", "litestar"])
 def test_unreachable_database_fails_startup(framework: str) -> None:
     """The lifespan opens the ORM: a dead database stops the server from starting, loudly."""
-    pytest.importorskip(framework)
     make = fastapi_app if framework == "fastapi" else litestar_app
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -38,8 +38,8 @@ EXTRAS = {
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """sdist + wheel built from a copy of the checkout's files (tracked and new, not ignored)."""
-    pytest.importorskip("build")
+    """sdist + wheel built from a copy of the checkout's files (tracked and new, not ignored); `build`,
+    `twine` and setuptools>=77 come with the dev extras (`packaging`), so their absence fails."""
     src = tmp_path_factory.mktemp("src")
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
                            capture_output=True, check=True).stdout.decode().split("\0")
