@@ -56,7 +56,8 @@ def _user_frame(exc: BaseException) -> str:
     """`` (file:line)`` of the innermost frame outside farmorm, for errors raised by project code."""
     import traceback
 
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/farmorm/" not in f.filename
+    package = str(Path(__file__).resolve().parents[1])  # farmorm/
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(package)
               and "/importlib/" not in f.filename and not f.filename.startswith("<frozen")]
     if isinstance(exc, SyntaxError) and exc.filename:
         return f" ({exc.filename}:{exc.lineno})"
@@ -136,5 +137,5 @@ def progress() -> Iterator[Progress]:
             raise
 
 
-__all__ = ["out", "err", "fail", "probe", "check_database", "config_at", "schema_of", "url_for", "relative", "run", "progress",
-           "ConfigOption", "UrlOption", "DEFAULT_CONFIG"]
+__all__ = ["out", "err", "fail", "probe", "check_database", "config_at", "schema_of", "url_for", "relative", "run",
+           "progress", "ConfigOption", "UrlOption", "DEFAULT_CONFIG"]
