@@ -143,3 +143,23 @@ async def test_empty_revision_current_history_and_stamp(tmp_path: Path, database
     assert "Stamped the database at base." in cli(tmp_path, "db", "stamp", "base", *url).stdout
     bad = cli(tmp_path, "db", "stamp", "nope", *url, check=1)
     assert "error [MIGRATION_ERROR]" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(("text", "parsed"), [
+    ("users.name:full_name", ("users", "name", "full_name", None)),
+    ("users.name:users.full_name", ("users", "name", "full_name", None)),
+    ("auth.users.name:full_name", ("users", "name", "full_name", "auth")),
+])
+def test_rename_parse(text: str, parsed: tuple[str, str, str, str | None]) -> None:
+    from farmorm.migrations.safety import Rename
+
+    r = Rename.parse(text)
+    assert (r.table, r.old, r.new, r.schema) == parsed
+
+
+@pytest.mark.parametrize("text", ["users:members", "name:full_name", "users.name:", "users.name:posts.name", "a.b.c.d:e"])
+def test_rename_parse_refuses(text: str) -> None:
+    from farmorm.migrations.safety import Rename, RenameError
+
+    with pytest.raises(RenameError, match="Bad --rename"):
+        Rename.parse(text)
