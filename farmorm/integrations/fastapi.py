@@ -64,14 +64,17 @@ def get_orm(request: Request) -> Orm:
 
 
 async def get_transaction(request: Request) -> AsyncIterator[Orm]:
-    """Dependency: a transaction for the request. It commits when the endpoint returns (before the
-    response is sent, so a failed commit is the response) and rolls back when it raises."""
+    """Dependency: a transaction for the request. It commits when the endpoint returns and rolls back
+    when it raises. Use it through ``TransactionDep`` (or ``Depends(get_transaction, scope="function")``),
+    which commits before the response is sent, so a failed commit is the response."""
     async with get_orm(request).transaction() as tx:
         yield tx
 
 
 OrmDep = Annotated[Orm, Depends(get_orm)]
-TransactionDep = Annotated[Orm, Depends(get_transaction)]
+#: scope="function" (FastAPI 0.121+): the dependency exits, so the transaction commits, before the
+#: response is sent; FastAPI's default exits after it, when a failed commit can no longer be reported
+TransactionDep = Annotated[Orm, Depends(get_transaction, scope="function")]
 
 
 def problem_response(problem: Problem) -> JSONResponse:

@@ -1,6 +1,7 @@
 """The same small API built twice, on FastAPI and on Litestar, with farmorm's integrations only:
 authors and articles; a per-request transaction; errors as problem+json."""
 
+import asyncio
 from typing import Any
 
 import msgspec
@@ -31,6 +32,22 @@ async def _author_with_article(tx: Orm, email: str, name: str, slug: str) -> dic
     return dict(author)
 
 
+#: what the slow commit hook saw: set when the commit is done, which must be before the response
+COMMITTED: list[str] = []
+
+
+async def _slow_commit(tx: Orm, email: str) -> dict[str, Any]:
+    """A write whose after-commit hook takes a while: the response must wait for the commit."""
+    author = await tx.author.create(data={"email": email, "name": "Slow"})
+
+    async def hook() -> None:
+        await asyncio.sleep(0.3)
+        COMMITTED.append(email)
+
+    tx.on_commit(hook)
+    return dict(author)
+
+
 async def _get_author(orm: Orm, author_id: str) -> dict[str, Any]:
     author = await orm.author.find_unique(where={"id": author_id})
     if author is None:
@@ -58,6 +75,10 @@ def fastapi_app(database: Any, *, push: bool = True) -> FastAPI:
     @app.post("/authors-with-article", status_code=201)
     async def create_with_article(payload: AuthorArticleIn, tx: TransactionDep) -> dict[str, Any]:
         return await _author_with_article(tx, payload.email, payload.name, payload.slug)
+
+    @app.post("/slow-commit/{email}", status_code=201)
+    async def slow_commit(email: str, tx: TransactionDep) -> dict[str, Any]:
+        return await _slow_commit(tx, email)
 
     @app.get("/authors/{author_id}")
     async def get_author(author_id: str, orm: OrmDep) -> dict[str, Any]:
@@ -95,6 +116,10 @@ def litestar_app(database: Any, *, push: bool = True) -> Litestar:
     async def create_with_article(data: LAuthorArticleIn, tx: Orm) -> dict[str, Any]:
         return await _author_with_article(tx, data.email, data.name, data.slug)
 
+    @post("/slow-commit/{email:str}")
+    async def slow_commit(email: str, tx: Orm) -> dict[str, Any]:
+        return await _slow_commit(tx, email)
+
     @get("/authors/{author_id:str}")
     async def get_author(author_id: str, orm: Orm) -> dict[str, Any]:
         return await _get_author(orm, author_id)
@@ -108,5 +133,5 @@ def litestar_app(database: Any, *, push: bool = True) -> Litestar:
         page = await orm.article.find_page(order_by={"slug": "asc"}, first=first)
         return [dict(a) for a in page["items"]]
 
-    return Litestar([create_author, create_with_article, get_author, count, articles],
+    return Litestar([create_author, create_with_article, slow_commit, get_author, count, articles],
                     plugins=[FarmormPlugin(schema, database, push=push)])

@@ -17,7 +17,7 @@ import uvicorn  # the dev extras install it: its absence fails, never skips
 from farmorm.testing.databases import TestDatabase
 
 from ..conftest import backend_problem, required_backends
-from .apps import fastapi_app, litestar_app
+from .apps import COMMITTED, fastapi_app, litestar_app
 
 # the test app declares Litestar handlers in the style every 2.x accepts (2.23 deprecates inferred kwargs)
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -140,6 +140,11 @@ async def test_requests_transactions_and_errors(server: Server) -> None:
                                 json={"email": "linus@example.com", "name": "Linus", "slug": "cobol"}),
                 409, "UNIQUE_CONSTRAINT_VIOLATION")
         assert (await http.get("/count")).json() == {"authors": 2, "articles": 1}
+
+        # the transaction commits (its on_commit hook included) before the response is sent
+        email = f"slow-{server.port}@example.com"
+        assert (await http.post(f"/slow-commit/{email}")).status_code == 201
+        assert email in COMMITTED
 
 
 @pytest.mark.parametrize("framework", ["fastapi", "litestar"])
