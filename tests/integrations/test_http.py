@@ -16,7 +16,7 @@ import uvicorn  # the dev extras install it: its absence fails, never skips
 
 from farmorm.testing.databases import TestDatabase
 
-from ..conftest import backend_problem, required_backends
+from ..conftest import backend_problem, required_backends, selected_backends
 from .apps import COMMITTED, fastapi_app, litestar_app
 
 # the test app declares Litestar handlers in the style every 2.x accepts (2.23 deprecates inferred kwargs)
@@ -71,6 +71,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'app.db'}"
         return
+    if "postgres" not in selected_backends() and "postgres" not in required_backends():
+        pytest.skip("postgres is not in FARMORM_BACKENDS")
     problem = backend_problem("postgres")
     if problem:
         if "postgres" in required_backends():
