@@ -71,7 +71,7 @@ class ModelClient:
         from ..features.history import HISTORY_MODEL, current_actor, json_safe
 
         orm = self._orm
-        state = orm._var.get() or orm._state()
+        state = orm._state()
         actor = (state.actor if state is not None else None) or current_actor()
         ident = self.model.identity or ()
         rows = []

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Coroutine, Literal, Sequence, TypeVar, overload
 
 from ..core.cache import PlanCache
 from ..core.detect import resolve
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..features.outbox import OutboxClient
 
 _ids = itertools.count()
+_T = TypeVar("_T")
 #: the attributes a transaction-bound or primary-pinned variant of a client shares with it
 _SHARED = ("schema", "_driver", "plan_cache", "_executor", "_var", "_fixed", "_replicas", "_turn")
 
@@ -73,7 +74,19 @@ class Orm:
 
     # -- connections -----------------------------------------------------------------------
     def _state(self) -> TxState | None:
-        return self._fixed or self._var.get()
+        """The transaction level an operation on this client joins, or None (the root scope).
+
+        A ``tx`` handle is pinned to its level (finished, it refuses work). The client itself
+        follows the contextvar, which a task inherits from where it was started: a task that
+        outlives the block it was started in falls back to the nearest level still open (the
+        root scope when none is), as if it had been started there."""
+        fixed = self._fixed
+        if fixed is not None:
+            return fixed
+        state = self._var.get()
+        while state is not None and not state.active:
+            state = state.parent
+        return state
 
     def _variant(self, **changes: Any) -> Orm:
         """A client sharing this one's driver, caches and transaction context, with ``changes``
@@ -135,6 +148,14 @@ class Orm:
                 raise mapped from exc
 
     # -- public API ------------------------------------------------------------------------
+    @overload
+    def transaction(self, fn: Callable[[Orm], Awaitable[_T]], *, isolation: str | None = None, retries: int = 0,
+                    actor: str | None = None) -> Coroutine[Any, Any, _T]: ...
+
+    @overload
+    def transaction(self, fn: None = None, *, isolation: str | None = None, retries: int = 0,
+                    actor: str | None = None) -> Transaction: ...
+
     def transaction(
         self,
         fn: Callable[[Orm], Awaitable[Any]] | None = None,
@@ -142,12 +163,19 @@ class Orm:
         isolation: str | None = None,
         retries: int = 0,
         actor: str | None = None,
-    ) -> Transaction:
+    ) -> Transaction | Coroutine[Any, Any, Any]:
         """Run ``fn(tx)`` in a transaction (``await``), or open one for a block (``async with``).
 
+        With ``fn`` the result is a real coroutine, so ``asyncio.create_task``, ``gather`` and
+        ``wait_for`` take it; the arguments are checked at once, before it is awaited.
         Nested calls become savepoints; ``retries`` re-runs ``fn`` on retryable errors; ``actor``
         names who history rows (``model(history=True)``) record as the author of the changes."""
-        return Transaction(self, fn, isolation, retries, actor)
+        tx = Transaction(self, fn, isolation, retries, actor)
+        if fn is None:
+            return tx
+        if not callable(fn):
+            raise validation_error(f"transaction() expects a callable fn(tx), got {fn!r}.")
+        return tx.run()
 
     def on_commit(self, callback: Callable[[], Any]) -> None:
         """Run ``callback()`` (sync or async) after the outermost transaction commits; never after a
@@ -181,7 +209,7 @@ class Orm:
         async def run(tx: Orm) -> list[Any]:
             return [await fn(tx) for fn in fns]
 
-        return await self.transaction(run)  # type: ignore[no-any-return]
+        return await self.transaction(run)
 
     def on_query(self, callback: Callable[[QueryEvent], Any]) -> Callable[[], None]:
         """Call ``callback(event)`` after every executed statement; returns an unsubscribe function."""
@@ -239,16 +267,20 @@ class _Scope:
     async def __aenter__(self) -> Connection:
         orm = self.orm
         state = orm._state()
-        if state is not None:
+        while state is not None:
             if not state.active:
                 raise closed_transaction_error()
             # tasks sharing the transaction take turns on its connection
             await state.gate.acquire()
-            if not state.active:  # the block ended while this task waited
-                state.gate.release()
+            if state.active:
+                self.gate = state.gate
+                return state.conn
+            state.gate.release()
+            # the block ended while this task waited: a tx handle refuses, the client itself
+            # falls back to the enclosing level (or the root scope) as a task outliving it does
+            if orm._fixed is not None:
                 raise closed_transaction_error()
-            self.gate = state.gate
-            return state.conn
+            state = orm._state()
         if orm._driver.closed:
             raise pool_closed_error(orm._driver)
         driver = orm._driver if self.write or not orm._replicas else orm._read_driver()

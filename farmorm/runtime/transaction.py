@@ -100,12 +100,16 @@ class Gate:
 class TxState:
     """The connection of the running transaction and how deep the savepoints go."""
 
-    __slots__ = ("conn", "depth", "active", "hooks", "actor", "gate")
+    __slots__ = ("conn", "depth", "active", "hooks", "actor", "gate", "parent")
 
-    def __init__(self, conn: Connection, depth: int, actor: str | None = None, gate: Gate | None = None) -> None:
+    def __init__(self, conn: Connection, depth: int, actor: str | None = None, gate: Gate | None = None,
+                 parent: TxState | None = None) -> None:
         self.conn = conn
         self.depth = depth
         self.active = True
+        #: the enclosing level of a savepoint (None for the outermost transaction): a task that
+        #: outlives a savepoint block falls back to it (``Orm._state``)
+        self.parent = parent
         #: operations of this level take turns here; a savepoint level has its own gate and holds
         #: its parent's for as long as it is open
         self.gate = gate if gate is not None else Gate()
@@ -171,9 +175,10 @@ class Transaction:
     def __await__(self) -> Generator[Any, None, Any]:
         if self.fn is None:
             raise TypeError("await orm.transaction(fn) needs a function; use `async with orm.transaction() as tx:`")
-        return self._run().__await__()
+        return self.run().__await__()
 
-    async def _run(self) -> Any:
+    async def run(self) -> Any:
+        """The function form: ``fn(tx)`` in a transaction, re-run on retryable errors."""
         attempt = 0
         nested = self.orm._state() is not None
         started = time.monotonic()
@@ -209,7 +214,7 @@ class Transaction:
             except BaseException:
                 outer.gate.release()
                 raise
-            self._state = TxState(outer.conn, outer.depth + 1, self.actor or outer.actor)
+            self._state = TxState(outer.conn, outer.depth + 1, self.actor or outer.actor, parent=outer)
         else:
             if orm._driver.closed:
                 raise pool_closed_error(orm._driver)

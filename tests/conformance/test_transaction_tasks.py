@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.conformance.auth import ADA_EMAIL
 from tests.conformance.test_transactions import SEEDED, emails, new_user, require_transactions
 
@@ -75,3 +77,92 @@ async def test_a_savepoint_the_server_already_dropped_reports_the_blocks_own_err
                     await conn.execute("ROLLBACK", (), "count")  # what the server does to a victim
                 raise Boom()
     assert "gone@example.com" not in await emails(auth_orm)
+
+
+# ------------------------------------------------------- the function form is a real coroutine
+
+
+async def test_transaction_fn_runs_under_create_task_gather_and_wait_for(auth_orm):
+    # issue 15.1: create_task() refused the awaitable Transaction object ("a coroutine was expected")
+    async def add(name):
+        async def work(tx):
+            return await tx.user.create(data=new_user(name))
+
+        return work
+
+    pending = auth_orm.transaction(await add("task"))
+    assert asyncio.iscoroutine(pending)
+    made = await asyncio.wait_for(asyncio.create_task(pending), 30)
+    gathered = await asyncio.wait_for(
+        asyncio.gather(auth_orm.transaction(await add("g1")), auth_orm.transaction(await add("g2"))), 30)
+    waited = await asyncio.wait_for(auth_orm.transaction(await add("w"), retries=2, isolation="read_committed"), 30)
+    assert [made["name"], *(g["name"] for g in gathered), waited["name"]] == ["task", "g1", "g2", "w"]
+    assert await emails(auth_orm) == sorted(SEEDED + [f"{n}@example.com" for n in ("task", "g1", "g2", "w")])
+
+
+async def test_transaction_fn_arguments_are_checked_before_it_is_awaited(auth_orm):
+    from farmorm import errors
+
+    async def work(tx):
+        return None
+
+    with pytest.raises(errors.OrmError) as bad_retries:
+        auth_orm.transaction(work, retries=-1)  # raises here, not when awaited
+    assert bad_retries.value.code == "VALIDATION_ERROR"
+    with pytest.raises(errors.OrmError) as bad_fn:
+        auth_orm.transaction("not a function")
+    assert bad_fn.value.code == "VALIDATION_ERROR"
+    async with auth_orm.transaction() as tx:  # the block form is unchanged
+        await tx.user.create(data=new_user("block"))
+    assert "block@example.com" in await emails(auth_orm)
+
+
+# ---------------------------------------------------- a task that outlives its transaction block
+
+
+async def test_a_task_outliving_its_transaction_falls_back_to_the_root_scope(auth_orm):
+    # issue 15.2: the task inherited the finished transaction through the contextvar and the ORM
+    # client itself raised UNSUPPORTED ("run further queries on the ORM client, not on its tx")
+    from farmorm import errors
+
+    go = asyncio.Event()
+
+    async def late():
+        await go.wait()
+        made = await auth_orm.user.create(data=new_user("late"))
+        async with auth_orm.transaction() as own:  # a new transaction of its own, not a savepoint
+            await own.user.update(where={"email": "late@example.com"}, data={"name": "later"})
+        return made, await auth_orm.user.count()
+
+    async with auth_orm.transaction() as tx:
+        await tx.user.create(data=new_user("inside"))
+        task = asyncio.create_task(late())
+    go.set()
+    made, count = await asyncio.wait_for(task, 30)
+    assert made["email"] == "late@example.com" and count == len(SEEDED) + 2
+    assert (await auth_orm.user.find_unique(where={"email": "late@example.com"}))["name"] == "later"
+    with pytest.raises(errors.OrmError) as finished:  # the finished tx handle still refuses
+        await tx.user.count()
+    assert finished.value.code == "UNSUPPORTED"
+
+
+async def test_a_task_outliving_a_savepoint_joins_the_enclosing_transaction(auth_orm):
+    require_transactions(auth_orm)
+    go = asyncio.Event()
+
+    async def late():
+        await go.wait()
+        return await auth_orm.user.create(data=new_user("late"))
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo):
+        async with auth_orm.transaction() as tx:
+            async with tx.transaction():
+                task = asyncio.create_task(late())
+            go.set()
+            await asyncio.wait_for(task, 30)  # ran in the outer transaction...
+            assert "late@example.com" in await emails(tx)
+            raise Undo()
+    assert await emails(auth_orm) == SEEDED  # ...so it was rolled back with it
