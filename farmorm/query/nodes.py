@@ -161,11 +161,22 @@ class Insert(Node, frozen=True):
     returning: tuple[str, ...] = ()
 
 
+class Arith(Node, frozen=True):
+    """An atomic arithmetic assignment ``field = field <op> param`` (``increment`` / ``decrement``
+    / ``multiply`` / ``divide`` in update data): computed by the database in the write itself, so
+    concurrent writers never lose an update. ``div`` truncates toward zero on integer fields."""
+
+    field: str
+    op: Literal["add", "sub", "mul", "div"]
+    value: Param
+
+
 class Update(Node, frozen=True):
     """Set ``columns`` (params ``values``) on rows matching ``where``; ``first`` limits it to one row.
 
     ``increments`` lists integer fields raised by one in the same statement (``col = col + 1`` /
-    ``$inc``): the version counter of optimistic concurrency."""
+    ``$inc``): the version counter of optimistic concurrency. ``arith`` are the caller's atomic
+    operations (see :class:`Arith`)."""
 
     model: str
     columns: tuple[str, ...]
@@ -174,6 +185,7 @@ class Update(Node, frozen=True):
     first: bool = False
     returning: tuple[str, ...] = ()
     increments: tuple[str, ...] = ()
+    arith: tuple[Arith, ...] = ()
 
 
 class Delete(Node, frozen=True):
@@ -194,6 +206,8 @@ class Upsert(Node, frozen=True):
     returning: tuple[str, ...] = ()
     #: fields raised by one when the update branch runs (see ``Update.increments``)
     update_increments: tuple[str, ...] = ()
+    #: atomic operations of the update branch (see :class:`Arith`)
+    update_arith: tuple[Arith, ...] = ()
 
 
 Statement = Union[Select, Count, Insert, Update, Delete, Upsert]

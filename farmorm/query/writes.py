@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta
+from . import nodes as n
 from .values import check_value, check_writable, utc_now, uuid7
 
 
@@ -149,13 +150,89 @@ def _refuse_protected(model: ModelMeta, data: Mapping[str, Any], *, update: bool
             )
 
 
+class Atomic:
+    """A parsed atomic operation in update data: ``{"increment": 1}`` is ``Atomic("add", 1)``."""
+
+    __slots__ = ("op", "value")
+
+    def __init__(self, op: str, value: Any) -> None:
+        self.op = op
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Atomic) and (self.op, self.value) == (other.op, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.op, self.value))
+
+    def __repr__(self) -> str:
+        return f"Atomic({self.op!r}, {self.value!r})"
+
+
+#: the atomic operations of update data and the node operator each becomes
+ATOMIC_OPS = {"increment": "add", "decrement": "sub", "multiply": "mul", "divide": "div"}
+#: field kinds that take atomic operations
+NUMERIC_KINDS = frozenset({"integer", "bigint", "decimal"})
+
+
+def _update_value(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
+    """One update value: a plain value, ``{"set": v}``, or an atomic operation on a number field."""
+    if f.kind not in NUMERIC_KINDS or not isinstance(v, Mapping):
+        return check_writable(model, f, v)
+    where = f'field "{f.name}" on model "{model.name}"'
+    if len(v) != 1:
+        raise validation_error(
+            f"An update of {where} takes exactly one operation (set, increment, decrement, multiply, "
+            f"divide), got {', '.join(repr(k) for k in v) or 'none'}.",
+            model=model.name, field=f.name,
+        )
+    (key, operand), = v.items()
+    if key == "set":
+        return check_writable(model, f, operand)
+    op = ATOMIC_OPS.get(key) if isinstance(key, str) else None
+    if op is None:
+        raise validation_error(
+            f'Unknown update operation {key!r} for {where}. Use one of: set, increment, decrement, '
+            "multiply, divide.",
+            model=model.name, field=f.name,
+        )
+    if operand is None:
+        raise validation_error(f'The {key} operand for {where} cannot be null.', model=model.name, field=f.name)
+    value = check_value(model, f, operand)
+    if op == "div" and value == 0:
+        raise validation_error(f"Cannot divide {where} by zero.", model=model.name, field=f.name)
+    return Atomic(op, value)
+
+
 def update_values(model: ModelMeta, data: Any) -> dict[str, Any]:
-    """Validate update data (no defaults: ``default_now`` applies on create only)."""
+    """Validate update data (no defaults: ``default_now`` applies on create only).
+
+    A number field may take an atomic operation instead of a value (``{"increment": 1}``,
+    ``decrement``, ``multiply``, ``divide``; ``{"set": v}`` is a plain value): it comes back
+    as an :class:`Atomic`, which :func:`assignments` turns into an ``Arith`` node."""
     data = _mapping(model, "data", data)
     _check_keys(model, data)
     _refuse_version(model, data)
     _refuse_protected(model, data)
-    return {k: check_writable(model, model.fields[k], v) for k, v in data.items()}
+    return {k: _update_value(model, model.fields[k], v) for k, v in data.items()}
+
+
+def assignments(
+    values: Mapping[str, Any], params: list[Any]
+) -> tuple[tuple[str, ...], tuple[n.Param, ...], tuple[n.Arith, ...]]:
+    """Update values -> (set columns, their params, atomic operations), appending to ``params``."""
+    columns: list[str] = []
+    slots: list[n.Param] = []
+    arith: list[n.Arith] = []
+    for name, value in values.items():
+        if type(value) is Atomic:
+            params.append(value.value)
+            arith.append(n.Arith(name, value.op, n.Param(len(params) - 1)))  # type: ignore[arg-type]
+        else:
+            params.append(value)
+            columns.append(name)
+            slots.append(n.Param(len(params) - 1))
+    return tuple(columns), tuple(slots), tuple(arith)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +288,9 @@ def upsert_values(
         else:
             create_map[key] = value
         if key in update_map:
-            if update_map[key] is None or check_writable(model, f, update_map[key]) != wanted:
+            given = update_map[key]
+            if given is None or (f.kind in NUMERIC_KINDS and isinstance(given, Mapping)) \
+                    or check_writable(model, f, given) != wanted:
                 raise validation_error(
                     f'Upsert on model "{model.name}" cannot change the conflict field "{key}".',
                     model=model.name, field=key,

@@ -16,7 +16,7 @@ from ..query.cursor import after_condition, decode_cursor, encode_cursor, page_o
 from ..query.parse import ALL_SCOPE, parse_read, parse_where, scope_of, with_visibility
 from ..query.plan import Read, strip_hidden
 from ..query.values import utc_now
-from ..query.writes import create_rows, create_values, unique_lookup, update_values, upsert_values
+from ..query.writes import assignments, create_rows, create_values, unique_lookup, update_values, upsert_values
 from ..schema.manifest import ModelMeta
 from .stream import RecordStream
 from .typed import check_struct, read_page_as
@@ -457,11 +457,11 @@ class ModelClient:
                                                                  with_deleted=with_deleted, with_archived=with_archived)
             return found
         read = parse_read(self._schema, self.model, select=select, include=include)
-        params: list[Any] = list(values.values())
-        value_params = tuple(n.Param(i) for i in range(len(params)))
+        params: list[Any] = []
+        columns, value_params, arith = assignments(values, params)
         cond = self._where(where, params, scope)
-        node = n.Update(self.model.name, tuple(values), value_params, cond, True, read.node.columns,
-                        self._increments())
+        node = n.Update(self.model.name, columns, value_params, cond, True, read.node.columns,
+                        self._increments(), arith)
         orm = self._orm
         async with orm._scope(write=True) as conn:
             rows = await orm._executor.rows(conn, node, params)
@@ -487,15 +487,15 @@ class ModelClient:
             )
         unique_lookup(model, where, "Update with expected_version")
         read = parse_read(self._schema, model, where=where, select=select, include=include, take=1, scope=scope)
-        params: list[Any] = list(values.values())
-        value_params = tuple(n.Param(i) for i in range(len(params)))
+        params: list[Any] = []
+        columns, value_params, arith = assignments(values, params)
         cond = self._where(where, params, scope)
         params.append(expected)
         check = n.Compare(vf, "eq", n.Param(len(params) - 1))
         cond = check if cond is None else n.And((cond, check))
         # first=False: the where names one record, and the version test stays in the UPDATE's own
         # WHERE, re-checked by the database against the latest row version under concurrency
-        node = n.Update(model.name, tuple(values), value_params, cond, False, (), (vf,))
+        node = n.Update(model.name, columns, value_params, cond, False, (), (vf,), arith)
         orm = self._orm
         async with orm._transaction_scope() as conn:
             if await orm._executor.rowcount(conn, node, params):
@@ -523,8 +523,8 @@ class ModelClient:
         """Update every record matching ``where``; returns how many (a version field goes up by 1)."""
         values = update_values(self.model, data)
         scope = scope_of(self.model, with_deleted, with_archived)
-        params: list[Any] = list(values.values())
-        value_params = tuple(n.Param(i) for i in range(len(params)))
+        params: list[Any] = []
+        columns, value_params, arith = assignments(values, params)
         cond = parse_where(self._schema, self.model, where, params, scope)
         self._required(cond, "Update")
         if not values:
@@ -532,8 +532,8 @@ class ModelClient:
         if self.model.history and not self._in_history:
             return await self._history_many(where, scope, "update", lambda w: self._plain().update_many(
                 where=w, data=data, with_deleted=with_deleted, with_archived=with_archived))
-        node = n.Update(self.model.name, tuple(values), value_params, with_visibility(self.model, cond, scope),
-                        False, (), self._increments())
+        node = n.Update(self.model.name, columns, value_params, with_visibility(self.model, cond, scope),
+                        False, (), self._increments(), arith)
         orm = self._orm
         async with orm._scope(write=True) as conn:
             return await orm._executor.rowcount(conn, node, params)
@@ -547,12 +547,9 @@ class ModelClient:
         read = parse_read(self._schema, self.model, select=select, include=include)
         params: list[Any] = list(create_vals.values())
         values = tuple(n.Param(i) for i in range(len(params)))
-        update_params = []
-        for v in update_vals.values():
-            params.append(v)
-            update_params.append(n.Param(len(params) - 1))
-        node = n.Upsert(self.model.name, tuple(create_vals), values, conflict, tuple(update_vals),
-                        tuple(update_params), read.node.columns, self._increments())
+        update_columns, update_params, update_arith = assignments(update_vals, params)
+        node = n.Upsert(self.model.name, tuple(create_vals), values, conflict, update_columns,
+                        update_params, read.node.columns, self._increments(), update_arith)
         orm = self._orm
         async with orm._scope(write=True) as conn:
             rows = await orm._executor.rows(conn, node, params)

@@ -44,6 +44,141 @@ def _install_decimal128_ordering() -> None:
 _install_decimal128_ordering()
 
 
+# ---------------------------------------------------------------------------------------------
+# update arithmetic mongomock lacks ($mul, Decimal128 in $inc, update pipelines): computed here
+# with the server's rules, then written as a plain $set / $unset by _id. Calls run inline (no
+# await between the read and the write), so each update stays atomic as on a server.
+
+_MISSING = object()
+
+
+def _num(v: Any) -> Any:
+    from bson.decimal128 import Decimal128
+
+    return v.to_decimal() if isinstance(v, Decimal128) else v
+
+
+def _bson_number(v: Any, decimal_in: bool) -> Any:
+    import decimal
+
+    from bson.decimal128 import Decimal128, create_decimal128_context
+
+    if decimal_in or isinstance(v, decimal.Decimal):
+        with decimal.localcontext(create_decimal128_context()) as ctx:
+            return Decimal128(ctx.create_decimal(v))
+    return v
+
+
+def _is_decimal(*values: Any) -> bool:
+    from bson.decimal128 import Decimal128
+
+    return any(isinstance(v, Decimal128) for v in values)
+
+
+def _arith(op: str, a: Any, b: Any) -> Any:
+    import decimal
+
+    from bson.decimal128 import create_decimal128_context
+
+    dec = _is_decimal(a, b)
+    x, y = _num(a), _num(b)
+    if op == "div" or dec:  # Decimal128 arithmetic: 34 significant digits
+        ctx = create_decimal128_context()
+        x, y = decimal.Decimal(x), decimal.Decimal(y)
+        fn = {"add": ctx.add, "sub": ctx.subtract, "mul": ctx.multiply, "div": ctx.divide}[op]
+        return _bson_number(fn(x, y), dec)
+    return x + y if op == "add" else x - y if op == "sub" else x * y
+
+
+def _eval(expr: Any, doc: dict[str, Any]) -> Any:
+    """The aggregation expressions farmorm's update pipelines use."""
+    import decimal
+
+    if isinstance(expr, str) and expr.startswith("$"):
+        return _MISSING if expr == "$$REMOVE" else doc.get(expr[1:], _MISSING)
+    if not isinstance(expr, dict):
+        return expr
+    (op, arg), = expr.items()
+    if op == "$literal":
+        return arg
+    if op == "$cond":
+        return _eval(arg[1] if _eval(arg[0], doc) else arg[2], doc)
+    if op == "$ifNull":
+        v = _eval(arg[0], doc)
+        return _eval(arg[1], doc) if v is _MISSING or v is None else v
+    if op == "$eq":
+        a, b = (_eval(x, doc) for x in arg)
+        return (None if a is _MISSING else a) == (None if b is _MISSING else b)
+    if op == "$toDecimal":
+        return _bson_number(decimal.Decimal(_num(_eval(arg, doc))), True)
+    if op == "$toLong":
+        return int(_num(_eval(arg, doc)))
+    if op == "$trunc":
+        v = _eval(arg[0], doc)
+        return _bson_number(decimal.Decimal(_num(v)).to_integral_value(decimal.ROUND_DOWN), _is_decimal(v))
+    if op == "$round":
+        v = _eval(arg[0], doc)
+        q = decimal.Decimal(1).scaleb(-arg[1])
+        with decimal.localcontext() as ctx:
+            ctx.prec = 100
+            r = decimal.Decimal(_num(v)).quantize(q, rounding=decimal.ROUND_HALF_EVEN)
+        return _bson_number(r, _is_decimal(v))
+    names = {"$add": "add", "$subtract": "sub", "$multiply": "mul", "$divide": "div"}
+    if op in names:
+        a, b = (_eval(x, doc) for x in arg)
+        if a is _MISSING or b is _MISSING or a is None or b is None:
+            return None
+        return _arith(names[op], a, b)
+    raise NotImplementedError(f"update pipeline expression {op} (farmorm's mongomock face)")
+
+
+def _emulated(update: Any) -> bool:
+    if isinstance(update, list):
+        return True
+    if not isinstance(update, dict):
+        return False
+    return "$mul" in update or _is_decimal(*(update.get("$inc") or {}).values())
+
+
+def _changes(doc: dict[str, Any], update: Any) -> dict[str, Any]:
+    """The plain ``$set`` / ``$unset`` that ``update`` makes of ``doc``."""
+    sets: dict[str, Any] = {}
+    unset: dict[str, Any] = {}
+    if isinstance(update, list):
+        for stage in update:
+            (name, body), = stage.items()
+            if name not in ("$set", "$addFields"):
+                raise NotImplementedError(f"update pipeline stage {name} (farmorm's mongomock face)")
+            for k, e in body.items():
+                v = _eval(e, doc)
+                if v is _MISSING:
+                    unset[k] = ""
+                else:
+                    sets[k] = v
+    else:
+        sets.update(update.get("$set") or {})
+        unset.update(update.get("$unset") or {})
+        for k, by in (update.get("$inc") or {}).items():
+            cur = doc.get(k, _MISSING)
+            sets[k] = _bson_number(_num(by), _is_decimal(by)) if cur is _MISSING or cur is None else _arith("add", cur, by)
+        for k, by in (update.get("$mul") or {}).items():
+            cur = doc.get(k, _MISSING)
+            sets[k] = _arith("mul", 0, by) if cur is _MISSING or cur is None else _arith("mul", cur, by)
+    out: dict[str, Any] = {}
+    if sets:
+        out["$set"] = sets
+    if unset:
+        out["$unset"] = unset
+    return out
+
+
+class _Matched:
+    def __init__(self, matched: int) -> None:
+        self.matched_count = matched
+        self.modified_count = matched
+        self.upserted_id = None
+
+
 class AsyncMongomockCursor:
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
@@ -142,10 +277,28 @@ class AsyncMongomockCollection:
             details = _unique_details(self._coll, {k: v for k, v in new.items()})
             raise DuplicateKeyError(_errmsg(details), 11000, details) from exc
 
+    async def _apply(self, key: Any, update: Any) -> None:
+        if _emulated(update):
+            doc = self._coll.find_one({"_id": key}) or {}
+            update = _changes(doc, update)
+            if not update:
+                return
+        await self._dup(self._coll.update_one, {"_id": key}, update)
+
     async def update_one(self, filter: Any, update: Any, upsert: bool = False, session: Any = None) -> Any:
+        if _emulated(update) and not upsert:
+            found = self._coll.find_one(filter, {"_id": 1})
+            if found is not None:
+                await self._apply(found["_id"], update)
+            return _Matched(0 if found is None else 1)
         return await self._dup(self._coll.update_one, filter, update, upsert=upsert)
 
     async def update_many(self, filter: Any, update: Any, upsert: bool = False, session: Any = None) -> Any:
+        if _emulated(update) and not upsert:
+            keys = [d["_id"] for d in self._coll.find(filter, {"_id": 1})]
+            for key in keys:
+                await self._apply(key, update)
+            return _Matched(len(keys))
         return await self._dup(self._coll.update_many, filter, update, upsert=upsert)
 
     async def find_one_and_update(self, filter: Any, update: Any, projection: Any = None, *, sort: Any = None,
@@ -160,7 +313,7 @@ class AsyncMongomockCollection:
             key = result.upserted_id
             return None if not return_document else self._coll.find_one({"_id": key}, projection)
         before = self._coll.find_one({"_id": found["_id"]}, projection)
-        await self._dup(self._coll.update_one, {"_id": found["_id"]}, update)
+        await self._apply(found["_id"], update)
         return self._coll.find_one({"_id": found["_id"]}, projection) if return_document else before
 
     async def delete_one(self, filter: Any, session: Any = None) -> Any:

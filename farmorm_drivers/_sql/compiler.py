@@ -273,6 +273,16 @@ class SqlCompiler:
         prefix = f"{self.d.table(model)}." if qualify else ""
         return [f"{c} = {prefix}{c} + 1" for c in (self.d.quote(model.fields[f].column) for f in fields)]
 
+    def arith(self, ctx: _Ctx, model: ModelMeta, ops: tuple[n.Arith, ...], qualify: bool = False) -> list[str]:
+        """``col = col <op> param`` for each atomic operation (``qualify``: see ``increments``)."""
+        prefix = f"{self.d.table(model)}." if qualify else ""
+        out = []
+        for a in ops:
+            f = model.fields[a.field]
+            c = self.d.quote(f.column)
+            out.append(f"{c} = {self.d.arith(prefix + c, a.op, ctx.ph(a.value, self.d.encoder(f)), f)}")
+        return out
+
     def identity_match(self, ctx: _Ctx, model: ModelMeta, where: n.Condition | None) -> str:
         """``(identity) IN (SELECT identity ... WHERE ... LIMIT 1)``: the first matching row."""
         ident = model.identity or ()
@@ -288,7 +298,7 @@ class SqlCompiler:
         ctx = _Ctx(self.d)
         table = self.d.table(model)
         sets = ", ".join(self.assignments(ctx, model, node.columns, node.values)
-                         + self.increments(model, node.increments))
+                         + self.arith(ctx, model, node.arith) + self.increments(model, node.increments))
         if node.first:
             sql = f"UPDATE {table} SET {sets} WHERE {self.identity_match(ctx, model, node.where)}"
         else:
@@ -317,6 +327,7 @@ class SqlCompiler:
         vals = ", ".join(ctx.ph(p, self.d.encoder(model.fields[c])) for c, p in zip(node.columns, node.values))
         conflict = [self.d.quote(model.fields[c].column) for c in node.conflict]
         sets = self.assignments(ctx, model, node.update_columns, node.update_values) \
+            + self.arith(ctx, model, node.update_arith, qualify=True) \
             + self.increments(model, node.update_increments, qualify=True)
         sql = f"INSERT INTO {table} ({cols}) VALUES ({vals})" + self.d.upsert_clause(conflict, sets, conflict[0])
         sql += self.returning(model, node.returning)

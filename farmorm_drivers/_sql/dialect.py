@@ -31,6 +31,9 @@ def _ends(v: str) -> str:
     return f"%{like_escape(v)}"
 
 
+#: SQL operators of the atomic update operations (``Arith.op``)
+ARITH_OPS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+
 LIKE_PATTERNS: dict[str, Fn] = {"contains": _contains, "starts_with": _starts, "ends_with": _ends}
 
 
@@ -127,6 +130,11 @@ class SqlDialect:
         return "1 = 0"
 
     # -- writes ----------------------------------------------------------------------------
+    def arith(self, column: str, op: str, ph: str, f: FieldMeta) -> str:
+        """``column <op> ph`` for an atomic update (``Arith``); integer ``div`` truncates toward zero
+        (PostgreSQL and SQLite integer division does)."""
+        return f"{column} {ARITH_OPS[op]} {ph}"
+
     def insert_default_values(self, table: str) -> str:
         return f"INSERT INTO {table} DEFAULT VALUES"
 

@@ -152,6 +152,28 @@ class P:
         return f"P({self.index})"
 
 
+def _negated(enc: Fn | None) -> Fn:
+    """``decrement`` is ``$inc`` by the negated operand."""
+    return (lambda v: enc(-v)) if enc is not None else (lambda v: -v)
+
+
+def arith_expression(f: FieldMeta, op: str, operand: Any) -> Any:
+    """The aggregation expression of an atomic operation on ``f`` (pipeline updates): integer
+    division truncates toward zero through Decimal128 (exact for every int64), decimal division
+    rounds to the SQL servers' 30 places; a missing field (NULL) stays missing."""
+    field = "$" + f.column
+    if op == "div":
+        if f.value_kind == "decimal":
+            expr: Any = {"$round": [{"$divide": [field, operand]}, 30]}
+        else:
+            expr = {"$toLong": {"$trunc": [{"$divide": [{"$toDecimal": field}, operand]}, 0]}}
+    else:
+        expr = {{"add": "$add", "sub": "$subtract", "mul": "$multiply"}[op]: [field, operand]}
+    if f.nullable:
+        expr = {"$cond": [{"$eq": [{"$ifNull": [field, None]}, None]}, "$$REMOVE", expr]}
+    return expr
+
+
 class Sub:
     """Sub-query slot: the distinct non-null ``field`` values of ``collection`` docs matching ``filter``."""
 
@@ -501,17 +523,45 @@ class MongoCompiler:
     def _set(self, model: ModelMeta, columns: tuple[str, ...], values: tuple[n.Param, ...]) -> dict[str, Any]:
         return {self.col(model, c): P(p.index, encoder(model.fields[c])) for c, p in zip(columns, values)}
 
+    def _changes(self, model: ModelMeta, columns: tuple[str, ...], values: tuple[n.Param, ...],
+                 increments: tuple[str, ...], arith: tuple[n.Arith, ...]) -> dict[str, Any]:
+        """An update document: ``$set`` plus ``$inc`` / ``$mul`` for atomic operations and the
+        version counter, or, when an operation has no update operator (``divide``) or meets a
+        nullable field (``$inc`` would turn a missing field, farmorm's NULL, into the operand; SQL
+        keeps NULL), one pipeline ``$set`` stage under ``"$pipeline"`` (the driver unwraps it)."""
+        sets = self._set(model, columns, values)
+        if not any(a.op == "div" or model.fields[a.field].nullable for a in arith):
+            update: dict[str, Any] = {"$set": sets}
+            inc: dict[str, Any] = {self.col(model, name): 1 for name in increments}
+            mul: dict[str, Any] = {}
+            for a in arith:
+                fm = model.fields[a.field]
+                if a.op == "mul":
+                    mul[fm.column] = P(a.value.index, encoder(fm))
+                else:
+                    inc[fm.column] = P(a.value.index, encoder(fm) if a.op == "add" else _negated(encoder(fm)))
+            if inc:
+                update["$inc"] = inc
+            if mul:
+                update["$mul"] = mul
+            return update
+        stage: dict[str, Any] = {k: {"$literal": v} for k, v in sets.items()}
+        for name in increments:
+            c = self.col(model, name)
+            stage[c] = {"$add": ["$" + c, 1]}
+        for a in arith:
+            stage[model.fields[a.field].column] = arith_expression(model.fields[a.field], a.op,
+                                                                   P(a.value.index, encoder(model.fields[a.field])))
+        return {"$pipeline": stage}
+
     def _update(self, node: n.Update) -> MongoCommand:
         model = self.model(node.model)
         filt = self.where(model, node.where)
-        sets = self._set(model, node.columns, node.values)
         if node.first:
             op = "find_one_and_update" if node.returning else "update_one"
         else:
             op = "update_many"
-        update: dict[str, Any] = {"$set": sets}
-        if node.increments:
-            update["$inc"] = {self.col(model, f): 1 for f in node.increments}
+        update = self._changes(model, node.columns, node.values, node.increments, node.arith)
         return MongoCommand(
             op, model.table, filter=filt, update=update,
             projection=self.projection(model, node.returning) if node.returning else None,
@@ -530,12 +580,11 @@ class MongoCompiler:
         # $eq, never the bare value: a JSON lookup value shaped like {"$ne": None} must match literally
         # (MongoDB seeds an upserted document from $eq conditions as from plain equality)
         filt = {self.col(model, c): {"$eq": P(create[c].index, encoder(model.fields[c]))} for c in node.conflict}
-        sets = self._set(model, node.update_columns, node.update_values)
         # the conflict fields too: a server seeds them from the $eq filter, mongomock does not
         on_insert = {self.col(model, c): P(p.index, encoder(model.fields[c])) for c, p in create.items()}
-        update: dict[str, Any] = {"$set": sets, "$setOnInsert": on_insert}
-        if node.update_increments:
-            update["$inc"] = {self.col(model, f): 1 for f in node.update_increments}
+        update = self._changes(model, node.update_columns, node.update_values, node.update_increments,
+                               node.update_arith)
+        update["$setOnInsert"] = on_insert
         return MongoCommand(
             "upsert", model.table, filter=filt, update=update,
             projection=self.projection(model, node.returning or tuple(node.conflict)),

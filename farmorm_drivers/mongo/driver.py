@@ -70,8 +70,14 @@ async def _maybe(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-def _split_set(doc: dict[str, Any]) -> dict[str, Any]:
-    """``$set`` without NULLs: a NULL is stored as a missing field (``$unset``)."""
+def _split_set(doc: dict[str, Any]) -> Any:
+    """``$set`` without NULLs: a NULL is stored as a missing field (``$unset``).
+
+    A ``"$pipeline"`` update (see the compiler's ``_changes``) becomes its one ``$set`` stage,
+    where a NULL is ``$$REMOVE``."""
+    stage = doc.get("$pipeline")
+    if stage is not None:
+        return [{"$set": {k: "$$REMOVE" if v == {"$literal": None} else v for k, v in stage.items()}}]
     sets = {k: v for k, v in doc.get("$set", {}).items() if v is not None}
     unset = {k: "" for k, v in doc.get("$set", {}).items() if v is None}
     out: dict[str, Any] = {}
@@ -83,7 +89,9 @@ def _split_set(doc: dict[str, Any]) -> dict[str, Any]:
     if on_insert:
         out["$setOnInsert"] = on_insert
     if doc.get("$inc"):
-        out["$inc"] = doc["$inc"]  # the version counter (Update.increments)
+        out["$inc"] = doc["$inc"]  # the version counter (Update.increments), increment / decrement
+    if doc.get("$mul"):
+        out["$mul"] = doc["$mul"]  # multiply
     return out
 
 
@@ -302,7 +310,8 @@ class MongoConnection(Connection):
             r = await coll.update_one(filt, update, **kw)
             return Result((), r.matched_count)
         unique = self.driver.unique_columns.get(c.collection, frozenset())
-        touched = [k for k in update.get("$set", {}) if k in unique] + [k for k in update.get("$unset", {}) if k in unique]
+        changed = update[0]["$set"] if isinstance(update, list) else {**update.get("$set", {}), **update.get("$unset", {})}
+        touched = [k for k in changed if k in unique]
         before = None
         if touched and self.session is None:
             before = await coll.find(filt, {k: 1 for k in touched} | {"_id": 1}).to_list(None)
@@ -339,7 +348,7 @@ class MongoConnection(Connection):
         full = fill(c.update, params)
         coll = self.coll(c.collection)
         kw = self._kw()
-        update = _split_set({"$set": full.get("$set", {}), "$inc": full.get("$inc", {})})
+        update = _split_set({k: v for k, v in full.items() if k != "$setOnInsert"})
         on_insert = {k: v for k, v in full.get("$setOnInsert", {}).items() if v is not None}
         for _ in range(3):
             if update:

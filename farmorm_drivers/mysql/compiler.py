@@ -179,7 +179,7 @@ class MysqlCompiler(SqlCompiler):
     def _update(self, node: n.Update) -> Compiled:  # type: ignore[override]
         if not node.first:
             return super()._update(n.Update(node.model, node.columns, node.values, node.where, False, (),
-                                            node.increments))
+                                            node.increments, node.arith))
         model = self.schema.models[node.model]
         ident = model.identity or ()
         fctx = _Ctx(self.d)
@@ -188,8 +188,10 @@ class MysqlCompiler(SqlCompiler):
             f"{self.where(fctx, model, 't0', node.where)} LIMIT 1 FOR UPDATE", kind="rows")
         wctx = _Ctx(self.d)
         k = len(node.columns)
+        arith = tuple(n.Arith(a.field, a.op, n.Param(k + i)) for i, a in enumerate(node.arith))
         sets = ", ".join(self.assignments(wctx, model, node.columns, tuple(n.Param(i) for i in range(k)))
-                         + self.increments(model, node.increments))
+                         + self.arith(wctx, model, arith) + self.increments(model, node.increments))
+        k += len(arith)
         by_key = " AND ".join(f"{self.d.quote(model.fields[f].column)} = {wctx.ph(n.Param(k + j))}"
                               for j, f in enumerate(ident))
         write = wctx.statement(f"UPDATE {self.d.table(model)} SET {sets} WHERE {by_key}", kind="count")
@@ -199,7 +201,8 @@ class MysqlCompiler(SqlCompiler):
             for f in ident
         )
         reread = self.reread(model, node.returning, ident, 1) if node.returning else None
-        return UpdateFirstProgram(find, write, reread, tuple(p.index for p in node.values), new_key,
+        return UpdateFirstProgram(find, write, reread, tuple(p.index for p in node.values)
+                                  + tuple(a.value.index for a in node.arith), new_key,
                                   node.returning, reread.decoders if reread else ())
 
     def _delete(self, node: n.Delete) -> SqlStatement:
@@ -214,7 +217,7 @@ class MysqlCompiler(SqlCompiler):
         model = self.schema.models[node.model]
         write = super()._upsert(n.Upsert(node.model, node.columns, node.values, node.conflict,
                                          node.update_columns, node.update_values, (),
-                                         node.update_increments))
+                                         node.update_increments, node.update_arith))
         if not node.returning or any(f not in node.columns for f in node.conflict):
             return write  # nothing to re-read by: the core re-reads by the lookup
         lookup = tuple((node.values[node.columns.index(f)].index, self.d.encoder(model.fields[f]))

@@ -95,6 +95,12 @@ class MysqlDialect(SqlDialect):
             return f" LIMIT {MAX_LIMIT} OFFSET {skip}"
         return super().limit(take, skip)
 
+    def arith(self, column: str, op: str, ph: str, f: FieldMeta) -> str:
+        # ``/`` on integers gives a decimal here; ``DIV`` truncates toward zero like the others
+        if op == "div":  # and a decimal quotient rounds to the column's 30 places (no truncation warning)
+            return f"{column} DIV {ph}" if f.value_kind != "decimal" else f"ROUND({column} / {ph}, 30)"
+        return super().arith(column, op, ph, f)
+
     def insert_default_values(self, table: str) -> str:
         return f"INSERT INTO {table} () VALUES ()"
 

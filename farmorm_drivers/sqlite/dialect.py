@@ -9,11 +9,12 @@ IN lists bind as one JSON array read through ``json_each``: one shape, no bind-v
 from __future__ import annotations
 
 import datetime as _dt
+import decimal
 from typing import Any
 
 import msgspec
 
-from farmorm.query.values import normalize_decimal
+from farmorm.query.values import DECIMAL_FRACTION_DIGITS, DECIMAL_INTEGER_DIGITS, normalize_decimal
 from farmorm.schema.manifest import FieldMeta
 
 from .._sql.ddl import DdlHooks
@@ -34,6 +35,29 @@ def decode_datetime(v: Any) -> _dt.datetime:
 
 def encode_json(v: Any) -> str:
     return _json_encode(v).decode()
+
+
+#: the SQL function (registered on every connection) doing exact decimal arithmetic on text
+DECIMAL_FUNCTION = "farmorm_decimal"
+_DECIMAL_CONTEXT = decimal.Context(prec=200, rounding=decimal.ROUND_HALF_UP)
+_SCALE = decimal.Decimal(1).scaleb(-DECIMAL_FRACTION_DIGITS)
+
+
+def decimal_arith(op: str, a: Any, b: Any) -> str | None:
+    """``a <op> b`` on decimals stored as text, rounded half away from zero to the SQL servers'
+    scale (30 places) as their ``numeric(65, 30)`` columns round; NULL stays NULL."""
+    if a is None or b is None:
+        return None
+    x, y = decimal.Decimal(str(a)), decimal.Decimal(str(b))
+    ctx = _DECIMAL_CONTEXT
+    r = ctx.add(x, y) if op == "add" else ctx.subtract(x, y) if op == "sub" else \
+        ctx.multiply(x, y) if op == "mul" else ctx.divide(x, y)
+    r = r.quantize(_SCALE, context=ctx)
+    _, digits, exp = r.as_tuple()
+    assert isinstance(exp, int)
+    if len(digits) + exp > DECIMAL_INTEGER_DIGITS and any(digits):
+        raise OverflowError(f"decimal {r} does not fit {DECIMAL_INTEGER_DIGITS} integer digits")
+    return str(normalize_decimal(r))
 
 
 def _glob_escape(text: str) -> str:
@@ -94,6 +118,11 @@ class SqliteDialect(SqlDialect):
             return super().match(expr, kind, ph, insensitive)
         # LIKE ignores ASCII case in SQLite; GLOB is case-sensitive
         return f"{expr} GLOB {ph}", _GLOB[kind]
+
+    def arith(self, column: str, op: str, ph: str, f: FieldMeta) -> str:
+        if f.value_kind == "decimal":  # text: exact arithmetic in the function the driver registers
+            return f"{DECIMAL_FUNCTION}('{op}', {column}, {ph})"
+        return super().arith(column, op, ph, f)
 
     def lock_clause(self, lock: str) -> str:
         # no row locks: a transaction starts with BEGIN IMMEDIATE, which holds the database's write lock

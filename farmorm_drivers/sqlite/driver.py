@@ -58,7 +58,7 @@ from .._sql.aborted import TxTracker
 from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
 from .._sql.statement import SqlStatement
-from .dialect import SqliteDialect, ddl_hooks
+from .dialect import DECIMAL_FUNCTION, SqliteDialect, ddl_hooks, decimal_arith
 
 CAPABILITIES = Capabilities(
     supports_numeric_ids=True,
@@ -305,6 +305,8 @@ class SqliteDriver(Driver):
     @classmethod
     async def open(cls, schema: Schema, conn: Any, *, client: Any, owned: bool, kind: str = "aiosqlite") -> SqliteDriver:
         await conn.execute("PRAGMA foreign_keys = ON")
+        # exact decimal arithmetic for atomic updates (decimals are text here)
+        await conn.create_function(DECIMAL_FUNCTION, 3, decimal_arith, deterministic=True)
         driver = cls(schema, conn, client=client, owned=owned, kind=kind)
         raw, run = getattr(conn, "_conn", None), getattr(conn, "_execute", None)
         if raw is not None and run is not None and hasattr(raw, "getlimit"):  # aiosqlite: on its own thread
