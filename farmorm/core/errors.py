@@ -171,6 +171,18 @@ class RecordNotFound(OrmError):
     code = NOT_FOUND
 
 
+def not_found(operation: str, model: str, where: Any, backend_kind: str | None = None,
+              dialect: str | None = None) -> RecordNotFound:
+    """NOT_FOUND for an ``*_or_raise`` method: names the model and the where clause (shortened)."""
+    shown = repr(where)
+    if len(shown) > 200:
+        shown = shown[:197] + "..."
+    return RecordNotFound(
+        f'{operation} on model "{model}" found no record matching where {shown}.',
+        backend_kind=backend_kind, dialect=dialect, meta={"model": model, "where": where},
+    )
+
+
 class VersionConflict(OrmError):
     """An optimistic-concurrency update found another version."""
 

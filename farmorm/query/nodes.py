@@ -189,9 +189,13 @@ class Update(Node, frozen=True):
 
 
 class Delete(Node, frozen=True):
+    """Delete rows matching ``where`` (``first``: one row); ``returning`` reads the deleted rows'
+    fields back from the same statement (``delete(select=...)``)."""
+
     model: str
     where: Condition | None
     first: bool = False
+    returning: tuple[str, ...] = ()
 
 
 class Upsert(Node, frozen=True):

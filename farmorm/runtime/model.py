@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypeVar, overload
 
 import msgspec
 
-from ..core.errors import RecordNotFound, VersionConflict, validation_error
+from ..core.errors import RecordNotFound, VersionConflict, not_found, validation_error
 from ..query import nodes as n
 from ..query.cursor import after_condition, decode_cursor, encode_cursor, page_order
 from ..query.parse import ALL_SCOPE, parse_read, parse_where, scope_of, with_visibility
@@ -267,6 +267,56 @@ class ModelClient:
             rows = await orm._executor.read(conn, read)
         return rows[0] if rows else None
 
+    @overload
+    async def find_unique_or_raise(self, *, where: Any, select: Any = None, include: Any = None,
+                                   with_deleted: bool = False, with_archived: bool = False,
+                                   as_: None = None) -> dict[str, Any]: ...
+
+    @overload
+    async def find_unique_or_raise(self, *, where: Any, select: Any = None, include: Any = None,
+                                   with_deleted: bool = False, with_archived: bool = False,
+                                   as_: type[S]) -> S: ...
+
+    async def find_unique_or_raise(self, *, where: Any, select: Any = None, include: Any = None,
+                                   with_deleted: bool = False, with_archived: bool = False,
+                                   as_: type | None = None) -> Any:
+        """``find_unique``, but NOT_FOUND (``RecordNotFound``, naming model and where) instead of None."""
+        found = await self.find_unique(where=where, select=select, include=include, with_deleted=with_deleted,
+                                       with_archived=with_archived, as_=as_)
+        if found is None:
+            raise self._not_found("FindUnique", where)
+        return found
+
+    @overload
+    async def find_first_or_raise(
+        self, *, where: Any = None, select: Any = None, include: Any = None,
+        order_by: Any = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> dict[str, Any]: ...
+
+    @overload
+    async def find_first_or_raise(
+        self, *, where: Any = None, select: Any = None, include: Any = None,
+        order_by: Any = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+    ) -> S: ...
+
+    async def find_first_or_raise(
+        self, *, where: Any = None, select: Any = None, include: Any = None,
+        order_by: Any = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type | None = None,
+    ) -> Any:
+        """``find_first``, but NOT_FOUND (``RecordNotFound``, naming model and where) instead of None."""
+        found = await self.find_first(where=where, select=select, include=include, order_by=order_by, skip=skip,
+                                      with_deleted=with_deleted, with_archived=with_archived, as_=as_)
+        if found is None:
+            raise self._not_found("FindFirst", where)
+        return found
+
+    def _not_found(self, operation: str, where: Any) -> RecordNotFound:
+        handle = self._orm.driver
+        return not_found(operation, self.model.name, where, handle.kind, handle.dialect)
+
     def stream(
         self, *, where: Any = None, select: Any = None, include: Any = None, order_by: Any = None,
         take: int | None = None, skip: int | None = None, batch_size: int = 500, as_: type | None = None,
@@ -469,6 +519,18 @@ class ModelClient:
                 return None
             return (await self._finish(conn, read, rows[:1]))[0]
 
+    async def update_or_raise(self, *, where: Any, data: Mapping[str, Any], select: Any = None,
+                              include: Any = None, expected_version: int | None = None,
+                              with_deleted: bool = False, with_archived: bool = False) -> dict[str, Any]:
+        """``update``, but NOT_FOUND (``RecordNotFound``, naming model and where) instead of None
+        when nothing matches (Prisma's ``update``)."""
+        found = await self.update(where=where, data=data, select=select, include=include,
+                                  expected_version=expected_version, with_deleted=with_deleted,
+                                  with_archived=with_archived)
+        if found is None:
+            raise self._not_found("Update", where)
+        return found
+
     async def _update_versioned(self, where: Any, values: dict[str, Any], select: Any, include: Any,
                                 expected: Any, scope: frozenset[str]) -> dict[str, Any]:
         """Compare-and-increment in one statement, then read back (or explain the miss)."""
@@ -598,13 +660,57 @@ class ModelClient:
             count = await orm._executor.rowcount(conn, node, params)
         return min(1, count) if first else count
 
-    async def delete(self, *, where: Any, with_archived: bool = False) -> int:
-        """Delete the first record matching ``where`` (soft-delete it on ``soft_delete`` models); 1 or 0."""
+    @overload
+    async def delete(self, *, where: Any, with_archived: bool = False, select: None = None,
+                     include: None = None) -> int: ...
+
+    @overload
+    async def delete(self, *, where: Any, with_archived: bool = False, select: Any,
+                     include: Any = None) -> dict[str, Any] | None: ...
+
+    @overload
+    async def delete(self, *, where: Any, with_archived: bool = False, select: None = None,
+                     include: Any) -> dict[str, Any] | None: ...
+
+    async def delete(self, *, where: Any, with_archived: bool = False, select: Any = None,
+                     include: Any = None) -> Any:
+        """Delete the first record matching ``where`` (soft-delete it on ``soft_delete`` models); 1 or 0.
+
+        With ``select`` / ``include`` it returns the deleted record (as it was), or None when
+        nothing matched: one ``DELETE … RETURNING`` where the backend has it."""
         scope = scope_of(self.model, False, with_archived)
         sd = self.model.soft_delete_field
+        if select is not None or include is not None:
+            return await self._delete_returning(where, scope, select, include)
         if sd is not None:
             return await self._stamp(sd, utc_now(), where, scope, first=True, operation="Delete")
         return await self._erase(where, scope, True)
+
+    async def _delete_returning(self, where: Any, scope: frozenset[str], select: Any,
+                                include: Any) -> dict[str, Any] | None:
+        model = self.model
+        read = parse_read(self._schema, model, where=where, select=select, include=include, take=1, scope=scope)
+        if read.relations or model.history or model.soft_delete_field is not None:
+            # relations are read before the delete (a cascade would take them), as is the record a
+            # history row or a soft delete needs: read, then delete exactly that record, in one transaction
+            async with self._orm._transaction_scope():
+                ident = tuple(model.identity or ())
+                extra = {f: True for f in ident}
+                full = await self.find_first(where=where, select=({**select, **extra} if select else None),
+                                             include=include if select is None else None,
+                                             with_archived="archived" in scope)
+                if full is None:
+                    return None
+                await self.delete(where={f: full[f] for f in ident}, with_archived=True)
+                hide = [f for f in ident if select is not None and not select.get(f)]
+                return {k: v for k, v in full.items() if k not in hide}
+        node = n.Delete(model.name, read.node.where, True, read.node.columns)
+        orm = self._orm
+        async with orm._scope(write=True) as conn:
+            rows = await orm._executor.rows(conn, node, read.params)
+        if read.hidden:
+            strip_hidden(rows, read.hidden)
+        return rows[0] if rows else None
 
     async def delete_many(self, *, where: Any, with_archived: bool = False) -> int:
         """Delete every record matching ``where`` (an empty where is refused); returns how many.

@@ -316,6 +316,14 @@ class AsyncMongomockCollection:
         await self._apply(found["_id"], update)
         return self._coll.find_one({"_id": found["_id"]}, projection) if return_document else before
 
+    async def find_one_and_delete(self, filter: Any, projection: Any = None, *, sort: Any = None,
+                                  session: Any = None) -> Any:
+        found = self._coll.find_one(filter, sort=sort)
+        if found is None:
+            return None
+        self._coll.delete_one({"_id": found["_id"]})
+        return {k: v for k, v in found.items() if projection is None or k in projection or k == "_id"}
+
     async def delete_one(self, filter: Any, session: Any = None) -> Any:
         return self._coll.delete_one(filter)
 

@@ -317,7 +317,11 @@ class SqlCompiler:
             sql = f"DELETE FROM {table} WHERE {self.identity_match(ctx, model, node.where)}"
         else:
             sql = f"DELETE FROM {table}{self.where(ctx, model, table, node.where)}"
-        return ctx.statement(sql, kind="count")
+        sql += self.returning(model, node.returning)
+        return ctx.statement(
+            sql, kind="returning" if node.returning else "count",
+            columns=node.returning, decoders=self.decoders(model, node.returning),
+        )
 
     def _upsert(self, node: n.Upsert) -> SqlStatement:
         model = self.schema.models[node.model]

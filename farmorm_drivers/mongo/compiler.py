@@ -571,6 +571,15 @@ class MongoCompiler:
 
     def _delete(self, node: n.Delete) -> MongoCommand:
         model = self.model(node.model)
+        if node.returning:
+            if not node.first:
+                raise TypeError("Mongo returns deleted documents one at a time: Delete(returning=) needs first")
+            return MongoCommand(
+                "find_one_and_delete", model.table, filter=self.where(model, node.where),
+                projection=self.projection(model, node.returning),
+                columns=node.returning, column_names=tuple(self.col(model, c) for c in node.returning),
+                decoders=self.decoders(model, node.returning),
+            )
         return MongoCommand("delete_one" if node.first else "delete_many", model.table,
                             filter=self.where(model, node.where))
 

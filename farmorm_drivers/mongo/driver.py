@@ -57,8 +57,8 @@ def capabilities(transactions: bool) -> Capabilities:
         text_comparison="case-sensitive",
         text_matching=TextMatching("case-sensitive", "case-sensitive", "case-sensitive"),
         upsert="native",
-        returning=Returning(create=True, update=True, delete=False),
-        returning_mode=ReturningMode(create="record", update="record", delete="none"),
+        returning=Returning(create=True, update=True, delete=True),
+        returning_mode=ReturningMode(create="record", update="record", delete="record"),
         native_relations=NativeRelations(),
         savepoints=False,
         datetime_precision="millisecond",
@@ -192,6 +192,10 @@ class MongoConnection(Connection):
         if op == "delete_one":
             r = await self.coll(c.collection).delete_one(await self._filter(c, params), **self._kw())
             return Result((), r.deleted_count)
+        if op == "find_one_and_delete":
+            doc = await self.coll(c.collection).find_one_and_delete(await self._filter(c, params), c.projection,
+                                                                    **self._kw())
+            return Result([self._row(c, doc)] if doc is not None else [], 1 if doc is not None else 0)
         if op == "delete_many":
             r = await self.coll(c.collection).delete_many(await self._filter(c, params), **self._kw())
             return Result((), r.deleted_count)

@@ -99,6 +99,23 @@ class UpdateFirstProgram(Program):
         return await self.reread(conn, self.re, [new])
 
 
+class DeleteProgram(Program):
+    """SELECT the rows (and their identity) FOR UPDATE, then DELETE each by identity (MySQL 8)."""
+
+    def __init__(self, find: SqlStatement, by_key: SqlStatement, width: int, columns: tuple[str, ...],
+                 decoders: tuple[Fn | None, ...]) -> None:
+        self.find, self.by_key, self.width = find, by_key, width
+        self.columns, self.decoders, self.statement = columns, decoders, find.sql
+
+    async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
+        sql, args = self.find.bind(params)
+        found = (await conn.execute(sql, args, "rows")).rows
+        for row in found:
+            sql, args = self.by_key.bind(list(row[-self.width:]))
+            await conn.execute(sql, args, "count")
+        return Result([r[:-self.width] for r in found], len(found))
+
+
 class UpsertProgram(Program):
     """INSERT … ON DUPLICATE KEY UPDATE, then re-read by the lookup (conflict) values."""
 
@@ -136,9 +153,11 @@ class MysqlCompiler(SqlCompiler):
     """The shared compiler with MySQL's write programs; ``insert_returning`` (MariaDB 10.5+) makes
     inserts one ``INSERT … RETURNING`` statement instead of a program."""
 
-    def __init__(self, schema: Any, dialect: Any, *, insert_returning: bool = False) -> None:
+    def __init__(self, schema: Any, dialect: Any, *, insert_returning: bool = False,
+                 delete_returning: bool = False) -> None:
         super().__init__(schema, dialect)
         self.insert_returning = insert_returning
+        self.delete_returning = delete_returning
 
     def reread(self, model: ModelMeta, columns: tuple[str, ...], keys: tuple[str, ...], rows: int) -> SqlStatement:
         """SELECT ``columns`` of the rows whose ``keys`` are the bound values (``rows`` key tuples)."""
@@ -205,13 +224,34 @@ class MysqlCompiler(SqlCompiler):
                                   + tuple(a.value.index for a in node.arith), new_key,
                                   node.returning, reread.decoders if reread else ())
 
-    def _delete(self, node: n.Delete) -> SqlStatement:
+    def _delete(self, node: n.Delete) -> Compiled:  # type: ignore[override]
+        model = self.schema.models[node.model]
+        if node.returning and not self.delete_returning:
+            return self._delete_program(model, node)
         if not node.first:
             return super()._delete(node)
-        model = self.schema.models[node.model]
         ctx = _Ctx(self.d)
         table = self.d.table(model)
-        return ctx.statement(f"DELETE FROM {table}{self.where(ctx, model, table, node.where)} LIMIT 1", kind="count")
+        # MariaDB: DELETE … RETURNING (10.0.5+), one statement like PostgreSQL's
+        return ctx.statement(
+            f"DELETE FROM {table}{self.where(ctx, model, table, node.where)} LIMIT 1"
+            + self.returning(model, node.returning),
+            kind="returning" if node.returning else "count",
+            columns=node.returning, decoders=self.decoders(model, node.returning))
+
+    def _delete_program(self, model: ModelMeta, node: n.Delete) -> Compiled:
+        """MySQL 8 (no RETURNING): read the rows with their identity under FOR UPDATE, delete those."""
+        ident = model.identity or ()
+        fctx = _Ctx(self.d)
+        cols = ", ".join(self.col("t0", model, c) for c in (*node.returning, *ident))
+        find = fctx.statement(
+            f"SELECT {cols} FROM {self.d.table(model)} t0{self.where(fctx, model, 't0', node.where)}"
+            f"{' LIMIT 1' if node.first else ''} FOR UPDATE", kind="rows")
+        dctx = _Ctx(self.d)
+        by_key = " AND ".join(f"{self.d.quote(model.fields[f].column)} = {dctx.ph(n.Param(j))}"
+                              for j, f in enumerate(ident))
+        delete = dctx.statement(f"DELETE FROM {self.d.table(model)} WHERE {by_key}", kind="count")
+        return DeleteProgram(find, delete, len(ident), node.returning, self.decoders(model, node.returning))
 
     def _upsert(self, node: n.Upsert) -> Compiled:  # type: ignore[override]
         model = self.schema.models[node.model]

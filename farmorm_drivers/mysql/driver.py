@@ -56,9 +56,9 @@ CAPABILITIES = Capabilities(
     text_comparison="case-sensitive",  # utf8mb4_bin on every text column
     text_matching=TextMatching("case-sensitive", "case-sensitive", "case-sensitive"),
     upsert="native",
-    # no RETURNING: create/update re-read the written row in the same transaction
-    returning=Returning(create=True, update=True, delete=False),
-    returning_mode=ReturningMode(create="record", update="record", delete="none"),
+    # MySQL 8 has no RETURNING: writes re-read (or, for delete, read first) in the same transaction
+    returning=Returning(create=True, update=True, delete=True),
+    returning_mode=ReturningMode(create="record", update="record", delete="record"),
     native_relations=NativeRelations(),
     savepoints=True,
     datetime_precision="microsecond",
@@ -363,8 +363,10 @@ class MysqlDriver(Driver):
             rows = (await conn.execute("SELECT @@auto_increment_increment", (), "rows")).rows
             driver.autoinc_step = int(rows[0][0]) if rows else 1
         # MariaDB 10.5+ returns inserted rows itself: one statement instead of a write program
+        # (and DELETE … RETURNING since 10.0.5; MySQL 8 deletes through a read-then-delete program)
         driver.compiler = MysqlCompiler(schema, MysqlDialect(driver.mariadb),
-                                        insert_returning=driver.mariadb and server_version(info) >= (10, 5))
+                                        insert_returning=driver.mariadb and server_version(info) >= (10, 5),
+                                        delete_returning=driver.mariadb and server_version(info) >= (10, 0, 5))
         return driver
 
     async def _prepare(self, raw: Any) -> None:

@@ -93,8 +93,8 @@ async def test_full_capabilities(orm):
         supports_transactional_ddl=False, supports_join=False, native_relation_loading="none",
         text_comparison="case-sensitive",
         text_matching=TextMatching("case-sensitive", "case-sensitive", "case-sensitive"),
-        upsert="native", returning=Returning(create=True, update=True, delete=False),
-        returning_mode=ReturningMode(create="record", update="record", delete="none"),
+        upsert="native", returning=Returning(create=True, update=True, delete=True),
+        returning_mode=ReturningMode(create="record", update="record", delete="record"),
         native_relations=NativeRelations(), batched_relation_loading=True, savepoints=True,
         datetime_precision="microsecond", bulk_insert=True,
     )
@@ -158,6 +158,27 @@ async def test_create_is_a_write_plus_a_keyed_reread_in_one_transaction(orm):
         assert [s.split()[0] for s in log] == ["INSERT"] and " RETURNING " in log[0]
     else:
         assert [s.split()[0] for s in log] == ["BEGIN", "INSERT", "SELECT", "COMMIT"]
+
+
+async def test_delete_returning_is_one_statement_on_mariadb_and_a_program_without_it(orm):
+    log: list[str] = []
+    orm.on_query(lambda e: log.append(e.statement))
+    await orm.note.create_many(data=[{"tag": "a", "body": "1"}, {"tag": "b", "body": "2"}])
+    log.clear()
+    assert await orm.note.delete(where={"tag": "a"}, select={"body": True}) == {"body": "1"}
+    assert [s.split()[0] for s in log] == ["DELETE"] and " RETURNING " in log[0]
+    # MySQL 8 has no RETURNING: the same call reads FOR UPDATE, then deletes by id, in one transaction
+    compiler = orm._driver.compiler
+    compiler.delete_returning = False
+    orm.plan_cache.clear()
+    log.clear()
+    try:
+        assert await orm.note.delete(where={"tag": "b"}, select={"body": True}) == {"body": "2"}
+        assert await orm.note.delete(where={"tag": "b"}, select={"body": True}) is None
+    finally:
+        compiler.delete_returning = True
+    assert [s.split()[0] for s in log[:4]] == ["BEGIN", "SELECT", "DELETE", "COMMIT"]
+    assert await orm.note.count() == 0
 
 
 async def test_create_many_generated_ids_come_back_in_input_order(orm):
