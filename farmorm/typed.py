@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal as _decimal
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, overload
 
 import msgspec
@@ -389,14 +389,15 @@ class TypedOrm:
 
     @overload
     def transaction(self, fn: Callable[[Self], Awaitable[T]], *, isolation: str | None = None,
-                    retries: int = 0, actor: str | None = None) -> Awaitable[T]: ...
+                    retries: int = 0, actor: str | None = None) -> Coroutine[Any, Any, T]: ...
     @overload
-    def transaction(self, fn: None = None, *, isolation: str | None = None,
+    def transaction(self, fn: None = None, *, isolation: str | None = None, retries: int = 0,
                     actor: str | None = None) -> TypedTransaction[Self]: ...
 
     def transaction(self, fn: Callable[[Self], Awaitable[T]] | None = None, *, isolation: str | None = None,
-                    retries: int = 0, actor: str | None = None) -> Awaitable[T] | TypedTransaction[Self]:
-        """``orm.transaction``, handing the block or ``fn`` a typed client bound to the transaction."""
+                    retries: int = 0, actor: str | None = None) -> Coroutine[Any, Any, T] | TypedTransaction[Self]:
+        """``orm.transaction``, handing the block or ``fn`` a typed client bound to the transaction
+        (with ``fn``, a real coroutine: ``asyncio.create_task`` takes it)."""
         if fn is None:
             return TypedTransaction(self._view, self.orm.transaction(isolation=isolation, retries=retries,
                                                                      actor=actor))
@@ -405,8 +406,7 @@ class TypedOrm:
         def bound(tx: Orm) -> Awaitable[T]:
             return run(view(tx))
 
-        awaitable: Awaitable[T] = self.orm.transaction(bound, isolation=isolation, retries=retries, actor=actor)
-        return awaitable
+        return self.orm.transaction(bound, isolation=isolation, retries=retries, actor=actor)
 
     async def batch(self, fns: Sequence[Callable[[Self], Awaitable[Any]]]) -> list[Any]:
         """Run the callables in order inside one transaction; returns their results."""
