@@ -9,8 +9,8 @@ import typer
 
 from .common import ConfigOption, config_at, fail, out, relative, schema_of
 
-TARGETS = ("prisma", "drizzle", "sql", "sqlalchemy", "python")
-TARGET_HELP = "prisma, drizzle, sql, sqlalchemy or python."
+TARGETS = ("prisma", "drizzle", "sql", "sqlalchemy", "python", "client")
+TARGET_HELP = "prisma, drizzle, sql, sqlalchemy, python or client (the typed client)."
 OutOption = typer.Option(None, "--out", help="Output file (relative to the current folder); overrides the config target's out.")
 
 
@@ -32,6 +32,10 @@ def _render(target: str, schema: Any, options: dict[str, Any], current: str | No
         from farmorm.generators.python import render_python_models
 
         return render_python_models(schema)
+    if target == "client":
+        from farmorm.generators.client import render_client
+
+        return render_client(schema)
     from farmorm.generators.sqlalchemy import render_sqlalchemy_source
 
     return render_sqlalchemy_source(schema, dialect=options.get("dialect"))

@@ -127,4 +127,4 @@ def test_extras_say_what_they_pull(dist: Path) -> None:
     for extra in ("sqlite", "postgres", "psycopg", "mysql", "asyncmy", "mongo", "migrations", "otel"):
         assert extra in all_req[0], (extra, all_req)
     base = {r.split(">")[0].strip().lower() for r in meta.get_all("Requires-Dist") or [] if "extra ==" not in r}
-    assert base == {"msgspec", "anyio", "typer", "rich"}
+    assert base == {"msgspec", "anyio", "typer", "rich", "typing-extensions"}

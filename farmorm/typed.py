@@ -1,0 +1,480 @@
+"""The typed client's building blocks: what ``farmorm generate client`` writes a module against.
+
+A generated module (docs/typed-client.md) declares, per model, the TypedDicts of its records and
+query arguments and a ``UserClient`` protocol built from :class:`TypedModelClient`; its
+``TypedClient(orm)`` is a :class:`TypedOrm` whose model attributes are the Orm's own
+``ModelClient`` objects (``client.user is orm.user``): only the static types differ, so a call
+costs what the same call on the plain Orm costs.
+
+Here live the parts every schema shares: the per-kind operator filters of ``where`` (their keys
+``not`` and ``in`` are Python keywords, hence the functional TypedDict form), ``Page``, the
+``TypedStream`` protocol, the ``TypedModelClient`` protocol and ``TypedOrm``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal as _decimal
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, overload
+
+import msgspec
+from msgspec import Struct
+from typing_extensions import NotRequired, Self, TypedDict
+
+from .core.errors import SchemaError
+from .schema.fingerprint import model_hash
+
+if TYPE_CHECKING:
+    from .core.cache import PlanCache
+    from .core.driver import DriverHandle, QueryEvent
+    from .features.idempotency import IdempotencyClient
+    from .features.outbox import OutboxClient
+    from .runtime.orm import Orm
+    from .runtime.transaction import Transaction
+    from .schema.manifest import Schema
+
+T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
+#: the record TypedDict and the partial one a ``select`` returns (results: invariant, they sit in lists)
+R = TypeVar("R")
+P = TypeVar("P")
+#: the argument TypedDicts (parameters only: contravariant)
+W = TypeVar("W", contravariant=True)
+WU = TypeVar("WU", contravariant=True)
+O = TypeVar("O", contravariant=True)  # noqa: E741 - O for order_by, beside W, S, I, C, U
+Sel = TypeVar("Sel", contravariant=True)
+Inc = TypeVar("Inc", contravariant=True)
+C = TypeVar("C", contravariant=True)
+U = TypeVar("U", contravariant=True)
+
+SortOrder = Literal["asc", "desc"]
+QueryMode = Literal["default", "insensitive"]
+#: the value of a json field: anything JSON can hold
+Json = Any
+#: what a decimal field accepts on write and in filters (``Decimal``, an ``int``, or decimal text)
+DecimalInput = _decimal.Decimal | int | str
+
+# -- where: operator filters per field kind (docs/queries.md#operators) -------------------------
+# text (string, string ids): every operator, ``mode`` for case-insensitive matching
+StringFilter = TypedDict("StringFilter", {
+    "eq": str, "not": "str | StringFilter", "in": "list[str] | tuple[str, ...]",
+    "not_in": "list[str] | tuple[str, ...]", "contains": str, "starts_with": str, "ends_with": str,
+    "gt": str, "gte": str, "lt": str, "lte": str, "mode": QueryMode,
+}, total=False)
+NullableStringFilter = TypedDict("NullableStringFilter", {
+    "eq": "str | None", "not": "str | None | NullableStringFilter", "in": "list[str] | tuple[str, ...]",
+    "not_in": "list[str] | tuple[str, ...]", "contains": str, "starts_with": str, "ends_with": str,
+    "gt": str, "gte": str, "lt": str, "lte": str, "mode": QueryMode,
+}, total=False)
+# integer, bigint, integer ids: equality, lists and comparisons
+IntFilter = TypedDict("IntFilter", {
+    "eq": int, "not": "int | IntFilter", "in": "list[int] | tuple[int, ...]",
+    "not_in": "list[int] | tuple[int, ...]", "gt": int, "gte": int, "lt": int, "lte": int,
+}, total=False)
+NullableIntFilter = TypedDict("NullableIntFilter", {
+    "eq": "int | None", "not": "int | None | NullableIntFilter", "in": "list[int] | tuple[int, ...]",
+    "not_in": "list[int] | tuple[int, ...]", "gt": int, "gte": int, "lt": int, "lte": int,
+}, total=False)
+DecimalFilter = TypedDict("DecimalFilter", {
+    "eq": "DecimalInput", "not": "DecimalInput | DecimalFilter", "in": "list[DecimalInput] | tuple[DecimalInput, ...]",
+    "not_in": "list[DecimalInput] | tuple[DecimalInput, ...]", "gt": "DecimalInput", "gte": "DecimalInput",
+    "lt": "DecimalInput", "lte": "DecimalInput",
+}, total=False)
+NullableDecimalFilter = TypedDict("NullableDecimalFilter", {
+    "eq": "DecimalInput | None", "not": "DecimalInput | None | NullableDecimalFilter",
+    "in": "list[DecimalInput] | tuple[DecimalInput, ...]", "not_in": "list[DecimalInput] | tuple[DecimalInput, ...]",
+    "gt": "DecimalInput", "gte": "DecimalInput", "lt": "DecimalInput", "lte": "DecimalInput",
+}, total=False)
+DateTimeFilter = TypedDict("DateTimeFilter", {
+    "eq": "_dt.datetime", "not": "_dt.datetime | DateTimeFilter", "in": "list[_dt.datetime] | tuple[_dt.datetime, ...]",
+    "not_in": "list[_dt.datetime] | tuple[_dt.datetime, ...]", "gt": "_dt.datetime", "gte": "_dt.datetime",
+    "lt": "_dt.datetime", "lte": "_dt.datetime",
+}, total=False)
+NullableDateTimeFilter = TypedDict("NullableDateTimeFilter", {
+    "eq": "_dt.datetime | None", "not": "_dt.datetime | None | NullableDateTimeFilter",
+    "in": "list[_dt.datetime] | tuple[_dt.datetime, ...]", "not_in": "list[_dt.datetime] | tuple[_dt.datetime, ...]",
+    "gt": "_dt.datetime", "gte": "_dt.datetime", "lt": "_dt.datetime", "lte": "_dt.datetime",
+}, total=False)
+# booleans: equality and lists only
+BoolFilter = TypedDict("BoolFilter", {
+    "eq": bool, "not": "bool | BoolFilter", "in": "list[bool] | tuple[bool, ...]",
+    "not_in": "list[bool] | tuple[bool, ...]",
+}, total=False)
+NullableBoolFilter = TypedDict("NullableBoolFilter", {
+    "eq": "bool | None", "not": "bool | None | NullableBoolFilter", "in": "list[bool] | tuple[bool, ...]",
+    "not_in": "list[bool] | tuple[bool, ...]",
+}, total=False)
+
+
+# -- results ------------------------------------------------------------------------------------
+class PageInfo(TypedDict):
+    """Where a page ends: pass ``next_cursor`` as ``after`` for the next page."""
+
+    next_cursor: str | None
+    has_more: bool
+
+
+class Page(TypedDict, Generic[T]):
+    """``find_page``'s result: the page's records and where it ends."""
+
+    items: list[T]
+    page: PageInfo
+
+
+class TypedStream(Protocol[T]):
+    """``stream(...)``'s result, typed by its records (see ``farmorm.runtime.stream.RecordStream``)."""
+
+    batch_size: int
+
+    async def __aenter__(self) -> TypedStream[T]: ...
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None: ...
+    def __aiter__(self) -> AsyncIterator[T]: ...
+    async def __anext__(self) -> T: ...
+    async def next_batch(self) -> list[T]: ...
+    def batches(self) -> AsyncIterator[list[T]]: ...
+    async def aclose(self) -> None: ...
+
+
+# -- the model client, seen through the generated types ----------------------------------------
+class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U]):
+    """``orm.<model>`` (a ``ModelClient``) with its arguments and results typed from the schema.
+
+    R: the record TypedDict (relations ``NotRequired``: present when ``include``d); P: the partial
+    record a ``select`` returns (every key ``NotRequired``); W / WU: ``where`` / unique ``where``;
+    O: ``order_by``; Sel / Inc: ``select`` / ``include``; C / U: create / update ``data``.
+    ``as_=SomeStruct`` types the result as that Struct (scalar fields only: no include)."""
+
+    # find_many
+    @overload
+    async def find_many(
+        self, *, where: W | None = None, select: None = None, include: Inc | None = None,
+        order_by: O | Sequence[O] | None = None, take: int | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> list[R]: ...
+    @overload
+    async def find_many(
+        self, *, where: W | None = None, select: Sel, include: None = None,
+        order_by: O | Sequence[O] | None = None, take: int | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> list[P]: ...
+    @overload
+    async def find_many(
+        self, *, where: W | None = None, select: Sel | None = None, include: None = None,
+        order_by: O | Sequence[O] | None = None, take: int | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+    ) -> list[S]: ...
+
+    # find_first (find_one is the same method)
+    @overload
+    async def find_first(
+        self, *, where: W | None = None, select: None = None, include: Inc | None = None,
+        order_by: O | Sequence[O] | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> R | None: ...
+    @overload
+    async def find_first(
+        self, *, where: W | None = None, select: Sel, include: None = None,
+        order_by: O | Sequence[O] | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> P | None: ...
+    @overload
+    async def find_first(
+        self, *, where: W | None = None, select: Sel | None = None, include: None = None,
+        order_by: O | Sequence[O] | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+    ) -> S | None: ...
+
+    @overload
+    async def find_one(
+        self, *, where: W | None = None, select: None = None, include: Inc | None = None,
+        order_by: O | Sequence[O] | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> R | None: ...
+    @overload
+    async def find_one(
+        self, *, where: W | None = None, select: Sel, include: None = None,
+        order_by: O | Sequence[O] | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> P | None: ...
+    @overload
+    async def find_one(
+        self, *, where: W | None = None, select: Sel | None = None, include: None = None,
+        order_by: O | Sequence[O] | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+    ) -> S | None: ...
+
+    # find_unique
+    @overload
+    async def find_unique(
+        self, *, where: WU, select: None = None, include: Inc | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> R | None: ...
+    @overload
+    async def find_unique(
+        self, *, where: WU, select: Sel, include: None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> P | None: ...
+    @overload
+    async def find_unique(
+        self, *, where: WU, select: Sel | None = None, include: None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+    ) -> S | None: ...
+
+    # stream (scalar fields only: include is refused)
+    @overload
+    def stream(
+        self, *, where: W | None = None, select: None = None, include: None = None,
+        order_by: O | Sequence[O] | None = None, take: int | None = None, skip: int | None = None,
+        batch_size: int = 500, as_: None = None, with_deleted: bool = False, with_archived: bool = False,
+    ) -> TypedStream[R]: ...
+    @overload
+    def stream(
+        self, *, where: W | None = None, select: Sel, include: None = None,
+        order_by: O | Sequence[O] | None = None, take: int | None = None, skip: int | None = None,
+        batch_size: int = 500, as_: None = None, with_deleted: bool = False, with_archived: bool = False,
+    ) -> TypedStream[P]: ...
+    @overload
+    def stream(
+        self, *, where: W | None = None, select: Sel | None = None, include: None = None,
+        order_by: O | Sequence[O] | None = None, take: int | None = None, skip: int | None = None,
+        batch_size: int = 500, as_: type[S], with_deleted: bool = False, with_archived: bool = False,
+    ) -> TypedStream[S]: ...
+
+    async def count(self, *, where: W | None = None, with_deleted: bool = False,
+                    with_archived: bool = False) -> int: ...
+
+    # find_page
+    @overload
+    async def find_page(
+        self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int = 20,
+        after: str | None = None, select: None = None, include: Inc | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> Page[R]: ...
+    @overload
+    async def find_page(
+        self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int = 20,
+        after: str | None = None, select: Sel, include: None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> Page[P]: ...
+    @overload
+    async def find_page(
+        self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int = 20,
+        after: str | None = None, select: Sel | None = None, include: None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+    ) -> Page[S]: ...
+
+    # writes
+    @overload
+    async def create(self, *, data: C, select: None = None, include: Inc | None = None) -> R: ...
+    @overload
+    async def create(self, *, data: C, select: Sel, include: None = None) -> P: ...
+
+    @overload
+    async def create_many(self, *, data: Sequence[C], select: None = None) -> list[R]: ...
+    @overload
+    async def create_many(self, *, data: Sequence[C], select: Sel) -> list[P]: ...
+
+    @overload
+    async def update(
+        self, *, where: W, data: U, select: None = None, include: Inc | None = None,
+        expected_version: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+    ) -> R | None: ...
+    @overload
+    async def update(
+        self, *, where: W, data: U, select: Sel, include: None = None,
+        expected_version: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+    ) -> P | None: ...
+
+    async def update_many(self, *, where: W, data: U, with_deleted: bool = False,
+                          with_archived: bool = False) -> int: ...
+
+    @overload
+    async def upsert(self, *, where: WU, create: C, update: U | None = None, select: None = None,
+                     include: Inc | None = None) -> R: ...
+    @overload
+    async def upsert(self, *, where: WU, create: C, update: U | None = None, select: Sel,
+                     include: None = None) -> P: ...
+
+    async def delete(self, *, where: W, with_archived: bool = False) -> int: ...
+    async def delete_many(self, *, where: W, with_archived: bool = False) -> int: ...
+    async def hard_delete(self, *, where: W) -> int: ...
+    async def hard_delete_many(self, *, where: W) -> int: ...
+
+
+class SoftDeletes(Protocol[W]):
+    """What a ``model(soft_delete=True)`` adds: ``restore``."""
+
+    async def restore(self, *, where: W, with_archived: bool = False) -> int: ...
+
+
+class Archives(Protocol[W]):
+    """What a ``model(archive=True)`` adds: ``archive`` and ``unarchive``."""
+
+    async def archive(self, *, where: W) -> int: ...
+    async def unarchive(self, *, where: W) -> int: ...
+
+
+# -- the client -----------------------------------------------------------------------------
+class TypedOrm:
+    """The base of a generated ``TypedClient``: an ``Orm`` seen through the schema's types.
+
+    ``TypedClient(orm)`` checks once that ``orm``'s schema is the one the module was generated
+    from; ``client.<model>`` is ``orm.<model>`` itself (cached on first access), so queries cost
+    what they cost on the plain Orm. ``client.orm`` is the plain Orm for everything untyped."""
+
+    #: model name -> ``model_hash`` when the module was generated: ``class TypedClient(TypedOrm,
+    #: schema_hashes=SCHEMA_HASHES)`` sets it
+    schema_hashes: ClassVar[Mapping[str, str]] = {}
+    #: schemas already checked against each generated class (a check per schema, not per client)
+    _checked: ClassVar[dict[int, tuple[type[TypedOrm], Schema]]] = {}
+
+    orm: Orm
+
+    def __init_subclass__(cls, schema_hashes: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if schema_hashes is not None:
+            cls.schema_hashes = dict(schema_hashes)
+
+    def __init__(self, orm: Orm) -> None:
+        schema = orm.schema
+        seen = TypedOrm._checked.get(id(schema))
+        if seen is None or seen[0] is not type(self) or seen[1] is not schema:
+            self._check(schema)
+            TypedOrm._checked[id(schema)] = (type(self), schema)
+        self.orm = orm
+
+    @classmethod
+    def _check(cls, schema: Schema) -> None:
+        generated = cls.schema_hashes
+        hint = "Run `farmorm generate client` again (and `farmorm check client` in CI)."
+        for name, digest in generated.items():
+            model = schema.models.get(name)
+            if model is None:
+                raise SchemaError(f'{cls.__name__} was generated for a schema with model "{name}", '
+                                  f"which this Orm's schema does not have. {hint}")
+            if model_hash(model) != digest:
+                raise SchemaError(f'{cls.__name__} was generated from an older version of model "{name}" '
+                                  f"(its fields, relations or keys changed since). {hint}")
+        extra = [m for m in schema.models if m not in generated and not m.startswith("farmorm_")]
+        if extra:
+            raise SchemaError(f"{cls.__name__} was generated without model(s) {', '.join(repr(m) for m in extra)} "
+                              f"of this Orm's schema. {hint}")
+
+    @classmethod
+    def _view(cls, orm: Orm) -> Self:
+        """A client of this class over ``orm`` (a transaction's), without the schema check."""
+        client = cls.__new__(cls)
+        client.orm = orm
+        return client
+
+    def _model(self, name: str) -> object:
+        """``orm.<name>``; the generated properties cast it to the model's client protocol."""
+        return self.orm.model(name)
+
+    @property
+    def schema(self) -> Schema:
+        """The schema the Orm was built from."""
+        return self.orm.schema
+
+    @property
+    def driver(self) -> DriverHandle:
+        """The frozen driver handle: ``kind``, ``dialect``, ``client``, ``capabilities``."""
+        return self.orm.driver
+
+    @property
+    def plan_cache(self) -> PlanCache:
+        """The Orm's compiled-plan cache (hit/miss counters)."""
+        return self.orm.plan_cache
+
+    @overload
+    def transaction(self, fn: Callable[[Self], Awaitable[T]], *, isolation: str | None = None,
+                    retries: int = 0, actor: str | None = None) -> Coroutine[Any, Any, T]: ...
+    @overload
+    def transaction(self, fn: None = None, *, isolation: str | None = None, retries: int = 0,
+                    actor: str | None = None) -> TypedTransaction[Self]: ...
+
+    def transaction(self, fn: Callable[[Self], Awaitable[T]] | None = None, *, isolation: str | None = None,
+                    retries: int = 0, actor: str | None = None) -> Coroutine[Any, Any, T] | TypedTransaction[Self]:
+        """``orm.transaction``, handing the block or ``fn`` a typed client bound to the transaction
+        (with ``fn``, a real coroutine: ``asyncio.create_task`` takes it)."""
+        if fn is None:
+            return TypedTransaction(self._view, self.orm.transaction(isolation=isolation, retries=retries,
+                                                                     actor=actor))
+        view, run = self._view, fn
+
+        def bound(tx: Orm) -> Awaitable[T]:
+            return run(view(tx))
+
+        return self.orm.transaction(bound, isolation=isolation, retries=retries, actor=actor)
+
+    async def batch(self, fns: Sequence[Callable[[Self], Awaitable[Any]]]) -> list[Any]:
+        """Run the callables in order inside one transaction; returns their results."""
+        async def run(tx: Self) -> list[Any]:
+            return [await fn(tx) for fn in fns]
+
+        return await self.transaction(run)
+
+    def on_commit(self, callback: Callable[[], Any]) -> None:
+        """``orm.on_commit``: run ``callback`` after the outermost transaction commits."""
+        self.orm.on_commit(callback)
+
+    def on_query(self, callback: Callable[[QueryEvent], Any]) -> Callable[[], None]:
+        """``orm.on_query``: call ``callback(event)`` after every statement; returns an unsubscribe function."""
+        return self.orm.on_query(callback)
+
+    def primary(self) -> Self:
+        """This client with every read on the primary (``orm.primary()``)."""
+        return self._view(self.orm.primary())
+
+    @property
+    def outbox(self) -> OutboxClient:
+        """``orm.outbox`` (needs ``define_schema(..., outbox=True)``)."""
+        return self.orm.outbox
+
+    @property
+    def idempotency(self) -> IdempotencyClient:
+        """``orm.idempotency`` (needs ``define_schema(..., idempotency=True)``)."""
+        return self.orm.idempotency
+
+    async def close(self, timeout: float | None = 10.0) -> None:
+        """``orm.close``: close what farmorm opened."""
+        await self.orm.close(timeout)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self.orm!r}>"
+
+
+C_client = TypeVar("C_client", bound=TypedOrm)
+
+
+class TypedTransaction(Generic[C_client]):
+    """``async with client.transaction() as tx``: ``tx`` is a typed client bound to the transaction."""
+
+    __slots__ = ("_view", "_tx")
+
+    def __init__(self, view: Callable[[Orm], C_client], tx: Transaction) -> None:
+        self._view = view
+        self._tx = tx
+
+    async def __aenter__(self) -> C_client:
+        return self._view(await self._tx.__aenter__())
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        await self._tx.__aexit__(exc_type, exc, tb)
+
+
+__all__ = [
+    "Struct", "TypedDict", "NotRequired",
+    "SortOrder", "QueryMode", "DecimalInput", "Json",
+    "StringFilter", "NullableStringFilter", "IntFilter", "NullableIntFilter", "DecimalFilter",
+    "NullableDecimalFilter", "DateTimeFilter", "NullableDateTimeFilter", "BoolFilter", "NullableBoolFilter",
+    "Page", "PageInfo", "TypedStream", "TypedModelClient", "SoftDeletes", "Archives",
+    "TypedOrm", "TypedTransaction", "model_hash",
+]
