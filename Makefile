@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 
 RUNTIME_TARGETS ?= postgres-psycopg,mysql-asyncmy,sqlite-sqlalchemy,postgres-sqlalchemy,mysql-sqlalchemy
 
-.PHONY: demo test test-runtimes test-matrix typecheck lint-imports services venv clean bench bench-smoke docs docs-serve
+.PHONY: demo test test-runtimes test-matrix test-scaleout typecheck lint-imports services venv clean bench bench-smoke docs docs-serve
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,19 @@ lint-imports: $(STAMP)
 # SQLAlchemy engines); CI runs it after `make test` with each target required.
 test-runtimes: $(STAMP) services
 	FARMORM_BACKENDS=$(RUNTIME_TARGETS) FARMORM_REQUIRE=$(RUNTIME_TARGETS) $(PY) -m pytest tests/conformance $(PYTEST_ARGS)
+
+# The scale-out suite (tests/scaleout, docs/scaling-out.md): scripts/scale_out.sh installs (apt) and
+# starts PgBouncer, a PostgreSQL primary + standby, a MariaDB replica and a 3-node Galera cluster on
+# free ports under SCALEOUT_DIR; each component listed in SCALEOUT_REQUIRE must then be there (a
+# missing one fails its tests instead of skipping them). SCALEOUT_SECONDS bounds each load run.
+SCALEOUT_DIR ?= /tmp/farmorm-scaleout
+SCALEOUT_REQUIRE ?= pgbouncer,standby,galera,mariadb-replica
+SCALEOUT_SECONDS ?= 5
+test-scaleout: $(STAMP) services
+	-FARMORM_SCALEOUT_DIR=$(SCALEOUT_DIR) bash scripts/scale_out.sh start
+	FARMORM_SCALEOUT_DIR=$(SCALEOUT_DIR) FARMORM_REQUIRE_SCALEOUT=$(SCALEOUT_REQUIRE) \
+		FARMORM_SCALEOUT_SECONDS=$(SCALEOUT_SECONDS) FARMORM_REQUIRE=postgres,mysql \
+		$(PY) -m pytest tests/scaleout $(PYTEST_ARGS)
 
 # The unit tests and the SQLite suite on Python 3.12 and 3.13 (pyenv's interpreters), one venv each
 # (.venv-3.12, .venv-3.13); the full suite runs on 3.11 in `make test`. CI runs it after test-runtimes.

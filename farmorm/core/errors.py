@@ -36,6 +36,7 @@ MISSING_COLUMN = "MISSING_COLUMN"
 STORAGE_FULL = "STORAGE_FULL"
 READ_ONLY = "READ_ONLY"
 COMMIT_UNKNOWN = "COMMIT_UNKNOWN"
+POOLER_MISCONFIGURED = "POOLER_MISCONFIGURED"
 
 #: Human description of each code, used as the message prefix of mapped native errors
 #: (``"<Description> in <kind> (<dialect>) runtime: <native message>"``, as the reference does).
@@ -66,6 +67,7 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         STORAGE_FULL: "Database storage full",
         READ_ONLY: "Database is read-only",
         COMMIT_UNKNOWN: "Commit outcome unknown",
+        POOLER_MISCONFIGURED: "Connection pooler misconfigured",
     }
 )
 
@@ -273,6 +275,14 @@ class CommitUnknown(OrmError):
     code = COMMIT_UNKNOWN
 
 
+class PoolerMisconfigured(OrmError):
+    """A transaction-mode pooler (PgBouncer) sent a statement to a server connection that did not
+    prepare it: the client caches named prepared statements. Connect with ``pgbouncer=true``
+    (``?pgbouncer=true`` on the URL or ``create_orm(..., pgbouncer=True)``); see docs/scaling-out.md."""
+
+    code = POOLER_MISCONFIGURED
+
+
 _BY_CODE: dict[str, type[OrmError]] = {
     cls.code: cls
     for cls in (
@@ -301,6 +311,7 @@ _BY_CODE: dict[str, type[OrmError]] = {
         StorageFull,
         ReadOnlyDatabase,
         CommitUnknown,
+        PoolerMisconfigured,
     )
 }
 
@@ -416,6 +427,7 @@ __all__ = [
     "STORAGE_FULL",
     "READ_ONLY",
     "COMMIT_UNKNOWN",
+    "POOLER_MISCONFIGURED",
     "DESCRIPTIONS",
     "CODES",
     "RETRYABLE_CODES",
@@ -445,6 +457,7 @@ __all__ = [
     "StorageFull",
     "ReadOnlyDatabase",
     "CommitUnknown",
+    "PoolerMisconfigured",
     "error_class",
     "make_error",
     "redact_values",

@@ -10,7 +10,8 @@ only looks at classes of modules the application has already imported.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from farmorm.core.detect import Candidate, Detected
 
@@ -22,6 +23,72 @@ PSYCOPG_SCHEMES = ("postgresql+psycopg",)
 #: create_orm options passed on to ``asyncpg.create_pool`` for URLs
 POOL_OPTIONS = ("min_size", "max_size", "max_queries", "max_inactive_connection_lifetime",
                 "command_timeout", "statement_cache_size", "timeout", "server_settings", "ssl")
+#: create_orm options passed on to ``psycopg_pool.AsyncConnectionPool`` for URLs
+PSYCOPG_POOL_OPTIONS = ("min_size", "max_size", "timeout", "max_idle", "max_lifetime", "max_waiting")
+
+
+def _flag(value: str) -> bool:
+    low = value.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _threshold(value: str) -> int | None:
+    return None if value.strip().lower() in ("none", "null", "") else int(value)
+
+
+#: farmorm's options a URL may carry in its query (``?pgbouncer=true&max_size=20``): taken out of
+#: the URL before asyncpg / psycopg see it (asyncpg would send them to the server as settings)
+URL_OPTIONS: dict[str, Callable[[str], Any]] = {
+    "pgbouncer": _flag, "min_size": int, "max_size": int, "timeout": float, "command_timeout": float,
+    "statement_cache_size": int, "max_queries": int, "max_inactive_connection_lifetime": float,
+    "prepare_threshold": _threshold, "max_idle": float, "max_lifetime": float, "max_waiting": int,
+}
+
+
+def split_url(url: str) -> tuple[str, dict[str, Any]]:
+    """``url`` without farmorm's query options, and those options parsed (ValueError names a bad one)."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url, {}
+    kept: list[tuple[str, str]] = []
+    found: dict[str, Any] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        parse = URL_OPTIONS.get(key)
+        if parse is None:
+            kept.append((key, value))
+            continue
+        try:
+            found[key] = parse(value)
+        except ValueError:
+            raise ValueError(f"Invalid URL option {key}={value!r} in the PostgreSQL URL: expected "
+                             f"{'true or false' if parse is _flag else 'a number'}.") from None
+    return urlunsplit(parts._replace(query=urlencode(kept))), found
+
+
+def pool_settings(detected: Detected, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The URL for the client library and farmorm's options: create_orm's, then the URL's query.
+
+    ``pgbouncer=True`` (PgBouncer in transaction mode, or any pooler that moves a session between
+    server connections) turns off every named prepared statement: asyncpg's statement cache
+    (``statement_cache_size=0``) and psycopg's automatic preparing (``prepare_threshold=None``)."""
+    url, from_url = split_url(detected.client)
+    merged = {**from_url, **{k: v for k, v in options.items() if v is not None}}
+    if merged.get("pgbouncer"):
+        if merged.get("statement_cache_size"):
+            raise ValueError(
+                f"pgbouncer=true needs statement_cache_size=0 (got {merged['statement_cache_size']}): a "
+                "transaction-mode pooler cannot keep named prepared statements.")
+        if merged.get("prepare_threshold") is not None:
+            raise ValueError(
+                f"pgbouncer=true needs prepare_threshold=None (got {merged['prepare_threshold']}): a "
+                "transaction-mode pooler cannot keep named prepared statements.")
+        merged["statement_cache_size"] = 0
+        merged["prepare_threshold"] = None
+    return url, merged
 
 
 def _asyncpg(client: Any) -> Candidate:
@@ -82,21 +149,24 @@ async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
         return await _create_psycopg(schema, detected, **options)
     import asyncpg
 
+    pgbouncer = bool(options.get("pgbouncer"))
     if detected.source == "url":
-        kwargs = {k: v for k, v in options.items() if k in POOL_OPTIONS and v is not None}
+        url, settings = pool_settings(detected, options)
+        kwargs = {k: v for k, v in settings.items() if k in POOL_OPTIONS and v is not None}
         kwargs.setdefault("min_size", 1)  # connections open on demand; a test database stays cheap
         kwargs.setdefault("connection_class", resetting_connection_class())  # DISCARD TEMP on release too
         try:
-            pool = await asyncpg.create_pool(dsn(detected.client), **kwargs)
+            pool = await asyncpg.create_pool(dsn(url), **kwargs)
         except Exception as exc:
             mapped = map_error(schema, exc)
             if mapped is None:
                 raise
             raise mapped from exc
-        return PostgresDriver(schema, detected.client, target=pool, is_pool=True, owned=True)
+        return PostgresDriver(schema, detected.client, target=pool, is_pool=True, owned=True,
+                              pgbouncer=bool(settings.get("pgbouncer")))
     client = detected.client
     is_pool = isinstance(client, asyncpg.Pool)
-    return PostgresDriver(schema, client, target=client, is_pool=is_pool, owned=False)
+    return PostgresDriver(schema, client, target=client, is_pool=is_pool, owned=False, pgbouncer=pgbouncer)
 
 
 async def _create_psycopg(schema: Any, detected: Detected, **options: Any) -> Any:
@@ -104,10 +174,12 @@ async def _create_psycopg(schema: Any, detected: Detected, **options: Any) -> An
     from .errors import map_error
     from .psycopg_runtime import PsycopgConnection, PsycopgDialect, PsycopgPool, ensure_autocommit, open_pool
 
-    common: dict[str, Any] = {"kind": "psycopg", "dialect": PsycopgDialect()}
+    common: dict[str, Any] = {"kind": "psycopg", "dialect": PsycopgDialect(), "pgbouncer": bool(options.get("pgbouncer"))}
     if detected.source == "url":
+        url, settings = pool_settings(detected, options)
+        common["pgbouncer"] = bool(settings.get("pgbouncer"))
         try:
-            target = await open_pool(detected.client, **options)
+            target = await open_pool(url, **settings)
         except Exception as exc:
             mapped = map_error(schema, exc, "psycopg")
             if mapped is None:

@@ -27,7 +27,14 @@ from farmorm.core.driver import (
     RowCursor,
     TextMatching,
 )
-from farmorm.core.errors import CONNECTION_ERROR, DESCRIPTIONS, TRANSACTION_ABORTED, OrmError, make_error
+from farmorm.core.errors import (
+    CONNECTION_ERROR,
+    DESCRIPTIONS,
+    POOLER_MISCONFIGURED,
+    TRANSACTION_ABORTED,
+    OrmError,
+    make_error,
+)
 from farmorm.schema.manifest import Schema
 
 from .._sql.compiler import SqlCompiler
@@ -188,12 +195,18 @@ class PostgresConnection(Connection):
     async def _replace(self) -> None:
         """Hand the dead connection back (the pool reconnects it) and take another one."""
         pool, dead = self.driver.target, self.conn
+        # released once: if no other connection can be had (the server is down), the driver's
+        # connection() must not hand the dead one back a second time (a psycopg pool would then
+        # hold it twice and give one connection to two callers)
+        self.conn = None
         with anyio.CancelScope(shield=True):
             try:
                 await pool.release(dead)
             except Exception:  # noqa: BLE001 - it is dead: nothing to hand back
                 pass
         self.conn = await pool.acquire()
+        if self.driver.pgbouncer:
+            check_pooler_safe(self.driver, self.conn)
 
     async def savepoint(self, name: str) -> None:
         await self.execute(f'SAVEPOINT "{name}"')
@@ -226,6 +239,30 @@ class PostgresConnection(Connection):
         if driver.listeners:
             driver.emit(sql, len(args), started, -1, None)
         return PostgresCursor(self, native, batch_size, own_tx)
+
+
+def check_pooler_safe(driver: PostgresDriver, raw: Any) -> None:
+    """Under ``pgbouncer=True``: make sure ``raw`` never names a prepared statement. A psycopg
+    connection is switched to ``prepare_threshold=None`` (a public setting); an asyncpg connection
+    with its statement cache on cannot be changed, so that is a POOLER_MISCONFIGURED saying how
+    to create the pool or engine."""
+    psycopg = getattr(raw, "raw", None)  # the PsycopgConnection adapter
+    if psycopg is not None:
+        if getattr(psycopg, "prepare_threshold", None) is not None:
+            psycopg.prepare_threshold = None
+        return
+    if getattr(raw, "_stmt_cache_enabled", False):
+        h = driver.handle
+        fix = ('create_async_engine(url, connect_args={"statement_cache_size": 0, "prepared_statement_name_func": '
+               'lambda: f"__asyncpg_{uuid4()}__"})' if h.kind == "sqlalchemy"
+               else "asyncpg.create_pool(..., statement_cache_size=0)")
+        raise make_error(
+            POOLER_MISCONFIGURED,
+            f"{DESCRIPTIONS[POOLER_MISCONFIGURED]} in {h.kind} (postgres) runtime: pgbouncer=True, but this "
+            f"asyncpg connection caches named prepared statements. Create it with {fix} "
+            "(see docs/scaling-out.md#pgbouncer).",
+            backend_kind=h.kind, dialect="postgres", meta={"setting": "statement_cache_size=0"},
+        )
 
 
 def _closed(conn: Any) -> bool:
@@ -295,8 +332,10 @@ class PostgresDriver(Driver):
     SQLAlchemy equivalents, adapted to the same asyncpg-shaped calls: see ``psycopg_runtime``)."""
 
     def __init__(self, schema: Schema, client: Any, *, target: Any, is_pool: bool, owned: bool,
-                 kind: str = KIND, dialect: PostgresDialect | None = None) -> None:
+                 kind: str = KIND, dialect: PostgresDialect | None = None, pgbouncer: bool = False) -> None:
         super().__init__()
+        #: a transaction-mode pooler sits in front of the server: no named prepared statements
+        self.pgbouncer = pgbouncer
         self.schema = schema
         self.target = target  # the pool or connection farmorm runs on
         self.is_pool = is_pool
@@ -305,6 +344,8 @@ class PostgresDriver(Driver):
         self.compiler = SqlCompiler(schema, dialect or PostgresDialect())
         self._lock = anyio.Lock(fast_acquire=True)  # no event-loop round trip when uncontended
         self._single = None if is_pool else PostgresConnection(self, target)
+        if pgbouncer and not is_pool:
+            check_pooler_safe(self, target)
 
     def compile(self, node: Any) -> SqlStatement:
         return self.compiler.compile(node)
@@ -319,9 +360,13 @@ class PostgresDriver(Driver):
         raw = await pool.acquire()
         wrapped = PostgresConnection(self, raw, True)
         try:
+            if self.pgbouncer:
+                check_pooler_safe(self, raw)
             yield wrapped
         finally:
             raw = wrapped.conn  # _replace() may have moved it to another connection
+            if raw is None:  # _replace() handed the dead one back and could not get another
+                return
             # a cancelled task must still hand the connection back. asyncpg's release resets the
             # connection (ROLLBACK, RESET ALL...): bounded, so a dead network cannot hang it; past
             # the bound asyncpg terminates the connection instead

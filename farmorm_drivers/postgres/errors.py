@@ -31,7 +31,9 @@ from farmorm.core.errors import (
     TRANSACTION_CONFLICT,
     UNIQUE_CONSTRAINT_VIOLATION,
     VALUE_TOO_LONG,
+    POOLER_MISCONFIGURED,
     OrmError,
+    make_error,
     native_error,
 )
 from farmorm.schema.manifest import ModelMeta, Schema
@@ -68,7 +70,21 @@ BY_SQLSTATE = {
     "22P05": INVALID_VALUE,  # untranslatable_character (\u0000 in jsonb)
     "22007": INVALID_VALUE,  # invalid_datetime_format
     "22008": INVALID_VALUE,  # datetime_field_overflow
+    # a transaction-mode pooler (PgBouncer) moved the session to another server connection between
+    # preparing a named statement and using it: missing there (26000) or already there (42P05)
+    "26000": POOLER_MISCONFIGURED,  # invalid_sql_statement_name
+    "42P05": POOLER_MISCONFIGURED,  # duplicate_prepared_statement
+    # ... or the arguments reached another statement of the same name, typed differently
+    "22P03": POOLER_MISCONFIGURED,  # invalid_binary_representation (farmorm always binds typed values)
 }
+#: the pooler's signs that carry a generic SQLSTATE: 08P01 / 54000 naming the bind message
+_POOLER_MESSAGE = re.compile(r"bind message (?:supplies|has)|in bind parameter|prepared statement .* does not exist")
+POOLER_HINT = (
+    "The server connection changed under a named prepared statement: a transaction-mode pooler "
+    "(PgBouncer, pool_mode=transaction) is in front of the server. Connect with pgbouncer=true "
+    "(add ?pgbouncer=true to the URL or pass create_orm(..., pgbouncer=True)); for an app's own pool "
+    "or engine see docs/scaling-out.md#pgbouncer."
+)
 # 42P01 raised while planning a statement on a missing namespace reads "schema ... does not exist"
 _BY_MESSAGE = (
     (re.compile(r'^schema ".+" does not exist'), MISSING_SCHEMA),
@@ -217,6 +233,8 @@ def map_error(schema: Schema, exc: BaseException, kind: str = KIND) -> OrmError 
         code = None  # other feature_not_supported errors stay unmapped
     if code is None and _schema_changed(exc):
         code = SCHEMA_CHANGED  # asyncpg's OutdatedSchemaCacheError (a type changed under the cache)
+    if server and sqlstate in ("08P01", "54000") and _POOLER_MESSAGE.search(str(exc)):
+        code = POOLER_MISCONFIGURED
     if code is None and sqlstate and sqlstate.startswith("08"):
         code = CONNECTION_ERROR
     if code is None and server:
@@ -236,4 +254,8 @@ def map_error(schema: Schema, exc: BaseException, kind: str = KIND) -> OrmError 
         meta.update(_target(schema, code, exc))
     elif code == MISSING_COLUMN:
         meta.update(_missing_column(schema, str(exc)))
+    elif code == POOLER_MISCONFIGURED:
+        err = native_error(code, exc, backend_kind=kind, dialect=DIALECT, meta={**meta, "setting": "pgbouncer=true"})
+        return make_error(code, f"{err.message.split(chr(10))[0]} -- {POOLER_HINT}", backend_kind=kind,
+                          dialect=DIALECT, meta=err.meta)
     return native_error(code, exc, backend_kind=kind, dialect=DIALECT, meta=meta)

@@ -130,9 +130,14 @@ async def open_pool(url: str, **options: Any) -> PsycopgPool:
     from psycopg_pool import AsyncConnectionPool
 
     conninfo = "postgresql:" + url.split(":", 1)[1]
-    kwargs = {k: options[k] for k in ("min_size", "max_size", "timeout") if options.get(k) is not None}
+    from . import PSYCOPG_POOL_OPTIONS
+
+    kwargs = {k: options[k] for k in PSYCOPG_POOL_OPTIONS if options.get(k) is not None}
     kwargs.setdefault("min_size", 1)
-    pool = AsyncConnectionPool(conninfo, open=False, kwargs={"autocommit": True}, **kwargs)
+    connect: dict[str, Any] = {"autocommit": True}
+    if "prepare_threshold" in options:  # None: never prepare (a transaction-mode pooler)
+        connect["prepare_threshold"] = options["prepare_threshold"]
+    pool = AsyncConnectionPool(conninfo, open=False, kwargs=connect, **kwargs)
     try:
         await pool.open(wait=True, timeout=float(options.get("timeout") or 10))
     except BaseException:

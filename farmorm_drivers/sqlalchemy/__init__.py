@@ -66,7 +66,7 @@ async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
     """Build the native driver of the engine's dialect on the engine's own connections."""
     from .runtime import create
 
-    return await create(schema, detected)
+    return await create(schema, detected, pgbouncer=bool(options.get("pgbouncer")))
 
 
 def driver_factory() -> Any:

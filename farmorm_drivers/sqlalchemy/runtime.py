@@ -98,8 +98,9 @@ class EngineMysqlPool:
                     await raw.autocommit(autocommit)  # SQLAlchemy relies on autocommit off
 
 
-async def create(schema: Any, detected: Detected) -> Any:
-    """The driver for ``detected`` (an AsyncEngine or AsyncConnection)."""
+async def create(schema: Any, detected: Detected, *, pgbouncer: bool = False) -> Any:
+    """The driver for ``detected`` (an AsyncEngine or AsyncConnection); ``pgbouncer`` checks (asyncpg)
+    or sets (psycopg) that the engine's connections never name a prepared statement."""
     client = detected.client
     driver = getattr(sa_dialect(client), "driver", "")
     dialect = detected.dialect
@@ -113,7 +114,8 @@ async def create(schema: Any, detected: Detected) -> Any:
 
         psycopg = driver == "psycopg"
         # SQLAlchemy's asyncpg dialect installs json/jsonb codecs that return Python objects
-        extra: dict[str, Any] = {"kind": "sqlalchemy", "dialect": PsycopgDialect() if psycopg else DecodedJsonDialect()}
+        extra: dict[str, Any] = {"kind": "sqlalchemy", "dialect": PsycopgDialect() if psycopg else DecodedJsonDialect(),
+                                 "pgbouncer": pgbouncer}
         if is_engine:
             return PostgresDriver(schema, client, target=EnginePostgresPool(client, psycopg), is_pool=True,
                                   owned=False, **extra)

@@ -114,6 +114,7 @@ SUBCLASSES = {
     "STORAGE_FULL": E.StorageFull,
     "READ_ONLY": E.ReadOnlyDatabase,
     "COMMIT_UNKNOWN": E.CommitUnknown,
+    "POOLER_MISCONFIGURED": E.PoolerMisconfigured,
 }
 
 
