@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 from sqlalchemy.types import TypeDecorator
 
-from .workloads import BULK_ROWS, POOL_SIZE, USERS, Closer, Workload, fan_out, new_user
+from .workloads import BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, POOL_SIZE, USERS, Closer, Workload, fan_out, new_user
 
 _UTC = dt.timezone.utc
 #: the peers' insert workloads use their own id ranges (each system has its own database anyway)
@@ -80,6 +80,7 @@ class Post(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("bench_users.id"))
     title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
     user: Mapped[User] = relationship(back_populates="posts")
 
 
@@ -133,12 +134,12 @@ def core_workloads(engine: AsyncEngine, returning: bool, bulk_rows: int = BULK_R
     async def fetch_1k(n: int) -> None:
         for _ in range(n):
             async with engine.connect() as conn:
-                (await conn.execute(select(users))).mappings().all()
+                (await conn.execute(select(users).limit(FETCH_ROWS))).mappings().all()
 
     async def include(n: int) -> None:
         for _ in range(n):
             async with engine.connect() as conn:
-                found = [dict(r) for r in (await conn.execute(select(users).where(users.c.id <= 20))).mappings()]
+                found = [dict(r) for r in (await conn.execute(select(users).where(users.c.id <= INCLUDE_USERS))).mappings()]
                 children = (await conn.execute(select(posts).where(posts.c.user_id.in_([u["id"] for u in found]))
                                                )).mappings().all()
             by_user: dict[int, list[dict[str, Any]]] = {}
@@ -215,12 +216,12 @@ def orm_workloads(engine: AsyncEngine, bulk_rows: int = BULK_ROWS) -> dict[str, 
     async def fetch_1k(n: int) -> None:
         for _ in range(n):
             async with Session() as s:
-                (await s.scalars(select(User))).all()
+                (await s.scalars(select(User).limit(FETCH_ROWS))).all()
 
     async def include(n: int) -> None:
         for _ in range(n):
             async with Session() as s:
-                (await s.scalars(select(User).where(User.id <= 20).options(selectinload(User.posts)))).all()
+                (await s.scalars(select(User).where(User.id <= INCLUDE_USERS).options(selectinload(User.posts)))).all()
 
     async def count(n: int) -> None:
         for _ in range(n):

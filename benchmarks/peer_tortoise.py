@@ -17,7 +17,7 @@ from __future__ import annotations
 from tortoise import Tortoise, fields
 from tortoise.models import Model
 
-from .workloads import BULK_ROWS, POOL_SIZE, USERS, Closer, Workload, fan_out, new_user
+from .workloads import BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, POOL_SIZE, USERS, Closer, Workload, fan_out, new_user
 
 PEER_IDS = 40_000_000
 BULK_PEER_IDS = 70_000_000
@@ -42,6 +42,7 @@ class Post(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="posts", source_field="user_id")
     title = fields.TextField()
+    body = fields.TextField()
 
     class Meta:
         table = "bench_posts"
@@ -73,11 +74,11 @@ def tortoise_workloads(bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
 
     async def fetch_1k(n: int) -> None:
         for _ in range(n):
-            await User.all()
+            await User.all().limit(FETCH_ROWS)
 
     async def include(n: int) -> None:
         for _ in range(n):
-            await User.filter(id__lte=20).prefetch_related("posts")
+            await User.filter(id__lte=INCLUDE_USERS).prefetch_related("posts")
 
     async def count(n: int) -> None:
         for _ in range(n):

@@ -5,12 +5,10 @@ autocommit, utf8mb4 and the same session settings farmorm applies (strict mode, 
 tuples from the default cursor; an app turns them into dicts with Python types (``TINYINT(1)``
 -> bool, naive ``DATETIME(6)`` in UTC -> aware datetime).
 
-MySQL has no ``RETURNING``, so the floor does the fewest statements an app needs for the same
-result: an INSERT with every value supplied needs no read-back (the app already holds the
-record); an UPDATE needs a SELECT to return the whole record; a bulk insert is one
-``executemany`` (PyMySQL rewrites it into one multi-row INSERT). farmorm's create / update /
-create_many instead run a write + keyed re-read inside a transaction, so the MySQL write ratios
-include those extra round trips (see docs/performance.md).
+Writes return what an app asks for, the fewest statements: an INSERT with every value supplied
+(the app already holds the id), the bare UPDATE, and one ``executemany`` for a bulk insert
+(PyMySQL rewrites it into one multi-row INSERT). ``farmorm_lean`` asks farmorm for the same;
+``farmorm`` returns whole records, which on MariaDB costs a re-read (see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -18,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .workloads import BULK_RAW_IDS, BULK_ROWS, POOL_SIZE, RAW_IDS, USERS, Workload, fan_out, new_user
+from .workloads import (BULK_RAW_IDS, BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, POOL_SIZE, RAW_IDS, USERS, Workload,
+                        fan_out, new_user)
 
 COLS = "id, email, name, age, active, created_at"
 _UTC = dt.timezone.utc
@@ -58,21 +57,21 @@ def raw_workloads(pool: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
 
     async def fetch_1k(n: int) -> None:
         for _ in range(n):
-            rows = await rows_of(f"SELECT {COLS} FROM bench_users")
+            rows = await rows_of(f"SELECT {COLS} FROM bench_users LIMIT %s", (FETCH_ROWS,))
             [_row(r) for r in rows]
 
     async def include(n: int) -> None:
         for _ in range(n):
             async with pool.acquire() as conn, conn.cursor() as cur:
-                await cur.execute(f"SELECT {COLS} FROM bench_users WHERE id <= %s", (20,))
+                await cur.execute(f"SELECT {COLS} FROM bench_users WHERE id <= %s", (INCLUDE_USERS,))
                 users = [_row(r) for r in await cur.fetchall()]
                 ids = [u["id"] for u in users]
-                await cur.execute("SELECT id, user_id, title FROM bench_posts WHERE user_id IN ("
+                await cur.execute("SELECT id, user_id, title, body FROM bench_posts WHERE user_id IN ("
                                   + ", ".join(["%s"] * len(ids)) + ")", ids)
                 posts = await cur.fetchall()
             by_user: dict[int, list[dict[str, Any]]] = {}
             for p in posts:
-                by_user.setdefault(p[1], []).append({"id": p[0], "user_id": p[1], "title": p[2]})
+                by_user.setdefault(p[1], []).append({"id": p[0], "user_id": p[1], "title": p[2], "body": p[3]})
             for u in users:
                 u["posts"] = by_user.get(u["id"], [])
 
@@ -87,8 +86,6 @@ def raw_workloads(pool: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
             uid = k % USERS + 1
             async with pool.acquire() as conn, conn.cursor() as cur:
                 await cur.execute("UPDATE bench_users SET name = %s WHERE id = %s", (f"renamed {k}", uid))
-                await cur.execute(f"SELECT {COLS} FROM bench_users WHERE id = %s", (uid,))
-                [_row(r) for r in await cur.fetchall()]
 
     async def insert_one(n: int) -> None:
         for _ in range(n):

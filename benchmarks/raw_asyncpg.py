@@ -4,14 +4,17 @@ Hand-written SQL with ``$n`` parameters on an ``asyncpg.Pool`` of the same size 
 in autocommit, one pool acquire per operation (``pool.fetch`` for one statement). Rows become
 dicts the way an asyncpg app builds them (``dict(record)``); asyncpg already returns native
 Python values (aware UTC datetimes for timestamptz, bools), so no conversion is needed.
-Writes use ``RETURNING`` so they are one round trip and return the record, as farmorm's do.
+Writes return what an app on asyncpg asks for: ``INSERT … RETURNING id`` for one row, the bare
+``UPDATE``, and one multi-row ``INSERT`` returning nothing for a bulk insert (``farmorm_lean``
+asks farmorm for the same; ``farmorm`` returns whole records, which costs more).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .workloads import BULK_RAW_IDS, BULK_ROWS, POOL_SIZE, RAW_IDS, USERS, Workload, fan_out, new_user
+from .workloads import (BULK_RAW_IDS, BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, POOL_SIZE, RAW_IDS, USERS, Workload,
+                        fan_out, new_user)
 
 COLS = "id, email, name, age, active, created_at"
 
@@ -24,8 +27,7 @@ def raw_workloads(pool: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
     counter = {"next": RAW_IDS, "bulk": BULK_RAW_IDS, "upd": 0}
     bulk_sql = (f"INSERT INTO bench_users ({COLS}) VALUES "
                 + ", ".join(f"(${6 * j + 1}, ${6 * j + 2}, ${6 * j + 3}, ${6 * j + 4}, ${6 * j + 5}, ${6 * j + 6})"
-                            for j in range(bulk_rows))
-                + f" RETURNING {COLS}")
+                            for j in range(bulk_rows)))
 
     async def get_by_pk(n: int) -> None:
         for i in range(n):
@@ -40,15 +42,15 @@ def raw_workloads(pool: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
 
     async def fetch_1k(n: int) -> None:
         for _ in range(n):
-            rows = await pool.fetch(f"SELECT {COLS} FROM bench_users")
+            rows = await pool.fetch(f"SELECT {COLS} FROM bench_users LIMIT $1", FETCH_ROWS)
             [dict(r) for r in rows]
 
     async def include(n: int) -> None:
         for _ in range(n):
             async with pool.acquire() as conn:
-                users = [dict(r) for r in await conn.fetch(f"SELECT {COLS} FROM bench_users WHERE id <= $1", 20)]
+                users = [dict(r) for r in await conn.fetch(f"SELECT {COLS} FROM bench_users WHERE id <= $1", INCLUDE_USERS)]
                 ids = [u["id"] for u in users]
-                posts = await conn.fetch("SELECT id, user_id, title FROM bench_posts WHERE user_id = ANY($1)", ids)
+                posts = await conn.fetch("SELECT id, user_id, title, body FROM bench_posts WHERE user_id = ANY($1)", ids)
             by_user: dict[int, list[dict[str, Any]]] = {}
             for p in posts:
                 by_user.setdefault(p["user_id"], []).append(dict(p))
@@ -63,25 +65,20 @@ def raw_workloads(pool: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
         for _ in range(n):
             counter["upd"] += 1
             k = counter["upd"]
-            rows = await pool.fetch(f"UPDATE bench_users SET name = $1 WHERE id = $2 RETURNING {COLS}",
-                                    f"renamed {k}", k % USERS + 1)
-            [dict(r) for r in rows]
+            await pool.execute("UPDATE bench_users SET name = $1 WHERE id = $2", f"renamed {k}", k % USERS + 1)
 
     async def insert_one(n: int) -> None:
         for _ in range(n):
             counter["next"] += 1
-            rows = await pool.fetch(
-                f"INSERT INTO bench_users ({COLS}) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLS}",
-                *_args(new_user(counter["next"], "r")))
-            [dict(r) for r in rows]
+            await pool.fetchval(f"INSERT INTO bench_users ({COLS}) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                                *_args(new_user(counter["next"], "r")))
 
     async def bulk_insert(n: int) -> None:
         for _ in range(n):
             start = counter["bulk"]
             counter["bulk"] += bulk_rows
             args = [v for j in range(bulk_rows) for v in _args(new_user(start + j, "rb"))]
-            rows = await pool.fetch(bulk_sql, *args)  # one multi-row statement: atomic in autocommit
-            [dict(r) for r in rows]
+            await pool.execute(bulk_sql, *args)  # one multi-row statement: atomic in autocommit
 
     async def concurrent(n: int) -> None:
         async def lookup(pk: int) -> None:

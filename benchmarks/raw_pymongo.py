@@ -2,9 +2,9 @@
 
 ``pymongo.AsyncMongoClient`` (``tz_aware=True``, ``maxPoolSize`` = ``POOL_SIZE``) on the database
 farmorm seeded: documents keep the logical field names (``id``, ``email``, …) plus Mongo's own
-``_id``, which the floor projects away as farmorm does. Writes use ``find_one_and_update`` with
-``return_document=AFTER`` (one round trip, like farmorm's update), ``insert_one`` /
-``insert_many`` (the app already holds the records it wrote).
+``_id``, which the floor projects away as farmorm does. Writes return what an app asks for:
+``update_one`` (a count), ``insert_one`` / ``insert_many`` (the app already holds the records it
+wrote), like ``farmorm_lean``.
 
 The runner only measures MongoDB when ``FARMORM_MONGO_URL`` points at a real server. Without
 one (this development machine has none), the smoke mode still runs this module on mongomock
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .workloads import BULK_RAW_IDS, BULK_ROWS, POOL_SIZE, RAW_IDS, USERS, Workload, fan_out, new_user
+from .workloads import (BULK_RAW_IDS, BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, POOL_SIZE, RAW_IDS, USERS, Workload,
+                        fan_out, new_user)
 
 NO_ID = {"_id": 0}
 
@@ -34,11 +35,11 @@ def raw_workloads(db: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
 
     async def fetch_1k(n: int) -> None:
         for _ in range(n):
-            await users.find({}, NO_ID).to_list()
+            await users.find({}, NO_ID, limit=FETCH_ROWS).to_list()
 
     async def include(n: int) -> None:
         for _ in range(n):
-            found = await users.find({"id": {"$lte": 20}}, NO_ID).to_list()
+            found = await users.find({"id": {"$lte": INCLUDE_USERS}}, NO_ID).to_list()
             children = await posts.find({"user_id": {"$in": [u["id"] for u in found]}}, NO_ID).to_list()
             by_user: dict[int, list[dict[str, Any]]] = {}
             for p in children:
@@ -51,13 +52,10 @@ def raw_workloads(db: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
             await users.count_documents({"active": True})
 
     async def update_one(n: int) -> None:
-        from pymongo import ReturnDocument
-
         for _ in range(n):
             counter["upd"] += 1
             k = counter["upd"]
-            await users.find_one_and_update({"id": k % USERS + 1}, {"$set": {"name": f"renamed {k}"}}, NO_ID,
-                                            return_document=ReturnDocument.AFTER)
+            await users.update_one({"id": k % USERS + 1}, {"$set": {"name": f"renamed {k}"}})
 
     async def insert_one(n: int) -> None:
         for _ in range(n):

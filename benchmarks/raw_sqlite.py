@@ -2,7 +2,9 @@
 
 Hand-written SQL with ``?`` parameters on one connection in autocommit (farmorm's SQLite driver
 also uses one connection), with the same pragmas as farmorm's connection (WAL, synchronous=NORMAL);
-rows become dicts with Python types, as an app needs them.
+rows become dicts with Python types, as an app needs them. Writes return what an app asks for:
+``INSERT … RETURNING id`` for one row, the bare ``UPDATE``, and one multi-row ``INSERT`` returning
+nothing for a bulk insert (what ``farmorm_lean`` asks farmorm for).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .workloads import BULK_RAW_IDS, BULK_ROWS, RAW_IDS, USERS, Workload, fan_out, new_user, open_sqlite
+from .workloads import (BULK_RAW_IDS, BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, RAW_IDS, USERS, Workload, fan_out,
+                        new_user, open_sqlite)
 
 COLS = "id, email, name, age, active, created_at"
 _fromiso = dt.datetime.fromisoformat
@@ -30,7 +33,7 @@ def _args(u: dict[str, Any]) -> tuple[Any, ...]:
 def raw_workloads(conn: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
     counter = {"next": RAW_IDS, "bulk": BULK_RAW_IDS, "upd": 0}
     bulk_sql = (f"INSERT INTO bench_users ({COLS}) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * bulk_rows) + f" RETURNING {COLS}")
+                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * bulk_rows))
 
     async def get_by_pk(n: int) -> None:
         for i in range(n):
@@ -45,19 +48,19 @@ def raw_workloads(conn: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
 
     async def fetch_1k(n: int) -> None:
         for _ in range(n):
-            rows = await conn.execute_fetchall(f"SELECT {COLS} FROM bench_users")
+            rows = await conn.execute_fetchall(f"SELECT {COLS} FROM bench_users LIMIT ?", (FETCH_ROWS,))
             [_row(r) for r in rows]
 
     async def include(n: int) -> None:
         for _ in range(n):
-            users = [_row(r) for r in await conn.execute_fetchall(f"SELECT {COLS} FROM bench_users WHERE id <= ?", (20,))]
+            users = [_row(r) for r in await conn.execute_fetchall(f"SELECT {COLS} FROM bench_users WHERE id <= ?", (INCLUDE_USERS,))]
             ids = [u["id"] for u in users]
             marks = ", ".join("?" * len(ids))
             posts = await conn.execute_fetchall(
-                f"SELECT id, user_id, title FROM bench_posts WHERE user_id IN ({marks})", ids)
+                f"SELECT id, user_id, title, body FROM bench_posts WHERE user_id IN ({marks})", ids)
             by_user: dict[int, list[dict[str, Any]]] = {}
             for p in posts:
-                by_user.setdefault(p[1], []).append({"id": p[0], "user_id": p[1], "title": p[2]})
+                by_user.setdefault(p[1], []).append({"id": p[0], "user_id": p[1], "title": p[2], "body": p[3]})
             for u in users:
                 u["posts"] = by_user.get(u["id"], [])
 
@@ -69,25 +72,21 @@ def raw_workloads(conn: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
         for _ in range(n):
             counter["upd"] += 1
             k = counter["upd"]
-            rows = await conn.execute_fetchall(
-                f"UPDATE bench_users SET name = ? WHERE id = ? RETURNING {COLS}", (f"renamed {k}", k % USERS + 1))
-            [_row(r) for r in rows]
+            await conn.execute_fetchall("UPDATE bench_users SET name = ? WHERE id = ?", (f"renamed {k}", k % USERS + 1))
 
     async def insert_one(n: int) -> None:
         for _ in range(n):
             counter["next"] += 1
-            rows = await conn.execute_fetchall(
-                f"INSERT INTO bench_users ({COLS}) VALUES (?, ?, ?, ?, ?, ?) RETURNING {COLS}",
+            ((_id,),) = await conn.execute_fetchall(
+                f"INSERT INTO bench_users ({COLS}) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 _args(new_user(counter["next"], "r")))
-            [_row(r) for r in rows]
 
     async def bulk_insert(n: int) -> None:
         for _ in range(n):
             start = counter["bulk"]
             counter["bulk"] += bulk_rows
             args = [v for j in range(bulk_rows) for v in _args(new_user(start + j, "rb"))]
-            rows = await conn.execute_fetchall(bulk_sql, args)  # one statement: atomic in autocommit
-            [_row(r) for r in rows]
+            await conn.execute_fetchall(bulk_sql, args)  # one statement: atomic in autocommit
 
     async def concurrent(n: int) -> None:
         # one SQLite connection (aiosqlite's worker thread) serves every task, as in farmorm

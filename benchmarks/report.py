@@ -2,8 +2,8 @@
 docs/performance.md.
 
 Several runs of ``benchmarks.runner --json`` (same day, same machine) become, per backend: the
-ops/s of every system with its time ÷ the raw driver's, farmorm's throughput ÷ each peer's, and the
-issue #8 targets with the measured value and whether it was met. Figures come from one run (the
+ops/s of every system with its ops/s ÷ the raw driver's, the ops/s of the farmorm variant that
+returns what each peer returns ÷ the peer's, and the issue #21 targets with the measured value and whether it was met. Figures come from one run (the
 last file given, or per backend the run whose load average was lowest); where several runs are
 given, each ratio also shows its range over all of them, so a reader sees how much of it is noise.
 """
@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .runner import BACKENDS, FARMORM_ASYNCMY, LABELS, PEERS, evaluate_targets
+from .runner import BACKENDS, FARMORM_ASYNCMY, FARMORM_LEAN, LABELS, PEERS, evaluate_targets
 
 
 def _load(report: dict[str, Any]) -> float:
@@ -40,29 +40,33 @@ def markdown(runs: list[dict[str, Any]], pick: str = "last") -> str:
                    f"median of {best['rounds']} rounds; load average {load[0]}–{load[1]}"
                    + (f"; ranges over {len(reports)} runs" if len(reports) > 1 else "") + "\n")
         others = [s for s in systems if s != "raw"]
-        out.append("| workload | ops/round | raw ops/s | " + " | ".join(f"{LABELS[s]} ops/s (time ÷ raw)" for s in others) + " |")
+        out.append("| workload | ops/round | raw ops/s | " + " | ".join(f"{LABELS[s]} ops/s (÷ raw)" for s in others) + " |")
         out.append("|---|---:|---:|" + "---:|" * len(others))
         for name, r in best["results"].items():
             cells = []
             for s in others:
-                ratios = [x["results"][name]["vs_raw"][s] for x in reports
-                          if name in x["results"] and s in x["results"][name].get("vs_raw", {})]
+                ratios = [x["results"][name]["speed"][s] for x in reports
+                          if name in x["results"] and s in x["results"][name].get("speed", {})]
                 rng = _range(ratios)
-                cells.append(f"{r['ops_s'][s]:.0f} ({r['vs_raw'][s]:.2f}×{', ' + rng if rng else ''})")
+                cells.append(f"{r['ops_s'][s]:.0f} ({r['speed'][s]:.2f}{', ' + rng if rng else ''})")
             out.append(f"| {name} | {r['ops']} | {r['ops_s']['raw']:.0f} | " + " | ".join(cells) + " |")
         out.append("")
         peers = [s for s in others if s in PEERS]
         if peers and "farmorm" in systems:
-            out.append("farmorm's throughput ÷ each peer's (higher is better for farmorm):\n")
+            out.append("ops/s of the farmorm variant that returns what the peer returns ÷ the peer's "
+                       "(higher is better for farmorm; * = farmorm lean):\n")
             out.append("| workload | " + " | ".join(LABELS[s] for s in peers) + " |")
             out.append("|---|" + "---:|" * len(peers))
             for name, r in best["results"].items():
                 cells = []
                 for s in peers:
-                    vals = [x["results"][name]["farmorm_vs"][s] for x in reports
-                            if name in x["results"] and s in x["results"][name].get("farmorm_vs", {})]
+                    variant = r.get("comparable", {}).get(s, "farmorm")
+                    key = f"{variant}_vs"
+                    vals = [x["results"][name][key][s] for x in reports
+                            if name in x["results"] and s in x["results"][name].get(key, {})]
                     rng = _range(vals)
-                    cells.append(f"{r['farmorm_vs'][s]:.2f}×{' (' + rng + ')' if rng else ''}")
+                    mark = "*" if variant == FARMORM_LEAN else "×"
+                    cells.append(f"{r[key][s]:.2f}{mark}{' (' + rng + ')' if rng else ''}")
                 out.append(f"| {name} | " + " | ".join(cells) + " |")
             out.append("")
         out.append(targets_markdown(reports, best))
@@ -74,7 +78,7 @@ def markdown(runs: list[dict[str, Any]], pick: str = "last") -> str:
 
 def targets_markdown(reports: list[dict[str, Any]], best: dict[str, Any]) -> str:
     """The targets of one backend: target, measured (and range), met in the picked run."""
-    rows = ["| target | measured | met? | raw driver's own ratio (ceiling) |", "|---|---:|:---:|---:|"]
+    rows = ["| target | measured | met? | the peer's ops/s ÷ raw |", "|---|---:|:---:|---:|"]
     all_runs = [{t["target"]: t for t in evaluate_targets(r)} for r in reports]
     for t in evaluate_targets(best):
         if t["measured"] is None:
@@ -83,8 +87,7 @@ def targets_markdown(reports: list[dict[str, Any]], best: dict[str, Any]) -> str
                   if t["target"] in run and run[t["target"]]["measured"] is not None]
         rng = _range(values)
         verdict = "yes" if t["met"] else "**no**"
-        if len(values) > 1 and any((v <= t["bound"]) if t["kind"] == "raw" else (v >= t["bound"]) for v in values) \
-                and not all((v <= t["bound"]) if t["kind"] == "raw" else (v >= t["bound"]) for v in values):
+        if len(values) > 1 and any(v >= t["bound"] for v in values) and not all(v >= t["bound"] for v in values):
             verdict += " (not in every run)"
         ceiling = f"{t['ceiling']:.2f}×" if t.get("ceiling") else ""
         rows.append(f"| {t['target']} | {t['measured']:.2f}×{' (' + rng + ')' if rng else ''} | {verdict} | {ceiling} |")

@@ -7,18 +7,21 @@ The workloads (``OPS`` gives the operations per timed round):
 
 - ``get_by_pk``   ``find_unique`` by id, sequential.
 - ``filter_page`` where (two conditions) + order by + limit 50.
-- ``fetch_1k``    every row of the 1,000-row users table.
-- ``include``     20 users with their posts (the raw floor is the hand-written two-query version).
+- ``fetch_1k``    1,000 rows of the users table as dicts (``take=1000`` / ``LIMIT 1000``).
+- ``include``     20 users with their posts, about 5 each with a ``body`` text (the raw floor is the
+  hand-written two-query version).
 - ``count``       ``COUNT(*)`` with a filter.
-- ``update_one``  update one user's name by id and get the updated record back.
-- ``insert_one``  insert one user and get the record back.
-- ``bulk_insert`` insert 1,000 users in one call (``create_many``; raw: one multi-row INSERT).
+- ``update_one``  update one user's name by id (farmorm: ``update``, the record back; farmorm_lean:
+  ``update_many`` by id, a count; the floor: the UPDATE alone).
+- ``insert_one``  insert one user (farmorm: the record back; farmorm_lean and the floor: its id).
+- ``bulk_insert`` insert 1,000 users in one call (``create_many``; farmorm_lean asks for the ids only;
+  the floor: one multi-row INSERT returning nothing).
 - ``concurrent``  ``CONCURRENT_TASKS`` (50) tasks doing point lookups at once through the pool of
   ``POOL_SIZE`` (10); one operation = one lookup, so a full round is 50 tasks x 100 lookups.
 
 Every system (raw floor, farmorm, the peers in ``peer_*.py``) gets its own freshly seeded
-database. Reads run before writes (``OPS`` order), so every read sees the seeded 1,000 users and
-3,000 posts whatever the round counts; writes only touch ids far above the seeded ones (and
+database. Reads run before writes (``OPS`` order), so every read sees the seeded 10,000 users and
+50,000 posts whatever the round counts; writes only touch ids far above the seeded ones (and
 ``update_one`` only ``name``, which no read filters on).
 """
 
@@ -51,14 +54,21 @@ schema = define_schema(
             "id": f.id(type="integer"),
             "user_id": f.integer().references("user.id"),
             "title": f.string(),
+            "body": f.string(),
         },
         relations={"user": belongs_to("user", foreign_key="user_id")},
+        constraints={"indexes": [["user_id"]]},  # as any real schema has: the include looks posts up by user
     ),
 )
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-USERS = 1000
-POSTS_PER_USER = 3
+USERS = 10_000
+POSTS_PER_USER = 5
+FETCH_ROWS = 1000  # rows per fetch_1k operation
+INCLUDE_USERS = 20  # users per include operation (ids 1..20), each with POSTS_PER_USER posts
+#: the text of every post's ``body`` column (a paragraph, as an app's posts have)
+BODY = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut "
+        "labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris.")
 BULK_ROWS = 1000  # rows per bulk_insert operation
 POOL_SIZE = 10  # the pool size both farmorm and the raw floor use on server backends
 
@@ -106,21 +116,25 @@ def new_user(i: int, prefix: str) -> dict[str, Any]:
 
 
 async def seed(orm: Orm, users: int = USERS) -> None:
-    """The tables and their rows: ``users`` users (1,000; the smoke mode's ``SMOKE_USERS`` is enough
-    for its lookups, which only touch ids up to ``CONCURRENT_TASKS``) with 3 posts each."""
+    """The tables and their rows: ``users`` users (10,000; the smoke mode's ``SMOKE_USERS`` is enough
+    for its lookups, which only touch ids up to ``CONCURRENT_TASKS``) with ``POSTS_PER_USER`` posts each."""
     await push_schema(schema, orm)
     await orm.user.create_many(data=[
         {"id": i, "email": f"u{i}@x.io", "name": f"User {i}", "age": 20 + i % 50, "active": i % 2 == 0,
          "created_at": T0 + dt.timedelta(seconds=i)} for i in range(1, users + 1)
     ])
     await orm.post.create_many(data=[
-        {"id": (u - 1) * POSTS_PER_USER + k + 1, "user_id": u, "title": f"post {k} of {u}"}
+        {"id": (u - 1) * POSTS_PER_USER + k + 1, "user_id": u, "title": f"post {k} of {u}",
+         "body": BODY}
         for u in range(1, users + 1) for k in range(POSTS_PER_USER)
     ])
 
 
-def farmorm_workloads(orm: Orm, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
+def farmorm_workloads(orm: Orm, bulk_rows: int = BULK_ROWS, lean: bool = False) -> dict[str, Workload]:
+    """farmorm's workloads; ``lean`` asks the writes for what the floor returns (the like-for-like
+    variant): an id from ``create``, a count from ``update_many`` by id, ids from ``create_many``."""
     counter = {"next": FARMORM_IDS, "bulk": BULK_FARMORM_IDS, "upd": 0}
+    ids_only = {"id": True}
 
     async def get_by_pk(n: int) -> None:
         for i in range(n):
@@ -132,11 +146,11 @@ def farmorm_workloads(orm: Orm, bulk_rows: int = BULK_ROWS) -> dict[str, Workloa
 
     async def fetch_1k(n: int) -> None:
         for _ in range(n):
-            await orm.user.find_many()
+            await orm.user.find_many(take=FETCH_ROWS)
 
     async def include(n: int) -> None:
         for _ in range(n):
-            await orm.user.find_many(where={"id": {"lte": 20}}, include={"posts": True})
+            await orm.user.find_many(where={"id": {"lte": INCLUDE_USERS}}, include={"posts": True})
 
     async def count(n: int) -> None:
         for _ in range(n):
@@ -146,18 +160,28 @@ def farmorm_workloads(orm: Orm, bulk_rows: int = BULK_ROWS) -> dict[str, Workloa
         for _ in range(n):
             counter["upd"] += 1
             k = counter["upd"]
-            await orm.user.update(where={"id": k % USERS + 1}, data={"name": f"renamed {k}"})
+            if lean:
+                await orm.user.update_many(where={"id": k % USERS + 1}, data={"name": f"renamed {k}"})
+            else:
+                await orm.user.update(where={"id": k % USERS + 1}, data={"name": f"renamed {k}"})
 
     async def insert_one(n: int) -> None:
         for _ in range(n):
             counter["next"] += 1
-            await orm.user.create(data=new_user(counter["next"], "f"))
+            if lean:
+                await orm.user.create(data=new_user(counter["next"], "f"), select=ids_only)
+            else:
+                await orm.user.create(data=new_user(counter["next"], "f"))
 
     async def bulk_insert(n: int) -> None:
         for _ in range(n):
             start = counter["bulk"]
             counter["bulk"] += bulk_rows
-            await orm.user.create_many(data=[new_user(start + j, "fb") for j in range(bulk_rows)])
+            data = [new_user(start + j, "fb") for j in range(bulk_rows)]
+            if lean:
+                await orm.user.create_many(data=data, select=ids_only)
+            else:
+                await orm.user.create_many(data=data)
 
     async def concurrent(n: int) -> None:
         async def lookup(pk: int) -> None:
