@@ -58,7 +58,7 @@ from .._sql.aborted import TxTracker
 from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
 from .._sql.statement import SqlStatement
-from .dialect import SqliteDialect, ddl_hooks
+from .dialect import DECIMAL_AGGREGATE, SqliteDialect, ddl_hooks, decimal_aggregate
 
 CAPABILITIES = Capabilities(
     supports_numeric_ids=True,
@@ -305,6 +305,7 @@ class SqliteDriver(Driver):
     @classmethod
     async def open(cls, schema: Schema, conn: Any, *, client: Any, owned: bool, kind: str = "aiosqlite") -> SqliteDriver:
         await conn.execute("PRAGMA foreign_keys = ON")
+        await conn.create_function(DECIMAL_AGGREGATE, 2, decimal_aggregate, deterministic=True)
         driver = cls(schema, conn, client=client, owned=owned, kind=kind)
         raw, run = getattr(conn, "_conn", None), getattr(conn, "_execute", None)
         if raw is not None and run is not None and hasattr(raw, "getlimit"):  # aiosqlite: on its own thread
