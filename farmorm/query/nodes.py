@@ -105,8 +105,12 @@ Condition = Union[Compare, IsNull, InList, Match, JsonEquals, Const, And, Or, No
 
 
 class OrderItem(Node, frozen=True):
+    """One ORDER BY key. ``nulls`` overrides farmorm's default (NULLs first ascending, last
+    descending) with ``"first"`` or ``"last"``."""
+
     field: str
     desc: bool = False
+    nulls: Literal["first", "last"] | None = None
 
 
 class Link(Node, frozen=True):
@@ -144,6 +148,58 @@ class Select(Node, frozen=True):
 class Count(Node, frozen=True):
     model: str
     where: Condition | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregates (``aggregate`` and ``group_by``)
+
+
+class Agg(Node, frozen=True):
+    """One aggregate: ``fn`` over ``field`` (``count`` with ``field=None`` counts rows).
+
+    Its result column is named :attr:`key` (``"sum.total"``, ``"count._all"``); ``having`` and
+    ``order_by`` refer to it by that name. ``avg`` also returns its non-null count as a second
+    column (``key + ".n"``): the average is finished exactly from the sum and the count."""
+
+    fn: Literal["count", "sum", "avg", "min", "max"]
+    field: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.fn}.{self.field or '_all'}"
+
+
+class GroupOrder(Node, frozen=True):
+    """An ORDER BY key of a group: a group field (``field``) or an aggregate (``agg``)."""
+
+    field: str | None = None
+    agg: Agg | None = None
+    desc: bool = False
+    nulls: Literal["first", "last"] | None = None
+
+
+class Aggregate(Node, frozen=True):
+    """One row of ``aggs`` over the ``model`` rows matching ``where``."""
+
+    model: str
+    aggs: tuple[Agg, ...]
+    where: Condition | None = None
+
+
+class GroupBy(Node, frozen=True):
+    """Groups of ``model`` rows by ``by``, each with ``aggs``; one statement / one pipeline.
+
+    ``having`` is a condition whose ``field`` names are group fields or aggregate keys
+    (``Agg.key``); ``order_by`` sorts the groups before ``take`` / ``skip`` page them."""
+
+    model: str
+    by: tuple[str, ...]
+    aggs: tuple[Agg, ...]
+    where: Condition | None = None
+    having: Condition | None = None
+    order_by: tuple[GroupOrder, ...] = ()
+    take: Param | None = None
+    skip: Param | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,7 +270,7 @@ class Upsert(Node, frozen=True):
     update_arith: tuple[Arith, ...] = ()
 
 
-Statement = Union[Select, Count, Insert, Update, Delete, Upsert]
+Statement = Union[Select, Count, Aggregate, GroupBy, Insert, Update, Delete, Upsert]
 
 TRUE = Const(True)
 FALSE = Const(False)

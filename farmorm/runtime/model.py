@@ -12,6 +12,7 @@ import msgspec
 
 from ..core.errors import RecordNotFound, VersionConflict, not_found, validation_error
 from ..query import nodes as n
+from ..query.aggregate import parse_aggregate, parse_group_by, shape
 from ..query.cursor import after_condition, decode_cursor, encode_cursor, page_order
 from ..query.parse import ALL_SCOPE, parse_read, parse_where, scope_of, with_visibility
 from ..query.plan import Read, strip_hidden
@@ -353,6 +354,37 @@ class ModelClient:
         orm = self._orm
         async with orm._scope() as conn:
             return int(await orm._executor.scalar(conn, node, params))
+
+    async def aggregate(
+        self, *, where: Any = None, count: Any = None, sum: Any = None, avg: Any = None,  # noqa: A002
+        min: Any = None, max: Any = None, with_deleted: bool = False, with_archived: bool = False,  # noqa: A002
+    ) -> dict[str, Any]:
+        """count / sum / avg / min / max over the records matching ``where``, computed in the database:
+        ``aggregate(sum={"total": True})`` -> ``{"sum": {"total": Decimal("…")}}`` (types: docs/queries.md)."""
+        node, params, layout = parse_aggregate(
+            self._schema, self.model, where=where, specs={"count": count, "sum": sum, "avg": avg, "min": min, "max": max},
+            scope=scope_of(self.model, with_deleted, with_archived))
+        orm = self._orm
+        async with orm._scope() as conn:
+            rows = await orm._executor.rows(conn, node, params)
+        return shape(self.model, rows[0], layout)
+
+    async def group_by(
+        self, *, by: Any, where: Any = None, count: Any = None, sum: Any = None, avg: Any = None,  # noqa: A002
+        min: Any = None, max: Any = None, having: Any = None, order_by: Any = None,  # noqa: A002
+        take: int | None = None, skip: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Records grouped ``by`` fields, with aggregates per group, filtered by ``having``, ordered and
+        paged: one statement (one pipeline on MongoDB). Rows: ``{"country": "DE", "sum": {"total": …}}``."""
+        node, params, layout = parse_group_by(
+            self._schema, self.model, by=by, where=where,
+            specs={"count": count, "sum": sum, "avg": avg, "min": min, "max": max},
+            having=having, order_by=order_by, take=take, skip=skip,
+            scope=scope_of(self.model, with_deleted, with_archived))
+        orm = self._orm
+        async with orm._scope() as conn:
+            rows = await orm._executor.rows(conn, node, params)
+        return [shape(self.model, r, layout, node.by) for r in rows]
 
     async def find_page(
         self, *, where: Any = None, order_by: Any = None, first: int = 20, after: str | None = None,

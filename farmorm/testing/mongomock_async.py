@@ -39,6 +39,12 @@ def _install_decimal128_ordering() -> None:
 
     bson_compare._farmorm = True  # type: ignore[attr-defined]
     filtering.bson_compare = bson_compare
+    compare_type = filtering._get_compare_type
+
+    def _get_compare_type(val: Any) -> Any:  # a Decimal128 is a number among numbers (group keys)
+        return 10 if isinstance(val, Decimal128) else compare_type(val)  # type: ignore[no-untyped-call]
+
+    filtering._get_compare_type = _get_compare_type
 
 
 _install_decimal128_ordering()
@@ -177,6 +183,45 @@ class _Matched:
         self.matched_count = matched
         self.modified_count = matched
         self.upserted_id = None
+def _install_decimal128_accumulators() -> None:
+    """mongomock's ``$min`` / ``$max`` cannot compare Decimal128 and its ``$avg`` skips it; the
+    server compares Decimal128 numerically and averages it to a Decimal128: do the same."""
+    import decimal
+
+    from bson.decimal128 import Decimal128
+    from mongomock import aggregate
+
+    ops = aggregate._GROUPING_OPERATOR_MAP
+    if getattr(ops["$min"], "_farmorm", False):
+        return
+
+    def plain(v: Any) -> Any:
+        return v.to_decimal() if isinstance(v, Decimal128) else v
+
+    def extreme(pick: Any) -> Any:
+        def run(values: Any) -> Any:
+            present = [v for v in values if v is not None]
+            return pick(present, key=plain) if present else None
+        run._farmorm = True  # type: ignore[attr-defined]
+        return run
+
+    def avg(values: Any) -> Any:
+        nums = [plain(v) for v in values
+                if isinstance(v, Decimal128) or (isinstance(v, (int, float)) and not isinstance(v, bool))]
+        if not nums:
+            return None
+        if any(isinstance(v, decimal.Decimal) for v in nums):
+            with decimal.localcontext(decimal.Context(prec=34)):
+                total = sum((decimal.Decimal(v) for v in nums), decimal.Decimal(0))
+                return Decimal128(total / len(nums))
+        return sum(nums) / float(len(nums))
+
+    ops["$min"] = extreme(min)
+    ops["$max"] = extreme(max)
+    ops["$avg"] = avg
+
+
+_install_decimal128_accumulators()
 
 
 class AsyncMongomockCursor:
@@ -241,6 +286,9 @@ class AsyncMongomockCollection:
     async def find_one(self, filter: Any = None, projection: Any = None, **kw: Any) -> Any:
         kw.pop("session", None)
         return self._coll.find_one(filter or {}, projection, **kw)
+
+    async def aggregate(self, pipeline: Any, session: Any = None, **kw: Any) -> AsyncMongomockCursor:
+        return AsyncMongomockCursor(self._coll.aggregate(pipeline, **kw))
 
     async def count_documents(self, filter: Any, session: Any = None, **kw: Any) -> int:
         return int(self._coll.count_documents(filter, **kw))

@@ -6,11 +6,13 @@ query shape.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from farmorm.query import nodes as n
+from farmorm.query.aggregate import ref_fields, ref_model
 from farmorm.query.plan import LINK_COLUMN
-from farmorm.schema.manifest import ModelMeta, Schema
+from farmorm.schema.manifest import FieldMeta, ModelMeta, Schema
 
 from .dialect import Fn, SqlDialect
 from .statement import EXPAND_MARK, SqlStatement
@@ -73,6 +75,8 @@ class SqlCompiler:
 
     # -- helpers ---------------------------------------------------------------------------
     def col(self, qual: str, model: ModelMeta, field: str) -> str:
+        if not qual:  # a group row's pseudo-field (``having``): its column is already an expression
+            return model.fields[field].column
         return f"{qual}.{self.d.quote(model.fields[field].column)}"
 
     def decoders(self, model: ModelMeta, columns: tuple[str, ...]) -> tuple[Fn | None, ...]:
@@ -202,7 +206,7 @@ class SqlCompiler:
             if link.per_parent:
                 partition = key
         where = self.where(ctx, model, q, node.where, extra)
-        order = [d.order(d.comparable(self.col(q, model, o.field), model.fields[o.field]), o.desc)
+        order = [d.order(d.comparable(self.col(q, model, o.field), model.fields[o.field]), o.desc, o.nulls)
                  for o in node.order_by]
         if partition is None:
             sql = f"SELECT {', '.join(cols)} FROM {source}{where}"
@@ -234,6 +238,71 @@ class SqlCompiler:
         ctx = _Ctx(self.d)
         sql = f"SELECT COUNT(*) FROM {self.d.table(model)} t0{self.where(ctx, model, 't0', node.where)}"
         return ctx.statement(sql, kind="scalar")
+
+    # -- aggregates ------------------------------------------------------------------------
+    def aggregates(self, model: ModelMeta, q: str, by: tuple[str, ...], aggs: tuple[n.Agg, ...]
+                   ) -> tuple[list[str], tuple[str, ...], tuple[Fn | None, ...], dict[str, FieldMeta]]:
+        """Result columns (group keys, then aggregates; ``avg`` as its sum and count), their names and
+        decoders, and the pseudo-fields ``having`` / ``order_by`` compile against (column = SQL)."""
+        d = self.d
+        cols: list[str] = []
+        names: list[str] = []
+        decoders: list[Fn | None] = []
+        for b in by:
+            cols.append(self.col(q, model, b))
+            names.append(b)
+            decoders.append(d.decoder(model.fields[b]))
+        refs = ref_fields(model, by, aggs)
+        for b in by:
+            refs[b] = replace(refs[b], column=self.col(q, model, b))
+        for a in aggs:
+            f = model.fields[a.field] if a.field is not None else None
+            expr = self.col(q, model, a.field) if a.field is not None else None
+            refs[a.key] = replace(refs[a.key], column=d.aggregate(a.fn, expr, f))
+            if a.fn == "count":
+                cols.append(d.aggregate("count", expr, f))
+                decoders.append(int)
+            elif a.fn in ("sum", "avg"):
+                assert f is not None
+                cols.append(d.aggregate("sum", expr, f))
+                decoders.append(int if f.value_kind in ("integer", "bigint") else d.decoder(f))
+            else:
+                cols.append(d.aggregate(a.fn, expr, f))
+                decoders.append(d.decoder(f) if f is not None else None)
+            names.append(a.key)
+            if a.fn == "avg":
+                cols.append(d.aggregate("count", expr, f))
+                names.append(a.key + ".n")
+                decoders.append(int)
+        return cols, tuple(names), tuple(decoders), refs
+
+    def _aggregate(self, node: n.Aggregate) -> SqlStatement:
+        model = self.schema.models[node.model]
+        ctx = _Ctx(self.d)
+        cols, names, decoders, _ = self.aggregates(model, "t0", (), node.aggs)
+        sql = f"SELECT {', '.join(cols)} FROM {self.d.table(model)} t0{self.where(ctx, model, 't0', node.where)}"
+        return ctx.statement(sql, kind="rows", columns=names, decoders=decoders)
+
+    def _groupby(self, node: n.GroupBy) -> SqlStatement:
+        d = self.d
+        model = self.schema.models[node.model]
+        ctx = _Ctx(d)
+        cols, names, decoders, refs = self.aggregates(model, "t0", node.by, node.aggs)
+        groups = ref_model(model, refs)
+        sql = f"SELECT {', '.join(cols)} FROM {d.table(model)} t0{self.where(ctx, model, 't0', node.where)}"
+        sql += " GROUP BY " + ", ".join(self.col("t0", model, b) for b in node.by)
+        if node.having is not None:
+            sql += f" HAVING {self.cond(ctx, groups, '', node.having)}"
+        order = []
+        for o in node.order_by:
+            ref = refs[o.field if o.field is not None else o.agg.key]  # type: ignore[union-attr]
+            order.append(d.order(d.comparable(ref.column, ref), o.desc, o.nulls))
+        if order:
+            sql += " ORDER BY " + ", ".join(order)
+        take = ctx.ph(node.take) if node.take is not None else None
+        skip = ctx.ph(node.skip) if node.skip is not None else None
+        sql += d.limit(take, skip)
+        return ctx.statement(sql, kind="rows", columns=names, decoders=decoders)
 
     # -- writes ----------------------------------------------------------------------------
     def returning(self, model: ModelMeta, fields: tuple[str, ...]) -> str:

@@ -101,9 +101,21 @@ class SqlDialect:
     def json_encoder(self) -> Fn | None:
         return None
 
-    def order(self, expr: str, desc: bool) -> str:
-        """ORDER BY item. farmorm's rule everywhere: NULLs first ascending, last descending."""
-        return f"{expr} {'DESC' if desc else 'ASC'}"
+    def order(self, expr: str, desc: bool, nulls: str | None = None) -> str:
+        """ORDER BY item. farmorm's rule everywhere: NULLs first ascending, last descending, unless
+        ``nulls`` ("first" / "last") says otherwise: then standard ``NULLS FIRST`` / ``NULLS LAST``
+        (SQLite 3.30+). The base assumes NULLs sort smallest by default, as SQLite's and MySQL's do."""
+        plain = f"{expr} {'DESC' if desc else 'ASC'}"
+        if nulls is None or nulls == ("last" if desc else "first"):
+            return plain
+        return f"{plain} NULLS {nulls.upper()}"
+
+    def aggregate(self, fn: str, expr: str | None, f: FieldMeta | None) -> str:
+        """One aggregate: ``COUNT(*)`` when ``expr`` is None. ``avg`` here only filters and sorts
+        groups (its returned value is finished exactly from ``sum`` and ``count``)."""
+        if expr is None:
+            return "COUNT(*)"
+        return f"{fn.upper()}({expr})"
 
     def limit(self, take: str | None, skip: str | None) -> str:
         if take is not None and skip is not None:

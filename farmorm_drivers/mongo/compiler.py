@@ -19,11 +19,13 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import re
+from dataclasses import replace
 from typing import Any, Callable
 
 from farmorm.core.driver import Compiled
 from farmorm.core.errors import validation_error
 from farmorm.query import nodes as n
+from farmorm.query.aggregate import ref_fields, ref_model
 from farmorm.query.plan import LINK_COLUMN
 from farmorm.query.values import normalize_decimal
 from farmorm.schema.manifest import FieldMeta, ModelMeta, Schema
@@ -300,7 +302,7 @@ class MongoCommand(Compiled):
                  decoders: tuple[Fn | None, ...] = (), document: dict[str, Any] | None = None,
                  rows: int = 0, width: int = 0, update: Any = None, upsert_filter: Any = None,
                  per_parent: int | None = None, through: dict[str, Any] | None = None,
-                 link_slot: P | None = None) -> None:
+                 link_slot: P | None = None, pipeline: list[Any] | None = None, single: bool = False) -> None:
         self.op = op
         self.collection = collection
         self.filter = {} if filter is None else filter
@@ -319,6 +321,10 @@ class MongoCommand(Compiled):
         self.per_parent = per_parent
         self.through = through
         self.link_slot = link_slot
+        #: ``aggregate``: the stages after ``$match`` (the filter), before ``$skip`` / ``$limit``
+        self.pipeline = pipeline
+        #: ``aggregate`` without groups: always one row (all NULL over no documents)
+        self.single = single
         self.subs = has_subs(self.filter)
 
     @property
@@ -344,6 +350,8 @@ class MongoCommand(Compiled):
             out["documents"] = f"{self.rows} x {self.document!r}"
         if self.update is not None:
             out["update"] = f(self.update)
+        if self.pipeline is not None:
+            out["pipeline"] = f(self.pipeline)
         if self.through is not None:
             out["through"] = self.through
         if self.per_parent is not None:
@@ -508,6 +516,90 @@ class MongoCompiler:
         model = self.model(node.model)
         return MongoCommand("count_documents", model.table, filter=self.where(model, node.where),
                             columns=("count",), decoders=(None,))
+
+    # -- aggregates ------------------------------------------------------------------------
+    def group_stages(self, model: ModelMeta, by: tuple[str, ...], aggs: tuple[n.Agg, ...]
+                     ) -> tuple[list[Any], tuple[str, ...], tuple[str, ...], tuple[Fn | None, ...], dict[str, FieldMeta]]:
+        """``$group`` + ``$project`` for group keys ``k<i>`` and aggregates ``a<j>``; the result
+        columns, their keys and decoders, and the pseudo-fields ``having`` / sorting filter on.
+
+        A sum over no non-null values is NULL as in SQL (``$sum`` alone would say 0): each sum
+        carries its non-null count ``a<j>n``, which also finishes an average exactly."""
+        group: dict[str, Any] = {"_id": {f"k{i}": {"$ifNull": [f"${self.col(model, b)}", None]}
+                                         for i, b in enumerate(by)} if by else None}
+        project: dict[str, Any] = {"_id": 0}
+        columns: list[str] = []
+        names: list[str] = []
+        decoders: list[Fn | None] = []
+        refs = ref_fields(model, by, aggs)
+        for i, b in enumerate(by):
+            project[f"k{i}"] = f"$_id.k{i}"
+            columns.append(b)
+            names.append(f"k{i}")
+            decoders.append(decoder(model.fields[b]))
+            refs[b] = replace(refs[b], column=f"k{i}")
+        for j, a in enumerate(aggs):
+            key = f"a{j}"
+            f = model.fields[a.field] if a.field is not None else None
+            value = f"${f.column}" if f is not None else None
+            present = {"$cond": [{"$eq": [{"$ifNull": [value, None]}, None]}, 0, 1]}
+            columns.append(a.key)
+            names.append(key)
+            refs[a.key] = replace(refs[a.key], column=key)
+            if a.fn == "count":
+                group[key] = {"$sum": 1 if f is None else present}
+                project[key] = 1
+                decoders.append(int)
+            elif a.fn in ("sum", "avg"):
+                assert f is not None
+                group[key] = {"$sum": value}
+                group[key + "n"] = {"$sum": present}
+                project[key] = {"$cond": [{"$gt": [f"${key}n", 0]}, f"${key}", None]}
+                project[key + "n"] = 1
+                decoders.append(int if f.value_kind in ("integer", "bigint") else decoder(f))
+                if a.fn == "avg":
+                    group[key + "v"] = {"$avg": value}
+                    project[key + "v"] = 1
+                    refs[a.key] = replace(refs[a.key], column=key + "v")
+                    columns.append(a.key + ".n")
+                    names.append(key + "n")
+                    decoders.append(int)
+            else:
+                group[key] = {f"${a.fn}": value}
+                project[key] = 1
+                decoders.append(decoder(f) if f is not None else None)
+        return [{"$group": group}, {"$project": project}], tuple(columns), tuple(names), tuple(decoders), refs
+
+    def _aggregate(self, node: n.Aggregate) -> MongoCommand:
+        model = self.model(node.model)
+        stages, columns, names, decoders, _ = self.group_stages(model, (), node.aggs)
+        return MongoCommand("aggregate", model.table, filter=self.where(model, node.where), pipeline=stages,
+                            columns=columns, column_names=names, decoders=decoders, single=True)
+
+    def _groupby(self, node: n.GroupBy) -> MongoCommand:
+        model = self.model(node.model)
+        stages, columns, names, decoders, refs = self.group_stages(model, node.by, node.aggs)
+        if node.having is not None:
+            stages.append({"$match": self.cond(ref_model(model, refs), node.having, False)})
+        flags: dict[str, Any] = {}
+        sort: dict[str, int] = {}
+        for i, o in enumerate(node.order_by):
+            col = refs[o.field if o.field is not None else o.agg.key].column  # type: ignore[union-attr]
+            if o.nulls is not None and o.nulls != ("last" if o.desc else "first"):
+                # NULLs sort smallest here too: a key that wants them the other way sorts on a flag first
+                flags[f"z{i}"] = {"$cond": [{"$eq": [{"$ifNull": [f"${col}", None]}, None]}, 1, 0]}
+                sort[f"z{i}"] = 1 if o.nulls == "last" else -1
+            sort[col] = -1 if o.desc else 1
+        if flags:
+            stages.append({"$addFields": flags})
+        if sort:
+            stages.append({"$sort": sort})
+        return MongoCommand(
+            "aggregate", model.table, filter=self.where(model, node.where), pipeline=stages,
+            skip=P(node.skip.index) if node.skip is not None else None,
+            limit=P(node.take.index) if node.take is not None else None,
+            columns=columns, column_names=names, decoders=decoders,
+        )
 
     # -- writes ----------------------------------------------------------------------------
     def _insert(self, node: n.Insert) -> MongoCommand:

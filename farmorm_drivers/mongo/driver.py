@@ -182,6 +182,9 @@ class MongoConnection(Connection):
         if op == "find":
             rows = await self._find(c, params)
             return Result(rows, len(rows))
+        if op == "aggregate":
+            rows = await self._aggregate(c, params)
+            return Result(rows, len(rows))
         if op == "count_documents":
             n = await self.coll(c.collection).count_documents(await self._filter(c, params), **self._kw())
             return Result([[int(n)]], 1)
@@ -265,6 +268,24 @@ class MongoConnection(Connection):
             rows = rows[skip:None if limit is None else skip + limit]
         if through is not None and "key" in through:
             rows = [r[:-1] for r in rows]
+        return rows
+
+    async def _aggregate(self, c: MongoCommand, params: Sequence[Any]) -> list[list[Any]]:
+        """One aggregation pipeline: ``$match``, the compiled stages, then ``$skip`` / ``$limit``."""
+        skip = int(params[c.skip.index]) if c.skip is not None and params[c.skip.index] is not None else 0
+        limit = int(params[c.limit.index]) if c.limit is not None and params[c.limit.index] is not None else None
+        docs: list[dict[str, Any]] = []
+        if limit != 0:  # $limit takes positive numbers only
+            stages = [{"$match": await self._filter(c, params)}, *fill(c.pipeline, params)]
+            if skip:
+                stages.append({"$skip": skip})
+            if limit is not None:
+                stages.append({"$limit": limit})
+            cursor = await _maybe(self.coll(c.collection).aggregate(stages, **self._kw()))
+            docs = await cursor.to_list(None)
+        rows = [self._row(c, d) for d in docs]
+        if c.single and not rows:  # no documents: one row of NULLs, as SQL's aggregate gives
+            rows = [[None] * len(c.column_names)]
         return rows
 
     async def _insert(self, c: MongoCommand, params: Sequence[Any]) -> Result:

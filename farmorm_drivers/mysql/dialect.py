@@ -90,6 +90,15 @@ class MysqlDialect(SqlDialect):
     def json_encoder(self) -> Fn | None:
         return encode_json
 
+    def order(self, expr: str, desc: bool, nulls: str | None = None) -> str:
+        # no NULLS FIRST / LAST: NULLs sort smallest, so a key that wants them the other way
+        # sorts on "is it NULL" first
+        default = "last" if desc else "first"
+        plain = f"{expr} {'DESC' if desc else 'ASC'}"
+        if nulls is None or nulls == default:
+            return plain
+        return f"({expr} IS NULL) {'DESC' if nulls == 'first' else 'ASC'}, {plain}"
+
     def limit(self, take: str | None, skip: str | None) -> str:
         if take is None and skip is not None:
             return f" LIMIT {MAX_LIMIT} OFFSET {skip}"

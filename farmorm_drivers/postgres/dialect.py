@@ -85,9 +85,11 @@ class PostgresDialect(SqlDialect):
     def json_encoder(self) -> Fn | None:
         return encode_json
 
-    def order(self, expr: str, desc: bool) -> str:
-        # PostgreSQL's default is the reverse (NULLs largest); farmorm's rule is the same everywhere
-        return f"{expr} DESC NULLS LAST" if desc else f"{expr} ASC NULLS FIRST"
+    def order(self, expr: str, desc: bool, nulls: str | None = None) -> str:
+        # PostgreSQL's default is the reverse (NULLs largest): always say where they go
+        if nulls is None:
+            nulls = "last" if desc else "first"
+        return f"{expr} {'DESC' if desc else 'ASC'} NULLS {nulls.upper()}"
 
     def limit(self, take: str | None, skip: str | None) -> str:
         if take is None and skip is not None:

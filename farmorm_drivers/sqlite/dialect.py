@@ -83,6 +83,26 @@ _DECODERS: dict[str, Fn] = {
 }
 
 
+#: the SQL function that finishes a decimal aggregate exactly (registered on every connection)
+DECIMAL_AGGREGATE = "farmorm_decimal"
+
+
+def decimal_aggregate(fn: str, values: str | None) -> str | None:
+    """``sum`` / ``min`` / ``max`` of decimals stored as text, exactly: SQLite's own SUM/MIN/MAX
+    would add them as REAL or compare them as text. ``values`` is a ``json_group_array``."""
+    if values is None:
+        return None
+    import decimal
+
+    numbers = [decimal.Decimal(v) for v in _json_decode(values) if v is not None]
+    if not numbers:
+        return None
+    if fn == "sum":
+        with decimal.localcontext(decimal.Context(prec=100)):  # 65 digits fit; never rounds
+            return str(sum(numbers, decimal.Decimal(0)))
+    return str(min(numbers) if fn == "min" else max(numbers))
+
+
 def _list_item(kind: str) -> Fn | None:
     if kind == "decimal":
         return float  # compared against CAST(col AS REAL)
@@ -112,6 +132,14 @@ class SqliteDialect(SqlDialect):
 
     def in_list(self, expr: str, ph: str, negated: bool) -> tuple[str, bool]:
         return (f"{expr} {'NOT IN' if negated else 'IN'} (SELECT value FROM json_each({ph}))", False)
+
+    def aggregate(self, fn: str, expr: str | None, f: FieldMeta | None) -> str:
+        if expr is not None and f is not None and f.value_kind == "decimal":
+            if fn == "avg":  # only filters and sorts groups: the returned avg is exact (sum / count)
+                return f"AVG(CAST({expr} AS REAL))"
+            if fn in ("sum", "min", "max"):
+                return f"{DECIMAL_AGGREGATE}('{fn}', json_group_array({expr}))"
+        return super().aggregate(fn, expr, f)
 
     def match(self, expr: str, kind: str, ph: str, insensitive: bool) -> tuple[str, Fn]:
         if insensitive:

@@ -59,6 +59,7 @@ from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
 from .._sql.statement import SqlStatement
 from .dialect import DECIMAL_FUNCTION, SqliteDialect, ddl_hooks, decimal_arith
+from .dialect import DECIMAL_AGGREGATE, SqliteDialect, ddl_hooks, decimal_aggregate
 
 CAPABILITIES = Capabilities(
     supports_numeric_ids=True,
@@ -307,6 +308,7 @@ class SqliteDriver(Driver):
         await conn.execute("PRAGMA foreign_keys = ON")
         # exact decimal arithmetic for atomic updates (decimals are text here)
         await conn.create_function(DECIMAL_FUNCTION, 3, decimal_arith, deterministic=True)
+        await conn.create_function(DECIMAL_AGGREGATE, 2, decimal_aggregate, deterministic=True)
         driver = cls(schema, conn, client=client, owned=owned, kind=kind)
         raw, run = getattr(conn, "_conn", None), getattr(conn, "_execute", None)
         if raw is not None and run is not None and hasattr(raw, "getlimit"):  # aiosqlite: on its own thread

@@ -81,3 +81,13 @@ def query_log() -> Callable[[Orm], list[str]]:
 
     return attach
 
+
+
+@pytest.fixture
+async def music_orm(make_orm: Callable[[Schema], Awaitable[Orm]]) -> Orm:
+    """The music store schema (tests/conformance/music.py), pushed and seeded."""
+    from .music import music_schema, seed_music
+
+    orm = await make_orm(music_schema)
+    await seed_music(orm)
+    return orm

@@ -125,3 +125,15 @@ async def test_builders_match_misses(orm: Orm, builders: list[tuple[str, ...]]) 
         await orm.user.count()
     assert orm.plan_cache.misses - start == 5
     assert len(builders) == orm.plan_cache.misses - start
+
+
+async def test_aggregate_and_group_by_compile_once(orm: Orm, builders: list[tuple[str, ...]]) -> None:
+    """A repeated aggregate / group_by shape (other where, having, take values) compiles once."""
+    misses, hits = await _repeat(orm, lambda i: orm.user.aggregate(
+        where={"age": {"gte": 20 + i}}, count=True, sum={"age": True}, avg={"age": True}, max={"created_at": True}))
+    assert (misses, hits) == (1, 11), "an aggregate shape compiled more than once"
+    misses, hits = await _repeat(orm, lambda i: orm.user.group_by(
+        by=["active"], where={"age": {"lt": 60 - i}}, count=True, sum={"age": True},
+        having={"count": {"_all": {"gte": i}}}, order_by={"sum": {"age": "desc"}}, take=1 + i % 3, skip=i % 2))
+    assert (misses, hits) == (1, 11), "a group_by shape compiled more than once"
+    assert len(builders) == 2
