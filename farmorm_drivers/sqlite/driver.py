@@ -58,8 +58,7 @@ from .._sql.aborted import TxTracker
 from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
 from .._sql.statement import SqlStatement
-from .dialect import DECIMAL_FUNCTION, SqliteDialect, ddl_hooks, decimal_arith
-from .dialect import DECIMAL_AGGREGATE, SqliteDialect, ddl_hooks, decimal_aggregate
+from .dialect import DECIMAL_AGGREGATE, DECIMAL_FUNCTION, SqliteDialect, ddl_hooks, decimal_aggregate, decimal_arith
 
 CAPABILITIES = Capabilities(
     supports_numeric_ids=True,
