@@ -77,13 +77,14 @@ docs-serve: $(STAMP)
 
 # Benchmarks: the raw driver (the floor), farmorm, SQLAlchemy Core/ORM and Tortoise on every reachable
 # backend, each in its own process (MongoDB only with FARMORM_MONGO_URL), the hot-path micro-benchmarks
-# and the PG relation strategies (see docs/performance.md).
+# the PG relation strategies and the typed client's per-call cost against the plain Orm (see docs/performance.md).
 # `make bench BENCH_ARGS="--backend postgres --rounds 9 --systems farmorm,tortoise"` narrows or lengthens a run.
 bench: $(STAMP) services
 	$(PY) -m benchmarks.runner --json $(BENCH_DIR)/latest.json $(BENCH_ARGS)
 	$(PY) -m benchmarks.micro --json $(BENCH_DIR)/micro.json
 	$(PY) -m benchmarks.pg_relation_strategies --if-reachable --json $(BENCH_DIR)/pg_relation_strategies.json
 	$(PY) -m benchmarks.stream_rss --json $(BENCH_DIR)/stream_rss.json
+	$(PY) -m benchmarks.typed_client --json $(BENCH_DIR)/typed_client.json
 
 # The same code on tiny counts (well under a minute): checks the runs work, not their speed.
 bench-smoke: $(STAMP) services
@@ -91,3 +92,4 @@ bench-smoke: $(STAMP) services
 	$(PY) -m benchmarks.micro --smoke
 	$(PY) -m benchmarks.pg_relation_strategies --if-reachable --smoke
 	$(PY) -m benchmarks.stream_rss --smoke
+	$(PY) -m benchmarks.typed_client --smoke

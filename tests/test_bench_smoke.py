@@ -68,3 +68,11 @@ def test_micro_smoke() -> None:
     report = run(smoke=True)
     assert [r["name"] for r in report] == [name for name, *_ in BENCHES]
     assert all(r["per_op_us"] > 0 for r in report)
+
+
+async def test_typed_client_bench_smoke() -> None:
+    from benchmarks.typed_client import run
+
+    report = await run(smoke=True)
+    assert [r["name"] for r in report["benches"]] == ["find_unique", "find_many_20", "transaction_fn", "attribute"]
+    assert all(r["plain_us"] > 0 and r["typed_us"] > 0 for r in report["benches"])
