@@ -50,6 +50,13 @@ U = TypeVar("U", contravariant=True)
 
 SortOrder = Literal["asc", "desc"]
 QueryMode = Literal["default", "insensitive"]
+
+
+class SortSpec(TypedDict):
+    """A sort direction with where NULLs go: ``{"sort": "desc", "nulls": "last"}``."""
+
+    sort: SortOrder
+    nulls: NotRequired[Literal["first", "last"]]
 #: the value of a json field: anything JSON can hold
 Json = Any
 #: what a decimal field accepts on write and in filters (``Decimal``, an ``int``, or decimal text)
@@ -105,6 +112,47 @@ NullableBoolFilter = TypedDict("NullableBoolFilter", {
     "eq": "bool | None", "not": "bool | None | NullableBoolFilter", "in": "list[bool] | tuple[bool, ...]",
     "not_in": "list[bool] | tuple[bool, ...]",
 }, total=False)
+
+
+# -- update data: a number field takes a value or one atomic operation (docs/queries.md) ---------
+class IntUpdate(TypedDict, total=False):
+    """One operation on an integer field in update data: ``{"increment": 1}``."""
+
+    set: int
+    increment: int
+    decrement: int
+    multiply: int
+    divide: int
+
+
+class NullableIntUpdate(TypedDict, total=False):
+    """One operation on a nullable integer field in update data (NULL stays NULL)."""
+
+    set: int | None
+    increment: int
+    decrement: int
+    multiply: int
+    divide: int
+
+
+class DecimalUpdate(TypedDict, total=False):
+    """One operation on a decimal field in update data: ``{"increment": Decimal("0.5")}``."""
+
+    set: DecimalInput
+    increment: DecimalInput
+    decrement: DecimalInput
+    multiply: DecimalInput
+    divide: DecimalInput
+
+
+class NullableDecimalUpdate(TypedDict, total=False):
+    """One operation on a nullable decimal field in update data (NULL stays NULL)."""
+
+    set: DecimalInput | None
+    increment: DecimalInput
+    decrement: DecimalInput
+    multiply: DecimalInput
+    divide: DecimalInput
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -221,6 +269,42 @@ class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U]):
         with_deleted: bool = False, with_archived: bool = False, as_: type[S],
     ) -> S | None: ...
 
+    # find_unique_or_raise / find_first_or_raise: NOT_FOUND instead of None
+    @overload
+    async def find_unique_or_raise(
+        self, *, where: WU, select: None = None, include: Inc | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> R: ...
+    @overload
+    async def find_unique_or_raise(
+        self, *, where: WU, select: Sel, include: None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> P: ...
+    @overload
+    async def find_unique_or_raise(
+        self, *, where: WU, select: Sel | None = None, include: None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+    ) -> S: ...
+
+    @overload
+    async def find_first_or_raise(
+        self, *, where: W | None = None, select: None = None, include: Inc | None = None,
+        order_by: O | Sequence[O] | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> R: ...
+    @overload
+    async def find_first_or_raise(
+        self, *, where: W | None = None, select: Sel, include: None = None,
+        order_by: O | Sequence[O] | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+    ) -> P: ...
+    @overload
+    async def find_first_or_raise(
+        self, *, where: W | None = None, select: Sel | None = None, include: None = None,
+        order_by: O | Sequence[O] | None = None, skip: int | None = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+    ) -> S: ...
+
     # stream (scalar fields only: include is refused)
     @overload
     def stream(
@@ -286,6 +370,17 @@ class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U]):
         expected_version: int | None = None, with_deleted: bool = False, with_archived: bool = False,
     ) -> P | None: ...
 
+    @overload
+    async def update_or_raise(
+        self, *, where: W, data: U, select: None = None, include: Inc | None = None,
+        expected_version: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+    ) -> R: ...
+    @overload
+    async def update_or_raise(
+        self, *, where: W, data: U, select: Sel, include: None = None,
+        expected_version: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+    ) -> P: ...
+
     async def update_many(self, *, where: W, data: U, with_deleted: bool = False,
                           with_archived: bool = False) -> int: ...
 
@@ -296,10 +391,53 @@ class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U]):
     async def upsert(self, *, where: WU, create: C, update: U | None = None, select: Sel,
                      include: None = None) -> P: ...
 
-    async def delete(self, *, where: W, with_archived: bool = False) -> int: ...
+    # delete: how many (0 or 1), or with select / include the deleted record as it was
+    @overload
+    async def delete(self, *, where: W, with_archived: bool = False, select: None = None,
+                     include: None = None) -> int: ...
+    @overload
+    async def delete(self, *, where: W, with_archived: bool = False, select: None = None,
+                     include: Inc) -> R | None: ...
+    @overload
+    async def delete(self, *, where: W, with_archived: bool = False, select: Sel,
+                     include: None = None) -> P | None: ...
+
     async def delete_many(self, *, where: W, with_archived: bool = False) -> int: ...
     async def hard_delete(self, *, where: W) -> int: ...
     async def hard_delete_many(self, *, where: W) -> int: ...
+
+
+#: the aggregate arguments and results (generated per model: ``UserCountInput`` …)
+CIn = TypeVar("CIn", contravariant=True)
+SIn = TypeVar("SIn", contravariant=True)
+MIn = TypeVar("MIn", contravariant=True)
+F = TypeVar("F", contravariant=True)
+H = TypeVar("H", contravariant=True)
+GO = TypeVar("GO", contravariant=True)
+AggR = TypeVar("AggR", covariant=True)
+GR = TypeVar("GR")
+
+
+class Aggregates(Protocol[W, CIn, SIn, MIn, F, H, GO, AggR, GR]):
+    """``aggregate`` and ``group_by`` (docs/aggregates.md), typed from the schema.
+
+    CIn: ``count=`` (``True``, or ``_all`` and fields); SIn: ``sum=`` / ``avg=`` (number fields);
+    MIn: ``min=`` / ``max=`` (number, datetime and string fields); F: a field ``by`` may name;
+    H: ``having``; GO: a group_by ``order_by``; AggR: aggregate's result; GR: a group_by row.
+    A result holds the keys that were asked for (every key is ``NotRequired``)."""
+
+    async def aggregate(
+        self, *, where: W | None = None, count: bool | CIn | None = None, sum: SIn | None = None,  # noqa: A002
+        avg: SIn | None = None, min: MIn | None = None, max: MIn | None = None,  # noqa: A002
+        with_deleted: bool = False, with_archived: bool = False,
+    ) -> AggR: ...
+
+    async def group_by(
+        self, *, by: F | Sequence[F], where: W | None = None, count: bool | CIn | None = None,
+        sum: SIn | None = None, avg: SIn | None = None, min: MIn | None = None,  # noqa: A002
+        max: MIn | None = None, having: H | None = None, order_by: GO | Sequence[GO] | None = None,  # noqa: A002
+        take: int | None = None, skip: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+    ) -> list[GR]: ...
 
 
 class SoftDeletes(Protocol[W]):
@@ -472,7 +610,8 @@ class TypedTransaction(Generic[C_client]):
 
 __all__ = [
     "Struct", "TypedDict", "NotRequired",
-    "SortOrder", "QueryMode", "DecimalInput", "Json",
+    "SortOrder", "SortSpec", "QueryMode", "DecimalInput", "Json",
+    "IntUpdate", "NullableIntUpdate", "DecimalUpdate", "NullableDecimalUpdate", "Aggregates",
     "StringFilter", "NullableStringFilter", "IntFilter", "NullableIntFilter", "DecimalFilter",
     "NullableDecimalFilter", "DateTimeFilter", "NullableDateTimeFilter", "BoolFilter", "NullableBoolFilter",
     "Page", "PageInfo", "TypedStream", "TypedModelClient", "SoftDeletes", "Archives",

@@ -14,6 +14,7 @@ as response models (docs/typed-client.md#fastapi-and-pydantic).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import keyword
 import re
@@ -28,13 +29,23 @@ _RECORD = {
 }
 #: what a write (and a where value) accepts per kind, where it is wider than what a read returns
 _INPUT = {"decimal": "DecimalInput"}
+#: aggregate functions (a field named like one cannot be a group_by key) and the kinds each takes
+FUNCTIONS = ("count", "sum", "avg", "min", "max")
+_NUMERIC = frozenset({"integer", "bigint", "decimal"})
+_MIN_MAX = _NUMERIC | {"datetime", "string"}
+AGGREGATE_SUFFIXES = (
+    "CountInput", "SumInput", "MinMaxInput", "CountResult", "SumResult", "AvgResult", "MinMaxResult",
+    "AggregateResult", "GroupField", "GroupRow", "CountHaving", "SumHaving", "AvgHaving", "MinMaxHaving", "Having",
+    "CountOrder", "SumOrder", "MinMaxOrder", "GroupOrderBy",
+)
 _FILTER = {
     "string": "StringFilter", "boolean": "BoolFilter", "integer": "IntFilter", "bigint": "IntFilter",
     "decimal": "DecimalFilter", "datetime": "DateTimeFilter",
 }
 #: names the module imports from farmorm.typed when it uses them
 _TYPED_NAMES = (
-    "Archives", "Json", "NotRequired", "Struct", "TypedDict", "BoolFilter", "DateTimeFilter", "DecimalFilter", "DecimalInput", "IntFilter", "NullableBoolFilter",
+    "Aggregates", "Archives", "DecimalUpdate", "IntUpdate", "Json", "NotRequired", "NullableDecimalUpdate",
+    "NullableIntUpdate", "SortSpec", "Struct", "TypedDict", "BoolFilter", "DateTimeFilter", "DecimalFilter", "DecimalInput", "IntFilter", "NullableBoolFilter",
     "NullableDateTimeFilter", "NullableDecimalFilter", "NullableIntFilter", "NullableStringFilter", "QueryMode",
     "SoftDeletes", "SortOrder", "StringFilter", "TypedModelClient", "TypedOrm",
 )
@@ -49,6 +60,16 @@ def _str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _alias_literal(name: str, values: list[str]) -> list[str]:
+    """``Name: TypeAlias = Literal[...]``, one value per line when it would not fit on one."""
+    if not values:
+        return [f"{name}: TypeAlias = Never"]
+    line = f"{name}: TypeAlias = Literal[{', '.join(_str(v) for v in values)}]"
+    if len(line) <= 100:
+        return [line]
+    return [f"{name}: TypeAlias = Literal[", *(f"    {_str(v)}," for v in values), "]"]
+
+
 def _doc(text: str, indent: str = "    ") -> str:
     safe = " ".join(text.split()).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     return f'{indent}"""{safe}"""'
@@ -59,7 +80,7 @@ class _Names:
     two models (or a model and farmorm's imports) that map to one name are an error."""
 
     SUFFIXES = ("", "Record", "Partial", "Where", "WhereUnique", "OrderBy", "Select", "Include", "Args",
-                "Create", "Update", "Client", "ListFilter", "RefFilter")
+                "Create", "Update", "Client", "ListFilter", "RefFilter", *AGGREGATE_SUFFIXES)
 
     def __init__(self, schema: Schema) -> None:
         self.base = {name: class_name(name) for name in schema.models}
@@ -178,8 +199,7 @@ class _Model:
             if f.value_kind != "enum":
                 continue
             lit = self.enum(f)
-            values = ", ".join(_str(v) for v in f.enum_values or ())
-            out.append(f"{lit}: TypeAlias = Literal[{values}]")
+            out += _alias_literal(lit, list(f.enum_values or ()))
             self.pending.discard(lit)
             for nullable in (f.nullable,):
                 fname = self.name(_pascal(f.name) + ("NullableFilter" if nullable else "Filter"))
@@ -300,15 +320,82 @@ class _Model:
     def update(self) -> list[str]:
         m = self.m
         single = m.identity if m.identity is not None and len(m.identity) == 1 else ()
-        items = [(f.name, self.value(f, write=True), False) for f in m.fields.values()
+        items = [(f.name, self.update_value(f), False) for f in m.fields.values()
                  if self._writable(f) and not f.is_id and f.name not in single]
         return _typeddict(self.name("Update"), items, total=False,
                           doc=f'Data to update records of model "{self.m.name}" (identity fields stay).', pending=self.pending)
 
+    def update_value(self, f: FieldMeta) -> str:
+        """A value, or for a number field one atomic operation (``{"increment": 1}``)."""
+        if f.kind not in _NUMERIC:
+            return self.value(f, write=True)
+        base, op = ("DecimalInput", "DecimalUpdate") if f.kind == "decimal" else ("int", "IntUpdate")
+        return f"{base} | Nullable{op} | None" if f.nullable else f"{base} | {op}"
+
+    # -- aggregate / group_by ------------------------------------------------------------------
+    def _agg_types(self) -> tuple[list[FieldMeta], list[FieldMeta], list[FieldMeta], list[FieldMeta]]:
+        fields = list(self.m.fields.values())
+        return (fields, [f for f in fields if f.value_kind in _NUMERIC], [f for f in fields if f.value_kind in _MIN_MAX],
+                [f for f in fields if f.name not in FUNCTIONS])
+
+    def aggregates(self) -> list[str]:
+        fields, num, mm, keys = self._agg_types()
+        name, model = self.name, self.m.name
+        out: list[str] = []
+
+        def td(suffix: str, items: list[tuple[str, str]], doc: str) -> None:
+            out.extend(_typeddict(name(suffix), [(k, v, False) for k, v in items], total=False, doc=doc,
+                                  pending=self.pending))
+            out.extend(["", ""])
+
+        def plain(f: FieldMeta) -> str:
+            return self.value(f, write=False).removesuffix(" | None")
+
+        td("CountInput", [("_all", "bool"), *((f.name, "bool") for f in fields)],
+           f'count= of model "{model}": _all counts records, a field its non-null values.')
+        td("SumInput", [(f.name, "bool") for f in num], f'sum= / avg= of model "{model}": its number fields.')
+        td("MinMaxInput", [(f.name, "bool") for f in mm],
+           f'min= / max= of model "{model}": its number, datetime and string fields.')
+        td("CountResult", [("_all", "int"), *((f.name, "int") for f in fields)], f'Counts of model "{model}".')
+        td("SumResult", [(f.name, f"{plain(f)} | None") for f in num], f'Sums of model "{model}" (None over no values).')
+        td("AvgResult", [(f.name, "_decimal.Decimal | None" if f.value_kind == "decimal" else "float | None")
+                         for f in num], f'Averages of model "{model}" (decimals stay exact).')
+        td("MinMaxResult", [(f.name, f"{plain(f)} | None") for f in mm], f'Minimums or maximums of model "{model}".')
+        aggs = [("count", f"int | {name('CountResult')}"), ("sum", name("SumResult")), ("avg", name("AvgResult")),
+                ("min", name("MinMaxResult")), ("max", name("MinMaxResult"))]
+        td("AggregateResult", aggs, f'aggregate() of model "{model}": the functions asked for.')
+        out += [*_alias_literal(name("GroupField"), [f.name for f in keys]), "", ""]
+        self.pending.discard(name("GroupField"))
+        td("GroupRow", [*((f.name, self.value(f, write=False)) for f in keys), *aggs],
+           f'A group_by() row of model "{model}": the grouped fields and the functions asked for.')
+        td("CountHaving", [("_all", "int | IntFilter"), *((f.name, "int | IntFilter") for f in fields)],
+           f'having on counts of model "{model}".')
+        td("SumHaving", [(f.name, "DecimalInput | DecimalFilter" if f.value_kind == "decimal" else "int | IntFilter")
+                         for f in num], f'having on sums of model "{model}".')
+        td("AvgHaving", [(f.name, "DecimalInput | DecimalFilter") for f in num], f'having on averages of model "{model}".')
+        td("MinMaxHaving", [(f.name, self.where_value(dataclasses.replace(f, nullable=False))) for f in mm],
+           f'having on minimums or maximums of model "{model}".')
+        h = name("Having")
+        td("Having", [*((f.name, self.where_value(f)) for f in keys), ("count", name("CountHaving")),
+                      ("sum", name("SumHaving")), ("avg", name("AvgHaving")), ("min", name("MinMaxHaving")),
+                      ("max", name("MinMaxHaving")), ("AND", f"{h} | Sequence[{h}]"), ("OR", f"{h} | Sequence[{h}]"),
+                      ("NOT", f"{h} | Sequence[{h}]")],
+           f'having of a group_by() on model "{model}": grouped fields and aggregates.')
+        order = "SortOrder | SortSpec"
+        td("CountOrder", [("_all", order), *((f.name, order) for f in fields)], f'Sort by counts of model "{model}".')
+        td("SumOrder", [(f.name, order) for f in num], f'Sort by sums or averages of model "{model}".')
+        td("MinMaxOrder", [(f.name, order) for f in mm], f'Sort by minimums or maximums of model "{model}".')
+        td("GroupOrderBy", [*((f.name, order) for f in keys), ("count", name("CountOrder")), ("sum", name("SumOrder")),
+                            ("avg", name("SumOrder")), ("min", name("MinMaxOrder")), ("max", name("MinMaxOrder"))],
+           f'order_by of a group_by() on model "{model}".')
+        return out[:-2]
+
     def client(self) -> list[str]:
         args = ", ".join(self.name(s) for s in ("Record", "Partial", "Where", "WhereUnique", "OrderBy", "Select",
                                                 "Include", "Create", "Update"))
-        bases = [f"TypedModelClient[{args}]"]
+        aggs = ", ".join(self.name(s) for s in ("Where", "CountInput", "SumInput", "MinMaxInput", "GroupField",
+                                                 "Having", "GroupOrderBy", "AggregateResult", "GroupRow"))
+        bases = [f"TypedModelClient[{args}]", f"Aggregates[{aggs}]"]
         if self.m.soft_delete_field:
             bases.append(f"SoftDeletes[{self.name('Where')}]")
         if self.m.archive_field:
@@ -342,7 +429,8 @@ def render_client(schema: Schema) -> str:
         blocks += [mod.struct(), mod.record(), mod.partial(), mod.where()]
         if m.name in targets:
             blocks.append(mod.relation_filters())
-        blocks += [mod.unique(), mod.order_by(), mod.select(), mod.include(), mod.args(), mod.create(), mod.update()]
+        blocks += [mod.unique(), mod.order_by(), mod.select(), mod.include(), mod.args(), mod.create(), mod.update(),
+                   mod.aggregates()]
     blocks.append(["# -- the client " + "-" * 80])
     blocks += [mod.client() for mod in models]
     typed = ["class TypedClient(TypedOrm, schema_hashes=SCHEMA_HASHES):",

@@ -73,6 +73,13 @@ async def test_queries_run_on_the_orms_own_model_clients(client: Any) -> None:
     page = await client.post.find_page(first=2, order_by={"score": "desc"})
     assert [p["title"] for p in page["items"]] == ["Post 1", "Post 2"] and page["page"]["has_more"]
 
+    await client.user.update(where={"id": ada["id"]}, data={"login_count": {"increment": 2}})
+    stats = await client.post.aggregate(count=True, sum={"score": True}, max={"title": True})
+    assert stats == {"count": 3, "sum": {"score": 12}, "max": {"title": "Post 2"}}
+    groups = await client.post.group_by(by="author_id", count=True, having={"count": {"_all": {"gte": 2}}})
+    assert groups == [{"author_id": ada["id"], "count": 3}]
+    assert (await client.user.find_unique_or_raise(where={"id": ada["id"]}))["login_count"] == 2
+
 
 async def test_structs_read_rows(client: Any, db: ModuleType) -> None:
     ada = await client.user.create(data={"email": "ada@example.com", "name": "Ada", "prefs": {"theme": "dark"}})

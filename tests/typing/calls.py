@@ -14,10 +14,12 @@ from typing import Literal, assert_type
 from db_types import (
     Post,
     PostPartial,
+    PostGroupRow,
     PostRecord,
     ProfileRecord,
     TypedClient,
     User,
+    UserAggregateResult,
     UserCreate,
     UserPartial,
     UserRecord,
@@ -127,11 +129,38 @@ async def correct(orm: Orm) -> None:
     await client.user.upsert(where={"email": "ada@example.com"}, create={"email": "ada@example.com", "name": "Ada"},
                              update={"name": "Ada"})
     await client.user.delete(where={"id": ada["id"]})
+    gone = await client.post.delete(where={"id": 7}, select={"title": True})
+    assert_type(gone, PostPartial | None)
+    gone_post = await client.post.delete(where={"id": 7}, include={"author": True})
+    assert_type(gone_post, PostRecord | None)
+    assert_type(await client.user.delete(where={"id": ada["id"]}), int)
+    assert_type(await client.user.find_unique_or_raise(where={"id": ada["id"]}), UserRecord)
+    assert_type(await client.post.find_first_or_raise(where={"published": True}, as_=Post), Post)
+    assert_type(await client.user.update_or_raise(where={"id": ada["id"]}, data={"name": "A"}), UserRecord)
     await client.user.restore(where={"id": ada["id"]})
     await client.post.archive(where={"published": False})
     await client.post.unarchive(where={"id": 7})
     await client.user.delete_many(where={"tier": "free"})
     await client.post.hard_delete_many(where={"published": False})
+
+    # atomic updates on number fields
+    await client.user.update(where={"id": "u1"}, data={"login_count": {"increment": 1}, "balance": {"multiply": 2},
+                                                       "age": {"set": None}})
+    await client.post.update_many(where={"published": True}, data={"score": {"decrement": 3}})
+
+    # aggregate and group_by
+    stats = await client.user.aggregate(where={"tier": "pro"}, count=True, sum={"balance": True},
+                                        avg={"login_count": True}, min={"joined_at": True}, max={"email": True})
+    assert_type(stats, UserAggregateResult)
+    total_balance = stats.get("sum", {}).get("balance")
+    assert_type(total_balance, Decimal | None)
+    await client.user.aggregate(count={"_all": True, "age": True})
+    groups = await client.post.group_by(by=["author_id", "published"], count=True, sum={"score": True},
+                                        having={"sum": {"score": {"gt": 10}}, "published": True},
+                                        order_by=[{"sum": {"score": "desc"}}, {"author_id": {"sort": "asc", "nulls": "last"}}],
+                                        take=10)
+    assert_type(groups, list[PostGroupRow])
+    await client.user.group_by(by="tier", avg={"balance": True}, having={"avg": {"balance": {"gte": Decimal(1)}}})
 
     # transactions hand out typed clients
     async with client.transaction() as tx:
@@ -181,6 +210,14 @@ async def incorrect(orm: Orm) -> None:
     await client.profile.restore(where={"id": "p1"})  # E: restore on a model without soft_delete=True
     await client.post.find_many(include={"author": True}, as_=Post)  # E: as_ reads scalar fields only
     await client.user.find_many(take="10")  # E: take is an int
+    await client.user.find_unique_or_raise(where={"name": "Ada"})  # E: find_unique_or_raise on a field that is not unique
+    await client.user.update(where={"id": "u1"}, data={"login_count": {"increment": "1"}})  # E: wrong value type in an atomic update
+    await client.user.update(where={"id": "u1"}, data={"name": {"increment": 1}})  # E: operator on the wrong type (atomic on text)
+    await client.user.aggregate(sum={"email": True})  # E: operator on the wrong type (sum of a string)
+    await client.user.aggregate(avg={"emial": True})  # E: unknown field in an aggregate
+    await client.post.group_by(by=["autor_id"], count=True)  # E: unknown field in group_by
+    await client.post.group_by(by="author_id", having={"sum": {"title": {"gt": 1}}})  # E: unknown field in having
+    await client.post.group_by(by="author_id", order_by={"count": {"_all": "up"}})  # E: wrong sort direction in a group order
     user = await client.user.find_first()
     assert user is not None
     print(user["age"] + 1)  # E: arithmetic on a nullable field

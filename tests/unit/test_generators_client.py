@@ -83,6 +83,16 @@ def test_records_where_and_inputs(db: ModuleType) -> None:
     assert db.STRUCTS["user"] is db.User and list(db.User.__struct_fields__[:2]) == ["id", "email"]
 
 
+def test_aggregate_inputs(db: ModuleType) -> None:
+    assert set(db.UserSumInput.__annotations__) == {"age", "login_count", "balance", "version"}
+    assert set(db.UserMinMaxInput.__annotations__) == {"id", "email", "name", "age", "login_count", "balance", "bio",
+                                                       "joined_at", "version", "deleted_at"}
+    assert set(db.UserCountInput.__annotations__) == {"_all", *schema.models["user"].fields}
+    assert typing.get_args(db.PostGroupField) == ("id", "author_id", "title", "published", "score", "archived_at")
+    assert {"count", "sum", "AND", "tier"} <= set(db.UserHaving.__annotations__)
+    assert db.UserAggregateResult.__required_keys__ == frozenset()
+
+
 def test_lifecycle_methods_only_where_the_model_has_the_option(db: ModuleType) -> None:
     assert SoftDeletes in _protocol_bases(db.UserClient) and Archives not in _protocol_bases(db.UserClient)
     assert Archives in _protocol_bases(db.PostClient) and SoftDeletes not in _protocol_bases(db.PostClient)
@@ -119,7 +129,7 @@ def _static_methods() -> dict[str, list[dict[str, object]]]:
     tree = ast.parse(Path(typed_module.__file__ or "").read_text(encoding="utf-8"))
     out: dict[str, list[dict[str, object]]] = {}
     for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name in ("TypedModelClient", "SoftDeletes", "Archives"):
+        if isinstance(node, ast.ClassDef) and node.name in ("TypedModelClient", "Aggregates", "SoftDeletes", "Archives"):
             for fn in node.body:
                 if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and not fn.name.startswith("_"):
                     assert not fn.args.args[1:] and fn.args.vararg is None and fn.args.kwarg is None, fn.name
