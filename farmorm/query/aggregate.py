@@ -21,7 +21,7 @@ from typing import Any
 from ..core.errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta, Schema
 from . import nodes as n
-from .parse import _LOGICAL, parse_count_arg, parse_where, with_visibility
+from .parse import _LOGICAL, _direction, parse_count_arg, parse_where, with_visibility
 
 #: aggregate functions, in result order
 FUNCTIONS: tuple[str, ...] = ("count", "sum", "avg", "min", "max")
@@ -214,10 +214,10 @@ def _group_order(model: ModelMeta, order_by: Any, by: tuple[str, ...], aggs: lis
                     (agg,) = _spec(model, key, {name: True})
                     if agg not in aggs:
                         aggs.append(agg)
-                    desc, nulls = order_direction(model, f"{key}.{name}", direction)
+                    desc, nulls = _direction(model, f"{key}.{name}", direction)
                     items.append(n.GroupOrder(agg=agg, desc=desc, nulls=nulls))
             elif key in by:
-                desc, nulls = order_direction(model, key, value)
+                desc, nulls = _direction(model, key, value)
                 items.append(n.GroupOrder(field=key, desc=desc, nulls=nulls))
             else:
                 raise validation_error(
@@ -230,33 +230,6 @@ def _group_order(model: ModelMeta, order_by: Any, by: tuple[str, ...], aggs: lis
         if not any(i.field == b for i in items):
             items.append(n.GroupOrder(field=b))
     return tuple(items)
-
-
-def order_direction(model: ModelMeta, name: str, value: Any) -> tuple[bool, Any]:
-    """``"asc"`` / ``"desc"`` / ``{"sort": "asc", "nulls": "last"}`` -> (desc, nulls)."""
-    nulls = None
-    direction = value
-    if isinstance(value, Mapping):
-        unknown = set(value) - {"sort", "nulls"}
-        if unknown or "sort" not in value:
-            raise validation_error(
-                f'Invalid order for "{name}" on model "{model.name}": use "asc", "desc" or '
-                '{"sort": "asc" | "desc", "nulls": "first" | "last"}.',
-                model=model.name, field=name,
-            )
-        direction, nulls = value["sort"], value.get("nulls")
-        if nulls not in (None, "first", "last"):
-            raise validation_error(
-                f'Invalid nulls "{nulls}" for "{name}" on model "{model.name}". Use "first" or "last".',
-                model=model.name, field=name,
-            )
-    if direction not in ("asc", "desc"):
-        raise validation_error(
-            f'Invalid order direction "{direction}" for field "{name}" on model "{model.name}". '
-            'Use "asc" or "desc".',
-            model=model.name, field=name,
-        )
-    return direction == "desc", nulls
 
 
 def parse_group_by(schema: Schema, model: ModelMeta, *, by: Any, where: Any, specs: Mapping[str, Any],

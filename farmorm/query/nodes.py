@@ -106,11 +106,25 @@ Condition = Union[Compare, IsNull, InList, Match, JsonEquals, Const, And, Or, No
 
 class OrderItem(Node, frozen=True):
     """One ORDER BY key. ``nulls`` overrides farmorm's default (NULLs first ascending, last
-    descending) with ``"first"`` or ``"last"``."""
+    descending) with ``"first"`` or ``"last"``.
+
+    ``path`` walks to-one relations from the model (``("album", "artist")``): the key is ``field``
+    of the record at the end (NULL when there is none). With ``count`` the last relation of the
+    path is a to-many one and the key is how many records it has (``field`` is empty)."""
 
     field: str
     desc: bool = False
     nulls: Literal["first", "last"] | None = None
+    path: tuple[str, ...] = ()
+    count: bool = False
+
+
+class RelationCount(Node, frozen=True):
+    """``select={"_count": {"posts": True}}``: how many related records (matching ``where``)
+    each record has; returned under ``record["_count"][relation]``."""
+
+    relation: str
+    where: Condition | None = None
 
 
 class Link(Node, frozen=True):
@@ -143,6 +157,10 @@ class Select(Node, frozen=True):
     #: row locks for a read inside a transaction: ``"update"`` (``FOR UPDATE``) or
     #: ``"update_skip_locked"`` (``FOR UPDATE SKIP LOCKED``); backends without row locks ignore it
     lock: Literal["update", "update_skip_locked"] | None = None
+    #: relation counts, returned as extra last columns named ``COUNT_PREFIX + relation``
+    counts: tuple[RelationCount, ...] = ()
+    #: Prisma's distinct: only the first row (in ``order_by`` order) of each combination of these fields
+    distinct: tuple[str, ...] = ()
 
 
 class Count(Node, frozen=True):

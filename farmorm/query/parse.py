@@ -328,8 +328,12 @@ def parse_where(schema: Schema, model: ModelMeta, where: Any, params: list[Any],
 # order_by, take, skip
 
 
-def parse_order(model: ModelMeta, order_by: Any) -> tuple[n.OrderItem, ...]:
-    """``{"f": "asc"}`` or a list of such mappings -> order items, in order."""
+def parse_order(model: ModelMeta, order_by: Any, schema: Schema | None = None) -> tuple[n.OrderItem, ...]:
+    """``{"f": "asc"}`` or a list of such mappings -> order items, in order.
+
+    A direction is ``"asc"`` / ``"desc"`` or ``{"sort": ..., "nulls": "first" | "last"}``. With
+    ``schema``, a to-one relation orders by its record's fields (``{"album": {"title": "asc"}}``,
+    at any depth) and a to-many relation by its count (``{"posts": {"_count": "desc"}}``)."""
     if order_by is None:
         return ()
     entries = [order_by] if isinstance(order_by, Mapping) else order_by
@@ -344,15 +348,71 @@ def parse_order(model: ModelMeta, order_by: Any) -> tuple[n.OrderItem, ...]:
                 f'"order_by" on model "{model.name}" must be a mapping or a list of mappings.', model=model.name
             )
         for name, direction in entry.items():
-            _field(model, name)
-            if direction not in ("asc", "desc"):
+            _order_key(schema, model, name, direction, (), items)
+    return tuple(items)
+
+
+def _order_key(schema: Schema | None, model: ModelMeta, name: Any, direction: Any, path: tuple[str, ...],
+               items: list[n.OrderItem]) -> None:
+    if name in model.relations and schema is not None:
+        rel = model.relations[name]
+        if len(path) >= MAX_WHERE_DEPTH:
+            raise validation_error(f'"order_by" on model "{model.name}" nests too deeply.', model=model.name)
+        if not isinstance(direction, Mapping) or not direction:
+            hint = '{"_count": "asc" | "desc"}' if rel.to_many else '{"<field>": "asc" | "desc"}'
+            raise validation_error(
+                f'order_by relation "{name}" on model "{model.name}" expects {hint}.', model=model.name, field=name
+            )
+        if rel.to_many:
+            if set(direction) != {"_count"}:
                 raise validation_error(
-                    f'Invalid order direction "{direction}" for field "{name}" on model "{model.name}". '
-                    'Use "asc" or "desc".',
+                    f'order_by to-many relation "{name}" on model "{model.name}" can only order by its count: '
+                    '{"_count": "asc" | "desc"}.',
                     model=model.name, field=name,
                 )
-            items.append(n.OrderItem(name, direction == "desc"))
-    return tuple(items)
+            desc, nulls = _direction(model, f"{name}._count", direction["_count"])
+            items.append(n.OrderItem("", desc, nulls, (*path, name), True))
+            return
+        target = schema.models[rel.target]
+        for sub, value in direction.items():
+            _order_key(schema, target, sub, value, (*path, name), items)
+        return
+    if name not in model.fields:
+        if name in model.relations:
+            raise validation_error(
+                f'find_page on model "{model.name}" cannot order by relation "{name}": a cursor pages over '
+                "the model's own fields.",
+                model=model.name, field=name,
+            )
+        raise _unknown_field(model, name)
+    desc, nulls = _direction(model, name, direction)
+    items.append(n.OrderItem(name, desc, nulls, path))
+
+
+def _direction(model: ModelMeta, name: str, value: Any) -> tuple[bool, Any]:
+    """``"asc"`` / ``"desc"`` / ``{"sort": "asc", "nulls": "last"}`` -> (desc, nulls)."""
+    nulls = None
+    direction = value
+    if isinstance(value, Mapping):
+        if set(value) - {"sort", "nulls"} or "sort" not in value:
+            raise validation_error(
+                f'Invalid order for field "{name}" on model "{model.name}": use "asc", "desc" or '
+                '{"sort": "asc" | "desc", "nulls": "first" | "last"}.',
+                model=model.name, field=name,
+            )
+        direction, nulls = value["sort"], value.get("nulls")
+        if nulls not in (None, "first", "last"):
+            raise validation_error(
+                f'Invalid nulls "{nulls}" for field "{name}" on model "{model.name}". Use "first" or "last".',
+                model=model.name, field=name,
+            )
+    if direction not in ("asc", "desc"):
+        raise validation_error(
+            f'Invalid order direction "{direction}" for field "{name}" on model "{model.name}". '
+            'Use "asc" or "desc".',
+            model=model.name, field=name,
+        )
+    return direction == "desc", nulls
 
 
 def parse_count_arg(model: ModelMeta, label: str, value: Any, params: list[Any]) -> n.Param | None:
@@ -371,26 +431,65 @@ def parse_count_arg(model: ModelMeta, label: str, value: Any, params: list[Any])
 # select / include -> Read
 
 
-def _selection(model: ModelMeta, select: Any, include: Any) -> tuple[list[str], dict[str, Any]]:
-    """Resolve select/include into (scalar fields, {relation name: sub-args or True})."""
+#: the select / include key of relation counts
+COUNT_KEY = "_count"
+
+
+def _count_spec(model: ModelMeta, value: Any) -> dict[str, Any]:
+    """``{"_count": {"posts": True, "comments": {"where": {...}}}}`` -> {relation: where or None}."""
+    if value in (None, False):
+        return {}
+    if not isinstance(value, Mapping):
+        raise validation_error(
+            f'"_count" on model "{model.name}" must map to-many relations to True or {{"where": ...}}.',
+            model=model.name,
+        )
+    out: dict[str, Any] = {}
+    for name, spec in value.items():
+        rel = model.relations.get(name)
+        if rel is None or not rel.to_many:
+            raise validation_error(
+                f'"_count" on model "{model.name}" names "{name}", which is not a to-many relation.',
+                model=model.name, field=name,
+            )
+        if spec in (None, False):
+            continue
+        if spec is True:
+            out[name] = None
+        elif isinstance(spec, Mapping) and set(spec) <= {"where"}:
+            out[name] = spec.get("where")
+        else:
+            raise validation_error(
+                f'"_count" of relation "{name}" on model "{model.name}" must be True or {{"where": ...}}.',
+                model=model.name, field=name,
+            )
+    return out
+
+
+def _selection(model: ModelMeta, select: Any, include: Any) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+    """Resolve select/include into (scalar fields, {relation name: sub-args or True}, {counted relation: where})."""
     if select is not None and include is not None:
         raise validation_error(
             f'Use either "select" or "include" on model "{model.name}", not both.', model=model.name
         )
     rels: dict[str, Any] = {}
+    counts: dict[str, Any] = {}
     if select is None:
         fields = list(model.fields)
         spec = include or {}
         if not isinstance(spec, Mapping):
             raise validation_error(f'"include" on model "{model.name}" must be a mapping.', model=model.name)
         for name, value in spec.items():
+            if name == COUNT_KEY and name not in model.relations:
+                counts = _count_spec(model, value)
+                continue
             if name not in model.relations:
                 raise validation_error(
                     f'Unknown relation "{name}" on model "{model.name}".', model=model.name, field=name
                 )
             if value:
                 rels[name] = value
-        return fields, rels
+        return fields, rels, counts
     if not isinstance(select, Mapping):
         raise validation_error(f'"select" on model "{model.name}" must be a mapping.', model=model.name)
     fields = []
@@ -406,9 +505,11 @@ def _selection(model: ModelMeta, select: Any, include: Any) -> tuple[list[str], 
         elif name in model.relations:
             if value:
                 rels[name] = value
+        elif name == COUNT_KEY:
+            counts = _count_spec(model, value)
         else:
             raise _unknown_field(model, name)
-    return fields, rels
+    return fields, rels, counts
 
 
 def parse_read(
@@ -430,9 +531,15 @@ def parse_read(
     Soft-deleted / archived records outside ``scope`` are left out at every level."""
     params = [] if params is None else params
     link_param = _add(params, None) if link is not None else None  # params[0]: parent keys
-    fields, rels = _selection(model, select, include)
+    fields, rels, counted = _selection(model, select, include)
+    counts = tuple(
+        n.RelationCount(name, _scoped_relation("some", parse_where(schema, schema.models[model.relations[name].target],
+                                                                   w, params, scope),
+                                               visibility(schema.models[model.relations[name].target], scope)))
+        for name, w in counted.items()
+    )
     cond = with_visibility(model, parse_where(schema, model, where, params, scope), scope)
-    order = parse_order(model, order_by)
+    order = parse_order(model, order_by, schema)
     single = link is not None and not link[0].to_many
     take_p = parse_count_arg(model, "take", take, params)
     skip_p = parse_count_arg(model, "skip", skip, params)
@@ -458,13 +565,15 @@ def parse_read(
             # to-one levels need no window: stitching keeps the first row per key, in order_by order
             link_node = n.Link(rel.remote_field, link_param,  # type: ignore[arg-type]
                                per_parent=take_p is not None or skip_p is not None)
+    for rname in counted:
+        need(model.relations[rname].local_field)  # the key related records are counted by
     rel_reads: list[RelationRead] = []
     for rname, sub in rels.items():
         rel = model.relations[rname]
         need(rel.local_field)
         rel_reads.append(_relation_read(schema, model, rel, sub, scope))
-    node = n.Select(model.name, tuple(columns), cond, order, take_p, skip_p, link_node)
-    return Read(node, params, tuple(rel_reads), tuple(hidden))
+    node = n.Select(model.name, tuple(columns), cond, order, take_p, skip_p, link_node, counts=counts)
+    return Read(node, params, tuple(rel_reads), tuple(hidden), tuple(counted))
 
 
 def _relation_read(schema: Schema, model: ModelMeta, rel: RelationMeta, sub: Any,
@@ -483,5 +592,12 @@ def _relation_read(schema: Schema, model: ModelMeta, rel: RelationMeta, sub: Any
                 model=model.name, field=rel.name,
             )
     read = parse_read(schema, target, **args, params=[], link=(rel, True), scope=scope)
+    for o in read.node.order_by:
+        if o.path or o.nulls is not None:
+            raise validation_error(
+                f'order_by of relation "{rel.name}" on model "{model.name}" orders by its own fields with '
+                '"asc" / "desc" only; ordering through relations and "nulls" apply to the top-level query.',
+                model=model.name, field=rel.name,
+            )
     child_key = LINK_COLUMN if rel.kind == "many_to_many" else rel.remote_field
     return RelationRead(rel.name, rel, read, rel.local_field, child_key, not rel.to_many)

@@ -15,6 +15,8 @@ from .nodes import Select
 
 #: Name of the extra last column a many-to-many level returns: the parent key it belongs to.
 LINK_COLUMN = "\x00link"
+#: Prefix of a relation-count column (``select={"_count": {...}}``); nested under ``"_count"``
+COUNT_PREFIX = "\x00count:"
 
 
 @dataclass(slots=True)
@@ -25,6 +27,8 @@ class Read:
     params: list[Any]
     relations: tuple[RelationRead, ...] = ()
     hidden: tuple[str, ...] = ()
+    #: relation names counted (``select={"_count": ...}``): their columns move under ``"_count"``
+    counts: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -72,3 +76,10 @@ def strip_hidden(records: list[dict[str, Any]], hidden: tuple[str, ...]) -> None
     for r in records:
         for h in hidden:
             r.pop(h, None)
+
+
+def nest_counts(records: list[dict[str, Any]], counts: tuple[str, ...]) -> None:
+    """Move the relation-count columns of ``records`` under ``record["_count"][relation]``."""
+    keys = [(COUNT_PREFIX + c, c) for c in counts]
+    for r in records:
+        r["_count"] = {name: int(r.pop(key) or 0) for key, name in keys}

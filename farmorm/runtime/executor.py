@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 
 from ..core.cache import PlanCache
 from ..core.driver import Compiled, Connection, Driver
-from ..query.plan import Read, collect_keys, stitch, strip_hidden
+from ..query.plan import Read, collect_keys, nest_counts, stitch, strip_hidden
 
 
 def row_builder(names: Sequence[str], decoders: Sequence[Callable[[Any], Any] | None]) -> Callable[[Sequence[Sequence[Any]]], list[dict[str, Any]]]:
@@ -125,6 +125,8 @@ class Executor:
         records = await self.rows(conn, read.node, read.params)
         if read.relations and records:
             await self.load_relations(conn, read, records)
+        if read.counts:
+            nest_counts(records, read.counts)
         if read.hidden:
             strip_hidden(records, read.hidden)
         return records
@@ -144,5 +146,7 @@ class Executor:
             if child.relations and children:
                 await self.load_relations(conn, child, children)
             stitch(records, rel, children)
+            if child.counts:
+                nest_counts(children, child.counts)
             if child.hidden:
                 strip_hidden(children, child.hidden)

@@ -336,8 +336,8 @@ class ModelClient:
         read = parse_read(self._schema, model, where=where, select=select, include=include,
                           order_by=order_by, take=take, skip=skip,
                           scope=scope_of(model, with_deleted, with_archived))
-        if read.relations:
-            rels = ", ".join(f'"{r.name}"' for r in read.relations)
+        if read.relations or read.counts:
+            rels = ", ".join(f'"{r}"' for r in [*(r.name for r in read.relations), *(["_count"] if read.counts else [])])
             raise validation_error(
                 f'A stream on model "{model.name}" reads scalar fields only; the query loads relations ({rels}). '
                 "Stream the records, then load relations per batch with find_many(where=..., include=...).",
@@ -418,8 +418,9 @@ class ModelClient:
         shown = [c for c in read.node.columns if c not in read.hidden]
         extra = tuple(k for k in keys if k not in shown)
         columns = read.node.columns + tuple(k for k in extra if k not in read.node.columns)
-        node = n.Select(model.name, columns, cond, order, read.node.take, None, None)
-        read = Read(node, params, read.relations, tuple(h for h in read.hidden if h not in extra))
+        node = n.Select(model.name, columns, cond, order, read.node.take, None, None,
+                        counts=read.node.counts, distinct=read.node.distinct)
+        read = Read(node, params, read.relations, tuple(h for h in read.hidden if h not in extra), read.counts)
         orm = self._orm
         if as_ is not None:
             async with orm._scope() as conn:
@@ -445,7 +446,7 @@ class ModelClient:
         if self.model.history and not self._in_history:
             return await self._history_create(data, select, include)
         values = create_values(self.model, data)
-        read = parse_read(self._schema, self.model, select=select, include=include)
+        read = self._plain_read(select, include, "create")
         node = n.Insert(self.model.name, tuple(values), 1, read.node.columns)
         orm = self._orm
         async with orm._scope(write=True) as conn:
@@ -462,7 +463,7 @@ class ModelClient:
         if self.model.history and not self._in_history:
             return await self._history_create_many(data, select)
         rows = create_rows(self.model, data)  # the key checks once per key set, not per row
-        read = parse_read(self._schema, self.model, select=select)
+        read = self._plain_read(select, None, "create_many")
         columns = [f for f in self.model.fields if any(f in r for r in rows)]
         generated = [f.name for f in self.model.fields.values() if f.generated == "increment"]
         for g in generated:
@@ -505,6 +506,17 @@ class ModelClient:
             return sorted(records, key=lambda r: r[ident[0]])  # generated ids grow in insert order
         return records
 
+    def _plain_read(self, select: Any, include: Any, operation: str) -> Read:
+        """The read-back shape of a write: relation counts are a read's (``find_*``), refused here."""
+        read = parse_read(self._schema, self.model, select=select, include=include)
+        if read.counts:
+            raise validation_error(
+                f'{operation} on model "{self.model.name}" cannot return "_count"; read the record back with '
+                "find_unique(select={\"_count\": ...}).",
+                model=self.model.name, field="_count",
+            )
+        return read
+
     async def _finish(self, conn: Any, read: Read, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if read.relations and records:
             await self._orm._executor.load_relations(conn, read, records)
@@ -538,7 +550,7 @@ class ModelClient:
             found: dict[str, Any] | None = await self.find_first(where=where, select=select, include=include,
                                                                  with_deleted=with_deleted, with_archived=with_archived)
             return found
-        read = parse_read(self._schema, self.model, select=select, include=include)
+        read = self._plain_read(select, include, "update")
         params: list[Any] = []
         columns, value_params, arith = assignments(values, params)
         cond = self._where(where, params, scope)
@@ -638,7 +650,7 @@ class ModelClient:
         create_vals, update_vals, conflict = upsert_values(self.model, where, create, update)
         if self.model.history and not self._in_history:
             return await self._history_upsert(where, create, update, select, include)
-        read = parse_read(self._schema, self.model, select=select, include=include)
+        read = self._plain_read(select, include, "upsert")
         params: list[Any] = list(create_vals.values())
         values = tuple(n.Param(i) for i in range(len(params)))
         update_columns, update_params, update_arith = assignments(update_vals, params)

@@ -29,8 +29,8 @@ def check_struct(model: ModelMeta, cls: Any, read: Read) -> type:
             model=name,
         )
     label = f'as_={cls.__name__} on model "{name}"'
-    if read.relations:
-        rels = ", ".join(f'"{r.name}"' for r in read.relations)
+    if read.relations or read.counts:
+        rels = ", ".join(f'"{r}"' for r in [*(r.name for r in read.relations), *(["_count"] if read.counts else [])])
         raise validation_error(
             f"{label} reads scalar fields only; the query loads relations ({rels}). "
             "Drop them from select/include, or read dicts (no as_).",

@@ -11,8 +11,8 @@ from typing import Any
 
 from farmorm.query import nodes as n
 from farmorm.query.aggregate import ref_fields, ref_model
-from farmorm.query.plan import LINK_COLUMN
-from farmorm.schema.manifest import FieldMeta, ModelMeta, Schema
+from farmorm.query.plan import COUNT_PREFIX, LINK_COLUMN
+from farmorm.schema.manifest import FieldMeta, ModelMeta, RelationMeta, Schema
 
 from .dialect import Fn, SqlDialect
 from .statement import EXPAND_MARK, SqlStatement
@@ -164,6 +164,47 @@ class SqlCompiler:
         negate = c.kind in ("none", "is_not")
         return f"{'NOT ' if negate else ''}EXISTS ({body})"
 
+    # -- ordering --------------------------------------------------------------------------
+    def order_item(self, ctx: _Ctx, model: ModelMeta, qual: str, o: n.OrderItem) -> str:
+        """An ORDER BY key; through relations it is a correlated scalar subquery per relation hop
+        (a to-one hop never multiplies rows, and a missing record gives NULL)."""
+        if not o.path:
+            return self.d.order(self.d.comparable(self.col(qual, model, o.field), model.fields[o.field]), o.desc, o.nulls)
+        return self.d.order(self.path_value(ctx, model, qual, o.path, o), o.desc, o.nulls)
+
+    def path_value(self, ctx: _Ctx, model: ModelMeta, qual: str, path: tuple[str, ...], o: n.OrderItem) -> str:
+        rel = model.relations[path[0]]
+        target = self.schema.models[rel.target]
+        t = ctx.alias()
+        if o.count and len(path) == 1:
+            return f"({self.relation_count(ctx, model, qual, rel, None)})"
+        if len(path) == 1:
+            value = self.d.comparable(self.col(t, target, o.field), target.fields[o.field])
+        else:
+            value = self.path_value(ctx, target, t, path[1:], o)
+        link = f"{self.col(t, target, rel.remote_field)} = {self.col(qual, model, rel.local_field)}"
+        return f"(SELECT {value} FROM {self.d.table(target)} {t} WHERE {link}{self.d.limit('1', None)})"
+
+    def relation_count(self, ctx: _Ctx, model: ModelMeta, qual: str, rel: RelationMeta,
+                       where: n.Condition | None) -> str:
+        """``SELECT COUNT(*)`` of the records ``rel`` links to the row ``qual`` (matching ``where``)."""
+        target = self.schema.models[rel.target]
+        t = ctx.alias()
+        local = self.col(qual, model, rel.local_field)
+        if rel.kind == "many_to_many":
+            through = self.schema.models[rel.through]  # type: ignore[index]
+            j = ctx.alias()
+            link = f"{self.col(j, through, rel.through_from)} = {local}"  # type: ignore[arg-type]
+            if where is None:
+                return f"SELECT COUNT(*) FROM {self.d.table(through)} {j} WHERE {link}"
+            source = (f"{self.d.table(through)} {j} JOIN {self.d.table(target)} {t} "
+                      f"ON {self.col(t, target, rel.remote_field)} = {self.col(j, through, rel.through_to)}")  # type: ignore[arg-type]
+        else:
+            source = f"{self.d.table(target)} {t}"
+            link = f"{self.col(t, target, rel.remote_field)} = {local}"
+        inner = f" AND ({self.cond(ctx, target, t, where)})" if where is not None else ""
+        return f"SELECT COUNT(*) FROM {source} WHERE {link}{inner}"
+
     def where(self, ctx: _Ctx, model: ModelMeta, qual: str, c: n.Condition | None, extra: list[str] | None = None) -> str:
         parts = list(extra or [])
         if c is not None:
@@ -181,6 +222,11 @@ class SqlCompiler:
         extra: list[str] = []
         out_columns = node.columns
         decoders = self.decoders(model, node.columns)
+        if node.counts:  # before the WHERE: their placeholders come first in the text
+            for rc in node.counts:
+                cols.append(f"({self.relation_count(ctx, model, q, model.relations[rc.relation], rc.where)})")
+            out_columns = out_columns + tuple(COUNT_PREFIX + rc.relation for rc in node.counts)
+            decoders = decoders + (int,) * len(node.counts)
         partition = None
         link = node.link
         if link is not None:
@@ -194,7 +240,7 @@ class SqlCompiler:
                 key = self.col(j, through, link.from_field)  # type: ignore[arg-type]
                 key_field = through.fields[link.from_field]  # type: ignore[index]
                 cols.append(key)
-                out_columns = node.columns + (LINK_COLUMN,)
+                out_columns = out_columns + (LINK_COLUMN,)
                 decoders = decoders + (d.decoder(key_field),)
             else:
                 key = self.col(q, model, link.field)
@@ -206,8 +252,7 @@ class SqlCompiler:
             if link.per_parent:
                 partition = key
         where = self.where(ctx, model, q, node.where, extra)
-        order = [d.order(d.comparable(self.col(q, model, o.field), model.fields[o.field]), o.desc, o.nulls)
-                 for o in node.order_by]
+        order = [self.order_item(ctx, model, q, o) for o in node.order_by]
         if partition is None:
             sql = f"SELECT {', '.join(cols)} FROM {source}{where}"
             if order:

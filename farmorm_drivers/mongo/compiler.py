@@ -26,7 +26,7 @@ from farmorm.core.driver import Compiled
 from farmorm.core.errors import validation_error
 from farmorm.query import nodes as n
 from farmorm.query.aggregate import ref_fields, ref_model
-from farmorm.query.plan import LINK_COLUMN
+from farmorm.query.plan import COUNT_PREFIX, LINK_COLUMN
 from farmorm.query.values import normalize_decimal
 from farmorm.schema.manifest import FieldMeta, ModelMeta, Schema
 
@@ -302,7 +302,8 @@ class MongoCommand(Compiled):
                  decoders: tuple[Fn | None, ...] = (), document: dict[str, Any] | None = None,
                  rows: int = 0, width: int = 0, update: Any = None, upsert_filter: Any = None,
                  per_parent: int | None = None, through: dict[str, Any] | None = None,
-                 link_slot: P | None = None, pipeline: list[Any] | None = None, single: bool = False) -> None:
+                 link_slot: P | None = None, pipeline: list[Any] | None = None, single: bool = False,
+                 counts: list[dict[str, Any]] | None = None) -> None:
         self.op = op
         self.collection = collection
         self.filter = {} if filter is None else filter
@@ -325,6 +326,8 @@ class MongoCommand(Compiled):
         self.pipeline = pipeline
         #: ``aggregate`` without groups: always one row (all NULL over no documents)
         self.single = single
+        #: relation counts filled after the read (see ``MongoCompiler.relation_counts``)
+        self.counts = counts
         self.subs = has_subs(self.filter)
 
     @property
@@ -468,20 +471,95 @@ class MongoCompiler:
         return {local: {"$nin": keys}}
 
     # -- reads -----------------------------------------------------------------------------
+    def relation_counts(self, model: ModelMeta, node: n.Select, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+        """How the connection counts related documents after the read: one ``$group`` per relation
+        over the read's keys (``select={"_count": ...}``), filling the count column ``index``."""
+        specs = []
+        for k, rc in enumerate(node.counts):
+            rel = model.relations[rc.relation]
+            target = self.model(rel.target)
+            inner = self.where(target, rc.where)
+            if rel.kind == "many_to_many":
+                through = self.model(rel.through)  # type: ignore[arg-type]
+                to_col = self.col(through, rel.through_to)  # type: ignore[arg-type]
+                filt = {} if inner == {} else {to_col: {"$in": Sub(target.table, inner, self.col(target, rel.remote_field))}}
+                coll, key = through.table, self.col(through, rel.through_from)  # type: ignore[arg-type]
+            else:
+                filt, coll, key = inner, target.table, self.col(target, rel.remote_field)
+            specs.append({"index": len(columns) + k, "local": columns.index(rel.local_field),
+                          "collection": coll, "key": key, "filter": filt})
+        return specs
+
+    def sort_pipeline(self, model: ModelMeta, order_by: tuple[n.OrderItem, ...]) -> list[Any]:
+        """``$lookup`` stages for keys through relations, NULL flags for keys whose ``nulls`` differ
+        from MongoDB's order (NULL smallest), and the ``$sort``."""
+        stages: list[Any] = []
+        flags: dict[str, Any] = {}
+        sort: dict[str, int] = {}
+        for i, o in enumerate(order_by):
+            if not o.path:
+                key = self.col(model, o.field)
+            else:
+                key = f"_o{i}"
+                current, local = model, self.col(model, model.relations[o.path[0]].local_field)
+                for h, rname in enumerate(o.path):
+                    rel = current.relations[rname]
+                    target = self.model(rel.target)
+                    hop = f"_o{i}_{h}"
+                    if o.count and h == len(o.path) - 1:
+                        if rel.kind == "many_to_many":
+                            through = self.model(rel.through)  # type: ignore[arg-type]
+                            source, foreign = through.table, self.col(through, rel.through_from)  # type: ignore[arg-type]
+                        else:
+                            source, foreign = target.table, self.col(target, rel.remote_field)
+                        stages.append({"$lookup": {"from": source, "localField": local, "foreignField": foreign, "as": hop}})
+                        stages.append({"$addFields": {key: {"$size": f"${hop}"}}})
+                        break
+                    stages.append({"$lookup": {"from": target.table, "localField": local,
+                                               "foreignField": self.col(target, rel.remote_field), "as": hop}})
+                    # the record or NULL (never an empty array, whatever $arrayElemAt does out of range)
+                    stages.append({"$addFields": {hop: {"$cond": [{"$gt": [{"$size": f"${hop}"}, 0]},
+                                                                  {"$arrayElemAt": [f"${hop}", 0]}, None]}}})
+                    if h == len(o.path) - 1:
+                        stages.append({"$addFields": {key: {"$ifNull": [f"${hop}.{self.col(target, o.field)}", None]}}})
+                    else:
+                        current, local = target, f"{hop}.{self.col(target, target.relations[o.path[h + 1]].local_field)}"
+            if o.nulls is not None and o.nulls != ("last" if o.desc else "first"):
+                flags[f"_z{i}"] = {"$cond": [{"$eq": [{"$ifNull": [f"${key}", None]}, None]}, 1, 0]}
+                sort[f"_z{i}"] = 1 if o.nulls == "last" else -1
+            sort[key] = -1 if o.desc else 1
+        if flags:
+            stages.append({"$addFields": flags})
+        if sort:
+            stages.append({"$sort": sort})
+        return stages
+
     def _select(self, node: n.Select) -> MongoCommand:
         model = self.model(node.model)
         filt = self.where(model, node.where)
         columns = node.columns
         names = tuple(self.col(model, c) for c in columns)
         decoders = self.decoders(model, columns)
-        sort = [(self.col(model, o.field), -1 if o.desc else 1) for o in node.order_by]
+        counts = self.relation_counts(model, node, columns) if node.counts else None
+        if node.counts:
+            columns = columns + tuple(COUNT_PREFIX + rc.relation for rc in node.counts)
+            names = names + tuple(COUNT_PREFIX + rc.relation for rc in node.counts)
+            decoders = decoders + (int,) * len(node.counts)
         skip = P(node.skip.index) if node.skip is not None else None
         limit = P(node.take.index) if node.take is not None else None
+        if node.link is None and any(o.path or (o.nulls is not None and o.nulls != ("last" if o.desc else "first"))
+                                     for o in node.order_by):
+            # find() sorts by the document's own fields only: an aggregation pipeline sorts the rest
+            stages = self.sort_pipeline(model, node.order_by)
+            stages.append({"$project": self.projection(model, node.columns)})
+            return MongoCommand("aggregate", model.table, filter=filt, pipeline=stages, skip=skip, limit=limit,
+                                columns=columns, column_names=names, decoders=decoders, counts=counts)
+        sort = [(self.col(model, o.field), -1 if o.desc else 1) for o in node.order_by]
         link = node.link
         through = None
         per_parent = None
         link_slot = None
-        proj_cols = columns
+        proj_cols = node.columns
         if link is not None:
             key_field = model.fields[link.field]
             key_col = key_field.column
@@ -509,7 +587,7 @@ class MongoCompiler:
         return MongoCommand(
             "find", model.table, filter=filt, projection=proj, sort=sort, skip=skip, limit=limit,
             columns=columns, column_names=names, decoders=decoders, per_parent=per_parent,
-            through=through, link_slot=link_slot,
+            through=through, link_slot=link_slot, counts=counts,
         )
 
     def _count(self, node: n.Count) -> MongoCommand:

@@ -181,9 +181,13 @@ class MongoConnection(Connection):
         op = c.op
         if op == "find":
             rows = await self._find(c, params)
+            if c.counts and rows:
+                await self._relation_counts(c, params, rows)
             return Result(rows, len(rows))
         if op == "aggregate":
             rows = await self._aggregate(c, params)
+            if c.counts and rows:
+                await self._relation_counts(c, params, rows)
             return Result(rows, len(rows))
         if op == "count_documents":
             n = await self.coll(c.collection).count_documents(await self._filter(c, params), **self._kw())
@@ -287,6 +291,21 @@ class MongoConnection(Connection):
         if c.single and not rows:  # no documents: one row of NULLs, as SQL's aggregate gives
             rows = [[None] * len(c.column_names)]
         return rows
+
+    async def _relation_counts(self, c: MongoCommand, params: Sequence[Any], rows: list[list[Any]]) -> None:
+        """Fill each relation-count column: one ``$group`` per counted relation over the rows' keys."""
+        for spec in c.counts or ():
+            local = spec["local"]
+            keys = list(dict.fromkeys(r[local] for r in rows if r[local] is not None))
+            found: dict[Any, int] = {}
+            if keys:
+                filt = spec["filter"]
+                match = and_([{spec["key"]: {"$in": keys}}, fill(filt, params, await self._subs(filt, params))])
+                cursor = await _maybe(self.coll(spec["collection"]).aggregate(
+                    [{"$match": match}, {"$group": {"_id": "$" + spec["key"], "n": {"$sum": 1}}}], **self._kw()))
+                found = {d["_id"]: d["n"] for d in await cursor.to_list(None)}
+            for r in rows:
+                r[spec["index"]] = found.get(r[local], 0)
 
     async def _insert(self, c: MongoCommand, params: Sequence[Any]) -> Result:
         template = c.document or {}

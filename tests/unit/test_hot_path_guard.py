@@ -40,7 +40,7 @@ async def orm(request: pytest.FixtureRequest) -> AsyncIterator[Orm]:
     try:
         await push_schema(schema, client)
         await client.user.create_many(data=[_user(i) for i in range(1, 41)])
-        await client.post.create_many(data=[{"id": i, "user_id": (i - 1) // 2 + 1, "title": f"t{i}"}
+        await client.post.create_many(data=[{"id": i, "user_id": (i - 1) // 2 + 1, "title": f"t{i}", "body": "b"}
                                             for i in range(1, 81)])
         yield client
     finally:
