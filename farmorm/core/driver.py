@@ -11,7 +11,7 @@ import inspect
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncContextManager, Callable, Literal, Sequence
+from typing import Any, AsyncContextManager, Callable, Literal, Mapping, Sequence
 
 import msgspec
 
@@ -88,10 +88,13 @@ class DriverHandle:
 
 
 class Result(msgspec.Struct):
-    """Rows (sequences aligned with the compiled statement's ``columns``) and an affected-row count."""
+    """Rows (sequences aligned with the compiled statement's ``columns``) and an affected-row count.
+
+    ``columns`` is set for a raw statement (``kind="raw"``): the result set's own column names."""
 
     rows: Sequence[Sequence[Any]]
     rowcount: int = -1
+    columns: Sequence[str] | None = None
 
 
 class Compiled(abc.ABC):
@@ -157,6 +160,18 @@ class Connection(abc.ABC):
         """Drop the physical connection at once: its protocol or transaction state is unknown (a
         cancel mid-statement, a lost COMMIT reply). The pool must never hand it out again. The
         default does nothing (a driver without a pool of its own)."""
+
+    def native(self) -> Any:
+        """The native connection under this one (``orm.raw.connection()``: COPY, LISTEN, ...)."""
+        raise NotImplementedError(f"{type(self).__name__} lends no native connection")
+
+    async def raw_command(self, command: Mapping[str, Any]) -> dict[str, Any]:
+        """Run a database command document (``orm.raw.command``; MongoDB)."""
+        raise NotImplementedError(f"{type(self).__name__} runs no command documents")
+
+    async def raw_aggregate(self, collection: str, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Run an aggregation pipeline on ``collection`` (``orm.raw.aggregate``; MongoDB)."""
+        raise NotImplementedError(f"{type(self).__name__} runs no aggregation pipelines")
 
     async def cursor(self, compiled: Any, params: Sequence[Any], batch_size: int) -> RowCursor:
         """Open a cursor over the rows of the read ``compiled`` (``orm.<model>.stream``), fetched

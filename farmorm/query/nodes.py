@@ -288,7 +288,27 @@ class Upsert(Node, frozen=True):
     update_arith: tuple[Arith, ...] = ()
 
 
-Statement = Union[Select, Count, Aggregate, GroupBy, Insert, Update, Delete, Upsert]
+# ---------------------------------------------------------------------------------------------
+# Raw SQL (``orm.raw``): the caller's text split at its placeholders and identifiers.
+
+
+class RawIdent(Node, frozen=True):
+    """A schema name spliced into raw SQL: ``{model}`` (its table) or ``{model.field}`` (its column),
+    quoted by the dialect."""
+
+    model: str
+    field: str | None = None
+
+
+class Raw(Node, frozen=True):
+    """Hand-written SQL: text pieces, ``Param`` slots (``$1`` is ``Param(0)``) and ``RawIdent``
+    names; ``fetch`` asks for the result rows (with their column names), else the row count."""
+
+    parts: tuple[Union[str, Param, RawIdent], ...]
+    fetch: bool
+
+
+Statement = Union[Select, Count, Aggregate, GroupBy, Insert, Update, Delete, Upsert, Raw]
 
 TRUE = Const(True)
 FALSE = Const(False)

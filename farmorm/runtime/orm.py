@@ -15,6 +15,7 @@ from ..core.errors import OrmError, SchemaError, validation_error
 from ..schema.manifest import Schema
 from .executor import Executor
 from .model import ModelClient
+from .raw import RawClient
 from .transaction import (
     Gate,
     Transaction,
@@ -186,6 +187,13 @@ class Orm:
         if not callable(callback):
             raise validation_error(f"on_commit() expects a callable, got {callback!r}.")
         state.hooks.append(callback)
+
+    @property
+    def raw(self) -> RawClient:
+        """Hand-written statements with bound values only: ``await orm.raw.fetch(sql, *args)``,
+        ``execute``; MongoDB ``command`` / ``aggregate``; ``async with orm.raw.connection()``.
+        Reached as ``tx.raw`` they run on the transaction's connection (see ``farmorm.runtime.raw``)."""
+        return RawClient(self.schema, self._driver, lambda: self._scope(write=True))
 
     @property
     def outbox(self) -> OutboxClient:

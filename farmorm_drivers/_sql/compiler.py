@@ -454,3 +454,20 @@ class SqlCompiler:
             columns=node.returning, decoders=self.decoders(model, node.returning),
         )
 
+    # -- raw SQL ---------------------------------------------------------------------------
+    def _raw(self, node: n.Raw) -> SqlStatement:
+        """The caller's text with this dialect's placeholders and quoted schema names. With
+        "format" placeholders (%s) the driver interpolates, so a literal % is doubled."""
+        d = self.d
+        ctx = _Ctx(d)
+        escape = d.placeholder_style == "format" and any(isinstance(p, n.Param) for p in node.parts)
+        out = []
+        for p in node.parts:
+            if isinstance(p, str):
+                out.append(p.replace("%", "%%") if escape else p)
+            elif isinstance(p, n.Param):
+                out.append(ctx.ph(p))
+            else:
+                model = self.schema.models[p.model]
+                out.append(d.table(model) if p.field is None else d.quote(model.fields[p.field].column))
+        return ctx.statement("".join(out), kind="raw" if node.fetch else "count")

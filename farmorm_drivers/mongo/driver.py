@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import time
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Mapping, Sequence
 
 import anyio
 
@@ -209,6 +209,42 @@ class MongoConnection(Connection):
         if op == "upsert":
             return await self._upsert(c, params)
         raise TypeError(f"unknown Mongo command {op!r}")
+
+    # -- raw (orm.raw) ---------------------------------------------------------------------
+    def native(self) -> Any:
+        return self.db  # the database handle; inside a transaction pass session=conn.session yourself
+
+    async def raw_command(self, command: Mapping[str, Any]) -> dict[str, Any]:
+        driver = self.driver
+        name = str(next(iter(command), ""))
+        started = time.perf_counter()
+        try:
+            result = dict(await self.db.command(dict(command), **self._kw()))
+        except BaseException as exc:
+            if driver.listeners:
+                driver.emit(name, 0, started, 0, exc)
+            raise
+        if driver.listeners:
+            driver.emit(name, 0, started, 1, None)
+        return result
+
+    async def raw_aggregate(self, collection: str, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        driver = self.driver
+        started = time.perf_counter()
+        try:
+            cursor = await _maybe(self.coll(collection).aggregate([dict(s) for s in pipeline], **self._kw()))
+            docs = [dict(d) for d in await cursor.to_list(None)]
+        except BaseException as exc:
+            try:
+                exc.__farmorm_collection__ = collection  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001
+                pass
+            if driver.listeners:
+                driver.emit("aggregate", 0, started, 0, exc)
+            raise
+        if driver.listeners:
+            driver.emit("aggregate", 0, started, len(docs), None)
+        return docs
 
     def _row(self, c: MongoCommand, doc: dict[str, Any]) -> list[Any]:
         return [doc.get(name) for name in c.column_names]

@@ -142,7 +142,8 @@ class MysqlConnection(Connection):
                     result = Result((), rowcount)
                 else:
                     rows = await cur.fetchall()
-                    result = Result(rows, len(rows))
+                    names = [d[0] for d in cur.description or ()] if kind == "raw" else None
+                    result = Result(rows, len(rows) if names is None or cur.description else cur.rowcount, names)
         except BaseException as exc:
             if self.fresh and self._stale_read(exc, sql, kind):
                 self.fresh = False
@@ -167,6 +168,9 @@ class MysqlConnection(Connection):
         if driver.listeners:
             driver.emit(sql, len(args), started, result.rowcount, None)
         return result
+
+    def native(self) -> Any:
+        return self.conn
 
     async def _rollback_quietly(self) -> None:
         # cleanup, not a statement of the caller's: no query event, so listeners see the error last

@@ -101,6 +101,14 @@ class PostgresConnection(Connection):
         try:
             if kind == "count":
                 result = Result((), _rowcount(await self.conn.execute(sql, *args)))
+            elif kind == "raw":  # orm.raw.fetch: the rows and their column names
+                named = getattr(self.conn, "fetch_named", None)
+                if named is not None:
+                    names, rows = await named(sql, *args)
+                else:  # asyncpg Records carry their names
+                    rows = await self.conn.fetch(sql, *args)
+                    names = list(rows[0].keys()) if rows else []
+                result = Result(rows, len(rows), names)
             else:
                 rows = await self.conn.fetch(sql, *args)
                 result = Result(rows, len(rows))
@@ -119,6 +127,9 @@ class PostgresConnection(Connection):
         if driver.listeners:
             driver.emit(sql, len(args), started, result.rowcount, None)
         return result
+
+    def native(self) -> Any:
+        return getattr(self.conn, "raw", self.conn)  # psycopg's connection under its wrapper
 
     async def _probe_namespace(self, exc: BaseException) -> None:
         """Tell a missing namespace from a missing table: PostgreSQL reports both as 42P01."""

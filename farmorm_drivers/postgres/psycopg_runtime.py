@@ -56,6 +56,14 @@ class PsycopgConnection:
             await cur.execute(sql, args if args else None)
             return await cur.fetchall() if cur.description is not None else []
 
+    async def fetch_named(self, sql: str, *args: Any) -> tuple[list[str], Sequence[Any]]:
+        """The rows and their column names (``orm.raw.fetch``)."""
+        async with self.raw.cursor() as cur:
+            await cur.execute(sql, args if args else None)
+            if cur.description is None:
+                return [], []
+            return [d.name for d in cur.description], await cur.fetchall()
+
     async def fetchval(self, sql: str, *args: Any) -> Any:
         rows = await self.fetch(sql.replace("$1", "%s"), *args)
         return rows[0][0] if rows else None

@@ -148,6 +148,12 @@ class SqliteConnection(Connection):
                 rowcount = cursor.rowcount
                 await cursor.close()
                 result = Result((), rowcount)
+            elif kind == "raw":  # orm.raw.fetch: the rows and their column names
+                cursor = await self.conn.execute(sql, args)
+                rows = await cursor.fetchall()
+                names = [d[0] for d in cursor.description or ()]
+                await cursor.close()
+                result = Result(rows, len(rows), names)
             else:
                 rows = await self.conn.execute_fetchall(sql, args)
                 result = Result(rows, len(rows))
@@ -171,6 +177,9 @@ class SqliteConnection(Connection):
             # an app connection in sqlite3's legacy mode opened an implicit transaction: end it
             await self.conn.commit()
         return result
+
+    def native(self) -> Any:
+        return self.conn
 
     async def begin(self, isolation: str | None = None) -> None:
         # SQLite transactions are serializable; IMMEDIATE takes the write lock up front, so two

@@ -101,7 +101,7 @@ async def test_one_statement_per_update(make_orm, query_log, backend) -> None:
     await orm.counter.update_many(where={"id": c["id"]}, data={"hits": {"increment": 1}})
     assert len(log) == 1 and "SELECT" not in log[0].upper()
     if backend == "postgres":
-        assert '"hits" = "hits" + $1' in log[0]
+        assert '"hits" = "hits" + ' in log[0]
 
 
 async def test_fifty_concurrent_increments_lose_nothing(make_orm) -> None:
