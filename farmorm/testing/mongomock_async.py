@@ -372,9 +372,6 @@ class AsyncMongomockCollection:
         self._coll.delete_one({"_id": found["_id"]})
         return {k: v for k, v in found.items() if projection is None or k in projection or k == "_id"}
 
-    async def aggregate(self, pipeline: Any, session: Any = None, **kw: Any) -> AsyncMongomockCursor:
-        return AsyncMongomockCursor(self._coll.aggregate(pipeline, **kw))
-
     async def delete_one(self, filter: Any, session: Any = None) -> Any:
         return self._coll.delete_one(filter)
 
