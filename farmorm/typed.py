@@ -615,5 +615,5 @@ __all__ = [
     "StringFilter", "NullableStringFilter", "IntFilter", "NullableIntFilter", "DecimalFilter",
     "NullableDecimalFilter", "DateTimeFilter", "NullableDateTimeFilter", "BoolFilter", "NullableBoolFilter",
     "Page", "PageInfo", "TypedStream", "TypedModelClient", "SoftDeletes", "Archives",
-    "TypedOrm", "TypedTransaction", "model_hash",
+    "TypedOrm", "TypedTransaction",
 ]
