@@ -17,6 +17,7 @@ from farmorm.typed import (
     DecimalInput,
     IntFilter,
     NotRequired,
+    RelationCountOrder,
     SortOrder,
     SortSpec,
     StringFilter,
@@ -53,6 +54,7 @@ class AuthorRecord(TypedDict):
     name: str
     created_at: _dt.datetime
     articles: NotRequired["list[ArticleRecord]"]
+    _count: NotRequired["AuthorRelationCounts"]
 
 
 class AuthorPartial(TypedDict, total=False):
@@ -63,6 +65,7 @@ class AuthorPartial(TypedDict, total=False):
     name: str
     created_at: _dt.datetime
     articles: "list[ArticlePartial]"
+    _count: "AuthorRelationCounts"
 
 
 class AuthorWhere(TypedDict, total=False):
@@ -96,6 +99,18 @@ AuthorRefFilter = TypedDict(
 )
 
 
+class AuthorCountSelect(TypedDict, total=False):
+    """"_count" in a select or include of model "author"."""
+
+    articles: "bool | ArticleCountArgs"
+
+
+class AuthorRelationCounts(TypedDict, total=False):
+    """"_count" of a record of model "author": the relations asked for."""
+
+    articles: int
+
+
 class AuthorUniqueById(TypedDict):
     """Names one record of model "author" by id."""
 
@@ -114,10 +129,11 @@ AuthorWhereUnique: TypeAlias = AuthorUniqueById | AuthorUniqueByEmail
 class AuthorOrderBy(TypedDict, total=False):
     """Sort order of model "author"."""
 
-    id: SortOrder
-    email: SortOrder
-    name: SortOrder
-    created_at: SortOrder
+    id: SortOrder | SortSpec
+    email: SortOrder | SortSpec
+    name: SortOrder | SortSpec
+    created_at: SortOrder | SortSpec
+    articles: RelationCountOrder
 
 
 class AuthorSelect(TypedDict, total=False):
@@ -128,12 +144,14 @@ class AuthorSelect(TypedDict, total=False):
     name: bool
     created_at: bool
     articles: "bool | ArticleArgs"
+    _count: AuthorCountSelect
 
 
 class AuthorInclude(TypedDict, total=False):
     """Which relations of model "author" to read with every field."""
 
     articles: "bool | ArticleArgs"
+    _count: AuthorCountSelect
 
 
 class AuthorArgs(TypedDict, total=False):
@@ -397,6 +415,12 @@ ArticleRefFilter = TypedDict(
 )
 
 
+class ArticleCountArgs(TypedDict, total=False):
+    """Which related records of model "article" a "_count" counts."""
+
+    where: ArticleWhere
+
+
 class ArticleUniqueById(TypedDict):
     """Names one record of model "article" by id."""
 
@@ -415,13 +439,14 @@ ArticleWhereUnique: TypeAlias = ArticleUniqueById | ArticleUniqueBySlug
 class ArticleOrderBy(TypedDict, total=False):
     """Sort order of model "article"."""
 
-    id: SortOrder
-    author_id: SortOrder
-    slug: SortOrder
-    title: SortOrder
-    body: SortOrder
-    version: SortOrder
-    created_at: SortOrder
+    id: SortOrder | SortSpec
+    author_id: SortOrder | SortSpec
+    slug: SortOrder | SortSpec
+    title: SortOrder | SortSpec
+    body: SortOrder | SortSpec
+    version: SortOrder | SortSpec
+    created_at: SortOrder | SortSpec
+    author: AuthorOrderBy
 
 
 class ArticleSelect(TypedDict, total=False):
@@ -775,6 +800,7 @@ __all__ = [
     "ArticleAvgHaving",
     "ArticleAvgResult",
     "ArticleClient",
+    "ArticleCountArgs",
     "ArticleCountHaving",
     "ArticleCountInput",
     "ArticleCountOrder",
@@ -814,6 +840,7 @@ __all__ = [
     "AuthorCountInput",
     "AuthorCountOrder",
     "AuthorCountResult",
+    "AuthorCountSelect",
     "AuthorCreate",
     "AuthorGroupField",
     "AuthorGroupOrderBy",
@@ -829,6 +856,7 @@ __all__ = [
     "AuthorPartial",
     "AuthorRecord",
     "AuthorRefFilter",
+    "AuthorRelationCounts",
     "AuthorSelect",
     "AuthorSumHaving",
     "AuthorSumInput",
