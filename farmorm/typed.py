@@ -114,6 +114,12 @@ NullableBoolFilter = TypedDict("NullableBoolFilter", {
 }, total=False)
 
 
+class RelationCountOrder(TypedDict):
+    """Sort by how many related records a to-many relation has: ``{"posts": {"_count": "desc"}}``."""
+
+    _count: SortOrder | SortSpec
+
+
 # -- update data: a number field takes a value or one atomic operation (docs/queries.md) ---------
 class IntUpdate(TypedDict, total=False):
     """One operation on an integer field in update data: ``{"increment": 1}``."""
@@ -610,10 +616,10 @@ class TypedTransaction(Generic[C_client]):
 
 __all__ = [
     "Struct", "TypedDict", "NotRequired",
-    "SortOrder", "SortSpec", "QueryMode", "DecimalInput", "Json",
+    "SortOrder", "SortSpec", "RelationCountOrder", "QueryMode", "DecimalInput", "Json",
     "IntUpdate", "NullableIntUpdate", "DecimalUpdate", "NullableDecimalUpdate", "Aggregates",
     "StringFilter", "NullableStringFilter", "IntFilter", "NullableIntFilter", "DecimalFilter",
     "NullableDecimalFilter", "DateTimeFilter", "NullableDateTimeFilter", "BoolFilter", "NullableBoolFilter",
     "Page", "PageInfo", "TypedStream", "TypedModelClient", "SoftDeletes", "Archives",
-    "TypedOrm", "TypedTransaction", "model_hash",
+    "TypedOrm", "TypedTransaction",
 ]

@@ -45,7 +45,7 @@ _FILTER = {
 #: names the module imports from farmorm.typed when it uses them
 _TYPED_NAMES = (
     "Aggregates", "Archives", "DecimalUpdate", "IntUpdate", "Json", "NotRequired", "NullableDecimalUpdate",
-    "NullableIntUpdate", "SortSpec", "Struct", "TypedDict", "BoolFilter", "DateTimeFilter", "DecimalFilter", "DecimalInput", "IntFilter", "NullableBoolFilter",
+    "NullableIntUpdate", "RelationCountOrder", "SortSpec", "Struct", "TypedDict", "BoolFilter", "DateTimeFilter", "DecimalFilter", "DecimalInput", "IntFilter", "NullableBoolFilter",
     "NullableDateTimeFilter", "NullableDecimalFilter", "NullableIntFilter", "NullableStringFilter", "QueryMode",
     "SoftDeletes", "SortOrder", "StringFilter", "TypedModelClient", "TypedOrm",
 )
@@ -80,7 +80,8 @@ class _Names:
     two models (or a model and farmorm's imports) that map to one name are an error."""
 
     SUFFIXES = ("", "Record", "Partial", "Where", "WhereUnique", "OrderBy", "Select", "Include", "Args",
-                "Create", "Update", "Client", "ListFilter", "RefFilter", *AGGREGATE_SUFFIXES)
+                "Create", "Update", "Client", "ListFilter", "RefFilter", "CountSelect", "RelationCounts", "CountArgs",
+                *AGGREGATE_SUFFIXES)
 
     def __init__(self, schema: Schema) -> None:
         self.base = {name: class_name(name) for name in schema.models}
@@ -223,12 +224,16 @@ class _Model:
     def record(self) -> list[str]:
         items = [(f.name, self.value(f, write=False), False) for f in self.m.fields.values()]
         items += [(r.name, self.relation_type(r, "Record"), True) for r in self.m.relations.values()]
+        if self.to_many():
+            items.append(("_count", self.name("RelationCounts"), True))
         return _typeddict(self.name("Record"), items, total=True,
                           doc=f'A record of model "{self.m.name}" (relations only when included).', pending=self.pending)
 
     def partial(self) -> list[str]:
         items = [(f.name, self.value(f, write=False), False) for f in self.m.fields.values()]
         items += [(r.name, self.relation_type(r, "Partial"), False) for r in self.m.relations.values()]
+        if self.to_many():
+            items.append(("_count", self.name("RelationCounts"), False))
         return _typeddict(self.name("Partial"), items, total=False,
                           doc=f'A record of model "{self.m.name}" read with select: only the selected keys.', pending=self.pending)
 
@@ -280,18 +285,48 @@ class _Model:
         self.pending.discard(self.name("WhereUnique"))
         return out
 
+    def to_many(self) -> list[RelationMeta]:
+        return [r for r in self.m.relations.values() if r.to_many]
+
+    def counts(self) -> list[str]:
+        """``_count`` in select / include (how many related records per to-many relation) and its result."""
+        if not self.to_many():
+            return []
+        return [
+            *_typeddict(self.name("CountSelect"),
+                        [(r.name, f"bool | {self.name('CountArgs', r.target)}", False) for r in self.to_many()],
+                        total=False, doc=f'"_count" in a select or include of model "{self.m.name}".',
+                        pending=self.pending),
+            "",
+            "",
+            *_typeddict(self.name("RelationCounts"), [(r.name, "int", False) for r in self.to_many()], total=False,
+                        doc=f'"_count" of a record of model "{self.m.name}": the relations asked for.',
+                        pending=self.pending),
+        ]
+
+    def count_args(self) -> list[str]:
+        return _typeddict(self.name("CountArgs"), [("where", self.name("Where"), False)], total=False,
+                          doc=f'Which related records of model "{self.m.name}" a "_count" counts.',
+                          pending=self.pending)
+
     def order_by(self) -> list[str]:
-        items = [(f.name, "SortOrder", False) for f in self.m.fields.values()]
+        items = [(f.name, "SortOrder | SortSpec", False) for f in self.m.fields.values()]
+        items += [(r.name, "RelationCountOrder" if r.to_many else self.name("OrderBy", r.target), False)
+                  for r in self.m.relations.values()]
         return _typeddict(self.name("OrderBy"), items, total=False, doc=f'Sort order of model "{self.m.name}".', pending=self.pending)
 
     def select(self) -> list[str]:
         items = [(f.name, "bool", False) for f in self.m.fields.values()]
         items += [(r.name, f"bool | {self.name('Args', r.target)}", False) for r in self.m.relations.values()]
+        if self.to_many():
+            items.append(("_count", self.name("CountSelect"), False))
         return _typeddict(self.name("Select"), items, total=False,
                           doc=f'Which fields and relations of model "{self.m.name}" to read.', pending=self.pending)
 
     def include(self) -> list[str]:
         items = [(r.name, f"bool | {self.name('Args', r.target)}", False) for r in self.m.relations.values()]
+        if self.to_many():
+            items.append(("_count", self.name("CountSelect"), False))
         return _typeddict(self.name("Include"), items, total=False,
                           doc=f'Which relations of model "{self.m.name}" to read with every field.', pending=self.pending)
 
@@ -419,6 +454,7 @@ def render_client(schema: Schema) -> str:
     pending = {n for m in schema.models.values() for n in names.all_of(m)}
     models = [_Model(schema, names, m, pending) for m in schema.models.values()]
     targets = {r.target for m in schema.models.values() for r in m.relations.values()}
+    many_targets = {r.target for m in schema.models.values() for r in m.relations.values() if r.to_many}
     blocks: list[list[str]] = []
     for mod in models:
         m = mod.m
@@ -429,6 +465,10 @@ def render_client(schema: Schema) -> str:
         blocks += [mod.struct(), mod.record(), mod.partial(), mod.where()]
         if m.name in targets:
             blocks.append(mod.relation_filters())
+        if m.name in many_targets:
+            blocks.append(mod.count_args())
+        if mod.to_many():
+            blocks.append(mod.counts())
         blocks += [mod.unique(), mod.order_by(), mod.select(), mod.include(), mod.args(), mod.create(), mod.update(),
                    mod.aggregates()]
     blocks.append(["# -- the client " + "-" * 80])

@@ -1,6 +1,6 @@
 """Every public name appears in backticks somewhere in the user docs (docs/*.md, not the "_" notes).
 
-Covered: ``farmorm.__all__``, ``farmorm.setup.__all__``, the model client's query methods and the
+Covered: ``farmorm.__all__``, ``farmorm.setup.__all__``, ``farmorm.typed.__all__``, the model client's query methods and the
 ``Orm`` client's public methods and attributes. A name counts as documented when some backticked
 span mentions it as a whole word (``orm.user.find_many(...)`` documents ``find_many``).
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import farmorm
 import farmorm.setup
+import farmorm.typed
 from farmorm import ModelClient, Orm
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -39,6 +40,7 @@ def required_names() -> dict[str, set[str]]:
     return {
         "farmorm.__all__": set(farmorm.__all__),
         "farmorm.setup.__all__": set(farmorm.setup.__all__),
+        "farmorm.typed.__all__": set(farmorm.typed.__all__),
         "model client methods": set(MODEL_METHODS) | _public_members(ModelClient),
         "Orm members": set(ORM_MEMBERS) | _public_members(Orm),
     }

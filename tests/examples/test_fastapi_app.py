@@ -143,3 +143,36 @@ async def test_cursor_pagination(client: httpx.AsyncClient) -> None:
         after = body["page"]["next_cursor"]
     assert pages == 3
     assert sorted(seen) == [f"s{i}" for i in range(5)] and len(seen) == 5
+
+
+def test_generated_types_are_fresh() -> None:
+    """examples/fastapi_app/db_types.py is what `farmorm generate client` writes for its schema."""
+    from pathlib import Path
+
+    from examples.fastapi_app.schema import schema
+    from farmorm.generators.client import render_client
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "fastapi_app" / "db_types.py"
+    assert path.read_text(encoding="utf-8") == render_client(schema), \
+        "regenerate: farmorm generate client --out examples/fastapi_app/db_types.py"
+
+
+def test_openapi_describes_the_records() -> None:
+    """The generated record TypedDicts are the routes' response models: OpenAPI has their fields,
+    types and required keys (no server needed to build the schema)."""
+    spec = create_app("postgresql://unused").openapi()
+    schemas = spec["components"]["schemas"]
+    article = schemas["ArticleRecord"]
+    assert article["required"] == ["id", "author_id", "slug", "title", "body", "version", "created_at"]
+    assert article["properties"]["created_at"] == {"type": "string", "format": "date-time", "title": "Created At"}
+    assert article["properties"]["version"]["type"] == "integer"
+    assert article["properties"]["author"]["anyOf"] == [{"$ref": "#/components/schemas/AuthorRecord"},
+                                                        {"type": "null"}]  # a relation: optional key
+    assert "author" not in article["required"]
+    ok = spec["paths"]["/articles/{article_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"] == {"$ref": "#/components/schemas/ArticleRecord"}
+    created = spec["paths"]["/authors"]["post"]["responses"]["201"]["content"]["application/json"]
+    assert created["schema"] == {"$ref": "#/components/schemas/AuthorRecord"}
+    page = schemas["ArticlePage"]["properties"]["items"]["items"]
+    assert page == {"$ref": "#/components/schemas/ArticleSummary"}
+    assert schemas["ArticleSummary"]["required"] == ["id", "slug", "title", "author"]

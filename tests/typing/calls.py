@@ -88,6 +88,13 @@ async def correct(orm: Orm) -> None:
         prof = u.get("profile")
         assert_type(prof, ProfileRecord | None)
 
+    # relation counts and ordering through relations, NULLs first or last
+    counted = await client.user.find_many(select={"name": True, "_count": {"posts": {"where": {"published": True}}}},
+                                          order_by=[{"posts": {"_count": "desc"}}, {"age": {"sort": "asc", "nulls": "last"}}])
+    assert_type(counted[0].get("_count", {}).get("posts"), int | None)
+    await client.user.find_many(include={"_count": {"posts": True}})
+    await client.post.find_many(order_by={"author": {"name": "asc"}})
+
     # select: the partial record (Python cannot follow a select; the typed route is as_=)
     picked = await client.user.find_many(select={"email": True, "posts": {"select": {"title": True}}})
     assert_type(picked, list[UserPartial])
@@ -210,6 +217,10 @@ async def incorrect(orm: Orm) -> None:
     await client.profile.restore(where={"id": "p1"})  # E: restore on a model without soft_delete=True
     await client.post.find_many(include={"author": True}, as_=Post)  # E: as_ reads scalar fields only
     await client.user.find_many(take="10")  # E: take is an int
+    await client.user.find_many(select={"_count": {"postz": True}})  # E: unknown relation in _count
+    await client.post.find_many(select={"_count": {"author": True}})  # E: _count of a to-one relation
+    await client.user.find_many(order_by={"posts": "desc"})  # E: a to-many relation sorts by its _count
+    await client.user.find_many(order_by={"age": {"sort": "asc", "nulls": "middle"}})  # E: wrong nulls position
     await client.user.find_unique_or_raise(where={"name": "Ada"})  # E: find_unique_or_raise on a field that is not unique
     await client.user.update(where={"id": "u1"}, data={"login_count": {"increment": "1"}})  # E: wrong value type in an atomic update
     await client.user.update(where={"id": "u1"}, data={"name": {"increment": 1}})  # E: operator on the wrong type (atomic on text)

@@ -66,13 +66,16 @@ def test_update_data_leaves_out_managed_fields(db: ModuleType) -> None:
 
 
 def test_records_where_and_inputs(db: ModuleType) -> None:
-    assert db.UserRecord.__optional_keys__ == {"posts", "profile"}  # relations only when included
+    # relations and relation counts only when asked for
+    assert db.UserRecord.__optional_keys__ == {"posts", "profile", "_count"}
+    assert "_count" not in db.PostRecord.__annotations__  # no to-many relation, nothing to count
+    assert set(db.UserCountSelect.__annotations__) == {"posts"}
+    assert set(db.UserOrderBy.__annotations__) == {*schema.models["user"].fields, "posts", "profile"}
     assert "version" in db.UserRecord.__required_keys__ and "deleted_at" in db.UserRecord.__required_keys__
     assert db.UserPartial.__required_keys__ == frozenset()
     where = set(db.UserWhere.__annotations__)
     assert {"AND", "OR", "NOT", "posts", "profile", "tier", "mood"} <= where
-    assert set(db.UserOrderBy.__annotations__) == set(schema.models["user"].fields)
-    assert set(db.UserInclude.__annotations__) == {"posts", "profile"}
+    assert set(db.UserInclude.__annotations__) == {"posts", "profile", "_count"}
     assert set(db.PostListFilter.__annotations__) == {"some", "every", "none"}
     assert set(db.UserRefFilter.__annotations__) == {"is", "is_not"}
     assert typing.get_args(db.UserTier) == ("free", "pro")
