@@ -412,11 +412,11 @@ class ModelClient:
             check_struct(model, as_, read)
         params = read.params
         cond = read.node.where
-        after = None
+        past: n.Condition | None = None
         if position is not None:
             keyset = after_condition(order, position, params)
             if read.node.distinct:
-                after = keyset  # pages over the distinct rows: the keyset applies after picking them
+                past = keyset  # pages over the distinct rows: the keyset applies after picking them
             else:
                 cond = keyset if cond is None else n.And((cond, keyset))
         keys = tuple(o.field for o in order)
@@ -424,7 +424,7 @@ class ModelClient:
         extra = tuple(k for k in keys if k not in shown)
         columns = read.node.columns + tuple(k for k in extra if k not in read.node.columns)
         node = n.Select(model.name, columns, cond, order, read.node.take, None, None,
-                        counts=read.node.counts, distinct=read.node.distinct, after=after)
+                        counts=read.node.counts, distinct=read.node.distinct, after=past)
         read = Read(node, params, read.relations, tuple(h for h in read.hidden if h not in extra), read.counts)
         orm = self._orm
         if as_ is not None:
