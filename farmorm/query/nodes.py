@@ -161,6 +161,8 @@ class Select(Node, frozen=True):
     counts: tuple[RelationCount, ...] = ()
     #: Prisma's distinct: only the first row (in ``order_by`` order) of each combination of these fields
     distinct: tuple[str, ...] = ()
+    #: with ``distinct``: a condition on the distinct rows, applied after picking them (find_page's keyset)
+    after: Condition | None = None
 
 
 class Count(Node, frozen=True):

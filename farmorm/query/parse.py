@@ -525,6 +525,7 @@ def parse_read(
     params: list[Any] | None = None,
     link: tuple[RelationMeta, bool] | None = None,
     scope: frozenset[str] = DEFAULT_SCOPE,
+    distinct: Any = None,
 ) -> Read:
     """Build the read plan for one level (and, recursively, its relation levels).
 
@@ -572,8 +573,37 @@ def parse_read(
         rel = model.relations[rname]
         need(rel.local_field)
         rel_reads.append(_relation_read(schema, model, rel, sub, scope))
-    node = n.Select(model.name, tuple(columns), cond, order, take_p, skip_p, link_node, counts=counts)
+    fields_distinct = parse_distinct(model, distinct)
+    node = n.Select(model.name, tuple(columns), cond, order, take_p, skip_p, link_node, counts=counts,
+                    distinct=fields_distinct)
     return Read(node, params, tuple(rel_reads), tuple(hidden), tuple(counted))
+
+
+def parse_distinct(model: ModelMeta, distinct: Any) -> tuple[str, ...]:
+    """``distinct="country"`` or ``["country", "city"]`` -> the fields, validated."""
+    if distinct is None:
+        return ()
+    names = [distinct] if isinstance(distinct, str) else distinct
+    if not isinstance(names, (list, tuple)) or not names:
+        raise validation_error(
+            f'"distinct" on model "{model.name}" must be a field name or a non-empty list of field names.',
+            model=model.name,
+        )
+    out: list[str] = []
+    for name in names:
+        f = model.fields.get(name) if isinstance(name, str) else None
+        if f is None:
+            raise validation_error(
+                f'Unknown field "{name}" in "distinct" on model "{model.name}".', model=model.name,
+                field=name if isinstance(name, str) else None,
+            )
+        if f.value_kind == "json":
+            raise validation_error(
+                f'"distinct" on model "{model.name}" cannot use JSON field "{name}".', model=model.name, field=name
+            )
+        if name not in out:
+            out.append(name)
+    return tuple(out)
 
 
 def _relation_read(schema: Schema, model: ModelMeta, rel: RelationMeta, sub: Any,

@@ -175,20 +175,20 @@ class ModelClient:
     @overload
     async def find_many(
         self, *, where: Any = None, select: Any = None, include: Any = None,
-        order_by: Any = None, take: int | None = None, skip: int | None = None,
+        order_by: Any = None, take: int | None = None, skip: int | None = None, distinct: Any = None,
         with_deleted: bool = False, with_archived: bool = False, as_: None = None,
     ) -> list[dict[str, Any]]: ...
 
     @overload
     async def find_many(
         self, *, where: Any = None, select: Any = None, include: Any = None,
-        order_by: Any = None, take: int | None = None, skip: int | None = None,
+        order_by: Any = None, take: int | None = None, skip: int | None = None, distinct: Any = None,
         with_deleted: bool = False, with_archived: bool = False, as_: type[S],
     ) -> list[S]: ...
 
     async def find_many(
         self, *, where: Any = None, select: Any = None, include: Any = None,
-        order_by: Any = None, take: int | None = None, skip: int | None = None,
+        order_by: Any = None, take: int | None = None, skip: int | None = None, distinct: Any = None,
         with_deleted: bool = False, with_archived: bool = False, as_: type | None = None,
     ) -> list[Any]:
         """Records matching ``where``, ordered and paged; relations as ``select``/``include`` ask.
@@ -196,7 +196,7 @@ class ModelClient:
         ``as_=SomeStruct`` (a ``msgspec.Struct`` class, e.g. ``schema.struct("user")``) returns
         Structs built straight from the rows instead of dicts (scalar fields only)."""
         read = parse_read(self._schema, self.model, where=where, select=select, include=include,
-                          order_by=order_by, take=take, skip=skip,
+                          order_by=order_by, take=take, skip=skip, distinct=distinct,
                           scope=scope_of(self.model, with_deleted, with_archived))
         orm = self._orm
         if as_ is not None:
@@ -209,25 +209,25 @@ class ModelClient:
     @overload
     async def find_first(
         self, *, where: Any = None, select: Any = None, include: Any = None,
-        order_by: Any = None, skip: int | None = None,
+        order_by: Any = None, skip: int | None = None, distinct: Any = None,
         with_deleted: bool = False, with_archived: bool = False, as_: None = None,
     ) -> dict[str, Any] | None: ...
 
     @overload
     async def find_first(
         self, *, where: Any = None, select: Any = None, include: Any = None,
-        order_by: Any = None, skip: int | None = None,
+        order_by: Any = None, skip: int | None = None, distinct: Any = None,
         with_deleted: bool = False, with_archived: bool = False, as_: type[S],
     ) -> S | None: ...
 
     async def find_first(
         self, *, where: Any = None, select: Any = None, include: Any = None,
-        order_by: Any = None, skip: int | None = None,
+        order_by: Any = None, skip: int | None = None, distinct: Any = None,
         with_deleted: bool = False, with_archived: bool = False, as_: type | None = None,
     ) -> Any:
         """The first record matching ``where`` in ``order_by`` order, or None (a Struct with ``as_``)."""
         read = parse_read(self._schema, self.model, where=where, select=select, include=include,
-                          order_by=order_by, take=1, skip=skip,
+                          order_by=order_by, take=1, skip=skip, distinct=distinct,
                           scope=scope_of(self.model, with_deleted, with_archived))
         orm = self._orm
         if as_ is not None:
@@ -291,25 +291,26 @@ class ModelClient:
     @overload
     async def find_first_or_raise(
         self, *, where: Any = None, select: Any = None, include: Any = None,
-        order_by: Any = None, skip: int | None = None,
+        order_by: Any = None, skip: int | None = None, distinct: Any = None,
         with_deleted: bool = False, with_archived: bool = False, as_: None = None,
     ) -> dict[str, Any]: ...
 
     @overload
     async def find_first_or_raise(
         self, *, where: Any = None, select: Any = None, include: Any = None,
-        order_by: Any = None, skip: int | None = None,
+        order_by: Any = None, skip: int | None = None, distinct: Any = None,
         with_deleted: bool = False, with_archived: bool = False, as_: type[S],
     ) -> S: ...
 
     async def find_first_or_raise(
         self, *, where: Any = None, select: Any = None, include: Any = None,
-        order_by: Any = None, skip: int | None = None,
+        order_by: Any = None, skip: int | None = None, distinct: Any = None,
         with_deleted: bool = False, with_archived: bool = False, as_: type | None = None,
     ) -> Any:
         """``find_first``, but NOT_FOUND (``RecordNotFound``, naming model and where) instead of None."""
         found = await self.find_first(where=where, select=select, include=include, order_by=order_by, skip=skip,
-                                      with_deleted=with_deleted, with_archived=with_archived, as_=as_)
+                                      distinct=distinct, with_deleted=with_deleted, with_archived=with_archived,
+                                      as_=as_)
         if found is None:
             raise self._not_found("FindFirst", where)
         return found
@@ -389,7 +390,7 @@ class ModelClient:
     async def find_page(
         self, *, where: Any = None, order_by: Any = None, first: int = 20, after: str | None = None,
         select: Any = None, include: Any = None, with_deleted: bool = False, with_archived: bool = False,
-        as_: type | None = None,
+        as_: type | None = None, distinct: Any = None,
     ) -> dict[str, Any]:
         """One page of a keyset (cursor) pagination: ``{"items": [...], "page": {"next_cursor", "has_more"}}``.
 
@@ -406,20 +407,24 @@ class ModelClient:
         position = decode_cursor(model, order, after) if after is not None else None
         scope = scope_of(model, with_deleted, with_archived)
         read = parse_read(self._schema, model, where=where, select=select, include=include,
-                          scope=scope, take=first + 1)
+                          scope=scope, take=first + 1, distinct=distinct)
         if as_ is not None:
             check_struct(model, as_, read)
         params = read.params
         cond = read.node.where
+        past: n.Condition | None = None
         if position is not None:
             keyset = after_condition(order, position, params)
-            cond = keyset if cond is None else n.And((cond, keyset))
+            if read.node.distinct:
+                past = keyset  # pages over the distinct rows: the keyset applies after picking them
+            else:
+                cond = keyset if cond is None else n.And((cond, keyset))
         keys = tuple(o.field for o in order)
         shown = [c for c in read.node.columns if c not in read.hidden]
         extra = tuple(k for k in keys if k not in shown)
         columns = read.node.columns + tuple(k for k in extra if k not in read.node.columns)
         node = n.Select(model.name, columns, cond, order, read.node.take, None, None,
-                        counts=read.node.counts, distinct=read.node.distinct)
+                        counts=read.node.counts, distinct=read.node.distinct, after=past)
         read = Read(node, params, read.relations, tuple(h for h in read.hidden if h not in extra), read.counts)
         orm = self._orm
         if as_ is not None:

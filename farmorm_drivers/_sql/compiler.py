@@ -166,11 +166,15 @@ class SqlCompiler:
 
     # -- ordering --------------------------------------------------------------------------
     def order_item(self, ctx: _Ctx, model: ModelMeta, qual: str, o: n.OrderItem) -> str:
-        """An ORDER BY key; through relations it is a correlated scalar subquery per relation hop
-        (a to-one hop never multiplies rows, and a missing record gives NULL)."""
+        """An ORDER BY key with its direction and NULL placement."""
+        return self.d.order(self.order_value(ctx, model, qual, o), o.desc, o.nulls)
+
+    def order_value(self, ctx: _Ctx, model: ModelMeta, qual: str, o: n.OrderItem) -> str:
+        """What an ORDER BY key sorts on; through relations a correlated scalar subquery per
+        relation hop (a to-one hop never multiplies rows, and a missing record gives NULL)."""
         if not o.path:
-            return self.d.order(self.d.comparable(self.col(qual, model, o.field), model.fields[o.field]), o.desc, o.nulls)
-        return self.d.order(self.path_value(ctx, model, qual, o.path, o), o.desc, o.nulls)
+            return self.d.comparable(self.col(qual, model, o.field), model.fields[o.field])
+        return self.path_value(ctx, model, qual, o.path, o)
 
     def path_value(self, ctx: _Ctx, model: ModelMeta, qual: str, path: tuple[str, ...], o: n.OrderItem) -> str:
         rel = model.relations[path[0]]
@@ -253,7 +257,9 @@ class SqlCompiler:
                 partition = key
         where = self.where(ctx, model, q, node.where, extra)
         order = [self.order_item(ctx, model, q, o) for o in node.order_by]
-        if partition is None:
+        if node.distinct and partition is None:
+            sql = self.distinct(ctx, model, node, cols, source, where, order)
+        elif partition is None:
             sql = f"SELECT {', '.join(cols)} FROM {source}{where}"
             if order:
                 sql += " ORDER BY " + ", ".join(order)
@@ -277,6 +283,30 @@ class SqlCompiler:
             outer_cols = ", ".join(f"w.c{i}" for i in range(len(cols)))
             sql = f"SELECT {outer_cols} FROM ({inner}) w WHERE {' AND '.join(bounds)} ORDER BY w.c{len(cols) - 1 if link and link.through else cols.index(partition)}, w.rn"
         return ctx.statement(sql, kind="rows", columns=out_columns, decoders=decoders)
+
+    def distinct(self, ctx: _Ctx, model: ModelMeta, node: n.Select, cols: list[str], source: str, where: str,
+                 order: list[str]) -> str:
+        """Prisma's distinct: number the rows of each combination of the distinct fields in
+        ``order_by`` order (the identity breaks ties, so "first" is the same row everywhere), keep
+        row 1, then filter (``after``: find_page's keyset), order and page what is left."""
+        d = self.d
+        q = "t0"
+        named = {o.field for o in node.order_by if not o.path and not o.count}
+        first = order + [self.order_item(ctx, model, q, n.OrderItem(f)) for f in model.identity or () if f not in named]
+        keys = ", ".join(d.comparable(self.col(q, model, f), model.fields[f]) for f in node.distinct)
+        values = [self.order_value(ctx, model, q, o) for o in node.order_by]
+        aliased = [f"{c} AS c{i}" for i, c in enumerate(cols)] + [f"{v} AS o{i}" for i, v in enumerate(values)]
+        over = f"PARTITION BY {keys}" + (f" ORDER BY {', '.join(first)}" if first else "")
+        inner = f"SELECT {', '.join(aliased)}, ROW_NUMBER() OVER ({over}) AS rn FROM {source}{where}"
+        sql = f"SELECT {', '.join(f'w.c{i}' for i in range(len(cols)))} FROM ({inner}) w WHERE w.rn = 1"
+        if node.after is not None:
+            shown = ref_model(model, {c: replace(model.fields[c], column=f"w.c{i}") for i, c in enumerate(node.columns)})
+            sql += f" AND ({self.cond(ctx, shown, '', node.after)})"
+        if node.order_by:
+            sql += " ORDER BY " + ", ".join(d.order(f"w.o{i}", o.desc, o.nulls) for i, o in enumerate(node.order_by))
+        take = ctx.ph(node.take) if node.take is not None else None
+        skip = ctx.ph(node.skip) if node.skip is not None else None
+        return sql + d.limit(take, skip)
 
     def _count(self, node: n.Count) -> SqlStatement:
         model = self.schema.models[node.model]

@@ -534,6 +534,21 @@ class MongoCompiler:
             stages.append({"$sort": sort})
         return stages
 
+    def distinct_pipeline(self, model: ModelMeta, node: n.Select) -> list[Any]:
+        """Prisma's distinct: sort (the identity breaks ties), keep the first document of each
+        combination of the distinct fields, filter (``after``), then sort what is left."""
+        named = {o.field for o in node.order_by if not o.path and not o.count}
+        first = node.order_by + tuple(n.OrderItem(f) for f in model.identity or () if f not in named)
+        stages = self.sort_pipeline(model, first)
+        group_id = {f"d{i}": {"$ifNull": [f"${self.col(model, f)}", None]} for i, f in enumerate(node.distinct)}
+        stages.append({"$group": {"_id": group_id, "_doc": {"$first": "$$ROOT"}}})
+        stages.append({"$replaceRoot": {"newRoot": "$_doc"}})
+        if node.after is not None:
+            stages.append({"$match": self.cond(model, node.after, False)})
+        # the lookups and flags of the first sort are in the kept documents: only sort again
+        stages.extend(s for s in self.sort_pipeline(model, node.order_by) if "$sort" in s)
+        return stages
+
     def _select(self, node: n.Select) -> MongoCommand:
         model = self.model(node.model)
         filt = self.where(model, node.where)
@@ -547,10 +562,10 @@ class MongoCompiler:
             decoders = decoders + (int,) * len(node.counts)
         skip = P(node.skip.index) if node.skip is not None else None
         limit = P(node.take.index) if node.take is not None else None
-        if node.link is None and any(o.path or (o.nulls is not None and o.nulls != ("last" if o.desc else "first"))
-                                     for o in node.order_by):
+        if node.link is None and (node.distinct or any(
+                o.path or (o.nulls is not None and o.nulls != ("last" if o.desc else "first")) for o in node.order_by)):
             # find() sorts by the document's own fields only: an aggregation pipeline sorts the rest
-            stages = self.sort_pipeline(model, node.order_by)
+            stages = self.distinct_pipeline(model, node) if node.distinct else self.sort_pipeline(model, node.order_by)
             stages.append({"$project": self.projection(model, node.columns)})
             return MongoCommand("aggregate", model.table, filter=filt, pipeline=stages, skip=skip, limit=limit,
                                 columns=columns, column_names=names, decoders=decoders, counts=counts)
