@@ -30,8 +30,9 @@ def _refused(stage: str, exc: Exception, kind: str | None, dialect: str | None) 
     kind = kind or getattr(exc, "backend_kind", None)
     dialect = dialect or getattr(exc, "dialect", None)
     where = f"{kind} ({dialect})" if dialect else (kind or "the")
+    helper = "bootstrap_database" if stage == "bootstrap" else f"{stage}_schema"
     return RuntimeSetupError(
-        f"{stage}_schema() failed for {where} runtime. {exc}", stage=stage, runtime_kind=kind, dialect=dialect,
+        f"{helper}() failed for {where} runtime. {exc}", stage=stage, runtime_kind=kind, dialect=dialect,
     )
 
 
@@ -80,7 +81,10 @@ async def apply_schema(schema: Schema, client: Any, **options: Any) -> None:
 
 async def bootstrap_database(schema: Schema, client: Any, **options: Any) -> Orm:
     """``push_schema`` then ``create_orm``: one call to get a ready client."""
-    orm = await create_orm(schema, client, **options)
+    try:
+        orm = await create_orm(schema, client, **options)
+    except (UnsupportedError, SchemaError) as exc:
+        raise _refused("bootstrap", exc, None, None) from exc
     try:
         await push_schema(schema, orm)
     except BaseException:

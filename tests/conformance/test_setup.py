@@ -93,19 +93,20 @@ audit = define_schema(
 )
 
 
-@pytest.mark.parametrize("stage", ["push", "apply"])
+@pytest.mark.parametrize("stage", ["push", "apply", "bootstrap"])
 async def test_a_namespaced_table_where_namespaces_are_missing_is_a_setup_error(make_orm, stage):
     orm = await make_orm(notes)
     if orm.driver.capabilities.supports_schema_namespaces:
         pytest.skip("the backend has schema namespaces: the namespaced table is created")
-    helper = push_schema if stage == "push" else apply_schema
+    helper = {"push": push_schema, "apply": apply_schema, "bootstrap": bootstrap_database}[stage]
     # through the ORM client and through a URL (where create_orm itself refuses the schema)
-    for client in (orm, database_url(orm)):
+    clients = [database_url(orm)] if stage == "bootstrap" else [orm, database_url(orm)]
+    for client in clients:
         with pytest.raises(RuntimeSetupError) as info:
             await helper(audit, client)
         err = info.value
         assert err.stage == stage
         assert err.runtime_kind == orm.driver.kind
         assert isinstance(err.__cause__, UnsupportedError)
-        assert str(err).startswith(f"{stage}_schema() failed for {orm.driver.kind}")
+        assert str(err).startswith(f"{stage}_{'database' if stage == 'bootstrap' else 'schema'}() failed for ")
         assert "schema-qualified tables" in str(err)
