@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core.errors import OrmError
+from .core.errors import OrmError, SchemaError, UnsupportedError
 from .runtime.orm import Orm, create_driver, create_orm
 from .schema.manifest import Schema
 
@@ -25,12 +25,32 @@ class RuntimeSetupError(Exception):
         self.statement = statement
 
 
+def _refused(stage: str, exc: Exception, kind: str | None, dialect: str | None) -> RuntimeSetupError:
+    """The setup error wrapping a schema the backend refuses (e.g. a namespaced table on SQLite)."""
+    kind = kind or getattr(exc, "backend_kind", None)
+    dialect = dialect or getattr(exc, "dialect", None)
+    where = f"{kind} ({dialect})" if dialect else (kind or "the")
+    helper = "bootstrap_database" if stage == "bootstrap" else f"{stage}_schema"
+    return RuntimeSetupError(
+        f"{helper}() failed for {where} runtime. {exc}", stage=stage, runtime_kind=kind, dialect=dialect,
+    )
+
+
 async def _push(stage: str, schema: Schema, client: Any, **options: Any) -> None:
+    # a schema the backend cannot hold (UNSUPPORTED, SCHEMA_ERROR) is a setup failure like any
+    # other: the helpers promise RuntimeSetupError with its stage, the refusal as its __cause__;
+    # connection and URL errors keep their own types (the CLI turns them into hints)
     if isinstance(client, Orm):
         driver, owned = client._driver, False
-        driver.check_schema(schema)  # the schema pushed may not be the one the client was made with
+        try:
+            driver.check_schema(schema)  # the schema pushed may not be the one the client was made with
+        except (UnsupportedError, SchemaError) as exc:
+            raise _refused(stage, exc, driver.handle.kind, driver.handle.dialect) from exc
     else:
-        driver, owned = await create_driver(schema, client, **options), True
+        try:
+            driver, owned = await create_driver(schema, client, **options), True
+        except (UnsupportedError, SchemaError) as exc:
+            raise _refused(stage, exc, None, None) from exc
     kind, dialect = driver.handle.kind, driver.handle.dialect
     try:
         await driver.push_schema(schema)
@@ -61,7 +81,10 @@ async def apply_schema(schema: Schema, client: Any, **options: Any) -> None:
 
 async def bootstrap_database(schema: Schema, client: Any, **options: Any) -> Orm:
     """``push_schema`` then ``create_orm``: one call to get a ready client."""
-    orm = await create_orm(schema, client, **options)
+    try:
+        orm = await create_orm(schema, client, **options)
+    except (UnsupportedError, SchemaError) as exc:
+        raise _refused("bootstrap", exc, None, None) from exc
     try:
         await push_schema(schema, orm)
     except BaseException:

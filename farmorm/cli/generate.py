@@ -27,7 +27,8 @@ def _render(target: str, schema: Any, options: dict[str, Any], current: str | No
     if target == "drizzle":
         return g.render_drizzle_schema(schema, dialect=options.get("dialect", "pg"))
     if target == "sql":
-        return g.render_safe_sql(schema, dialect=options.get("dialect", "postgres"))
+        extra = {"mariadb": bool(options["mariadb"])} if "mariadb" in options else {}
+        return g.render_safe_sql(schema, dialect=options.get("dialect", "postgres"), **extra)
     if target == "python":
         from farmorm.generators.python import render_python_models
 

@@ -3,8 +3,8 @@
 The metadata mirrors the DDL in ``farmorm_drivers/_sql/ddl.py`` column for column, so Alembic's
 autogenerate sees no difference between a pushed database and the schema: the same types per
 dialect (as type variants when no dialect is given), nullability, server defaults, primary keys,
-unnamed column-level unique keys and foreign keys, and the manifest's names for compound unique
-keys and indexes. Requires the ``migrations`` extra (``pip install 'farmorm[migrations]'``).
+foreign keys, and the manifest's names for every unique key (single-field ones too; unique
+indexes on SQLite, as push creates them there), index and foreign-key index. Requires the ``migrations`` extra (``pip install 'farmorm[migrations]'``).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def _column_type(schema: Schema, model: ModelMeta, f: FieldMeta, dialect: str, m
 
 def _generic_type(f: FieldMeta) -> TypeEngine[Any]:
     """The portable base type a variant set hangs on (used for unknown dialects)."""
-    if f.is_id and f.value_kind == "integer":
+    if (f.is_id and f.value_kind == "integer") or f.column_kind == "bigint":
         return sa.BigInteger()
     makers: dict[str, Callable[[], TypeEngine[Any]]] = {
         "string": sa.Text, "enum": sa.Text, "integer": sa.Integer, "bigint": sa.BigInteger,
@@ -135,7 +135,6 @@ def _column(schema: Schema, model: ModelMeta, f: FieldMeta, dialect: str | None,
     kwargs: dict[str, Any] = {
         "primary_key": f.is_id,
         "nullable": f.nullable and not f.is_id,
-        "unique": True if f.unique and not f.is_id else None,
         "server_default": _server_default(hooks, f),
     }
     if _is_increment(f):
@@ -163,8 +162,12 @@ def _table(md: sa.MetaData, schema: Schema, model: ModelMeta, dialect: str | Non
     hooks = _hooks(dialect or "postgres", schema, mariadb)
     items: list[Any] = [_column(schema, model, f, dialect, hooks, mariadb) for f in model.fields.values()]
     items.extend(c for c in (_enum_check(f, dialect) for f in model.fields.values()) if c is not None)
-    items.extend(sa.UniqueConstraint(*c.columns, name=c.name) for c in model.uniques)
-    items.extend(sa.Index(c.name, *c.columns) for c in model.indexes)
+    keys = (*model.field_uniques, *model.uniques)
+    if dialect == "sqlite":  # push creates them as named unique indexes there (see DdlHooks.unique_as_index)
+        items.extend(sa.Index(c.name, *c.columns, unique=True) for c in keys)
+    else:
+        items.extend(sa.UniqueConstraint(*c.columns, name=c.name) for c in keys)
+    items.extend(sa.Index(c.name, *c.columns) for c in (*model.indexes, *model.foreign_key_indexes))
     kwargs: dict[str, Any] = {}
     if dialect in (None, "mysql"):
         kwargs.update(mysql_engine="InnoDB", mysql_charset="utf8mb4", mysql_collate=mysql_collation(mariadb))
@@ -273,7 +276,8 @@ def render_sqlalchemy_source(schema: Schema, *, dialect: str | None = None, mari
                 out.append(f"    sa.UniqueConstraint({cols}, name={c.name!r}),")
         for ix in sorted(table.indexes, key=lambda i: str(i.name)):
             cols = ", ".join(repr(x.name) for x in ix.columns)
-            out.append(f"    sa.Index({ix.name!r}, {cols}),")
+            unique = ", unique=True" if ix.unique else ""
+            out.append(f"    sa.Index({ix.name!r}, {cols}{unique}),")
         if table.schema:
             out.append(f"    schema={table.schema!r},")
         out.extend(f"    {k}={v!r}," for k, v in sorted(table.kwargs.items()))

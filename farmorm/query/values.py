@@ -228,7 +228,7 @@ def check_value(model: ModelMeta, f: FieldMeta, value: Any) -> Any:
     """Validate ``value`` for ``f`` and return it normalized (datetimes in UTC, ints as int)."""
     if f.kind == "id":
         return _CHECK_INT_ID(model, f, value) if f.id_type == "integer" else _check_string(model, f, value)
-    return CHECKERS[f.kind](model, f, value)
+    return CHECKERS[f.column_kind or f.kind](model, f, value)
 
 
 def check_writable(model: ModelMeta, f: FieldMeta, value: Any) -> Any:

@@ -6,6 +6,7 @@ and deterministic constraint names, so no later layer re-derives them.
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 import re
 from dataclasses import dataclass
@@ -175,6 +176,26 @@ def _resolve_constraints(
     return tuple(out["unique"]), tuple(out["indexes"])
 
 
+def _implicit_constraints(
+    table: str, schema: str | None, fields: Mapping[str, FieldMeta],
+    uniques: tuple[ConstraintMeta, ...], indexes: tuple[ConstraintMeta, ...],
+) -> tuple[tuple[ConstraintMeta, ...], tuple[ConstraintMeta, ...]]:
+    """Named unique keys of single ``.unique()`` fields, and indexes of unindexed foreign keys."""
+    field_uniques = tuple(
+        ConstraintMeta(_constraint_name(schema, table, (f.column,), "unique"), (f.name,), (f.column,), True)
+        for f in fields.values()
+        if f.unique and not f.is_id and not any(c.fields == (f.name,) for c in uniques)
+    )
+    # a key or index whose first column is the foreign key already serves lookups by it
+    leading = {c.fields[0] for c in (*uniques, *indexes, *field_uniques)}
+    leading.update(f.name for f in fields.values() if f.is_id)
+    fk_indexes = tuple(
+        ConstraintMeta(_constraint_name(schema, table, (f.column,), "idx"), (f.name,), (f.column,), False)
+        for f in fields.values() if f.references and f.name not in leading
+    )
+    return field_uniques, fk_indexes
+
+
 def _identity(fields: Mapping[str, FieldMeta], uniques: tuple[ConstraintMeta, ...]) -> tuple[str, ...] | None:
     for f in fields.values():
         if f.kind == "id":
@@ -205,6 +226,22 @@ def _check_reference(models: Mapping[str, ModelMeta], owner: str, f: FieldMeta) 
         raise SchemaError(
             f'Field "{owner}.{f.name}" references unknown field "{tmodel}.{tfield}".'
         )
+
+
+def _widen_foreign_keys(models: Mapping[str, ModelMeta], model: ModelMeta) -> ModelMeta:
+    """An ``integer`` field referencing a 64-bit column gets ``column_kind="bigint"``: a foreign
+    key has its target's type (PostgreSQL ``bigint`` ids, not ``integer``) and takes every id."""
+    changed: dict[str, FieldMeta] = {}
+    for f in model.fields.values():
+        if f.references is None or f.kind != "integer":
+            continue
+        target = models[f.references[0]].fields[f.references[1]]
+        if target.kind == "bigint" or (target.is_id and target.value_kind == "integer"):
+            changed[f.name] = dataclasses.replace(f, column_kind="bigint")
+    if not changed:
+        return model
+    fields = MappingProxyType({**model.fields, **changed})
+    return dataclasses.replace(model, fields=fields)
 
 
 def _resolve_relation(
@@ -378,6 +415,7 @@ def _build(defs: Mapping[str, ModelDef], options: frozenset[str] = frozenset()) 
         tables[qualified] = name
         fields = _resolve_fields(name, mdef)
         uniques, indexes = _resolve_constraints(name, table, ns, fields, mdef)
+        field_uniques, fk_indexes = _implicit_constraints(table, ns, fields, uniques, indexes)
         id_field = next((f.name for f in fields.values() if f.kind == "id"), None)
         metas[name] = ModelMeta(
             name=name,
@@ -395,11 +433,14 @@ def _build(defs: Mapping[str, ModelDef], options: frozenset[str] = frozenset()) 
             archive_field=LIFECYCLE_FIELDS["archive"][0] if getattr(mdef, "archive", False) else None,
             version_field=next((f.name for f in fields.values() if f.generated == "version"), None),
             history=bool(getattr(mdef, "history", False)),
+            field_uniques=field_uniques,
+            foreign_key_indexes=fk_indexes,
         )
     for name, meta in metas.items():
         for f in meta.fields.values():
             if f.references:
                 _check_reference(metas, name, f)
+    metas = {name: _widen_foreign_keys(metas, meta) for name, meta in metas.items()}
     resolved: dict[str, ModelMeta] = {}
     for name, mdef in defs.items():
         meta = metas[name]

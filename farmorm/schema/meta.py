@@ -24,6 +24,9 @@ class FieldMeta:
     references: tuple[str, str] | None
     description: str | None
     enum_values: tuple[str, ...] | None
+    #: the column's kind where it differs from ``kind``: an ``integer`` foreign key to a 64-bit
+    #: column (an integer id or a bigint) is stored and validated as ``"bigint"``, like its target
+    column_kind: str | None = None
 
     @property
     def has_default(self) -> bool:
@@ -95,6 +98,12 @@ class ModelMeta:
     version_field: str | None = None
     #: ``model(history=True)``: writes append rows to the ``farmorm_history`` model
     history: bool = False
+    #: one unique key per single-field ``.unique()`` (not the id), named by the manifest rule
+    #: (``<table>_<column>_unique``) so every backend carries the same name
+    field_uniques: tuple[ConstraintMeta, ...] = ()
+    #: an index per foreign-key column no declared unique key or index already starts with
+    #: (``<table>_<column>_idx``): PostgreSQL and SQLite do not index foreign keys themselves
+    foreign_key_indexes: tuple[ConstraintMeta, ...] = ()
 
     def field(self, name: str) -> FieldMeta:
         return self.fields[name]

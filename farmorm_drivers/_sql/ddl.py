@@ -34,6 +34,18 @@ class DdlHooks:
     bool_false: str = "0"
     table_suffix: str = ""
     string_collation: str = ""
+    #: sqlite: a table-level ``CONSTRAINT name UNIQUE`` becomes ``sqlite_autoindex_<table>_N``, so
+    #: unique keys are ``CREATE UNIQUE INDEX "<manifest name>"`` statements there
+    unique_as_index: bool = False
+    #: mysql: foreign-key indexes go inside CREATE TABLE (``INDEX name (col)``), so InnoDB uses
+    #: them for the key instead of adding an index of its own named after the column
+    inline_fk_indexes: bool = False
+    #: postgres: ``CREATE SCHEMA IF NOT EXISTS`` for the namespaces of ``table_name(..., schema=)``
+    create_namespaces: bool = False
+
+    def string(self, value: str) -> str:
+        """A string literal (MySQL also doubles backslashes, an escape character there)."""
+        return sql_string(value)
 
     def column_type(self, f: FieldMeta, typ: str) -> str:
         """The final column type of ``f`` (mysql: a foreign key must match the referenced type)."""
@@ -53,11 +65,11 @@ class DdlHooks:
         if isinstance(v, (int, decimal.Decimal)) and f.kind in ("integer", "bigint", "id"):
             return str(v)
         if isinstance(v, decimal.Decimal):
-            return sql_string(str(v))
+            return self.string(str(v))
         if isinstance(v, _dt.datetime):
             return None
         if isinstance(v, str):
-            return sql_string(v)
+            return self.string(v)
         return None
 
 
@@ -69,6 +81,7 @@ def _indexed_columns(model: ModelMeta) -> set[str]:
 
 
 def column_sql(h: DdlHooks, model: ModelMeta, f: FieldMeta, indexed: set[str]) -> str:
+    """One column definition: name, type, keys, nullability, default and enum check."""
     q = h.dialect.quote
     parts = [q(f.column)]
     if f.kind == "id" and f.id_type == "integer" and f.generated == "increment":
@@ -77,11 +90,13 @@ def column_sql(h: DdlHooks, model: ModelMeta, f: FieldMeta, indexed: set[str]) -
     kind = f.value_kind
     needs_index = f.unique or f.is_id or f.references is not None or f.name in indexed
     if f.kind == "enum" and h.enum_type:
-        typ = "ENUM(" + ", ".join(sql_string(v) for v in f.enum_values or ()) + ")"
+        typ = "ENUM(" + ", ".join(h.string(v) for v in f.enum_values or ()) + ")"
     elif kind == "string" and needs_index and h.indexed_string_type:
         typ = h.indexed_string_type
     elif f.is_id and kind == "integer":
         typ = h.types["bigint"]  # integer ids are validated as 64-bit values
+    elif f.column_kind:
+        typ = h.types[f.column_kind]  # a foreign key has its referenced column's type (bigint ids)
     else:
         typ = h.types[kind if f.kind != "enum" else "string"]
     if kind == "string" and h.string_collation:
@@ -91,13 +106,11 @@ def column_sql(h: DdlHooks, model: ModelMeta, f: FieldMeta, indexed: set[str]) -
         parts.append("PRIMARY KEY")
     if not f.nullable:
         parts.append("NOT NULL")
-    if f.unique and not f.is_id:
-        parts.append("UNIQUE")
     lit = h.literal(f)
     if lit is not None:
         parts.append(f"DEFAULT {lit}")
     if f.kind == "enum" and not h.enum_type:
-        values = ", ".join(sql_string(v) for v in f.enum_values or ())
+        values = ", ".join(h.string(v) for v in f.enum_values or ())
         parts.append(f"CHECK ({q(f.column)} IN ({values}))")
     return " ".join(parts)
 
@@ -111,8 +124,12 @@ def create_table_sql(h: DdlHooks, schema: Schema, model: ModelMeta) -> str:
             tmodel = schema.models[f.references[0]]
             tcol = tmodel.fields[f.references[1]].column
             lines.append(f"FOREIGN KEY ({q(f.column)}) REFERENCES {h.dialect.table(tmodel)} ({q(tcol)})")
-    for c in model.uniques:
-        lines.append(f"CONSTRAINT {q(c.name)} UNIQUE ({', '.join(q(col) for col in c.columns)})")
+    if not h.unique_as_index:
+        for c in (*model.field_uniques, *model.uniques):
+            lines.append(f"CONSTRAINT {q(c.name)} UNIQUE ({', '.join(q(col) for col in c.columns)})")
+    if h.inline_fk_indexes:
+        for c in model.foreign_key_indexes:
+            lines.append(f"INDEX {q(c.name)} ({', '.join(q(col) for col in c.columns)})")
     body = ",\n  ".join(lines)
     return f"CREATE TABLE IF NOT EXISTS {h.dialect.table(model)} (\n  {body}\n){h.table_suffix}"
 
@@ -120,18 +137,23 @@ def create_table_sql(h: DdlHooks, schema: Schema, model: ModelMeta) -> str:
 def create_index_sql(h: DdlHooks, model: ModelMeta) -> list[str]:
     q = h.dialect.quote
     out = []
-    for c in model.indexes:
+    keys = [*model.field_uniques, *model.uniques] if h.unique_as_index else []
+    fk_indexes = [] if h.inline_fk_indexes else list(model.foreign_key_indexes)
+    for c in (*keys, *model.indexes, *fk_indexes):
         ine = "IF NOT EXISTS " if h.index_if_not_exists else ""
         target = h.dialect.table(model)
         name = q(c.name)
         cols = ", ".join(h.index_column(col) for col in c.columns)
-        out.append(f"CREATE INDEX {ine}{name} ON {target} ({cols})")
+        out.append(f"CREATE {'UNIQUE ' if c.unique else ''}INDEX {ine}{name} ON {target} ({cols})")
     return out
 
 
 def schema_statements(h: DdlHooks, schema: Schema) -> list[str]:
     """Every statement ``push_schema`` runs, in order (namespaces first where the hooks create them)."""
     out: list[str] = []
+    if h.create_namespaces:
+        namespaces = sorted({m.schema for m in schema.models.values() if m.schema})
+        out += [f"CREATE SCHEMA IF NOT EXISTS {h.dialect.quote(ns)}" for ns in namespaces]
     for m in dependency_order(schema):
         out.append(create_table_sql(h, schema, m))
         out.extend(create_index_sql(h, m))

@@ -122,9 +122,13 @@ class MysqlDialect(SqlDialect):
 
 @dataclass
 class MysqlDdlHooks(DdlHooks):
-    """MySQL DDL: defaults as expressions (TEXT takes no literal default on MySQL 8), FK types match."""
+    """MySQL DDL: defaults as expressions (TEXT takes no literal default on MySQL 8)."""
 
     schema: Schema | None = field(default=None)
+
+    def string(self, value: str) -> str:
+        # backslash escapes in MySQL string literals (NO_BACKSLASH_ESCAPES is never set)
+        return sql_string(value.replace("\\", "\\\\"))
 
     def literal(self, f: FieldMeta) -> str | None:
         lit = super().literal(f)
@@ -132,13 +136,6 @@ class MysqlDdlHooks(DdlHooks):
             return f"({lit})"  # MySQL 8.0.13+ / MariaDB 10.2+: an expression default works on TEXT
         return lit
 
-    def column_type(self, f: FieldMeta, typ: str) -> str:
-        # a foreign key column must have the referenced column's type: integer ids are BIGINT
-        if f.references and self.schema is not None:
-            target = self.schema.models[f.references[0]].fields[f.references[1]]
-            if target.is_id and target.value_kind == "integer" and f.value_kind in ("integer", "bigint"):
-                return "BIGINT"
-        return typ
 
 
 def text_collation(mariadb: bool) -> str:
@@ -166,6 +163,7 @@ def ddl_hooks(schema: Schema | None = None, mariadb: bool = True) -> MysqlDdlHoo
         enum_type=True,
         table_suffix=f" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={collation}",
         string_collation=f"COLLATE {collation}",
+        inline_fk_indexes=True,
         schema=schema,
     )
 

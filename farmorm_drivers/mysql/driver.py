@@ -527,7 +527,7 @@ class MysqlDriver(Driver):
                     try:
                         await conn.execute(stmt)
                     except Exception as exc:
-                        if stmt.startswith("CREATE INDEX") and exc.args and exc.args[0] == 1061:
+                        if stmt.startswith(("CREATE INDEX", "CREATE UNIQUE INDEX")) and exc.args and exc.args[0] == 1061:
                             continue  # ER_DUP_KEYNAME: the index exists already
                         raise
             finally:

@@ -101,11 +101,11 @@ def unique_target(schema: Schema, key: str, table: str | None) -> dict[str, Any]
         if key == "PRIMARY" and m is owner:
             ident = [f.name for f in m.fields.values() if f.is_id] or list(m.identity or ())
             return {**meta, "target": ident, "model": m.name}
-        for c in m.uniques:
+        for c in (*m.field_uniques, *m.uniques):
             if c.name == key:
                 return {**meta, "target": list(c.fields), "model": m.name}
         for f in m.fields.values():
-            if f.unique and f.column == key:  # an inline UNIQUE is named after its column
+            if f.unique and f.column == key:  # tables pushed by earlier versions: an inline UNIQUE is named after its column
                 return {**meta, "target": [f.name], "model": m.name}
     return meta
 

@@ -409,10 +409,7 @@ class PostgresDriver(Driver):
 
     def statements(self, schema: Schema) -> list[str]:
         """Every statement ``push_schema`` runs: namespaces first, then tables and indexes."""
-        hooks = ddl_hooks()
-        namespaces = sorted({m.schema for m in schema.models.values() if m.schema})
-        creates = [f"CREATE SCHEMA IF NOT EXISTS {hooks.dialect.quote(ns)}" for ns in namespaces]
-        return creates + schema_statements(hooks, schema)
+        return schema_statements(ddl_hooks(), schema)
 
     async def push_schema(self, schema: Schema) -> None:
         async with self.connection(write=True, transaction=True) as conn:
@@ -429,7 +426,7 @@ class PostgresDriver(Driver):
 
     async def _ddl(self, conn: PostgresConnection, stmt: str, i: int) -> None:
         """Run one DDL statement; an index that already exists (42P07) is not an error."""
-        if not stmt.startswith("CREATE INDEX"):
+        if not stmt.startswith(("CREATE INDEX", "CREATE UNIQUE INDEX")):
             await conn.execute(stmt)
             return
         # a failed statement aborts the transaction: fence the index behind a savepoint

@@ -180,4 +180,5 @@ def ddl_hooks() -> DdlHooks:
             "json": "TEXT",
         },
         identity_pk="INTEGER PRIMARY KEY AUTOINCREMENT",
+        unique_as_index=True,
     )

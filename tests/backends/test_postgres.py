@@ -83,7 +83,7 @@ async def test_capabilities_in_full(orm):
 async def test_23505_unique_field(orm):
     err = await raises(orm.user.create(data={"email": ADA_EMAIL, "name": "Again"}), "UNIQUE_CONSTRAINT_VIOLATION")
     cause(err, "23505")
-    assert err.meta["constraint"] == "users_email_key"
+    assert err.meta["constraint"] == "users_email_unique"  # the manifest's name, not PostgreSQL's users_email_key
     assert err.meta["target"] == ["email"]
     assert err.retryable is False
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from farmorm import create_orm, define_schema, model
+from farmorm import UnsupportedError, create_orm, define_schema, model, table_name
 from farmorm import fields as f
 from farmorm.setup import RuntimeSetupError, apply_schema, bootstrap_database, push_schema
+
+from .conftest import database_url
 
 TRICKY = "it's; DROP TABLE notes; --"
 
@@ -84,3 +86,27 @@ async def test_a_failing_push_raises_runtime_setup_error(make_orm):
     where = f"{orm.driver.kind} ({orm.driver.dialect})"
     assert str(err).startswith(f"push_schema() failed for {where} runtime. ")
     assert err.__cause__ is not None
+
+
+audit = define_schema(
+    event=model(table=table_name("events", schema="audit"), fields={"id": f.id(), "kind": f.string()})
+)
+
+
+@pytest.mark.parametrize("stage", ["push", "apply", "bootstrap"])
+async def test_a_namespaced_table_where_namespaces_are_missing_is_a_setup_error(make_orm, stage):
+    orm = await make_orm(notes)
+    if orm.driver.capabilities.supports_schema_namespaces:
+        pytest.skip("the backend has schema namespaces: the namespaced table is created")
+    helper = {"push": push_schema, "apply": apply_schema, "bootstrap": bootstrap_database}[stage]
+    # through the ORM client and through a URL (where create_orm itself refuses the schema)
+    clients = [database_url(orm)] if stage == "bootstrap" else [orm, database_url(orm)]
+    for client in clients:
+        with pytest.raises(RuntimeSetupError) as info:
+            await helper(audit, client)
+        err = info.value
+        assert err.stage == stage
+        assert err.runtime_kind == orm.driver.kind
+        assert isinstance(err.__cause__, UnsupportedError)
+        assert str(err).startswith(f"{stage}_{'database' if stage == 'bootstrap' else 'schema'}() failed for ")
+        assert "schema-qualified tables" in str(err)
