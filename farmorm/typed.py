@@ -430,20 +430,38 @@ class Aggregates(Protocol[W, CIn, SIn, MIn, F, H, GO, AggR, GR]):
     CIn: ``count=`` (``True``, or ``_all`` and fields); SIn: ``sum=`` / ``avg=`` (number fields);
     MIn: ``min=`` / ``max=`` (number, datetime and string fields); F: a field ``by`` may name;
     H: ``having``; GO: a group_by ``order_by``; AggR: aggregate's result; GR: a group_by row.
-    A result holds the keys that were asked for (every key is ``NotRequired``)."""
+    A result holds the keys that were asked for (every key is ``NotRequired``); ``as_=SomeStruct``
+    (nested Structs for the functions) types it exactly."""
 
+    @overload
     async def aggregate(
         self, *, where: W | None = None, count: bool | CIn | None = None, sum: SIn | None = None,  # noqa: A002
         avg: SIn | None = None, min: MIn | None = None, max: MIn | None = None,  # noqa: A002
-        with_deleted: bool = False, with_archived: bool = False,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
     ) -> AggR: ...
+    @overload
+    async def aggregate(
+        self, *, where: W | None = None, count: bool | CIn | None = None, sum: SIn | None = None,  # noqa: A002
+        avg: SIn | None = None, min: MIn | None = None, max: MIn | None = None,  # noqa: A002
+        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+    ) -> S: ...
 
+    @overload
     async def group_by(
         self, *, by: F | Sequence[F], where: W | None = None, count: bool | CIn | None = None,
         sum: SIn | None = None, avg: SIn | None = None, min: MIn | None = None,  # noqa: A002
         max: MIn | None = None, having: H | None = None, order_by: GO | Sequence[GO] | None = None,  # noqa: A002
         take: int | None = None, skip: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+        as_: None = None,
     ) -> list[GR]: ...
+    @overload
+    async def group_by(
+        self, *, by: F | Sequence[F], where: W | None = None, count: bool | CIn | None = None,
+        sum: SIn | None = None, avg: SIn | None = None, min: MIn | None = None,  # noqa: A002
+        max: MIn | None = None, having: H | None = None, order_by: GO | Sequence[GO] | None = None,  # noqa: A002
+        take: int | None = None, skip: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+        as_: type[S],
+    ) -> list[S]: ...
 
 
 class SoftDeletes(Protocol[W]):

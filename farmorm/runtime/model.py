@@ -20,7 +20,7 @@ from ..query.values import utc_now
 from ..query.writes import assignments, create_rows, create_values, unique_lookup, update_values, upsert_values
 from ..schema.manifest import ModelMeta
 from .stream import RecordStream
-from .typed import check_struct, read_page_as
+from .typed import check_result_struct, check_struct, convert_results, read_page_as
 
 if TYPE_CHECKING:
     from .orm import Orm
@@ -30,6 +30,15 @@ S = TypeVar("S", bound=msgspec.Struct)
 
 #: rows per INSERT in create_many, bounded by the smallest bind-parameter limit (SQLite: 32766)
 MAX_BIND_PARAMS = 30000
+
+
+def _result_keys(layout: Mapping[str, Any], by: Sequence[str] = ()) -> list[str]:
+    """The top-level keys of an aggregate / group_by result: the group fields, then each function shown."""
+    keys = list(by)
+    for agg in layout["shown"]:
+        if agg.fn not in keys:
+            keys.append(agg.fn)
+    return keys
 
 
 class ModelClient:
@@ -356,36 +365,76 @@ class ModelClient:
         async with orm._scope() as conn:
             return int(await orm._executor.scalar(conn, node, params))
 
+    @overload
     async def aggregate(
         self, *, where: Any = None, count: Any = None, sum: Any = None, avg: Any = None,  # noqa: A002
         min: Any = None, max: Any = None, with_deleted: bool = False, with_archived: bool = False,  # noqa: A002
-    ) -> dict[str, Any]:
+        as_: None = None,
+    ) -> dict[str, Any]: ...
+
+    @overload
+    async def aggregate(
+        self, *, where: Any = None, count: Any = None, sum: Any = None, avg: Any = None,  # noqa: A002
+        min: Any = None, max: Any = None, with_deleted: bool = False, with_archived: bool = False,  # noqa: A002
+        as_: type[S],
+    ) -> S: ...
+
+    async def aggregate(
+        self, *, where: Any = None, count: Any = None, sum: Any = None, avg: Any = None,  # noqa: A002
+        min: Any = None, max: Any = None, with_deleted: bool = False, with_archived: bool = False,  # noqa: A002
+        as_: type | None = None,
+    ) -> Any:
         """count / sum / avg / min / max over the records matching ``where``, computed in the database:
-        ``aggregate(sum={"total": True})`` -> ``{"sum": {"total": Decimal("…")}}`` (types: docs/queries.md)."""
+        ``aggregate(sum={"total": True})`` -> ``{"sum": {"total": Decimal("…")}}`` (types: docs/queries.md).
+        ``as_=SomeStruct``: the result as that Struct (nested Structs for the functions)."""
         node, params, layout = parse_aggregate(
             self._schema, self.model, where=where, specs={"count": count, "sum": sum, "avg": avg, "min": min, "max": max},
             scope=scope_of(self.model, with_deleted, with_archived))
+        if as_ is not None:
+            check_result_struct(self.model, as_, _result_keys(layout), "aggregate")
         orm = self._orm
         async with orm._scope() as conn:
             rows = await orm._executor.rows(conn, node, params)
-        return shape(self.model, rows[0], layout)
+        result = shape(self.model, rows[0], layout)
+        return result if as_ is None else convert_results(self.model, as_, [result], "aggregate")[0]
+
+    @overload
+    async def group_by(
+        self, *, by: Any, where: Any = None, count: Any = None, sum: Any = None, avg: Any = None,  # noqa: A002
+        min: Any = None, max: Any = None, having: Any = None, order_by: Any = None,  # noqa: A002
+        take: int | None = None, skip: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+        as_: None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    @overload
+    async def group_by(
+        self, *, by: Any, where: Any = None, count: Any = None, sum: Any = None, avg: Any = None,  # noqa: A002
+        min: Any = None, max: Any = None, having: Any = None, order_by: Any = None,  # noqa: A002
+        take: int | None = None, skip: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+        as_: type[S],
+    ) -> list[S]: ...
 
     async def group_by(
         self, *, by: Any, where: Any = None, count: Any = None, sum: Any = None, avg: Any = None,  # noqa: A002
         min: Any = None, max: Any = None, having: Any = None, order_by: Any = None,  # noqa: A002
         take: int | None = None, skip: int | None = None, with_deleted: bool = False, with_archived: bool = False,
-    ) -> list[dict[str, Any]]:
+        as_: type | None = None,
+    ) -> list[Any]:
         """Records grouped ``by`` fields, with aggregates per group, filtered by ``having``, ordered and
-        paged: one statement (one pipeline on MongoDB). Rows: ``{"country": "DE", "sum": {"total": …}}``."""
+        paged: one statement (one pipeline on MongoDB). Rows: ``{"country": "DE", "sum": {"total": …}}``.
+        ``as_=SomeStruct``: each row as that Struct."""
         node, params, layout = parse_group_by(
             self._schema, self.model, by=by, where=where,
             specs={"count": count, "sum": sum, "avg": avg, "min": min, "max": max},
             having=having, order_by=order_by, take=take, skip=skip,
             scope=scope_of(self.model, with_deleted, with_archived))
+        if as_ is not None:
+            check_result_struct(self.model, as_, _result_keys(layout, node.by), "group_by")
         orm = self._orm
         async with orm._scope() as conn:
             rows = await orm._executor.rows(conn, node, params)
-        return [shape(self.model, r, layout, node.by) for r in rows]
+        shaped = [shape(self.model, r, layout, node.by) for r in rows]
+        return shaped if as_ is None else convert_results(self.model, as_, shaped, "group_by")
 
     async def find_page(
         self, *, where: Any = None, order_by: Any = None, first: int = 20, after: str | None = None,

@@ -1,5 +1,8 @@
 """``as_=``: reading rows straight into ``msgspec.Struct`` classes instead of dicts.
 
+``aggregate`` / ``group_by`` take ``as_=`` too: their shaped results are converted to the Struct
+(nested Structs for ``sum`` …), after a check of the result keys before any I/O.
+
 The check runs before any I/O: the Struct must hold every field the query selects, and every
 Struct field the query does not select needs a default. The rows are then turned into Structs
 by a generated builder (``executor.struct_builder``), one call per row, no dict in between.
@@ -7,7 +10,8 @@ by a generated builder (``executor.struct_builder``), one call per row, no dict 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -18,6 +22,8 @@ from ..schema.manifest import ModelMeta
 
 if TYPE_CHECKING:
     from .executor import Executor
+
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 def check_struct(model: ModelMeta, cls: Any, read: Read) -> type:
@@ -55,6 +61,36 @@ def check_struct(model: ModelMeta, cls: Any, read: Read) -> type:
                 model=name, field=fi.name,
             )
     return cls
+
+
+def check_result_struct(model: ModelMeta, cls: Any, keys: Sequence[str], operation: str) -> type:
+    """``aggregate`` / ``group_by`` with ``as_=cls``, before any I/O: ``cls`` is a Struct with a field
+    for each result key (the group fields and the functions asked for), and no other required one."""
+    name = model.name
+    if not (isinstance(cls, type) and issubclass(cls, msgspec.Struct)):
+        raise validation_error(f'as_ of {operation} on model "{name}" expects a msgspec.Struct class, got {cls!r}.',
+                               model=name)
+    fields = {fi.name: fi for fi in msgspec.structs.fields(cls)}
+    label = f'as_={cls.__name__} of {operation} on model "{name}"'
+    for key in keys:
+        if key not in fields:
+            raise validation_error(f'{label}: the Struct has no field "{key}", which the result holds.',
+                                   model=name, field=key)
+    for fi in fields.values():
+        if fi.required and fi.name not in keys:
+            raise validation_error(f'{label}: the Struct\'s required field "{fi.name}" is not in the result '
+                                   f'({", ".join(keys)}).', model=name, field=fi.name)
+    return cls
+
+
+def convert_results(model: ModelMeta, cls: type[S], results: list[dict[str, Any]], operation: str) -> list[S]:
+    """The shaped ``aggregate`` / ``group_by`` results as ``cls`` instances (nested Structs for the
+    functions); a value the Struct cannot hold is a VALIDATION_ERROR naming where."""
+    try:
+        return [msgspec.convert(r, cls) for r in results]
+    except msgspec.ValidationError as exc:
+        raise validation_error(f'as_={cls.__name__} of {operation} on model "{model.name}" cannot hold the '
+                               f"result: {exc}.", model=model.name) from exc
 
 
 async def read_page_as(executor: Executor, conn: Connection, read: Read, cls: type,

@@ -11,9 +11,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import msgspec
 import pytest
 
-from farmorm import define_schema, model
+from farmorm import QueryValidationError, define_schema, model
 from farmorm import fields as f
 from farmorm.generators.client import render_client
 
@@ -126,3 +127,43 @@ async def test_lifecycle_methods(client: Any) -> None:
     assert await client.user.find_first() is None
     assert await client.user.restore(where={"id": ada["id"]}) == 1
     assert (await client.user.find_first()) is not None
+
+
+class _Scores(msgspec.Struct):
+    score: int | None
+
+
+class _PerAuthor(msgspec.Struct):
+    author_id: str
+    count: int
+    sum: _Scores
+
+
+class _Stats(msgspec.Struct):
+    count: int
+    max: _Scores
+
+
+async def test_aggregate_and_group_by_read_into_structs(client: Any, query_log: Any) -> None:
+    ada = await client.user.create(data={"email": "ada@example.com", "name": "Ada"})
+    await client.post.create_many(data=[{"author_id": ada["id"], "title": f"P{i}", "score": i} for i in range(1, 4)])
+    stats = await client.post.aggregate(count=True, max={"score": True}, as_=_Stats)
+    assert stats == _Stats(count=3, max=_Scores(score=3))
+    rows = await client.post.group_by(by="author_id", count=True, sum={"score": True}, as_=_PerAuthor)
+    assert rows == [_PerAuthor(author_id=ada["id"], count=3, sum=_Scores(score=6))]
+
+    log = query_log(client.orm)
+    with pytest.raises(QueryValidationError, match=r'as_=_Stats of aggregate on model "post": the Struct\'s required '
+                                                   r'field "max" is not in the result \(count\)'):
+        await client.post.aggregate(count=True, as_=_Stats)
+    with pytest.raises(QueryValidationError, match=r'the Struct has no field "author_id", which the result holds'):
+        await client.post.group_by(by="author_id", count=True, max={"score": True}, as_=_Stats)
+    with pytest.raises(QueryValidationError, match="expects a msgspec.Struct class"):
+        await client.post.aggregate(count=True, as_=dict)
+    assert log == []  # refused before any I/O
+
+    class WrongType(msgspec.Struct):
+        count: str
+
+    with pytest.raises(QueryValidationError, match="cannot hold the result"):
+        await client.post.aggregate(count=True, as_=WrongType)

@@ -11,6 +11,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Literal, assert_type
 
+import msgspec
+
 from db_types import (
     Post,
     PostPartial,
@@ -169,6 +171,23 @@ async def correct(orm: Orm) -> None:
     assert_type(groups, list[PostGroupRow])
     await client.user.group_by(by="tier", avg={"balance": True}, having={"avg": {"balance": {"gte": Decimal(1)}}})
 
+    # as_= types aggregate and group_by results exactly
+    class Totals(msgspec.Struct):
+        score: int | None
+
+    class PerAuthor(msgspec.Struct):
+        author_id: str
+        sum: Totals
+
+    per_author = await client.post.group_by(by="author_id", sum={"score": True}, as_=PerAuthor)
+    assert_type(per_author, list[PerAuthor])
+    best: int | None = per_author[0].sum.score
+
+    class Stats(msgspec.Struct):
+        count: int
+
+    assert_type(await client.post.aggregate(count=True, as_=Stats), Stats)
+
     # transactions hand out typed clients
     async with client.transaction() as tx:
         assert_type(tx, TypedClient)
@@ -179,7 +198,7 @@ async def correct(orm: Orm) -> None:
 
     total = await client.transaction(work, retries=2)
     assert_type(total, int)
-    print(title, cursor, total, client.orm, client.driver.kind)
+    print(title, cursor, total, best, client.orm, client.driver.kind)
 
 
 async def incorrect(orm: Orm) -> None:
