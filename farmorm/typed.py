@@ -47,6 +47,7 @@ Sel = TypeVar("Sel", contravariant=True)
 Inc = TypeVar("Inc", contravariant=True)
 C = TypeVar("C", contravariant=True)
 U = TypeVar("U", contravariant=True)
+D = TypeVar("D", contravariant=True)
 
 SortOrder = Literal["asc", "desc"]
 QueryMode = Literal["default", "insensitive"]
@@ -191,12 +192,13 @@ class TypedStream(Protocol[T]):
 
 
 # -- the model client, seen through the generated types ----------------------------------------
-class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U]):
+class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U, D]):
     """``orm.<model>`` (a ``ModelClient``) with its arguments and results typed from the schema.
 
     R: the record TypedDict (relations ``NotRequired``: present when ``include``d); P: the partial
     record a ``select`` returns (every key ``NotRequired``); W / WU: ``where`` / unique ``where``;
-    O: ``order_by``; Sel / Inc: ``select`` / ``include``; C / U: create / update ``data``.
+    O: ``order_by``; Sel / Inc: ``select`` / ``include``; C / U: create / update ``data``; D: a field
+    ``distinct`` may name.
     ``as_=SomeStruct`` types the result as that Struct (scalar fields only: no include)."""
 
     # find_many
@@ -204,19 +206,19 @@ class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U]):
     async def find_many(
         self, *, where: W | None = None, select: None = None, include: Inc | None = None,
         order_by: O | Sequence[O] | None = None, take: int | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+        distinct: D | Sequence[D] | None = None, with_deleted: bool = False, with_archived: bool = False, as_: None = None,
     ) -> list[R]: ...
     @overload
     async def find_many(
         self, *, where: W | None = None, select: Sel, include: None = None,
         order_by: O | Sequence[O] | None = None, take: int | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+        distinct: D | Sequence[D] | None = None, with_deleted: bool = False, with_archived: bool = False, as_: None = None,
     ) -> list[P]: ...
     @overload
     async def find_many(
         self, *, where: W | None = None, select: Sel | None = None, include: None = None,
         order_by: O | Sequence[O] | None = None, take: int | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+        distinct: D | Sequence[D] | None = None, with_deleted: bool = False, with_archived: bool = False, as_: type[S],
     ) -> list[S]: ...
 
     # find_first (find_one is the same method)
@@ -224,38 +226,38 @@ class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U]):
     async def find_first(
         self, *, where: W | None = None, select: None = None, include: Inc | None = None,
         order_by: O | Sequence[O] | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+        distinct: D | Sequence[D] | None = None, with_deleted: bool = False, with_archived: bool = False, as_: None = None,
     ) -> R | None: ...
     @overload
     async def find_first(
         self, *, where: W | None = None, select: Sel, include: None = None,
         order_by: O | Sequence[O] | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+        distinct: D | Sequence[D] | None = None, with_deleted: bool = False, with_archived: bool = False, as_: None = None,
     ) -> P | None: ...
     @overload
     async def find_first(
         self, *, where: W | None = None, select: Sel | None = None, include: None = None,
         order_by: O | Sequence[O] | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+        distinct: D | Sequence[D] | None = None, with_deleted: bool = False, with_archived: bool = False, as_: type[S],
     ) -> S | None: ...
 
     @overload
     async def find_one(
         self, *, where: W | None = None, select: None = None, include: Inc | None = None,
         order_by: O | Sequence[O] | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+        distinct: D | Sequence[D] | None = None, with_deleted: bool = False, with_archived: bool = False, as_: None = None,
     ) -> R | None: ...
     @overload
     async def find_one(
         self, *, where: W | None = None, select: Sel, include: None = None,
         order_by: O | Sequence[O] | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+        distinct: D | Sequence[D] | None = None, with_deleted: bool = False, with_archived: bool = False, as_: None = None,
     ) -> P | None: ...
     @overload
     async def find_one(
         self, *, where: W | None = None, select: Sel | None = None, include: None = None,
         order_by: O | Sequence[O] | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+        distinct: D | Sequence[D] | None = None, with_deleted: bool = False, with_archived: bool = False, as_: type[S],
     ) -> S | None: ...
 
     # find_unique
@@ -296,19 +298,19 @@ class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U]):
     async def find_first_or_raise(
         self, *, where: W | None = None, select: None = None, include: Inc | None = None,
         order_by: O | Sequence[O] | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+        distinct: D | Sequence[D] | None = None, with_deleted: bool = False, with_archived: bool = False, as_: None = None,
     ) -> R: ...
     @overload
     async def find_first_or_raise(
         self, *, where: W | None = None, select: Sel, include: None = None,
         order_by: O | Sequence[O] | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+        distinct: D | Sequence[D] | None = None, with_deleted: bool = False, with_archived: bool = False, as_: None = None,
     ) -> P: ...
     @overload
     async def find_first_or_raise(
         self, *, where: W | None = None, select: Sel | None = None, include: None = None,
         order_by: O | Sequence[O] | None = None, skip: int | None = None,
-        with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+        distinct: D | Sequence[D] | None = None, with_deleted: bool = False, with_archived: bool = False, as_: type[S],
     ) -> S: ...
 
     # stream (scalar fields only: include is refused)
@@ -340,18 +342,21 @@ class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U]):
         self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int = 20,
         after: str | None = None, select: None = None, include: Inc | None = None,
         with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+        distinct: D | Sequence[D] | None = None,
     ) -> Page[R]: ...
     @overload
     async def find_page(
         self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int = 20,
         after: str | None = None, select: Sel, include: None = None,
         with_deleted: bool = False, with_archived: bool = False, as_: None = None,
+        distinct: D | Sequence[D] | None = None,
     ) -> Page[P]: ...
     @overload
     async def find_page(
         self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int = 20,
         after: str | None = None, select: Sel | None = None, include: None = None,
         with_deleted: bool = False, with_archived: bool = False, as_: type[S],
+        distinct: D | Sequence[D] | None = None,
     ) -> Page[S]: ...
 
     # writes

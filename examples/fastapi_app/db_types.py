@@ -126,6 +126,9 @@ class AuthorUniqueByEmail(TypedDict):
 AuthorWhereUnique: TypeAlias = AuthorUniqueById | AuthorUniqueByEmail
 
 
+AuthorDistinctField: TypeAlias = Literal["id", "email", "name", "created_at"]
+
+
 class AuthorOrderBy(TypedDict, total=False):
     """Sort order of model "author"."""
 
@@ -436,6 +439,17 @@ class ArticleUniqueBySlug(TypedDict):
 ArticleWhereUnique: TypeAlias = ArticleUniqueById | ArticleUniqueBySlug
 
 
+ArticleDistinctField: TypeAlias = Literal[
+    "id",
+    "author_id",
+    "slug",
+    "title",
+    "body",
+    "version",
+    "created_at",
+]
+
+
 class ArticleOrderBy(TypedDict, total=False):
     """Sort order of model "article"."""
 
@@ -725,6 +739,7 @@ class AuthorClient(
         AuthorInclude,
         AuthorCreate,
         AuthorUpdate,
+        AuthorDistinctField,
     ],
     Aggregates[
         AuthorWhere,
@@ -753,6 +768,7 @@ class ArticleClient(
         ArticleInclude,
         ArticleCreate,
         ArticleUpdate,
+        ArticleDistinctField,
     ],
     Aggregates[
         ArticleWhere,
@@ -806,6 +822,7 @@ __all__ = [
     "ArticleCountOrder",
     "ArticleCountResult",
     "ArticleCreate",
+    "ArticleDistinctField",
     "ArticleGroupField",
     "ArticleGroupOrderBy",
     "ArticleGroupRow",
@@ -842,6 +859,7 @@ __all__ = [
     "AuthorCountResult",
     "AuthorCountSelect",
     "AuthorCreate",
+    "AuthorDistinctField",
     "AuthorGroupField",
     "AuthorGroupOrderBy",
     "AuthorGroupRow",

@@ -81,6 +81,7 @@ class _Names:
 
     SUFFIXES = ("", "Record", "Partial", "Where", "WhereUnique", "OrderBy", "Select", "Include", "Args",
                 "Create", "Update", "Client", "ListFilter", "RefFilter", "CountSelect", "RelationCounts", "CountArgs",
+                "DistinctField",
                 *AGGREGATE_SUFFIXES)
 
     def __init__(self, schema: Schema) -> None:
@@ -309,6 +310,12 @@ class _Model:
                           doc=f'Which related records of model "{self.m.name}" a "_count" counts.',
                           pending=self.pending)
 
+    def distinct(self) -> list[str]:
+        """The fields ``distinct=`` may name (every field but JSON ones)."""
+        out = _alias_literal(self.name("DistinctField"), [f.name for f in self.m.fields.values() if f.value_kind != "json"])
+        self.pending.discard(self.name("DistinctField"))
+        return out
+
     def order_by(self) -> list[str]:
         items = [(f.name, "SortOrder | SortSpec", False) for f in self.m.fields.values()]
         items += [(r.name, "RelationCountOrder" if r.to_many else self.name("OrderBy", r.target), False)
@@ -427,7 +434,7 @@ class _Model:
 
     def client(self) -> list[str]:
         args = ", ".join(self.name(s) for s in ("Record", "Partial", "Where", "WhereUnique", "OrderBy", "Select",
-                                                "Include", "Create", "Update"))
+                                                "Include", "Create", "Update", "DistinctField"))
         aggs = ", ".join(self.name(s) for s in ("Where", "CountInput", "SumInput", "MinMaxInput", "GroupField",
                                                  "Having", "GroupOrderBy", "AggregateResult", "GroupRow"))
         bases = [f"TypedModelClient[{args}]", f"Aggregates[{aggs}]"]
@@ -469,7 +476,7 @@ def render_client(schema: Schema) -> str:
             blocks.append(mod.count_args())
         if mod.to_many():
             blocks.append(mod.counts())
-        blocks += [mod.unique(), mod.order_by(), mod.select(), mod.include(), mod.args(), mod.create(), mod.update(),
+        blocks += [mod.unique(), mod.distinct(), mod.order_by(), mod.select(), mod.include(), mod.args(), mod.create(), mod.update(),
                    mod.aggregates()]
     blocks.append(["# -- the client " + "-" * 80])
     blocks += [mod.client() for mod in models]

@@ -90,6 +90,10 @@ async def correct(orm: Orm) -> None:
         prof = u.get("profile")
         assert_type(prof, ProfileRecord | None)
 
+    # distinct
+    await client.post.find_many(distinct=["author_id", "published"], order_by={"id": "asc"})
+    await client.user.find_page(distinct="tier", first=5)
+
     # relation counts and ordering through relations, NULLs first or last
     counted = await client.user.find_many(select={"name": True, "_count": {"posts": {"where": {"published": True}}}},
                                           order_by=[{"posts": {"_count": "desc"}}, {"age": {"sort": "asc", "nulls": "last"}}])
@@ -236,6 +240,8 @@ async def incorrect(orm: Orm) -> None:
     await client.profile.restore(where={"id": "p1"})  # E: restore on a model without soft_delete=True
     await client.post.find_many(include={"author": True}, as_=Post)  # E: as_ reads scalar fields only
     await client.user.find_many(take="10")  # E: take is an int
+    await client.user.find_many(distinct=["tierr"])  # E: unknown field in distinct
+    await client.user.find_many(distinct="prefs")  # E: distinct on a JSON field
     await client.user.find_many(select={"_count": {"postz": True}})  # E: unknown relation in _count
     await client.post.find_many(select={"_count": {"author": True}})  # E: _count of a to-one relation
     await client.user.find_many(order_by={"posts": "desc"})  # E: a to-many relation sorts by its _count
