@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .features.idempotency import IdempotencyClient
     from .features.outbox import OutboxClient
     from .runtime.orm import Orm
+    from .runtime.raw import RawClient
     from .runtime.transaction import Transaction
     from .schema.manifest import Schema
 
@@ -593,6 +594,12 @@ class TypedOrm:
     def primary(self) -> Self:
         """This client with every read on the primary (``orm.primary()``)."""
         return self._view(self.orm.primary())
+
+    @property
+    def raw(self) -> RawClient:
+        """``orm.raw``: hand-written statements (bound values only), on the transaction's connection
+        when reached from a transaction's client."""
+        return self.orm.raw
 
     @property
     def outbox(self) -> OutboxClient:

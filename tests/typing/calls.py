@@ -200,6 +200,10 @@ async def correct(orm: Orm) -> None:
     async def work(tx: TypedClient) -> int:
         return await tx.user.count()
 
+    async with client.transaction() as tx:
+        rows_raw = await tx.raw.fetch("SELECT count(*) AS n FROM {user}")
+        print(rows_raw[0]["n"])
+
     total = await client.transaction(work, retries=2)
     assert_type(total, int)
     print(title, cursor, total, best, client.orm, client.driver.kind)

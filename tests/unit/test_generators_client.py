@@ -160,6 +160,24 @@ def test_typed_protocol_matches_model_client() -> None:
                     assert default == real_params[pname].default, (name, pname)
 
 
+def test_typed_orm_mirrors_the_orm() -> None:
+    """What TypedOrm offers besides the model clients is the Orm's own API: same names, same parameters."""
+    from farmorm import Orm
+    from farmorm.typed import TypedOrm
+
+    own = {"orm"}  # the plain Orm itself
+    for name, member in vars(TypedOrm).items():
+        if name.startswith("_") or name in own or name == "schema_hashes":
+            continue
+        assert hasattr(Orm, name) or name in ("schema", "plan_cache"), name  # instance attributes on Orm
+        real = getattr(Orm, name, None)
+        if inspect.isfunction(member) and inspect.isfunction(real):
+            assert list(inspect.signature(member).parameters) == list(inspect.signature(real).parameters), name
+    for name in ("transaction", "batch", "on_commit", "on_query", "primary", "close", "raw", "outbox", "idempotency",
+                 "driver", "schema", "plan_cache"):
+        assert name in vars(TypedOrm), name
+
+
 # -- TypedClient(orm) ----------------------------------------------------------------------------
 async def test_typed_client_is_the_orm_seen_through_types(db: ModuleType) -> None:
     orm = await create_orm(schema, "sqlite:///:memory:")
