@@ -24,9 +24,12 @@ from typing import Any
 from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.query import OrderByRaw
+from piccolo.query.functions.aggregate import Avg, Count, Max, Min, Sum
 from piccolo.table import Table
 
-from .workloads import BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, POOL_SIZE, USERS, Closer, Workload, fan_out, new_user
+from .workloads import (BULK_ROWS, FETCH_ROWS, GROUP_MIN, GROUP_TAKE, INCLUDE_USERS, POOL_SIZE, USERS, Closer, Workload,
+                        fan_out, new_user)
 
 PEER_IDS = 40_000_000
 BULK_PEER_IDS = 70_000_000
@@ -113,6 +116,26 @@ def piccolo_workloads(User: Any, Post: Any, sqlite: bool, bulk_rows: int = BULK_
         for _ in range(n):
             await User.count().where(User.active == True)  # noqa: E712
 
+    def when(v: Any) -> Any:
+        return _fromiso(v) if sqlite and isinstance(v, str) else v
+
+    async def aggregate(n: int) -> None:
+        for _ in range(n):
+            row = await User.select(
+                Count(alias="count"), Sum(User.age, alias="sum"), Avg(User.age, alias="avg"),
+                Min(User.created_at, alias="min"), Max(User.created_at, alias="max"),
+            ).where(User.active == True).first()  # noqa: E712
+            row["min"], row["max"] = when(row["min"]), when(row["max"])
+
+    async def group_by(n: int) -> None:
+        # Piccolo has no HAVING: every group comes back and the app filters and cuts in Python
+        for _ in range(n):
+            rows = await User.select(User.age, Count(alias="n"), Max(User.created_at, alias="latest")).where(
+                User.active == True).group_by(User.age).order_by(OrderByRaw("COUNT(*)"), ascending=False).order_by(User.age)  # noqa: E712
+            kept = [r for r in rows if r["n"] >= GROUP_MIN][:GROUP_TAKE]
+            for r in kept:
+                r["latest"] = when(r["latest"])
+
     async def update_one(n: int) -> None:
         for _ in range(n):
             counter["upd"] += 1
@@ -137,7 +160,8 @@ def piccolo_workloads(User: Any, Post: Any, sqlite: bool, bulk_rows: int = BULK_
         await fan_out(n, lookup)
 
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "count": count, "aggregate": aggregate, "group_by": group_by, "update_one": update_one,
+            "insert_one": insert_one, "bulk_insert": bulk_insert,
             "concurrent": concurrent}
 
 

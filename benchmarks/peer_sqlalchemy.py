@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 from sqlalchemy.types import TypeDecorator
 
-from .workloads import BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, POOL_SIZE, USERS, Closer, Workload, fan_out, new_user
+from .workloads import (BULK_ROWS, FETCH_ROWS, GROUP_MIN, GROUP_TAKE, INCLUDE_USERS, POOL_SIZE, USERS, Closer, Workload,
+                        fan_out, new_user)
 
 _UTC = dt.timezone.utc
 #: the peers' insert workloads use their own id ranges (each system has its own database anyway)
@@ -85,6 +86,14 @@ class Post(Base):
 
 
 users = cast(Table, User.__table__)
+#: aggregate / group_by, written once with SQLAlchemy's expression language (Core and ORM run the same)
+AGGREGATE = select(func.count().label("count"), func.sum(users.c.age).label("sum"), func.avg(users.c.age).label("avg"),
+                   func.min(users.c.created_at).label("min"), func.max(users.c.created_at).label("max")
+                   ).where(users.c.active.is_(True))
+_n = func.count().label("n")
+GROUP_BY = (select(users.c.age, _n, func.max(users.c.created_at).label("latest")).where(users.c.active.is_(True))
+            .group_by(users.c.age).having(func.count() >= GROUP_MIN).order_by(_n.desc(), users.c.age)
+            .limit(GROUP_TAKE))
 posts = cast(Table, Post.__table__)
 
 
@@ -153,6 +162,16 @@ def core_workloads(engine: AsyncEngine, returning: bool, bulk_rows: int = BULK_R
             async with engine.connect() as conn:
                 await conn.scalar(select(func.count()).select_from(users).where(users.c.active.is_(True)))
 
+    async def aggregate(n: int) -> None:
+        for _ in range(n):
+            async with engine.connect() as conn:
+                (await conn.execute(AGGREGATE)).one()._asdict()
+
+    async def group_by(n: int) -> None:
+        for _ in range(n):
+            async with engine.connect() as conn:
+                [r._asdict() for r in await conn.execute(GROUP_BY)]
+
     async def update_one(n: int) -> None:
         for _ in range(n):
             counter["upd"] += 1
@@ -194,7 +213,8 @@ def core_workloads(engine: AsyncEngine, returning: bool, bulk_rows: int = BULK_R
         await fan_out(n, lookup)
 
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "count": count, "aggregate": aggregate, "group_by": group_by, "update_one": update_one,
+            "insert_one": insert_one, "bulk_insert": bulk_insert,
             "concurrent": concurrent}
 
 
@@ -228,6 +248,16 @@ def orm_workloads(engine: AsyncEngine, bulk_rows: int = BULK_ROWS) -> dict[str, 
             async with Session() as s:
                 await s.scalar(select(func.count()).select_from(User).where(User.active.is_(True)))
 
+    async def aggregate(n: int) -> None:  # the ORM's way is the same select() in a session
+        for _ in range(n):
+            async with Session() as s:
+                (await s.execute(AGGREGATE)).one()._asdict()
+
+    async def group_by(n: int) -> None:
+        for _ in range(n):
+            async with Session() as s:
+                [r._asdict() for r in await s.execute(GROUP_BY)]
+
     async def update_one(n: int) -> None:
         for _ in range(n):
             counter["upd"] += 1
@@ -258,7 +288,8 @@ def orm_workloads(engine: AsyncEngine, bulk_rows: int = BULK_ROWS) -> dict[str, 
         await fan_out(n, lookup)
 
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "count": count, "aggregate": aggregate, "group_by": group_by, "update_one": update_one,
+            "insert_one": insert_one, "bulk_insert": bulk_insert,
             "concurrent": concurrent}
 
 

@@ -15,9 +15,11 @@ system its own process; the smoke mode runs it in-process and closes its connect
 from __future__ import annotations
 
 from tortoise import Tortoise, fields
+from tortoise.functions import Avg, Count, Max, Min, Sum
 from tortoise.models import Model
 
-from .workloads import BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, POOL_SIZE, USERS, Closer, Workload, fan_out, new_user
+from .workloads import (BULK_ROWS, FETCH_ROWS, GROUP_MIN, GROUP_TAKE, INCLUDE_USERS, POOL_SIZE, USERS, Closer, Workload,
+                        fan_out, new_user)
 
 PEER_IDS = 40_000_000
 BULK_PEER_IDS = 70_000_000
@@ -84,6 +86,17 @@ def tortoise_workloads(bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
         for _ in range(n):
             await User.filter(active=True).count()
 
+    async def aggregate(n: int) -> None:
+        for _ in range(n):
+            await User.filter(active=True).annotate(
+                count=Count("id"), total=Sum("age"), mean=Avg("age"), first=Min("created_at"), last=Max("created_at"),
+            ).first().values("count", "total", "mean", "first", "last")
+
+    async def group_by(n: int) -> None:
+        for _ in range(n):
+            await (User.filter(active=True).annotate(n=Count("id"), latest=Max("created_at")).group_by("age")
+                   .filter(n__gte=GROUP_MIN).order_by("-n", "age").limit(GROUP_TAKE).values("age", "n", "latest"))
+
     async def update_one(n: int) -> None:
         for _ in range(n):
             counter["upd"] += 1
@@ -110,7 +123,8 @@ def tortoise_workloads(bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
         await fan_out(n, lookup)
 
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "count": count, "aggregate": aggregate, "group_by": group_by, "update_one": update_one,
+            "insert_one": insert_one, "bulk_insert": bulk_insert,
             "concurrent": concurrent}
 
 

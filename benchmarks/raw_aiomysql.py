@@ -16,8 +16,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .workloads import (BULK_RAW_IDS, BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, POOL_SIZE, RAW_IDS, USERS, Workload,
-                        fan_out, new_user)
+from .workloads import (BULK_RAW_IDS, BULK_ROWS, FETCH_ROWS, GROUP_MIN, GROUP_TAKE, INCLUDE_USERS, POOL_SIZE, RAW_IDS,
+                        USERS, Workload, fan_out, new_user)
 
 COLS = "id, email, name, age, active, created_at"
 _UTC = dt.timezone.utc
@@ -79,6 +79,20 @@ def raw_workloads(pool: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
         for _ in range(n):
             await rows_of("SELECT COUNT(*) FROM bench_users WHERE active = %s", (True,))
 
+    async def aggregate(n: int) -> None:
+        for _ in range(n):
+            ((c, s, a, lo, hi),) = await rows_of(
+                "SELECT COUNT(*), SUM(age), AVG(age), MIN(created_at), MAX(created_at) FROM bench_users "
+                "WHERE active = %s", (True,))
+            {"count": c, "sum": int(s), "avg": float(a), "min": lo.replace(tzinfo=_UTC), "max": hi.replace(tzinfo=_UTC)}
+
+    async def group_by(n: int) -> None:
+        for _ in range(n):
+            rows = await rows_of(
+                "SELECT age, COUNT(*) AS n, MAX(created_at) FROM bench_users WHERE active = %s GROUP BY age "
+                "HAVING COUNT(*) >= %s ORDER BY n DESC, age LIMIT %s", (True, GROUP_MIN, GROUP_TAKE))
+            [{"age": r[0], "count": r[1], "latest": r[2].replace(tzinfo=_UTC)} for r in rows]
+
     async def update_one(n: int) -> None:
         for _ in range(n):
             counter["upd"] += 1
@@ -110,7 +124,8 @@ def raw_workloads(pool: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
         await fan_out(n, lookup)
 
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "count": count, "aggregate": aggregate, "group_by": group_by, "update_one": update_one,
+            "insert_one": insert_one, "bulk_insert": bulk_insert,
             "concurrent": concurrent}
 
 

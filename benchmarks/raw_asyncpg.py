@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .workloads import (BULK_RAW_IDS, BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, POOL_SIZE, RAW_IDS, USERS, Workload,
-                        fan_out, new_user)
+from .workloads import (BULK_RAW_IDS, BULK_ROWS, FETCH_ROWS, GROUP_MIN, GROUP_TAKE, INCLUDE_USERS, POOL_SIZE, RAW_IDS,
+                        USERS, Workload, fan_out, new_user)
 
 COLS = "id, email, name, age, active, created_at"
 
@@ -61,6 +61,19 @@ def raw_workloads(pool: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
         for _ in range(n):
             await pool.fetchval("SELECT COUNT(*) FROM bench_users WHERE active = $1", True)
 
+    async def aggregate(n: int) -> None:
+        for _ in range(n):
+            row = await pool.fetchrow("SELECT COUNT(*), SUM(age), AVG(age), MIN(created_at), MAX(created_at) "
+                                      "FROM bench_users WHERE active = $1", True)
+            dict(row)
+
+    async def group_by(n: int) -> None:
+        for _ in range(n):
+            rows = await pool.fetch("SELECT age, COUNT(*) AS n, MAX(created_at) AS latest FROM bench_users "
+                                    "WHERE active = $1 GROUP BY age HAVING COUNT(*) >= $2 ORDER BY n DESC, age "
+                                    "LIMIT $3", True, GROUP_MIN, GROUP_TAKE)
+            [dict(r) for r in rows]
+
     async def update_one(n: int) -> None:
         for _ in range(n):
             counter["upd"] += 1
@@ -88,7 +101,8 @@ def raw_workloads(pool: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
         await fan_out(n, lookup)
 
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "count": count, "aggregate": aggregate, "group_by": group_by, "update_one": update_one,
+            "insert_one": insert_one, "bulk_insert": bulk_insert,
             "concurrent": concurrent}
 
 

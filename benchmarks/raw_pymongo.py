@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .workloads import (BULK_RAW_IDS, BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, POOL_SIZE, RAW_IDS, USERS, Workload,
-                        fan_out, new_user)
+from .workloads import (BULK_RAW_IDS, BULK_ROWS, FETCH_ROWS, GROUP_MIN, GROUP_TAKE, INCLUDE_USERS, POOL_SIZE, RAW_IDS,
+                        USERS, Workload, fan_out, new_user)
 
 NO_ID = {"_id": 0}
 
@@ -51,6 +51,26 @@ def raw_workloads(db: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
         for _ in range(n):
             await users.count_documents({"active": True})
 
+    async def aggregate(n: int) -> None:
+        for _ in range(n):
+            cursor = await users.aggregate([
+                {"$match": {"active": True}},
+                {"$group": {"_id": None, "count": {"$sum": 1}, "sum": {"$sum": "$age"}, "avg": {"$avg": "$age"},
+                            "min": {"$min": "$created_at"}, "max": {"$max": "$created_at"}}},
+            ])
+            await cursor.to_list()
+
+    async def group_by(n: int) -> None:
+        for _ in range(n):
+            cursor = await users.aggregate([
+                {"$match": {"active": True}},
+                {"$group": {"_id": "$age", "count": {"$sum": 1}, "latest": {"$max": "$created_at"}}},
+                {"$match": {"count": {"$gte": GROUP_MIN}}},
+                {"$sort": {"count": -1, "_id": 1}},
+                {"$limit": GROUP_TAKE},
+            ])
+            await cursor.to_list()
+
     async def update_one(n: int) -> None:
         for _ in range(n):
             counter["upd"] += 1
@@ -75,7 +95,8 @@ def raw_workloads(db: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
         await fan_out(n, lookup)
 
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "count": count, "aggregate": aggregate, "group_by": group_by, "update_one": update_one,
+            "insert_one": insert_one, "bulk_insert": bulk_insert,
             "concurrent": concurrent}
 
 

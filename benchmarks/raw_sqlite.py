@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .workloads import (BULK_RAW_IDS, BULK_ROWS, FETCH_ROWS, INCLUDE_USERS, RAW_IDS, USERS, Workload, fan_out,
-                        new_user, open_sqlite)
+from .workloads import (BULK_RAW_IDS, BULK_ROWS, FETCH_ROWS, GROUP_MIN, GROUP_TAKE, INCLUDE_USERS, RAW_IDS, USERS,
+                        Workload, fan_out, new_user, open_sqlite)
 
 COLS = "id, email, name, age, active, created_at"
 _fromiso = dt.datetime.fromisoformat
@@ -68,6 +68,20 @@ def raw_workloads(conn: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
         for _ in range(n):
             await conn.execute_fetchall("SELECT COUNT(*) FROM bench_users WHERE active = ?", (1,))
 
+    async def aggregate(n: int) -> None:
+        for _ in range(n):
+            ((c, s, a, lo, hi),) = await conn.execute_fetchall(
+                "SELECT COUNT(*), SUM(age), AVG(age), MIN(created_at), MAX(created_at) FROM bench_users "
+                "WHERE active = ?", (1,))
+            {"count": c, "sum": s, "avg": a, "min": _fromiso(lo), "max": _fromiso(hi)}
+
+    async def group_by(n: int) -> None:
+        for _ in range(n):
+            rows = await conn.execute_fetchall(
+                "SELECT age, COUNT(*) AS n, MAX(created_at) FROM bench_users WHERE active = ? GROUP BY age "
+                "HAVING COUNT(*) >= ? ORDER BY n DESC, age LIMIT ?", (1, GROUP_MIN, GROUP_TAKE))
+            [{"age": r[0], "count": r[1], "latest": _fromiso(r[2])} for r in rows]
+
     async def update_one(n: int) -> None:
         for _ in range(n):
             counter["upd"] += 1
@@ -97,7 +111,8 @@ def raw_workloads(conn: Any, bulk_rows: int = BULK_ROWS) -> dict[str, Workload]:
         await fan_out(n, lookup)
 
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "count": count, "aggregate": aggregate, "group_by": group_by, "update_one": update_one,
+            "insert_one": insert_one, "bulk_insert": bulk_insert,
             "concurrent": concurrent}
 
 

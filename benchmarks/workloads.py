@@ -11,6 +11,10 @@ The workloads (``OPS`` gives the operations per timed round):
 - ``include``     20 users with their posts, about 5 each with a ``body`` text (the raw floor is the
   hand-written two-query version).
 - ``count``       ``COUNT(*)`` with a filter.
+- ``aggregate``   count, sum, avg, min and max over the active users, in one statement.
+- ``group_by``    active users per age: count and latest ``created_at`` per group, groups with at
+  least ``GROUP_MIN`` users, largest first, the first ``GROUP_TAKE`` (``GROUP BY … HAVING … ORDER BY
+  … LIMIT``; one pipeline on MongoDB).
 - ``update_one``  update one user's name by id (farmorm: ``update``, the record back; farmorm_lean:
   ``update_many`` by id, a count; the floor: the UPDATE alone).
 - ``insert_one``  insert one user (farmorm: the record back; farmorm_lean and the floor: its id).
@@ -79,11 +83,16 @@ OPS = {
     "fetch_1k": 40,
     "include": 300,
     "count": 500,
+    "aggregate": 300,
+    "group_by": 300,
     "concurrent": 5000,
     "update_one": 500,
     "insert_one": 500,
     "bulk_insert": 10,
 }
+#: group_by: the smallest group kept (HAVING COUNT(*) >= …) and how many groups are returned
+GROUP_MIN = 2
+GROUP_TAKE = 10
 CONCURRENT_TASKS = 50  # tasks in the concurrent workload, sharing a pool of POOL_SIZE connections
 #: smoke mode: enough to run every code path once or twice, not to measure anything
 SMOKE_USERS = 60
@@ -156,6 +165,17 @@ def farmorm_workloads(orm: Orm, bulk_rows: int = BULK_ROWS, lean: bool = False) 
         for _ in range(n):
             await orm.user.count(where={"active": True})
 
+    async def aggregate(n: int) -> None:
+        for _ in range(n):
+            await orm.user.aggregate(where={"active": True}, count=True, sum={"age": True}, avg={"age": True},
+                                     min={"created_at": True}, max={"created_at": True})
+
+    async def group_by(n: int) -> None:
+        for _ in range(n):
+            await orm.user.group_by(by=["age"], where={"active": True}, count=True, max={"created_at": True},
+                                    having={"count": {"_all": {"gte": GROUP_MIN}}},
+                                    order_by=[{"count": {"_all": "desc"}}, {"age": "asc"}], take=GROUP_TAKE)
+
     async def update_one(n: int) -> None:
         for _ in range(n):
             counter["upd"] += 1
@@ -190,7 +210,8 @@ def farmorm_workloads(orm: Orm, bulk_rows: int = BULK_ROWS, lean: bool = False) 
         await fan_out(n, lookup)
 
     return {"get_by_pk": get_by_pk, "filter_page": filter_page, "fetch_1k": fetch_1k, "include": include,
-            "count": count, "update_one": update_one, "insert_one": insert_one, "bulk_insert": bulk_insert,
+            "count": count, "aggregate": aggregate, "group_by": group_by, "update_one": update_one,
+            "insert_one": insert_one, "bulk_insert": bulk_insert,
             "concurrent": concurrent}
 
 

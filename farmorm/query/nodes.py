@@ -44,11 +44,13 @@ class IsNull(Node, frozen=True):
 
 
 class InList(Node, frozen=True):
-    """``field IN (values)``; the whole list is one param so the shape ignores its length."""
+    """``field IN (values)``; the whole list is one param so the shape ignores its length.
+    ``insensitive`` folds case on both sides (mode="insensitive")."""
 
     field: str
     values: Param
     negated: bool = False
+    insensitive: bool = False
 
 
 class Match(Node, frozen=True):

@@ -34,6 +34,8 @@ ALLOWED_OPS = {
     "json": _JSON_OPS,
 }
 _CMP = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}
+#: the operators mode="insensitive" folds case for: equality, set and substring tests
+MODE_OPERATORS = ("eq", "not", "in", "not_in", "contains", "starts_with", "ends_with")
 _LOGICAL = ("AND", "OR", "NOT")
 _TO_MANY_FILTERS = frozenset({"some", "every", "none"})
 _TO_ONE_FILTERS = frozenset({"is", "is_not"})
@@ -229,6 +231,8 @@ class WhereParser:
                 model=model.name, field=f.name,
             )
         ins = mode == "insensitive"
+        if "mode" in ops:
+            self._check_mode(model, f, ops)
         parts: list[n.Condition] = []
         for op, value in ops.items():
             if op == "mode":
@@ -237,13 +241,15 @@ class WhereParser:
                 parts.append(self._equals(model, f, kind, value, insensitive=ins))
             elif op == "not":
                 if isinstance(value, Mapping) and kind != "json":
+                    if ins and "mode" not in value:
+                        value = {**value, "mode": "insensitive"}  # a nested operator object inherits the mode
                     inner = self._operators(model, f, kind, value)
                     if inner is not None:
                         parts.append(n.Not(inner))
                 else:
                     parts.append(self._equals(model, f, kind, value, insensitive=ins, negated=True))
             elif op in ("in", "not_in"):
-                listed = self._in(model, f, op, value)
+                listed = self._in(model, f, op, value, ins)
                 if listed is not None:  # not_in [] keeps every row: no condition
                     parts.append(listed)
             elif op in _CMP:
@@ -263,7 +269,25 @@ class WhereParser:
                 parts.append(n.Match(f.name, op, _add(self.params, check_text(model, f, value)), ins))  # type: ignore[arg-type]
         return _and(parts)
 
-    def _in(self, model: ModelMeta, f: FieldMeta, op: str, value: Any) -> n.Condition | None:
+    @staticmethod
+    def _check_mode(model: ModelMeta, f: FieldMeta, ops: Mapping[str, Any]) -> None:
+        """``mode`` folds case for equality, set and substring operators; it must have one to act on,
+        and ordering comparisons refuse it (case-folded order differs between databases)."""
+        ordered = [op for op in ops if op in _CMP]
+        if ordered:
+            raise validation_error(
+                f'mode="{ops["mode"]}" does not apply to "{ordered[0]}" for field "{f.name}" on model '
+                f'"{model.name}"; it applies to {", ".join(f"{o}" for o in MODE_OPERATORS)}.',
+                model=model.name, field=f.name,
+            )
+        if not any(op in MODE_OPERATORS for op in ops):
+            raise validation_error(
+                f'mode on field "{f.name}" on model "{model.name}" needs an operator it applies to '
+                f'({", ".join(MODE_OPERATORS)}).',
+                model=model.name, field=f.name,
+            )
+
+    def _in(self, model: ModelMeta, f: FieldMeta, op: str, value: Any, ins: bool = False) -> n.Condition | None:
         if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
             raise validation_error(
                 f'Operator "{op}" for field "{f.name}" on model "{model.name}" expects a list of values.',
@@ -280,7 +304,7 @@ class WhereParser:
             values.append(check_value(model, f, v))
         if not values:
             return n.FALSE if op == "in" else None
-        return n.InList(f.name, _add(self.params, values), negated=op == "not_in")
+        return n.InList(f.name, _add(self.params, values), negated=op == "not_in", insensitive=ins)
 
     def _relation(self, model: ModelMeta, rel: RelationMeta, value: Any) -> n.Condition:
         target = self.schema.models[rel.target]

@@ -18,6 +18,13 @@ from .dialect import Fn, SqlDialect
 from .statement import EXPAND_MARK, SqlStatement
 
 
+def _lowered(enc: Fn | None) -> Fn:
+    """A list encoder that lower-cases the items first (mode="insensitive" IN lists)."""
+    if enc is None:
+        return lambda values: [v.lower() for v in values]
+    return lambda values: enc([v.lower() for v in values])
+
+
 class _Ctx:
     """Collects placeholders in text order, encoders per param and expanding params."""
 
@@ -107,11 +114,17 @@ class SqlCompiler:
         if isinstance(c, n.InList):
             f = model.fields[c.field]
             expr = d.comparable(self.col(qual, model, c.field), f)
-            probe, expands = d.in_list(expr, "\x00PH\x00", c.negated)
-            if expands:
-                ph = ctx.expanding(c.values, d.list_encoder(f))
+            enc = d.list_encoder(f)
+            if c.insensitive:
+                probe, expands, fold_values = d.folded_in_list(expr, "\x00PH\x00", c.negated)
+                if fold_values:
+                    enc = _lowered(enc)
             else:
-                ph = ctx.ph(c.values, d.list_encoder(f))
+                probe, expands = d.in_list(expr, "\x00PH\x00", c.negated)
+            if expands:
+                ph = ctx.expanding(c.values, enc)
+            else:
+                ph = ctx.ph(c.values, enc)
             return probe.replace("\x00PH\x00", ph)
         if isinstance(c, n.Match):
             sql, transform = d.match(self.col(qual, model, c.field), c.kind, "\x00PH\x00", c.insensitive)

@@ -89,6 +89,12 @@ class SqlDialect:
         """SQL for ``expr IN list``; returns (sql, expands). ``expands``: ph is spliced per item."""
         return (f"{expr} {'NOT IN' if negated else 'IN'} ({ph})", True)
 
+    def folded_in_list(self, expr: str, ph: str, negated: bool) -> tuple[str, bool, bool]:
+        """``lower(expr) IN list`` for mode="insensitive"; returns (sql, expands, fold_values):
+        ``fold_values`` asks the compiler to lower-case the list's items before binding."""
+        sql, expands = self.in_list(self.fold(expr), ph, negated)
+        return sql, expands, True
+
     def match(self, expr: str, kind: str, ph: str, insensitive: bool) -> tuple[str, Fn]:
         """SQL for contains / starts_with / ends_with and the transform of the user's text."""
         if insensitive:

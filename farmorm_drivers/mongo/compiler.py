@@ -425,7 +425,11 @@ class MongoCompiler:
                 return {col: {"$ne": P(c.value.index, encoder(f)), "$nin": [None]}}
             return {col: {_CMP[op]: P(c.value.index, encoder(f))}}
         if isinstance(c, n.InList):
-            slot = P(c.values.index, list_encoder(f))
+            if c.insensitive:  # one anchored, escaped, case-insensitive regex per item
+                exact = _regex("equals", True)
+                slot = P(c.values.index, lambda values: [exact(v) for v in values])
+            else:
+                slot = P(c.values.index, list_encoder(f))
             if c.negated != neg:
                 return {col: {"$nin": Concat(slot, [None])}}
             return {col: {"$in": slot}}

@@ -72,6 +72,11 @@ class PostgresDialect(SqlDialect):
             return (f"NOT ({expr} = ANY({ph}))", False)
         return (f"{expr} = ANY({ph})", False)
 
+    def folded_in_list(self, expr: str, ph: str, negated: bool) -> tuple[str, bool, bool]:
+        # lower() on both sides in SQL: the same folding as an insensitive "eq"
+        probe = f"{self.fold(expr)} = ANY(ARRAY(SELECT lower(x) FROM unnest({ph}::text[]) AS x))"
+        return (f"NOT ({probe})" if negated else probe), False, False
+
     def match(self, expr: str, kind: str, ph: str, insensitive: bool) -> tuple[str, Fn]:
         sql, transform = super().match(expr, kind, ph, False)
         if insensitive:

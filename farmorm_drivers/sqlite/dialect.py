@@ -133,6 +133,11 @@ class SqliteDialect(SqlDialect):
     def in_list(self, expr: str, ph: str, negated: bool) -> tuple[str, bool]:
         return (f"{expr} {'NOT IN' if negated else 'IN'} (SELECT value FROM json_each({ph}))", False)
 
+    def folded_in_list(self, expr: str, ph: str, negated: bool) -> tuple[str, bool, bool]:
+        # lower() on both sides in SQL: the same (ASCII) folding as an insensitive "eq"
+        op = "NOT IN" if negated else "IN"
+        return f"{self.fold(expr)} {op} (SELECT lower(value) FROM json_each({ph}))", False, False
+
     def aggregate(self, fn: str, expr: str | None, f: FieldMeta | None) -> str:
         if expr is not None and f is not None and f.value_kind == "decimal":
             if fn == "avg":  # only filters and sorts groups: the returned avg is exact (sum / count)
