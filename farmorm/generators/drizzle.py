@@ -122,6 +122,10 @@ def _base_column(model: ModelMeta, f: FieldMeta, dialect: str, indexed: bool, us
             return f"varchar({col}, {{ length: 191 }})"
         used.add("text")
         return f"text({col})"
+    if kind == "decimal" and f.precision is not None and dialect != "sqlite":
+        builder = "numeric" if dialect == "pg" else "decimal"
+        used.add(builder)
+        return f"{builder}({col}, {{ precision: {f.precision}, scale: {f.scale or 0} }})"
     if f.column_kind == "bigint" and dialect != "sqlite":
         return _bigint(col, used)  # a foreign key to a bigint id is bigint, as push creates it
     table: dict[str, dict[str, tuple[str, str]]] = {

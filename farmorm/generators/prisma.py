@@ -139,6 +139,9 @@ def _field_line(model: ModelMeta, f: FieldMeta, provider: str = "postgresql") ->
     lit = _literal_default(model, f)
     if lit is not None:
         mods.append(f"@default({lit})")
+    if f.kind == "decimal" and provider in ("postgresql", "mysql"):
+        # the pushed column's digits (Prisma's own default is Decimal(65, 30), push's too)
+        mods.append(f"@db.Decimal({f.precision or 65}, {30 if f.precision is None else f.scale})")
     if (f.unique and f.kind != "id") or (f.kind == "id" and mongo and f.column != "_id"):
         # the manifest's name (PostgreSQL, MySQL, SQLite and Mongo all carry it)
         name = next((c.name for c in model.field_uniques if c.fields == (f.name,)), None)
