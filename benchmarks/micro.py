@@ -15,6 +15,10 @@ other work on the machine).
 - ``stitch_include_20`` / ``stitch_include_1k``: attaching 60 / 3,000 posts to 20 / 1,000 users.
 - ``mongo_fill_filter``: filling a compiled Mongo filter template with this call's values.
 - ``bind_insert_1k``: binding the params of a 1,000-row multi-row INSERT (SQLite encoders).
+- ``decimal_read_1k``: reading back 1,000 ``numeric(65, 30)`` prices (``normalize_decimal``);
+  ``decimal_read_1k_digitwise`` runs the digit-by-digit trailing-zero loop it replaced on the
+  same values, so one run gives the before/after ratio; ``decimal_read_1k_scaled`` the
+  ``decimal(10, 2)`` read on SQLite / Mongo (one ``quantize``; PostgreSQL and MySQL do nothing).
 """
 
 from __future__ import annotations
@@ -118,7 +122,37 @@ def make_benches() -> list[tuple[str, int, Bench]]:
     values = [v for u in _users(1000) for v in (u["id"], u["email"], u["name"], u["age"], u["active"],
                                                 u["created_at"])]
     benches.append(("bind_insert_1k", 1, lambda: insert.bind(values)))
+
+    import decimal
+
+    from farmorm.query.values import normalize_decimal, scaled_decimal
+
+    wide = decimal.Context(prec=100)
+    pad = decimal.Decimal(1).scaleb(-30)
+    prices = [wide.quantize(decimal.Decimal(f"{i % 2000}.{i % 100:02d}"), pad) for i in range(1000)]
+    scaled = scaled_decimal(2)
+    texts = [f"{i % 2000}.{i % 100:02d}" for i in range(1000)]
+    benches.append(("decimal_read_1k", 1, lambda: [normalize_decimal(v) for v in prices]))
+    benches.append(("decimal_read_1k_digitwise", 1, lambda: [_digitwise_normalize(v) for v in prices]))
+    benches.append(("decimal_read_1k_scaled", 1, lambda: [scaled(v) for v in texts]))
     return benches
+
+
+def _digitwise_normalize(d: Any) -> Any:
+    """The read-back farmorm used before ``decimal(precision, scale)`` (kept here as the baseline):
+    trailing zeros stripped one digit at a time from the digit tuple."""
+    import decimal
+
+    sign, digits, exp = d.as_tuple()
+    if exp > 0:
+        return decimal.Decimal((sign, tuple(digits) + (0,) * exp, 0))
+    digits = tuple(digits)
+    while exp < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits = digits[:-1]
+        exp += 1
+    if not any(digits):
+        return decimal.Decimal((0, (0,), 0)) if exp < 0 else decimal.Decimal((0, digits, exp))
+    return decimal.Decimal((sign, digits, exp))
 
 
 BENCHES = [(name, ops) for name, ops, _ in make_benches()]

@@ -28,8 +28,10 @@ from typing import Literal
 from ..core.errors import SchemaError
 from ..schema.manifest import FieldMeta, ModelMeta, Schema
 
-PrismaProvider = Literal["postgresql", "mysql", "sqlite"]
-PROVIDERS: tuple[str, ...] = ("postgresql", "mysql", "sqlite")
+PrismaProvider = Literal["postgresql", "mysql", "sqlite", "mongodb"]
+PROVIDERS: tuple[str, ...] = ("postgresql", "mysql", "sqlite", "mongodb")
+#: the Prisma field that carries a document's own ``_id`` when the farmorm id is another field
+MONGO_ID_FIELD = "mongo_id"
 
 _TYPES = {
     "string": "String", "boolean": "Boolean", "datetime": "DateTime", "integer": "Int",
@@ -91,7 +93,33 @@ def _literal_default(model: ModelMeta, f: FieldMeta) -> str | None:
     return None
 
 
-def _field_line(model: ModelMeta, f: FieldMeta) -> str:
+def _check_mongo(model: ModelMeta) -> None:
+    """What farmorm's Mongo runtime (or Prisma's MongoDB connector) cannot hold, refused by name."""
+    for f in model.fields.values():
+        if f.generated == "increment":
+            raise SchemaError(
+                f'The Mongo runtime does not support generated integer ids for model "{model.name}". '
+                "Use manual integer ids or string ids instead."
+            )
+        if f.kind == "decimal":
+            raise SchemaError(
+                f'render_prisma_schema(provider="mongodb") cannot describe decimal field "{model.name}.{f.name}": '
+                "farmorm stores it as BSON Decimal128 and Prisma's MongoDB connector has no Decimal type."
+            )
+
+
+def _mongo_id_line(model: ModelMeta) -> str | None:
+    """Prisma's MongoDB models need an ``@id`` mapped to ``_id``: farmorm's id when it is mapped
+    there (``f.id().map("_id")``), else the document's own ObjectId ``_id`` farmorm leaves alone."""
+    ident = next((f for f in model.fields.values() if f.is_id), None)
+    if ident is not None and ident.column == "_id":
+        return None
+    if MONGO_ID_FIELD in model.fields:
+        raise SchemaError(f'Model "{model.name}" has a field "{MONGO_ID_FIELD}": rename it to render for MongoDB.')
+    return f'  {MONGO_ID_FIELD} String @id @default(auto()) @map("_id") @db.ObjectId'
+
+
+def _field_line(model: ModelMeta, f: FieldMeta, provider: str = "postgresql") -> str:
     if f.kind == "id":
         typ = "Int" if f.id_type == "integer" else "String"
     elif f.kind == "enum":
@@ -99,7 +127,8 @@ def _field_line(model: ModelMeta, f: FieldMeta) -> str:
     else:
         typ = _TYPES[f.kind]
     mods: list[str] = []
-    if f.kind == "id":
+    mongo = provider == "mongodb"
+    if f.kind == "id" and not (mongo and f.column != "_id"):
         mods.append("@id")
     if f.generated == "id":
         mods.append("@default(cuid())")
@@ -110,8 +139,15 @@ def _field_line(model: ModelMeta, f: FieldMeta) -> str:
     lit = _literal_default(model, f)
     if lit is not None:
         mods.append(f"@default({lit})")
-    if f.unique and f.kind != "id":
-        mods.append("@unique")
+    if f.kind == "decimal" and provider in ("postgresql", "mysql"):
+        # the pushed column's digits (Prisma's own default is Decimal(65, 30), push's too)
+        mods.append(f"@db.Decimal({f.precision or 65}, {30 if f.precision is None else f.scale})")
+    if (f.unique and f.kind != "id") or (f.kind == "id" and mongo and f.column != "_id"):
+        # the manifest's name (PostgreSQL, MySQL, SQLite and Mongo all carry it)
+        name = next((c.name for c in model.field_uniques if c.fields == (f.name,)), None)
+        if f.kind == "id":
+            name = f"{model.table}_{f.column}_pk_unique"  # the Mongo runtime's index on the id field
+        mods.append(f"@unique(map: {json.dumps(name)})" if name else "@unique")
     if f.column != f.name:
         mods.append(f"@map({json.dumps(f.column)})")
     suffix = " " + " ".join(mods) if mods else ""
@@ -173,12 +209,19 @@ def _relation_lines(schema: Schema, model: ModelMeta, back: list[tuple[str, str,
     return lines
 
 
-def _model_block(schema: Schema, model: ModelMeta, back: list[tuple[str, str, bool]], multi: bool) -> str:
+def _model_block(schema: Schema, model: ModelMeta, back: list[tuple[str, str, bool]], multi: bool,
+                 provider: str = "postgresql") -> str:
     name = pascalize(model.name)
-    lines = [_field_line(model, f) for f in model.fields.values()]
+    lines = [_field_line(model, f, provider) for f in model.fields.values()]
+    if provider == "mongodb":
+        _check_mongo(model)
+        mongo_id = _mongo_id_line(model)
+        lines = [mongo_id, *lines] if mongo_id else lines
     lines += _relation_lines(schema, model, back)
-    lines += [f"  @@unique([{', '.join(c.fields)}])" for c in model.uniques]
-    lines += [f"  @@index([{', '.join(c.fields)}])" for c in model.indexes]
+    # the manifest's names, so a database Prisma migrates has the names push_schema gives
+    lines += [f"  @@unique([{', '.join(c.fields)}], map: {json.dumps(c.name)})" for c in model.uniques]
+    indexes = (*model.indexes, *model.foreign_key_indexes)
+    lines += [f"  @@index([{', '.join(c.fields)}], map: {json.dumps(c.name)})" for c in indexes]
     if model.table != name:
         lines.append(f"  @@map({json.dumps(model.table)})")
     if model.schema or multi:
@@ -213,7 +256,8 @@ def render_prisma_schema(
     """Render a Prisma schema (generator, datasource, enums, models) for ``schema``."""
     if provider not in PROVIDERS:
         raise ValueError(
-            f'render_prisma_schema() provider must be "postgresql", "mysql" or "sqlite", got {provider!r}.'
+            'render_prisma_schema() provider must be "postgresql", "mysql", "sqlite" or "mongodb", '
+            f"got {provider!r}."
         )
     namespaces = list(dict.fromkeys(m.schema for m in schema.models.values() if m.schema))
     if namespaces and provider != "postgresql":
@@ -234,7 +278,7 @@ def render_prisma_schema(
     back = _back_relations(schema)
     blocks = [
         *_enum_blocks(schema, multi),
-        *(_model_block(schema, m, back.get(m.name, []), multi) for m in schema.models.values()),
+        *(_model_block(schema, m, back.get(m.name, []), multi, provider) for m in schema.models.values()),
     ]
     head = "\n".join([*gen, "}"]) + "\n\n" + "\n".join([*ds, "}"])
     return head + "\n\n" + "\n\n".join(blocks) + "\n"

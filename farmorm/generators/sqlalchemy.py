@@ -61,6 +61,7 @@ _TYPES: dict[tuple[str, str], Any] = {
 }
 _TYPE_TEXT = re.compile(r"ENUM\((?:'(?:[^']|'')*'(?:, )?)*\)|[A-Za-z]+(?:\([^)]*\))?")
 _COLLATE = re.compile(r"\bCOLLATE (\S+)")
+_NUMERIC = re.compile(r"(numeric|decimal)\((\d+),(\d+)\)")
 
 
 def _column_type(schema: Schema, model: ModelMeta, f: FieldMeta, dialect: str, mariadb: bool) -> TypeEngine[Any]:
@@ -76,6 +77,10 @@ def _column_type(schema: Schema, model: ModelMeta, f: FieldMeta, dialect: str, m
     if dialect == "mysql" and key in ("text", "varchar(191)"):
         coll = collate.group(1) if collate else None
         return my.TEXT(collation=coll) if key == "text" else my.VARCHAR(191, collation=coll)
+    numeric = _NUMERIC.fullmatch(key)
+    if numeric and dialect in ("postgres", "mysql"):
+        digits = int(numeric.group(2)), int(numeric.group(3))
+        return sa.Numeric(*digits) if dialect == "postgres" else my.DECIMAL(*digits)
     factory = _TYPES.get((dialect, key))
     if factory is None:
         raise ValueError(f'No SQLAlchemy type for the {dialect} column type "{text}" of "{model.name}.{f.name}".')
@@ -90,7 +95,7 @@ def _generic_type(f: FieldMeta) -> TypeEngine[Any]:
     makers: dict[str, Callable[[], TypeEngine[Any]]] = {
         "string": sa.Text, "enum": sa.Text, "integer": sa.Integer, "bigint": sa.BigInteger,
         "boolean": sa.Boolean, "json": sa.JSON, "datetime": lambda: sa.DateTime(timezone=True),
-        "decimal": lambda: sa.Numeric(65, 30),
+        "decimal": lambda: sa.Numeric(f.precision or 65, 30 if f.precision is None else f.scale),
     }
     return makers[f.value_kind]()
 

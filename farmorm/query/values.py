@@ -123,27 +123,39 @@ def _check_bool(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
 #: decimal columns are numeric(65, 30) on the SQL servers: 35 integer and 30 fractional digits
 DECIMAL_INTEGER_DIGITS = 35
 DECIMAL_FRACTION_DIGITS = 30
+#: wide enough for every decimal farmorm stores (65 digits), so no operation here ever rounds
+_WIDE = decimal.Context(prec=100)
+_ZERO = decimal.Decimal(0)
+#: scale -> the exponent quantize() aims at: 2 -> Decimal("0.01")
+_EXPONENTS = tuple(decimal.Decimal(1).scaleb(-s) for s in range(DECIMAL_FRACTION_DIGITS + 1))
 
 
-def _decimal_in_range(model: ModelMeta, f: FieldMeta, v: decimal.Decimal) -> decimal.Decimal:
+def _decimal_in_range(model: ModelMeta, f: FieldMeta, v: decimal.Decimal,
+                      precision: int | None = None, scale: int | None = None) -> decimal.Decimal:
+    """``v`` if it fits the column (``numeric(65, 30)``, or the field's ``decimal(p, s)`` when
+    ``precision`` is given: then it comes back with exactly ``s`` places). Never rounds."""
     _, digits, exp = v.as_tuple()
     assert isinstance(exp, int)
+    places = DECIMAL_FRACTION_DIGITS if scale is None else scale
+    whole = DECIMAL_INTEGER_DIGITS if precision is None else precision - places
     fraction = -exp if exp < 0 else 0
-    integer = max(0, len(digits) + exp) if any(digits) else 0
-    if fraction > DECIMAL_FRACTION_DIGITS:
+    if fraction > places:
         # trailing zeros beyond the scale carry no value: keep the number, drop them
-        trimmed = normalize_decimal(v)
-        _, _, texp = trimmed.as_tuple()
-        assert isinstance(texp, int)
-        if -texp <= DECIMAL_FRACTION_DIGITS:
-            return trimmed
-    if fraction > DECIMAL_FRACTION_DIGITS or integer > DECIMAL_INTEGER_DIGITS:
+        v = normalize_decimal(v)
+        _, digits, exp = v.as_tuple()
+        assert isinstance(exp, int)
+        fraction = -exp if exp < 0 else 0
+    integer = max(0, len(digits) + exp) if any(digits) else 0
+    if fraction > places or integer > whole:
         raise validation_error(
             f'Invalid value for field "{f.name}" on model "{model.name}": decimal {v} does not fit '
-            f"{DECIMAL_INTEGER_DIGITS} integer and {DECIMAL_FRACTION_DIGITS} fractional digits.",
+            f"{whole} integer and {places} fractional digits"
+            + (f" (decimal({precision}, {scale})); it is refused, never rounded." if precision else "."),
             model=model.name,
             field=f.name,
         )
+    if scale is not None:
+        return _WIDE.quantize(v, _EXPONENTS[scale])  # the column's exact places: 12.5 -> 12.50
     return v
 
 
@@ -232,14 +244,18 @@ def check_value(model: ModelMeta, f: FieldMeta, value: Any) -> Any:
 
 
 def check_writable(model: ModelMeta, f: FieldMeta, value: Any) -> Any:
-    """Validate a value being written: ``None`` only for nullable fields."""
+    """Validate a value being written: ``None`` only for nullable fields; a ``decimal(p, s)`` must
+    fit its digits (filters may compare with any decimal, writes never round)."""
     if value is None:
         if f.nullable:
             return None
         raise validation_error(
             f'Field "{f.name}" on model "{model.name}" cannot be null.', model=model.name, field=f.name
         )
-    return check_value(model, f, value)
+    checked = check_value(model, f, value)
+    if f.precision is not None and f.kind == "decimal":
+        return _decimal_in_range(model, f, checked, f.precision, f.scale or 0)
+    return checked
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,17 +296,24 @@ def normalize_decimal(value: Any) -> decimal.Decimal:
     """A read-back decimal without trailing fractional zeros (``12.50`` -> ``12.5``, ``19.00`` -> ``19``).
 
     Backends pad to their column scale (``numeric(65, 30)``), so every driver normalizes the same
-    way and returns identical values; the number is unchanged (``Decimal("12.50") == Decimal("12.5")``)."""
-    d = value if isinstance(value, decimal.Decimal) else decimal.Decimal(str(value))
-    # work on the digit tuple: Decimal.normalize()/quantize() would round to the context precision
-    sign, digits, exp = d.as_tuple()
-    assert isinstance(exp, int)
-    if exp > 0:
-        return decimal.Decimal((sign, tuple(digits) + (0,) * exp, 0))
-    digits = tuple(digits)
-    while exp < 0 and len(digits) > 1 and digits[-1] == 0:
-        digits = digits[:-1]
-        exp += 1
-    if not any(digits):  # zero, unsigned: PostgreSQL and MySQL drop the sign of -0, so every backend does
-        return decimal.Decimal((0, (0,), 0)) if exp < 0 else decimal.Decimal((0, digits, exp))
-    return decimal.Decimal((sign, digits, exp))
+    way and returns identical values; the number is unchanged (``Decimal("12.50") == Decimal("12.5")``).
+    Two C calls in a 100-digit context (nothing rounds): ``normalize`` drops the zeros (``100`` becomes
+    ``1E+2``), adding an exponent-0 zero brings integers back to exponent 0 and unsigns ``-0``
+    (PostgreSQL and MySQL drop the sign of zero, so every backend does)."""
+    d = value if value.__class__ is decimal.Decimal else decimal.Decimal(str(value))
+    return _add(_normalize(d), _ZERO)
+
+
+_normalize = _WIDE.normalize
+_add = _WIDE.add
+
+
+def scaled_decimal(scale: int) -> Callable[[Any], decimal.Decimal]:
+    """The read-back of a ``decimal(precision, scale)`` field where the backend does not keep the
+    scale itself (SQLite text, Mongo Decimal128): exactly ``scale`` places (``12.5`` -> ``12.50``)."""
+    exponent, quantize = _EXPONENTS[scale], _WIDE.quantize
+
+    def read(value: Any) -> decimal.Decimal:
+        return quantize(value if value.__class__ is decimal.Decimal else decimal.Decimal(str(value)), exponent)
+
+    return read

@@ -40,6 +40,8 @@ class FieldBuilder:
     column: str | None = None
     description: str | None = None
     enum_values: tuple[str, ...] | None = None
+    precision: int | None = None  # decimal(precision, scale): total and fractional digits
+    scale: int | None = None
 
     def unique(self) -> FieldBuilder:
         """Mark the field unique on its own (a single-column unique key)."""
@@ -120,9 +122,30 @@ def bigint() -> FieldBuilder:
     return FieldBuilder("bigint")
 
 
-def decimal() -> FieldBuilder:
-    """An exact ``decimal.Decimal`` field."""
-    return FieldBuilder("decimal")
+#: the widest SQL decimal every backend holds (MySQL's DECIMAL limits: 65 digits, 30 after the point)
+MAX_DECIMAL_PRECISION = 65
+MAX_DECIMAL_SCALE = 30
+
+
+def decimal(precision: int | None = None, scale: int | None = None) -> FieldBuilder:
+    """An exact ``decimal.Decimal`` field: ``decimal(10, 2)`` is ``numeric(10, 2)``, read back with
+    exactly 2 places (``12.50``); without arguments ``numeric(65, 30)``, read back normalized."""
+    for label, value in (("precision", precision), ("scale", scale)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise SchemaError(f"decimal() {label} must be an integer, got {value!r}.")
+    if precision is None:
+        if scale is not None:
+            raise SchemaError("decimal() scale needs a precision: decimal(precision, scale).")
+        return FieldBuilder("decimal")
+    if not 1 <= precision <= MAX_DECIMAL_PRECISION:
+        raise SchemaError(f"decimal() precision must be between 1 and {MAX_DECIMAL_PRECISION}, got {precision}.")
+    scale = 0 if scale is None else scale
+    if not 0 <= scale <= min(precision, MAX_DECIMAL_SCALE):
+        raise SchemaError(
+            f"decimal() scale must be between 0 and {min(precision, MAX_DECIMAL_SCALE)} "
+            f"(at most the precision {precision}), got {scale}."
+        )
+    return FieldBuilder("decimal", precision=precision, scale=scale)
 
 
 def datetime() -> FieldBuilder:

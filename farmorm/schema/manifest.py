@@ -141,6 +141,8 @@ def _resolve_fields(name: str, mdef: ModelDef) -> dict[str, FieldMeta]:
             references=ref,  # type: ignore[arg-type]
             description=b.description,
             enum_values=b.enum_values,
+            precision=b.precision,
+            scale=b.scale,
         )
     ids = [f.name for f in fields.values() if f.kind == "id"]
     if len(ids) > 1:

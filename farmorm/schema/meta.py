@@ -27,6 +27,9 @@ class FieldMeta:
     #: the column's kind where it differs from ``kind``: an ``integer`` foreign key to a 64-bit
     #: column (an integer id or a bigint) is stored and validated as ``"bigint"``, like its target
     column_kind: str | None = None
+    #: ``f.decimal(precision, scale)``: the column's digits; None for the default numeric(65, 30)
+    precision: int | None = None
+    scale: int | None = None
 
     @property
     def has_default(self) -> bool:

@@ -40,6 +40,8 @@ class DdlHooks:
     #: mysql: foreign-key indexes go inside CREATE TABLE (``INDEX name (col)``), so InnoDB uses
     #: them for the key instead of adding an index of its own named after the column
     inline_fk_indexes: bool = False
+    #: the type of ``f.decimal(precision, scale)`` (``{p}``, ``{s}``); empty: the plain decimal type
+    decimal_template: str = ""
     #: postgres: ``CREATE SCHEMA IF NOT EXISTS`` for the namespaces of ``table_name(..., schema=)``
     create_namespaces: bool = False
 
@@ -95,6 +97,8 @@ def column_sql(h: DdlHooks, model: ModelMeta, f: FieldMeta, indexed: set[str]) -
         typ = h.indexed_string_type
     elif f.is_id and kind == "integer":
         typ = h.types["bigint"]  # integer ids are validated as 64-bit values
+    elif kind == "decimal" and f.precision is not None and h.decimal_template:
+        typ = h.decimal_template.format(p=f.precision, s=f.scale or 0)
     elif f.column_kind:
         typ = h.types[f.column_kind]  # a foreign key has its referenced column's type (bigint ids)
     else:

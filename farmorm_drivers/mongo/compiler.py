@@ -27,7 +27,7 @@ from farmorm.core.errors import validation_error
 from farmorm.query import nodes as n
 from farmorm.query.aggregate import ref_fields, ref_model
 from farmorm.query.plan import COUNT_PREFIX, LINK_COLUMN
-from farmorm.query.values import normalize_decimal
+from farmorm.query.values import normalize_decimal, scaled_decimal
 from farmorm.schema.manifest import FieldMeta, ModelMeta, Schema
 
 Fn = Callable[[Any], Any]
@@ -127,6 +127,10 @@ def encoder(f: FieldMeta) -> Fn | None:
 
 
 def decoder(f: FieldMeta) -> Fn | None:
+    if f.scale is not None and f.value_kind == "decimal":
+        # Decimal128 holds the normalized digits: give the value its declared places back
+        scaled = scaled_decimal(f.scale)
+        return lambda v: scaled(v.to_decimal() if hasattr(v, "to_decimal") else v)
     return _DECODERS.get(f.value_kind)
 
 

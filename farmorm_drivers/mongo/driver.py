@@ -652,7 +652,7 @@ class MongoDriver(Driver):
             elif f.unique:
                 out.append((f"{m.table}_{f.column}_unique", (f.column,), True, f.nullable))
                 seen.add((f.column,))
-        for c in (*m.uniques, *m.indexes):
+        for c in (*m.uniques, *m.indexes, *m.foreign_key_indexes):
             nullable = any(m.fields[x].nullable for x in c.fields)
             out.append((c.name, tuple(c.columns), c.unique, nullable))
         return out

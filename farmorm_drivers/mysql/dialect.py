@@ -77,6 +77,8 @@ class MysqlDialect(SqlDialect):
         return _ENCODERS.get(f.value_kind)
 
     def decoder(self, f: FieldMeta) -> Fn | None:
+        if f.scale is not None and f.value_kind == "decimal":
+            return None  # numeric(p, s) comes back as a Decimal with exactly s places: no work per row
         return _DECODERS.get(f.value_kind)
 
     def json_equals(self, expr: str, ph: str, negated: bool) -> str:
@@ -164,6 +166,7 @@ def ddl_hooks(schema: Schema | None = None, mariadb: bool = True) -> MysqlDdlHoo
         table_suffix=f" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={collation}",
         string_collation=f"COLLATE {collation}",
         inline_fk_indexes=True,
+        decimal_template="DECIMAL({p},{s})",
         schema=schema,
     )
 

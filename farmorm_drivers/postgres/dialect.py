@@ -61,6 +61,8 @@ class PostgresDialect(SqlDialect):
         return _ENCODERS.get(f.value_kind)
 
     def decoder(self, f: FieldMeta) -> Fn | None:
+        if f.scale is not None and f.value_kind == "decimal":
+            return None  # numeric(p, s) comes back as a Decimal with exactly s places: no work per row
         return _DECODERS.get(f.value_kind)
 
     def list_encoder(self, f: FieldMeta) -> Fn | None:
@@ -138,4 +140,5 @@ def ddl_hooks() -> DdlHooks:
         bool_true="true",
         bool_false="false",
         create_namespaces=True,
+        decimal_template="numeric({p}, {s})",
     )

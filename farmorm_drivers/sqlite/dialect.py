@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from farmorm.query.values import DECIMAL_FRACTION_DIGITS, DECIMAL_INTEGER_DIGITS, normalize_decimal
+from farmorm.query.values import DECIMAL_FRACTION_DIGITS, DECIMAL_INTEGER_DIGITS, normalize_decimal, scaled_decimal
 from farmorm.schema.manifest import FieldMeta
 
 from .._sql.ddl import DdlHooks
@@ -119,6 +119,8 @@ class SqliteDialect(SqlDialect):
         return _ENCODERS.get(f.value_kind)
 
     def decoder(self, f: FieldMeta) -> Fn | None:
+        if f.scale is not None and f.value_kind == "decimal":
+            return scaled_decimal(f.scale)  # the text keeps what was written: give it the declared places
         return _DECODERS.get(f.value_kind)
 
     def list_encoder(self, f: FieldMeta) -> Fn | None:

@@ -131,3 +131,57 @@ async def test_foreign_key_columns_are_indexed_by_the_manifest_rule(make_orm):
     assert [c.name for c in shop.models["order"].foreign_key_indexes] == ["orders_account_id_idx"]
     if orm.driver.dialect == "mysql":  # InnoDB uses the named index for the key: no index of its own
         assert set(got["accounts"]) == {"accounts_customer_id_idx"}
+
+
+# ------------------------------------------------------------------------------- decimal(p, s)
+
+prices = define_schema(
+    price=model(
+        table="prices",
+        fields={"id": f.id(), "amount": f.decimal(10, 2), "rate": f.decimal(5), "raw": f.decimal().nullable()},
+    )
+)
+
+
+async def test_decimal_precision_and_scale_are_the_column_type(make_orm):
+    orm = await make_orm(prices)
+    require_sql(orm)
+
+    def numeric(insp: Any) -> dict[str, tuple[Any, Any]]:
+        cols = {c["name"]: c["type"] for c in insp.get_columns("prices")}
+        return {k: (getattr(cols[k], "precision", None), getattr(cols[k], "scale", None)) for k in ("amount", "rate", "raw")}
+
+    got = await inspect(orm, numeric)
+    if orm.driver.dialect == "sqlite":  # exact digits as text; the scale is applied by farmorm
+        return
+    assert got == {"amount": (10, 2), "rate": (5, 0), "raw": (65, 30)}
+
+
+async def test_decimal_reads_back_with_exactly_its_scale(make_orm):
+    from decimal import Decimal
+
+    orm = await make_orm(prices)
+    made = await orm.price.create(data={"amount": Decimal("12.5"), "rate": 7, "raw": Decimal("12.50")})
+    assert str(made["amount"]) == "12.50"
+    row = await orm.price.find_unique(where={"id": made["id"]})
+    assert (str(row["amount"]), str(row["rate"]), str(row["raw"])) == ("12.50", "7", "12.5")
+    await orm.price.create_many(data=[{"amount": "0.1", "rate": 1}, {"amount": Decimal("99999999.99"), "rate": 99999}])
+    rows = await orm.price.find_many(order_by={"amount": "asc"})
+    assert [str(r["amount"]) for r in rows] == ["0.10", "12.50", "99999999.99"]
+    assert await orm.price.count(where={"amount": {"gt": Decimal("12.499")}}) == 2
+    await orm.price.update(where={"id": made["id"]}, data={"amount": Decimal("3.000")})  # zeros beyond the scale are fine
+    assert str((await orm.price.find_unique(where={"id": made["id"]}))["amount"]) == "3.00"
+
+
+@pytest.mark.parametrize("value, why", [("1.234", "2 fractional digits"), ("123456789.5", "8 integer")])
+async def test_a_decimal_that_does_not_fit_is_refused_not_rounded(make_orm, query_log, value, why):
+    from decimal import Decimal
+
+    orm = await make_orm(prices)
+    log = query_log(orm)
+    with pytest.raises(Exception) as info:
+        await orm.price.create(data={"amount": Decimal(value), "rate": 1})
+    err = info.value
+    assert err.code == "VALIDATION_ERROR"
+    assert why in str(err) and "decimal(10, 2)" in str(err) and '"amount"' in str(err) and '"price"' in str(err)
+    assert log == []  # refused before any I/O

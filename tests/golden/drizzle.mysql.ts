@@ -1,4 +1,4 @@
-import { mysqlTable, mysqlEnum, bigint, decimal, varchar, text, boolean, int, datetime, json, index, uniqueIndex } from "drizzle-orm/mysql-core";
+import { mysqlTable, mysqlEnum, bigint, decimal, varchar, text, boolean, int, datetime, json, index, unique } from "drizzle-orm/mysql-core";
 import { relations } from "drizzle-orm";
 
 export const user = mysqlTable("users", {
@@ -9,8 +9,8 @@ export const user = mysqlTable("users", {
   login_count: int("login_count").notNull().default(0),
   tier: mysqlEnum("tier", ["free", "pro", "enterprise"]).notNull().default("free"),
   quota: bigint("quota_bigint", { mode: "bigint" }).notNull().default(0n),
-  created_at: datetime("created_at", { mode: "date" }).notNull(),
-  updated_at: datetime("updated_at", { mode: "date" }).notNull()
+  created_at: datetime("created_at", { mode: "date", fsp: 6 }).notNull().$defaultFn(() => new Date()),
+  updated_at: datetime("updated_at", { mode: "date", fsp: 6 }).notNull().$defaultFn(() => new Date())
 });
 
 export const profile = mysqlTable("profiles", {
@@ -23,7 +23,7 @@ export const session = mysqlTable("sessions", {
   id: varchar("id", { length: 191 }).primaryKey(),
   user_id: varchar("user_id", { length: 191 }).notNull().references(() => user.id),
   token: varchar("token", { length: 191 }).notNull().unique(),
-  expires_at: datetime("expires_at", { mode: "date" }).notNull()
+  expires_at: datetime("expires_at", { mode: "date", fsp: 6 }).notNull()
 }, (table) => ({
   sessionsUserIdExpiresAtIdx: index("sessions_user_id_expires_at_idx").on(table.user_id, table.expires_at)
 }));
@@ -37,7 +37,7 @@ export const account = mysqlTable("accounts", {
   balance: decimal("balance", { precision: 65, scale: 30 }).notNull().default("0.00"),
   metadata: json("metadata")
 }, (table) => ({
-  accountsProviderAccountIdUnique: uniqueIndex("accounts_provider_account_id_unique").on(table.provider, table.account_id),
+  accountsProviderAccountIdUnique: unique("accounts_provider_account_id_unique").on(table.provider, table.account_id),
   accountsUserIdProviderIdx: index("accounts_user_id_provider_idx").on(table.user_id, table.provider)
 }));
 
@@ -53,22 +53,24 @@ export const member = mysqlTable("members", {
   organization_id: varchar("organization_id", { length: 191 }).notNull().references(() => organization.id),
   role: varchar("role", { length: 191 }).notNull()
 }, (table) => ({
-  membersUserIdOrganizationIdUnique: uniqueIndex("members_user_id_organization_id_unique").on(table.user_id, table.organization_id),
+  membersUserIdOrganizationIdUnique: unique("members_user_id_organization_id_unique").on(table.user_id, table.organization_id),
   membersOrganizationIdRoleIdx: index("members_organization_id_role_idx").on(table.organization_id, table.role)
 }));
 
 export const counter = mysqlTable("counters", {
-  id: int("id").autoincrement().primaryKey(),
+  id: bigint("id", { mode: "number" }).autoincrement().primaryKey(),
   label: text("label").notNull().default("it's a \"quoted\"; back\\slash"),
   slug: varchar("slug", { length: 191 }).notNull().unique().default("it's"),
   active: boolean("active").notNull().default(true),
   step: int("step"),
   owner_id: varchar("owner_id", { length: 191 }).references(() => user.id)
-});
+}, (table) => ({
+  countersOwnerIdIdx: index("counters_owner_id_idx").on(table.owner_id)
+}));
 
 export const tally = mysqlTable("tallies", {
-  id: int("id").primaryKey(),
-  counter_id: int("counter_id").notNull().references(() => counter.id),
+  id: bigint("id", { mode: "number" }).primaryKey(),
+  counter_id: bigint("counter_id", { mode: "number" }).notNull().references(() => counter.id),
   total: bigint("total", { mode: "bigint" }).notNull().default(0n)
 }, (table) => ({
   talliesCounterIdIdx: index("tallies_counter_id_idx").on(table.counter_id)

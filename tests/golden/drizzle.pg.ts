@@ -1,9 +1,5 @@
-import { pgTable, pgEnum, serial, text, boolean, bigint, integer, numeric, timestamp, jsonb, index, uniqueIndex } from "drizzle-orm/pg-core";
-import { relations } from "drizzle-orm";
-
-export const userTierEnum = pgEnum("users_tier_enum", ["free", "pro", "enterprise"]);
-
-export const accountPlanTierEnum = pgEnum("accounts_plan_tier_enum", ["oss", "pro", "enterprise"]);
+import { pgTable, text, boolean, bigint, integer, numeric, timestamp, jsonb, index, unique, check } from "drizzle-orm/pg-core";
+import { relations, sql } from "drizzle-orm";
 
 export const user = pgTable("users", {
   id: text("id").primaryKey(),
@@ -11,11 +7,13 @@ export const user = pgTable("users", {
   name: text("name").notNull(),
   email_verified: boolean("email_verified").notNull().default(false),
   login_count: integer("login_count").notNull().default(0),
-  tier: userTierEnum("tier").notNull().default("free"),
+  tier: text("tier", { enum: ["free", "pro", "enterprise"] }).notNull().default("free"),
   quota: bigint("quota_bigint", { mode: "bigint" }).notNull().default(0n),
-  created_at: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
-  updated_at: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull()
-});
+  created_at: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().$defaultFn(() => new Date()),
+  updated_at: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().$defaultFn(() => new Date())
+}, (table) => ({
+  usersTierCheck: check("users_tier_check", sql`${table.tier} in ('free', 'pro', 'enterprise')`)
+}));
 
 export const profile = pgTable("profiles", {
   id: text("id").primaryKey(),
@@ -37,12 +35,13 @@ export const account = pgTable("accounts", {
   user_id: text("user_id").notNull().references(() => user.id),
   provider: text("provider").notNull(),
   account_id: text("account_id").notNull(),
-  plan_tier: accountPlanTierEnum("plan_tier").notNull().default("oss"),
+  plan_tier: text("plan_tier", { enum: ["oss", "pro", "enterprise"] }).notNull().default("oss"),
   balance: numeric("balance", { precision: 65, scale: 30 }).notNull().default("0.00"),
   metadata: jsonb("metadata")
 }, (table) => ({
-  accountsProviderAccountIdUnique: uniqueIndex("accounts_provider_account_id_unique").on(table.provider, table.account_id),
-  accountsUserIdProviderIdx: index("accounts_user_id_provider_idx").on(table.user_id, table.provider)
+  accountsProviderAccountIdUnique: unique("accounts_provider_account_id_unique").on(table.provider, table.account_id),
+  accountsUserIdProviderIdx: index("accounts_user_id_provider_idx").on(table.user_id, table.provider),
+  accountsPlanTierCheck: check("accounts_plan_tier_check", sql`${table.plan_tier} in ('oss', 'pro', 'enterprise')`)
 }));
 
 export const organization = pgTable("organizations", {
@@ -57,22 +56,24 @@ export const member = pgTable("members", {
   organization_id: text("organization_id").notNull().references(() => organization.id),
   role: text("role").notNull()
 }, (table) => ({
-  membersUserIdOrganizationIdUnique: uniqueIndex("members_user_id_organization_id_unique").on(table.user_id, table.organization_id),
+  membersUserIdOrganizationIdUnique: unique("members_user_id_organization_id_unique").on(table.user_id, table.organization_id),
   membersOrganizationIdRoleIdx: index("members_organization_id_role_idx").on(table.organization_id, table.role)
 }));
 
 export const counter = pgTable("counters", {
-  id: serial("id").primaryKey(),
+  id: bigint("id", { mode: "number" }).primaryKey().generatedByDefaultAsIdentity(),
   label: text("label").notNull().default("it's a \"quoted\"; back\\slash"),
   slug: text("slug").notNull().unique().default("it's"),
   active: boolean("active").notNull().default(true),
   step: integer("step"),
   owner_id: text("owner_id").references(() => user.id)
-});
+}, (table) => ({
+  countersOwnerIdIdx: index("counters_owner_id_idx").on(table.owner_id)
+}));
 
 export const tally = pgTable("tallies", {
-  id: integer("id").primaryKey(),
-  counter_id: integer("counter_id").notNull().references(() => counter.id),
+  id: bigint("id", { mode: "number" }).primaryKey(),
+  counter_id: bigint("counter_id", { mode: "number" }).notNull().references(() => counter.id),
   total: bigint("total", { mode: "bigint" }).notNull().default(0n)
 }, (table) => ({
   talliesCounterIdIdx: index("tallies_counter_id_idx").on(table.counter_id)

@@ -1,5 +1,5 @@
-import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { relations } from "drizzle-orm";
+import { sqliteTable, text, integer, index, uniqueIndex, check } from "drizzle-orm/sqlite-core";
+import { relations, sql } from "drizzle-orm";
 
 export const user = sqliteTable("users", {
   id: text("id").primaryKey(),
@@ -7,11 +7,13 @@ export const user = sqliteTable("users", {
   name: text("name").notNull(),
   email_verified: integer("email_verified", { mode: "boolean" }).notNull().default(false),
   login_count: integer("login_count").notNull().default(0),
-  tier: text("tier").notNull().default("free"),
+  tier: text("tier", { enum: ["free", "pro", "enterprise"] }).notNull().default("free"),
   quota: integer("quota_bigint").notNull().default(0),
-  created_at: integer("created_at", { mode: "timestamp" }).notNull(),
-  updated_at: integer("updated_at", { mode: "timestamp" }).notNull()
-});
+  created_at: text("created_at").notNull().$defaultFn(() => new Date().toISOString().replace("Z", "000+00:00")),
+  updated_at: text("updated_at").notNull().$defaultFn(() => new Date().toISOString().replace("Z", "000+00:00"))
+}, (table) => ({
+  usersTierCheck: check("users_tier_check", sql`${table.tier} in ('free', 'pro', 'enterprise')`)
+}));
 
 export const profile = sqliteTable("profiles", {
   id: text("id").primaryKey(),
@@ -23,7 +25,7 @@ export const session = sqliteTable("sessions", {
   id: text("id").primaryKey(),
   user_id: text("user_id").notNull().references(() => user.id),
   token: text("token").notNull().unique(),
-  expires_at: integer("expires_at", { mode: "timestamp" }).notNull()
+  expires_at: text("expires_at").notNull()
 }, (table) => ({
   sessionsUserIdExpiresAtIdx: index("sessions_user_id_expires_at_idx").on(table.user_id, table.expires_at)
 }));
@@ -33,12 +35,13 @@ export const account = sqliteTable("accounts", {
   user_id: text("user_id").notNull().references(() => user.id),
   provider: text("provider").notNull(),
   account_id: text("account_id").notNull(),
-  plan_tier: text("plan_tier").notNull().default("oss"),
+  plan_tier: text("plan_tier", { enum: ["oss", "pro", "enterprise"] }).notNull().default("oss"),
   balance: text("balance").notNull().default("0.00"),
   metadata: text("metadata", { mode: "json" })
 }, (table) => ({
   accountsProviderAccountIdUnique: uniqueIndex("accounts_provider_account_id_unique").on(table.provider, table.account_id),
-  accountsUserIdProviderIdx: index("accounts_user_id_provider_idx").on(table.user_id, table.provider)
+  accountsUserIdProviderIdx: index("accounts_user_id_provider_idx").on(table.user_id, table.provider),
+  accountsPlanTierCheck: check("accounts_plan_tier_check", sql`${table.plan_tier} in ('oss', 'pro', 'enterprise')`)
 }));
 
 export const organization = sqliteTable("organizations", {
@@ -64,7 +67,9 @@ export const counter = sqliteTable("counters", {
   active: integer("active", { mode: "boolean" }).notNull().default(true),
   step: integer("step"),
   owner_id: text("owner_id").references(() => user.id)
-});
+}, (table) => ({
+  countersOwnerIdIdx: index("counters_owner_id_idx").on(table.owner_id)
+}));
 
 export const tally = sqliteTable("tallies", {
   id: integer("id").primaryKey(),

@@ -29,8 +29,10 @@ from .test_generators_sql import REF
         "profile Profile?",
         "sessions Session[]",
         "user User @relation(fields: [userId], references: [id])",
-        "@@unique([userId, organizationId])",
-        "@@index([organizationId, role])",
+        '@@unique([userId, organizationId], map: "members_userid_organizationid_unique")',
+        '@@index([organizationId, role], map: "members_organizationid_role_idx")',
+        '@@index([userId], map: "sessions_userid_idx")',  # the foreign-key index push creates
+        'email String @unique(map: "users_email_unique")',
         "id Int @id @default(autoincrement())",
         'id String @id @default(cuid()) @map("user_id")',
         'enum UserTierEnum {\n  FREE @map("free")\n  PRO @map("pro")\n}',
@@ -107,8 +109,66 @@ def test_namespaces_refused_on_other_providers(provider):
 
 
 def test_unknown_provider():
-    with pytest.raises(ValueError, match='provider must be "postgresql", "mysql" or "sqlite"'):
-        render_prisma_schema(REF, provider="mongodb")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match='provider must be "postgresql", "mysql", "sqlite" or "mongodb"'):
+        render_prisma_schema(REF, provider="mongo")  # type: ignore[arg-type]
+
+
+MONGO = define_schema(
+    user=model(
+        table="users",
+        fields={"id": f.id(), "email": f.string().unique(), "age": f.integer().nullable()},
+        relations={"posts": has_many("post", foreign_key="author_id")},
+    ),
+    post=model(
+        table="posts",
+        fields={"id": f.id().map("_id"), "author_id": f.string().references("user.id"), "doc": f.json()},
+        relations={"author": belongs_to("user", foreign_key="author_id")},
+    ),
+)
+
+
+def test_mongodb_provider():
+    text = render_prisma_schema(MONGO, provider="mongodb")
+    assert 'datasource db {\n  provider = "mongodb"\n  url      = env("DATABASE_URL")\n}' in text
+    # an id farmorm keeps beside the document's own ObjectId _id: Prisma needs @id on _id
+    assert '  mongo_id String @id @default(auto()) @map("_id") @db.ObjectId\n' \
+           '  id String @default(cuid()) @unique(map: "users_id_pk_unique")\n' in text
+    assert '  email String @unique(map: "users_email_unique")\n' in text
+    # an id mapped to _id is the document id itself
+    assert '  id String @id @default(cuid()) @map("_id")\n  author_id String\n' in text
+    assert '@@index([author_id], map: "posts_author_id_idx")' in text
+    assert "author User @relation(fields: [author_id], references: [id])" in text
+
+
+def test_mongodb_refuses_what_neither_side_can_hold():
+    counters = define_schema(c=model(table="c", fields={"id": f.id(type="integer", generated="increment")}))
+    with pytest.raises(SchemaError, match='generated integer ids for model "c"'):
+        render_prisma_schema(counters, provider="mongodb")
+    with pytest.raises(SchemaError, match='decimal field "user.credit"'):
+        render_prisma_schema(REF, provider="mongodb")
+
+
+async def test_mongodb_index_names_match_what_push_creates():
+    """The names in the Prisma schema are the index names farmorm's Mongo push creates."""
+    import re
+
+    import mongomock
+
+    from farmorm import create_orm
+    from farmorm.setup import push_schema
+    from farmorm.testing.mongomock_async import AsyncMongomockDatabase
+
+    db = AsyncMongomockDatabase(mongomock.MongoClient(tz_aware=True).get_database("prisma_names"))
+    orm = await create_orm(MONGO, db)
+    try:
+        await push_schema(MONGO, orm)
+        created = set()
+        for table in ("users", "posts"):
+            created |= set(await db[table].index_information())
+    finally:
+        await orm.close()
+    named = set(re.findall(r'map: "([^"]+)"', render_prisma_schema(MONGO, provider="mongodb")))
+    assert named and named <= created
 
 
 def test_invalid_enum_default_message():

@@ -132,3 +132,22 @@ def test_clashing_class_names_are_refused() -> None:
     )
     with pytest.raises(ValueError, match='models "user" and "user_dict" both map to the class name "UserDict"'):
         render_python_models(schema)
+
+
+def test_decimal_digits_reach_every_generator():
+    from farmorm import define_schema, fields as f, model
+    from farmorm.generators import render_drizzle_schema, render_prisma_schema, render_safe_sql
+    from farmorm.generators.python import render_python_models
+    from farmorm.generators.sqlalchemy import to_sqlalchemy_metadata
+
+    s = define_schema(p=model(table="prices", fields={"id": f.id(), "amount": f.decimal(10, 2)}))
+    assert '"amount" numeric(10, 2) NOT NULL' in render_safe_sql(s, dialect="postgres")
+    assert "`amount` DECIMAL(10,2) NOT NULL" in render_safe_sql(s, dialect="mysql")
+    assert "amount Decimal @db.Decimal(10, 2)" in render_prisma_schema(s, provider="mysql")
+    assert 'numeric("amount", { precision: 10, scale: 2 })' in render_drizzle_schema(s, dialect="pg")
+    assert 'decimal("amount", { precision: 10, scale: 2 })' in render_drizzle_schema(s, dialect="mysql")
+    for dialect in ("postgres", "mysql"):
+        col = to_sqlalchemy_metadata(s, dialect=dialect).tables["prices"].c.amount
+        assert (col.type.precision, col.type.scale) == (10, 2)
+    source = render_python_models(s)
+    assert "    #: decimal(10, 2): exactly 2 places\n    amount: _decimal.Decimal\n" in source

@@ -695,3 +695,54 @@ def test_schema_keeps_definitions():
     s = define_schema(user=d)
     assert s.definitions["user"] is d
     assert repr(s) == "Schema(models=['user'])"
+
+
+# ---------------------------------------------------------------------------- decimal(p, s)
+
+
+def test_decimal_precision_and_scale_reach_the_manifest():
+    from farmorm import define_schema, fields as f, model
+
+    s = define_schema(m=model(table="t", fields={"id": f.id(), "a": f.decimal(10, 2), "b": f.decimal(7), "c": f.decimal()}))
+    fields = s.models["m"].fields
+    assert (fields["a"].precision, fields["a"].scale) == (10, 2)
+    assert (fields["b"].precision, fields["b"].scale) == (7, 0)
+    assert (fields["c"].precision, fields["c"].scale) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((0, 0), "precision must be between 1 and 65, got 0."),
+        ((66, 2), "precision must be between 1 and 65, got 66."),
+        ((5, 6), "scale must be between 0 and 5 (at most the precision 5), got 6."),
+        ((40, 31), "scale must be between 0 and 30 (at most the precision 40), got 31."),
+        ((None, 2), "scale needs a precision"),
+        (("10", 2), "precision must be an integer, got '10'."),
+    ],
+)
+def test_decimal_arguments_are_checked(args, message):
+    from farmorm import fields as f
+    from farmorm.core.errors import SchemaError
+
+    with pytest.raises(SchemaError) as info:
+        f.decimal(*args)
+    assert message in str(info.value)
+
+
+def test_normalize_decimal_is_exact_on_wide_values():
+    from decimal import Decimal
+
+    from farmorm.query.values import normalize_decimal, scaled_decimal
+
+    cases = {
+        "12.500000000000000000000000000000": "12.5", "19.00": "19", "100": "100", "1E+2": "100",
+        "-0.000": "0", "-0E+3": "0", "0.0001000": "0.0001", "-5.10": "-5.1",
+        "12345678901234567890123456789012345.123456789012345678901234567890":
+            "12345678901234567890123456789012345.12345678901234567890123456789",
+    }
+    for raw, want in cases.items():
+        assert str(normalize_decimal(Decimal(raw))) == want, raw
+    assert str(normalize_decimal("3.10")) == "3.1"  # text (SQLite) too
+    two = scaled_decimal(2)
+    assert [str(two(v)) for v in (Decimal("12.5"), "7", Decimal("0E-30"))] == ["12.50", "7.00", "0.00"]
