@@ -121,6 +121,8 @@ async def test_bad_combinations_are_refused_before_io(make_orm, query_log) -> No
         (orm.item.find_page(last="3"), "Invalid last on model \"item\": expected a positive integer, got '3'."),
         (orm.item.find_page(before="x!"),
          'Invalid cursor for find_page on model "item": it is not base64url text.'),
+        (orm.item.find_page(last=2, distinct=["rank"]),
+         'find_page on model "item" with distinct pages forward only (first / after).'),
         (orm.item.find_page(order_by={"name": "asc"}, last=2, before=cursor),
          'Invalid cursor for find_page on model "item": it was made for another model or another order_by.'),
     ]
