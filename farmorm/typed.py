@@ -165,10 +165,16 @@ class NullableDecimalUpdate(TypedDict, total=False):
 
 # -- results ------------------------------------------------------------------------------------
 class PageInfo(TypedDict):
-    """Where a page ends: pass ``next_cursor`` as ``after`` for the next page."""
+    """Where a page sits: pass ``next_cursor`` as ``after`` for the next page, ``prev_cursor`` as
+    ``before`` for the previous one (``farmorm.runtime.typed.PageInfo``)."""
 
     next_cursor: str | None
     has_more: bool
+    prev_cursor: str | None
+    start_cursor: str | None
+    end_cursor: str | None
+    has_next_page: bool
+    has_previous_page: bool
 
 
 class Page(TypedDict, Generic[T]):
@@ -340,22 +346,22 @@ class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U, D]):
     # find_page
     @overload
     async def find_page(
-        self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int = 20,
-        after: str | None = None, select: None = None, include: Inc | None = None,
+        self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int | None = None,
+        after: str | None = None, last: int | None = None, before: str | None = None, select: None = None, include: Inc | None = None,
         with_deleted: bool = False, with_archived: bool = False, as_: None = None,
         distinct: D | Sequence[D] | None = None,
     ) -> Page[R]: ...
     @overload
     async def find_page(
-        self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int = 20,
-        after: str | None = None, select: Sel, include: None = None,
+        self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int | None = None,
+        after: str | None = None, last: int | None = None, before: str | None = None, select: Sel, include: None = None,
         with_deleted: bool = False, with_archived: bool = False, as_: None = None,
         distinct: D | Sequence[D] | None = None,
     ) -> Page[P]: ...
     @overload
     async def find_page(
-        self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int = 20,
-        after: str | None = None, select: Sel | None = None, include: None = None,
+        self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int | None = None,
+        after: str | None = None, last: int | None = None, before: str | None = None, select: Sel | None = None, include: None = None,
         with_deleted: bool = False, with_archived: bool = False, as_: type[S],
         distinct: D | Sequence[D] | None = None,
     ) -> Page[S]: ...

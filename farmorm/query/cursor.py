@@ -113,10 +113,12 @@ def decode_cursor(model: ModelMeta, order: tuple[n.OrderItem, ...], cursor: Any)
     return out
 
 
-def after_condition(order: tuple[n.OrderItem, ...], values: list[Any], params: list[Any]) -> n.Condition:
+def after_condition(order: tuple[n.OrderItem, ...], values: list[Any], params: list[Any], *,
+                    before: bool = False, inclusive: bool = False) -> n.Condition:
     """Rows strictly after ``values`` in ``order``: ``(a > x) OR (a = x AND b > y) OR ...``.
 
-    Each key compares with ``gt`` (ascending) or ``lt`` (descending)."""
+    Each key compares with ``gt`` (ascending) or ``lt`` (descending); ``before`` flips them (rows
+    strictly before the position), ``inclusive`` adds the position itself (all keys equal)."""
     slots = []
     for v in values:
         params.append(v)
@@ -124,6 +126,14 @@ def after_condition(order: tuple[n.OrderItem, ...], values: list[Any], params: l
     branches: list[n.Condition] = []
     for i, o in enumerate(order):
         parts: list[n.Condition] = [n.Compare(order[j].field, "eq", slots[j]) for j in range(i)]
-        parts.append(n.Compare(o.field, "lt" if o.desc else "gt", slots[i]))
+        parts.append(n.Compare(o.field, "lt" if o.desc != before else "gt", slots[i]))
         branches.append(parts[0] if len(parts) == 1 else n.And(tuple(parts)))
+    if inclusive:
+        equal = [n.Compare(o.field, "eq", slots[j]) for j, o in enumerate(order)]
+        branches.append(equal[0] if len(equal) == 1 else n.And(tuple(equal)))
     return branches[0] if len(branches) == 1 else n.Or(tuple(branches))
+
+
+def reversed_order(order: tuple[n.OrderItem, ...]) -> tuple[n.OrderItem, ...]:
+    """The page order backwards (``last`` / ``before`` read the rows nearest the cursor first)."""
+    return tuple(n.OrderItem(o.field, not o.desc) for o in order)

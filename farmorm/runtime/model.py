@@ -13,14 +13,14 @@ import msgspec
 from ..core.errors import RecordNotFound, VersionConflict, not_found, validation_error
 from ..query import nodes as n
 from ..query.aggregate import parse_aggregate, parse_group_by, shape
-from ..query.cursor import after_condition, decode_cursor, encode_cursor, page_order
+from ..query.cursor import after_condition, decode_cursor, encode_cursor, page_order, reversed_order
 from ..query.parse import ALL_SCOPE, parse_read, parse_where, scope_of, with_visibility
 from ..query.plan import Read, strip_hidden
 from ..query.values import utc_now
 from ..query.writes import assignments, create_rows, create_values, unique_lookup, update_values, upsert_values
 from ..schema.manifest import ModelMeta
 from .stream import RecordStream
-from .typed import check_result_struct, check_struct, convert_results, read_page_as
+from .typed import Page, check_result_struct, check_struct, convert_results, read_page_as
 
 if TYPE_CHECKING:
     from .orm import Orm
@@ -328,11 +328,25 @@ class ModelClient:
         handle = self._orm.driver
         return not_found(operation, self.model.name, where, handle.kind, handle.dialect)
 
+    @overload
+    def stream(
+        self, *, where: Any = None, select: Any = None, include: Any = None, order_by: Any = None,
+        take: int | None = None, skip: int | None = None, batch_size: int = 500, as_: None = None,
+        with_deleted: bool = False, with_archived: bool = False,
+    ) -> RecordStream[dict[str, Any]]: ...
+
+    @overload
+    def stream(
+        self, *, where: Any = None, select: Any = None, include: Any = None, order_by: Any = None,
+        take: int | None = None, skip: int | None = None, batch_size: int = 500, as_: type[S],
+        with_deleted: bool = False, with_archived: bool = False,
+    ) -> RecordStream[S]: ...
+
     def stream(
         self, *, where: Any = None, select: Any = None, include: Any = None, order_by: Any = None,
         take: int | None = None, skip: int | None = None, batch_size: int = 500, as_: type | None = None,
         with_deleted: bool = False, with_archived: bool = False,
-    ) -> RecordStream:
+    ) -> RecordStream[Any]:
         """Records matching ``where`` through a server-side cursor, ``batch_size`` rows per round trip:
         ``async with orm.user.stream(...) as rows: async for row in rows: ...`` (memory stays flat).
 
@@ -436,34 +450,68 @@ class ModelClient:
         shaped = [shape(self.model, r, layout, node.by) for r in rows]
         return shaped if as_ is None else convert_results(self.model, as_, shaped, "group_by")
 
+    @overload
     async def find_page(
-        self, *, where: Any = None, order_by: Any = None, first: int = 20, after: str | None = None,
-        select: Any = None, include: Any = None, with_deleted: bool = False, with_archived: bool = False,
-        as_: type | None = None, distinct: Any = None,
-    ) -> dict[str, Any]:
-        """One page of a keyset (cursor) pagination: ``{"items": [...], "page": {"next_cursor", "has_more"}}``.
+        self, *, where: Any = None, order_by: Any = None, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None, select: Any = None, include: Any = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: None = None, distinct: Any = None,
+    ) -> Page[dict[str, Any]]: ...
 
-        The order is ``order_by`` plus the identity as tie-breaker; ``after`` is the previous page's
-        ``next_cursor``. Rows inserted between pages never cause duplicates or gaps. ``as_``: items
-        are Structs (see ``find_many``)."""
+    @overload
+    async def find_page(
+        self, *, where: Any = None, order_by: Any = None, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None, select: Any = None, include: Any = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type[S], distinct: Any = None,
+    ) -> Page[S]: ...
+
+    async def find_page(
+        self, *, where: Any = None, order_by: Any = None, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None, select: Any = None, include: Any = None,
+        with_deleted: bool = False, with_archived: bool = False, as_: type | None = None, distinct: Any = None,
+    ) -> Page[Any]:
+        """One page of a keyset (cursor) pagination: ``{"items": [...], "page": {...}}`` (see ``PageInfo``).
+
+        The order is ``order_by`` plus the identity as tie-breaker. Forward: ``first`` records
+        (default 20) ``after`` a cursor (the previous page's ``next_cursor``); backward: the
+        ``last`` records ``before`` a cursor (the next page's ``prev_cursor``), still in page
+        order. Rows inserted between pages never cause duplicates or gaps. ``as_``: items are
+        Structs (see ``find_many``)."""
         model = self.model
-        if type(first) is not int or first < 1:
+        backward = last is not None or before is not None
+        if backward and (first is not None or after is not None):
             raise validation_error(
-                f'Invalid first on model "{model.name}": expected a positive integer, got {first!r}.',
+                f'find_page on model "{model.name}" pages forward (first / after) or backward (last / before), '
+                "not both in one call.",
+                model=model.name,
+            )
+        if backward and distinct is not None:
+            # the distinct pick is the first row of each combination in page order: a reversed read
+            # would pick the last one, so distinct pages are read forward only
+            raise validation_error(
+                f'find_page on model "{model.name}" with distinct pages forward only (first / after).',
+                model=model.name,
+            )
+        size = (last if last is not None else 20) if backward else (first if first is not None else 20)
+        if type(size) is not int or size < 1:
+            raise validation_error(
+                f'Invalid {"last" if backward else "first"} on model "{model.name}": expected a positive integer, '
+                f"got {size!r}.",
                 model=model.name,
             )
         order = page_order(model, order_by)
-        position = decode_cursor(model, order, after) if after is not None else None
+        cursor = before if backward else after
+        position = decode_cursor(model, order, cursor) if cursor is not None else None
         scope = scope_of(model, with_deleted, with_archived)
         read = parse_read(self._schema, model, where=where, select=select, include=include,
-                          scope=scope, take=first + 1, distinct=distinct)
+                          scope=scope, take=size + 1, distinct=distinct)
         if as_ is not None:
             check_struct(model, as_, read)
-        params = read.params
-        cond = read.node.where
+        base, params = read.node.where, read.params
+        probe_params = list(params)  # for the other side's probe: the where's params, before the keyset's
+        cond = base
         past: n.Condition | None = None
         if position is not None:
-            keyset = after_condition(order, position, params)
+            keyset = after_condition(order, position, params, before=backward)
             if read.node.distinct:
                 past = keyset  # pages over the distinct rows: the keyset applies after picking them
             else:
@@ -472,23 +520,45 @@ class ModelClient:
         shown = [c for c in read.node.columns if c not in read.hidden]
         extra = tuple(k for k in keys if k not in shown)
         columns = read.node.columns + tuple(k for k in extra if k not in read.node.columns)
-        node = n.Select(model.name, columns, cond, order, read.node.take, None, None,
-                        counts=read.node.counts, distinct=read.node.distinct, after=past)
+        node = n.Select(model.name, columns, cond, reversed_order(order) if backward else order, read.node.take,
+                        None, None, counts=read.node.counts, distinct=read.node.distinct, after=past)
         read = Read(node, params, read.relations, tuple(h for h in read.hidden if h not in extra), read.counts)
         orm = self._orm
-        if as_ is not None:
-            async with orm._scope() as conn:
-                typed, last = await read_page_as(orm._executor, conn, read, as_, first)
-            cursor = encode_cursor(model, order, last) if last is not None else None
-            return {"items": typed, "page": {"next_cursor": cursor, "has_more": last is not None}}
         async with orm._scope() as conn:
-            rows = await orm._executor.read(conn, read)
-        has_more = len(rows) > first
-        items = rows[:first]
-        next_cursor = encode_cursor(model, order, items[-1]) if has_more else None
-        if extra:
+            if as_ is not None:
+                items, edges, more = await read_page_as(orm._executor, conn, read, as_, size, backward)
+            else:
+                rows = await orm._executor.read(conn, read)
+                more = len(rows) > size
+                items = rows[:size]
+                if backward:
+                    items.reverse()
+                edges = [items[0], items[-1]] if items else []
+            # the other side of the cursor: is there a row at or beyond it (one row, one key)?
+            beyond = False
+            if position is not None:
+                beyond = await self._page_probe(conn, base, probe_params, order, position, not backward)
+        start = encode_cursor(model, order, edges[0]) if edges else None
+        end = encode_cursor(model, order, edges[-1]) if edges else None
+        if extra and as_ is None:
             strip_hidden(items, extra)
-        return {"items": items, "page": {"next_cursor": next_cursor, "has_more": has_more}}
+        has_next, has_previous = (beyond, more) if backward else (more, beyond)
+        return {"items": items, "page": {
+            "next_cursor": end if has_next else None, "has_more": has_next,
+            "prev_cursor": start if has_previous else None,
+            "start_cursor": start, "end_cursor": end,
+            "has_next_page": has_next, "has_previous_page": has_previous,
+        }}
+
+    async def _page_probe(self, conn: Any, base: n.Condition | None, params: list[Any],
+                          order: tuple[n.OrderItem, ...], position: list[Any], before: bool) -> bool:
+        """Whether a row matching ``base`` sits at the cursor ``position`` or beyond it (``before``:
+        on the side before it): the far side of a page, for has_previous_page / has_next_page."""
+        side = after_condition(order, position, params, before=before, inclusive=True)
+        params.append(1)
+        node = n.Select(self.model.name, (order[-1].field,), side if base is None else n.And((base, side)),
+                        (), n.Param(len(params) - 1))
+        return bool(await self._orm._executor.rows(conn, node, params))
 
     def _where(self, where: Any, params: list[Any], scope: frozenset[str]) -> n.Condition | None:
         """``where`` plus the model's visibility conditions for ``scope``."""

@@ -10,7 +10,7 @@ loop breaks out of, and a stream must never keep a connection past its block.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generic, Sequence, TypeVar
 
 from ..core.driver import RowCursor
 from ..core.errors import OrmError
@@ -20,13 +20,15 @@ if TYPE_CHECKING:
     from .orm import Orm, _Scope
 
 Builder = Callable[[Sequence[Sequence[Any]]], list[Any]]
+#: the record type a stream yields: ``dict[str, Any]``, or the ``as_`` Struct
+T = TypeVar("T")
 
 _NOT_OPEN = ('A stream holds a database connection while it is open: use it as '
              '"async with orm.{model}.stream(...) as rows: async for row in rows: ...".')
 
 
-class RecordStream:
-    """An open (or openable) stream of records; see the module docstring."""
+class RecordStream(Generic[T]):
+    """An open (or openable) stream of records (``T``: dicts, or the ``as_`` Struct); see the module docstring."""
 
     __slots__ = ("_orm", "_read", "_as", "_model", "batch_size", "_scope", "_cursor", "_build", "_buf", "_at",
                  "_state")
@@ -40,11 +42,11 @@ class RecordStream:
         self._scope: _Scope | None = None
         self._cursor: RowCursor | None = None
         self._build: Builder | None = None
-        self._buf: list[Any] = []
+        self._buf: list[T] = []
         self._at = 0
         self._state = "new"  # new -> open -> closed
 
-    async def __aenter__(self) -> RecordStream:
+    async def __aenter__(self) -> RecordStream[T]:
         if self._state != "new":
             raise RuntimeError("A stream can be opened once; call orm.<model>.stream(...) again for another pass.")
         self._state = "open"
@@ -97,7 +99,7 @@ class RecordStream:
         mapped = self._orm._driver.map_error(exc)
         return exc if mapped is None else mapped
 
-    async def next_batch(self) -> list[Any]:
+    async def next_batch(self) -> list[T]:
         """The next batch of records (at most ``batch_size``); an empty list once the rows run out."""
         if self._state != "open":
             if self._state == "new":
@@ -118,18 +120,18 @@ class RecordStream:
             raise mapped from exc
         return self._build(rows) if rows else []
 
-    def batches(self) -> _Batches:
+    def batches(self) -> _Batches[T]:
         """Iterate batch by batch: ``async for batch in rows.batches(): ...`` (each a list of records)."""
         if self._state == "new":
             raise TypeError(_NOT_OPEN.format(model=self._model))
         return _Batches(self)
 
-    def __aiter__(self) -> RecordStream:
+    def __aiter__(self) -> RecordStream[T]:
         if self._state == "new":
             raise TypeError(_NOT_OPEN.format(model=self._model))
         return self
 
-    async def __anext__(self) -> Any:
+    async def __anext__(self) -> T:
         buf = self._buf
         at = self._at
         if at < len(buf):
@@ -146,16 +148,16 @@ class RecordStream:
         return f"<RecordStream {self._model} {self._state} batch_size={self.batch_size}>"
 
 
-class _Batches:
+class _Batches(Generic[T]):
     __slots__ = ("stream",)
 
-    def __init__(self, stream: RecordStream) -> None:
+    def __init__(self, stream: RecordStream[T]) -> None:
         self.stream = stream
 
-    def __aiter__(self) -> _Batches:
+    def __aiter__(self) -> _Batches[T]:
         return self
 
-    async def __anext__(self) -> list[Any]:
+    async def __anext__(self) -> list[T]:
         batch = await self.stream.next_batch()
         if not batch:
             raise StopAsyncIteration

@@ -11,7 +11,7 @@ by a generated builder (``executor.struct_builder``), one call per row, no dict 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 import msgspec
 
@@ -24,6 +24,29 @@ if TYPE_CHECKING:
     from .executor import Executor
 
 S = TypeVar("S", bound=msgspec.Struct)
+T = TypeVar("T")
+
+
+class PageInfo(TypedDict):
+    """Where a page of ``find_page`` sits: ``end_cursor`` / ``start_cursor`` are its last / first
+    record's cursors; pass ``next_cursor`` as ``after`` for the next page and ``prev_cursor`` as
+    ``before`` for the previous one (each None when there is no such page). ``has_more`` is
+    ``has_next_page`` (kept for forward-only callers)."""
+
+    next_cursor: str | None
+    has_more: bool
+    prev_cursor: str | None
+    start_cursor: str | None
+    end_cursor: str | None
+    has_next_page: bool
+    has_previous_page: bool
+
+
+class Page(TypedDict, Generic[T]):
+    """``find_page``'s result: the page's records (dicts, or ``as_`` Structs) and where it sits."""
+
+    items: list[T]
+    page: PageInfo
 
 
 def check_struct(model: ModelMeta, cls: Any, read: Read) -> type:
@@ -93,12 +116,16 @@ def convert_results(model: ModelMeta, cls: type[S], results: list[dict[str, Any]
                                f"result: {exc}.", model=model.name) from exc
 
 
-async def read_page_as(executor: Executor, conn: Connection, read: Read, cls: type,
-                       first: int) -> tuple[list[Any], dict[str, Any] | None]:
-    """``find_page(as_=cls)``: the first ``first`` rows as Structs, and the last of them as a dict
-    (with the order keys the page's cursor is made of) when one more row says there is a next page."""
+async def read_page_as(executor: Executor, conn: Connection, read: Read, cls: type, size: int,
+                       backward: bool = False) -> tuple[list[Any], list[dict[str, Any]], bool]:
+    """``find_page(as_=cls)``: the page's rows as Structs (in page order: a backward read is turned
+    around), its first and last rows as dicts (the order keys its cursors are made of), and whether
+    one more row was there."""
     plan = executor.plan(read.node)
-    rows = (await conn.run(plan.compiled, read.params)).rows
-    items = plan.hydrate_as(cls)(rows[:first])
-    last = plan.hydrate(rows[first - 1:first])[0] if len(rows) > first else None
-    return items, last
+    rows = list((await conn.run(plan.compiled, read.params)).rows)
+    more = len(rows) > size
+    rows = rows[:size]
+    if backward:
+        rows.reverse()
+    edges = plan.hydrate([rows[0], rows[-1]]) if rows else []
+    return plan.hydrate_as(cls)(rows), edges, more

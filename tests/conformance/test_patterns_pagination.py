@@ -71,10 +71,16 @@ async def test_exact_page_size_has_no_more(make_orm) -> None:
     orm = await make_orm(schema)
     await orm.item.create_many(data=[row(i) for i in range(1, 5)])
     page = await orm.item.find_page(order_by={"name": "asc"}, first=4, select={"name": True})
-    assert page == {"items": [{"name": "n01"}, {"name": "n02"}, {"name": "n03"}, {"name": "n04"}],
-                    "page": {"next_cursor": None, "has_more": False}}
+    info = page["page"]
+    assert page["items"] == [{"name": "n01"}, {"name": "n02"}, {"name": "n03"}, {"name": "n04"}]
+    assert {k: v for k, v in info.items() if not k.endswith("_cursor") or k in ("next_cursor", "prev_cursor")} == {
+        "next_cursor": None, "has_more": False, "prev_cursor": None, "has_next_page": False,
+        "has_previous_page": False}
+    assert info["start_cursor"] and info["end_cursor"]  # the edges, for paging on from either end
     empty = await orm.item.find_page(where={"rank": 99}, first=2)
-    assert empty == {"items": [], "page": {"next_cursor": None, "has_more": False}}
+    assert empty == {"items": [], "page": {"next_cursor": None, "has_more": False, "prev_cursor": None,
+                                           "start_cursor": None, "end_cursor": None, "has_next_page": False,
+                                           "has_previous_page": False}}
 
 
 async def test_where_and_archive_scope_apply(make_orm) -> None:
