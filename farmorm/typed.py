@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal as _decimal
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, overload
 
 import msgspec
@@ -23,6 +23,10 @@ from msgspec import Struct
 from typing_extensions import NotRequired, Self, TypedDict
 
 from .core.errors import SchemaError
+# find_page's result (Page[UserRecord], Page[User] with as_=) and where it sits; stream(...)'s result,
+# typed by its records (async with ... as rows: async for row in rows): the runtime's own classes
+from .runtime.stream import RecordStream as TypedStream
+from .runtime.typed import Page, PageInfo
 from .schema.fingerprint import model_hash
 
 if TYPE_CHECKING:
@@ -164,40 +168,6 @@ class NullableDecimalUpdate(TypedDict, total=False):
 
 
 # -- results ------------------------------------------------------------------------------------
-class PageInfo(TypedDict):
-    """Where a page sits: pass ``next_cursor`` as ``after`` for the next page, ``prev_cursor`` as
-    ``before`` for the previous one (``farmorm.runtime.typed.PageInfo``)."""
-
-    next_cursor: str | None
-    has_more: bool
-    prev_cursor: str | None
-    start_cursor: str | None
-    end_cursor: str | None
-    has_next_page: bool
-    has_previous_page: bool
-
-
-class Page(TypedDict, Generic[T]):
-    """``find_page``'s result: the page's records and where it ends."""
-
-    items: list[T]
-    page: PageInfo
-
-
-class TypedStream(Protocol[T]):
-    """``stream(...)``'s result, typed by its records (see ``farmorm.runtime.stream.RecordStream``)."""
-
-    batch_size: int
-
-    async def __aenter__(self) -> TypedStream[T]: ...
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None: ...
-    def __aiter__(self) -> AsyncIterator[T]: ...
-    async def __anext__(self) -> T: ...
-    async def next_batch(self) -> list[T]: ...
-    def batches(self) -> AsyncIterator[list[T]]: ...
-    async def aclose(self) -> None: ...
-
-
 # -- the model client, seen through the generated types ----------------------------------------
 class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U, D]):
     """``orm.<model>`` (a ``ModelClient``) with its arguments and results typed from the schema.
@@ -347,21 +317,24 @@ class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U, D]):
     @overload
     async def find_page(
         self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int | None = None,
-        after: str | None = None, last: int | None = None, before: str | None = None, select: None = None, include: Inc | None = None,
+        after: str | None = None, last: int | None = None, before: str | None = None, select: None = None,
+        include: Inc | None = None,
         with_deleted: bool = False, with_archived: bool = False, as_: None = None,
         distinct: D | Sequence[D] | None = None,
     ) -> Page[R]: ...
     @overload
     async def find_page(
         self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int | None = None,
-        after: str | None = None, last: int | None = None, before: str | None = None, select: Sel, include: None = None,
+        after: str | None = None, last: int | None = None, before: str | None = None, select: Sel,
+        include: None = None,
         with_deleted: bool = False, with_archived: bool = False, as_: None = None,
         distinct: D | Sequence[D] | None = None,
     ) -> Page[P]: ...
     @overload
     async def find_page(
         self, *, where: W | None = None, order_by: O | Sequence[O] | None = None, first: int | None = None,
-        after: str | None = None, last: int | None = None, before: str | None = None, select: Sel | None = None, include: None = None,
+        after: str | None = None, last: int | None = None, before: str | None = None, select: Sel | None = None,
+        include: None = None,
         with_deleted: bool = False, with_archived: bool = False, as_: type[S],
         distinct: D | Sequence[D] | None = None,
     ) -> Page[S]: ...

@@ -11,9 +11,10 @@ by a generated builder (``executor.struct_builder``), one call per row, no dict 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
+from typing_extensions import TypedDict  # Pydantic (FastAPI response models) takes these on Python 3.11
 
 from ..core.driver import Connection
 from ..core.errors import validation_error

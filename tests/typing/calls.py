@@ -117,6 +117,8 @@ async def correct(orm: Orm) -> None:
     typed_page = await client.post.find_page(as_=Post)
     assert_type(typed_page["items"], list[Post])
     cursor: str | None = page["page"]["next_cursor"]
+    back = await client.post.find_page(last=10, before=page["page"]["start_cursor"], order_by={"score": "desc"})
+    has_previous: bool = back["page"]["has_previous_page"]
     async with client.user.stream(where={"tier": "pro"}, batch_size=100) as rows:
         async for row in rows:
             assert_type(row, UserRecord)
@@ -206,7 +208,7 @@ async def correct(orm: Orm) -> None:
 
     total = await client.transaction(work, retries=2)
     assert_type(total, int)
-    print(title, cursor, total, best, client.orm, client.driver.kind)
+    print(title, cursor, has_previous, total, best, client.orm, client.driver.kind)
 
 
 async def incorrect(orm: Orm) -> None:
@@ -244,6 +246,7 @@ async def incorrect(orm: Orm) -> None:
     await client.profile.restore(where={"id": "p1"})  # E: restore on a model without soft_delete=True
     await client.post.find_many(include={"author": True}, as_=Post)  # E: as_ reads scalar fields only
     await client.user.find_many(take="10")  # E: take is an int
+    await client.post.find_page(last="10")  # E: last is an int
     await client.user.find_many(distinct=["tierr"])  # E: unknown field in distinct
     await client.user.find_many(distinct="prefs")  # E: distinct on a JSON field
     await client.user.find_many(select={"_count": {"postz": True}})  # E: unknown relation in _count
