@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal as _decimal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeAlias, TypeVar, overload
 
 import msgspec
 from msgspec import Struct
@@ -69,17 +69,31 @@ Json = Any
 DecimalInput = _decimal.Decimal | int | str
 
 # -- where: operator filters per field kind (docs/queries.md#operators) -------------------------
-# text (string, string ids): every operator, ``mode`` for case-insensitive matching
-StringFilter = TypedDict("StringFilter", {
+# text (string, string ids): equality, lists, matching and comparisons; ``mode`` makes the
+# equality, list and matching operators case-insensitive and is refused beside a comparison, so a
+# text filter is one of two shapes
+StringCaseFilter = TypedDict("StringCaseFilter", {
     "eq": str, "not": "str | StringFilter", "in": "list[str] | tuple[str, ...]",
     "not_in": "list[str] | tuple[str, ...]", "contains": str, "starts_with": str, "ends_with": str,
-    "gt": str, "gte": str, "lt": str, "lte": str, "mode": QueryMode,
+    "mode": QueryMode,
 }, total=False)
-NullableStringFilter = TypedDict("NullableStringFilter", {
+StringRangeFilter = TypedDict("StringRangeFilter", {
+    "eq": str, "not": "str | StringFilter", "in": "list[str] | tuple[str, ...]",
+    "not_in": "list[str] | tuple[str, ...]", "contains": str, "starts_with": str, "ends_with": str,
+    "gt": str, "gte": str, "lt": str, "lte": str,
+}, total=False)
+StringFilter: TypeAlias = StringCaseFilter | StringRangeFilter
+NullableStringCaseFilter = TypedDict("NullableStringCaseFilter", {
     "eq": "str | None", "not": "str | None | NullableStringFilter", "in": "list[str] | tuple[str, ...]",
     "not_in": "list[str] | tuple[str, ...]", "contains": str, "starts_with": str, "ends_with": str,
-    "gt": str, "gte": str, "lt": str, "lte": str, "mode": QueryMode,
+    "mode": QueryMode,
 }, total=False)
+NullableStringRangeFilter = TypedDict("NullableStringRangeFilter", {
+    "eq": "str | None", "not": "str | None | NullableStringFilter", "in": "list[str] | tuple[str, ...]",
+    "not_in": "list[str] | tuple[str, ...]", "contains": str, "starts_with": str, "ends_with": str,
+    "gt": str, "gte": str, "lt": str, "lte": str,
+}, total=False)
+NullableStringFilter: TypeAlias = NullableStringCaseFilter | NullableStringRangeFilter
 # integer, bigint, integer ids: equality, lists and comparisons
 IntFilter = TypedDict("IntFilter", {
     "eq": int, "not": "int | IntFilter", "in": "list[int] | tuple[int, ...]",
@@ -627,7 +641,8 @@ __all__ = [
     "Struct", "TypedDict", "NotRequired",
     "SortOrder", "SortSpec", "RelationCountOrder", "QueryMode", "DecimalInput", "Json",
     "IntUpdate", "NullableIntUpdate", "DecimalUpdate", "NullableDecimalUpdate", "Aggregates",
-    "StringFilter", "NullableStringFilter", "IntFilter", "NullableIntFilter", "DecimalFilter",
+    "StringFilter", "StringCaseFilter", "StringRangeFilter", "NullableStringFilter", "NullableStringCaseFilter",
+    "NullableStringRangeFilter", "IntFilter", "NullableIntFilter", "DecimalFilter",
     "NullableDecimalFilter", "DateTimeFilter", "NullableDateTimeFilter", "BoolFilter", "NullableBoolFilter",
     "Page", "PageInfo", "TypedStream", "TypedModelClient", "SoftDeletes", "Archives",
     "TypedOrm", "TypedTransaction",

@@ -101,9 +101,10 @@ class _Names:
     def all_of(self, m: ModelMeta) -> list[str]:
         out = [self.of(m.name, s) for s in self.SUFFIXES]
         out += [self.of(m.name, _pascal(f.name)) for f in m.fields.values() if f.value_kind == "enum"]
-        out += [self.of(m.name, _pascal(f.name) + "Filter") for f in m.fields.values() if f.value_kind == "enum"]
-        out += [self.of(m.name, _pascal(f.name) + "NullableFilter") for f in m.fields.values()
-                if f.value_kind == "enum" and f.nullable]
+        for f in m.fields.values():
+            if f.value_kind == "enum":
+                stem = self.of(m.name, _pascal(f.name) + ("Nullable" if f.nullable else ""))
+                out += [stem + "Filter", stem + "CaseFilter", stem + "RangeFilter"]
         out += [self.of(m.name, "UniqueBy" + "".join(_pascal(p) for p in key)) for key in _unique_keys(m)]
         return out
 
@@ -203,15 +204,18 @@ class _Model:
             lit = self.enum(f)
             out += _alias_literal(lit, list(f.enum_values or ()))
             self.pending.discard(lit)
-            for nullable in (f.nullable,):
-                fname = self.name(_pascal(f.name) + ("NullableFilter" if nullable else "Filter"))
-                eq = f"{lit} | None" if nullable else lit
-                items = {
-                    "eq": eq, "not": f"{eq} | {fname}", "in": f"list[{lit}] | tuple[{lit}, ...]",
-                    "not_in": f"list[{lit}] | tuple[{lit}, ...]", "contains": "str", "starts_with": "str",
-                    "ends_with": "str", "gt": lit, "gte": lit, "lt": lit, "lte": lit, "mode": "QueryMode",
-                }
-                out += _functional(fname, list(items.items()), total=False, pending=self.pending)
+            # two shapes, as farmorm.typed.StringFilter: mode (case-insensitive) or comparisons
+            fname = self.name(_pascal(f.name) + ("NullableFilter" if f.nullable else "Filter"))
+            eq = f"{lit} | None" if f.nullable else lit
+            common = [("eq", eq), ("not", f"{eq} | {fname}"), ("in", f"list[{lit}] | tuple[{lit}, ...]"),
+                      ("not_in", f"list[{lit}] | tuple[{lit}, ...]"), ("contains", "str"), ("starts_with", "str"),
+                      ("ends_with", "str")]
+            case, ranged = fname.removesuffix("Filter") + "CaseFilter", fname.removesuffix("Filter") + "RangeFilter"
+            out += _functional(case, [*common, ("mode", "QueryMode")], total=False, pending=self.pending)
+            out += _functional(ranged, [*common, ("gt", lit), ("gte", lit), ("lt", lit), ("lte", lit)], total=False,
+                               pending=self.pending)
+            out.append(f"{fname}: TypeAlias = {case} | {ranged}")
+            self.pending.discard(fname)
         return out
 
     def struct(self) -> list[str]:

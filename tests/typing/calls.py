@@ -79,6 +79,7 @@ async def correct(orm: Orm) -> None:
     await client.post.find_many(where={"author": {"email": "ada@example.com"}})
     await client.profile.find_many(where={"user": None})
     await client.user.find_many(where={"prefs": {"theme": "dark"}})
+    await client.user.find_many(where={"name": {"contains": "a", "gte": "A"}, "tier": {"in": ["pro"], "mode": "insensitive"}})
 
     # include: relations NotRequired on the record
     with_posts = await client.user.find_many(include={"posts": {"where": {"published": True}, "take": 3,
@@ -246,6 +247,8 @@ async def incorrect(orm: Orm) -> None:
     await client.profile.restore(where={"id": "p1"})  # E: restore on a model without soft_delete=True
     await client.post.find_many(include={"author": True}, as_=Post)  # E: as_ reads scalar fields only
     await client.user.find_many(take="10")  # E: take is an int
+    await client.user.find_many(where={"name": {"gt": "A", "mode": "insensitive"}})  # E: operator on the wrong type (mode beside a comparison)
+    await client.user.find_many(where={"tier": {"lt": "pro", "mode": "insensitive"}})  # E: operator on the wrong type (mode beside a comparison, enum)
     await client.post.find_page(last="10")  # E: last is an int
     await client.user.find_many(distinct=["tierr"])  # E: unknown field in distinct
     await client.user.find_many(distinct="prefs")  # E: distinct on a JSON field

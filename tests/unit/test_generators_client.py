@@ -79,7 +79,9 @@ def test_records_where_and_inputs(db: ModuleType) -> None:
     assert set(db.PostListFilter.__annotations__) == {"some", "every", "none"}
     assert set(db.UserRefFilter.__annotations__) == {"is", "is_not"}
     assert typing.get_args(db.UserTier) == ("free", "pro")
-    assert set(db.UserTierFilter.__annotations__) >= {"eq", "not", "in", "not_in", "contains", "mode"}
+    assert set(db.UserTierCaseFilter.__annotations__) >= {"eq", "not", "in", "not_in", "contains", "mode"}
+    assert "mode" not in db.UserTierRangeFilter.__annotations__ and "gt" in db.UserTierRangeFilter.__annotations__
+    assert typing.get_args(db.UserTierFilter) == (db.UserTierCaseFilter, db.UserTierRangeFilter)
     # the unique where: one choice per unique key (the id, each unique field, the compound unique)
     assert typing.get_args(db.PostWhereUnique) == (db.PostUniqueById, db.PostUniqueByAuthorIdTitle)
     assert db.PostUniqueByAuthorIdTitle.__required_keys__ == {"author_id", "title"}
