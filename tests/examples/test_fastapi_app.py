@@ -176,3 +176,23 @@ def test_openapi_describes_the_records() -> None:
     page = schemas["ArticlePage"]["properties"]["items"]["items"]
     assert page == {"$ref": "#/components/schemas/ArticleSummary"}
     assert schemas["ArticleSummary"]["required"] == ["id", "slug", "title", "author"]
+
+
+def test_routes_type_check() -> None:
+    """The app's routes pass mypy --strict against the generated types: the records they return
+    are the response models they declare (a missing or mistyped field would be an error)."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if importlib.util.find_spec("mypy") is None:
+        if os.environ.get("FARMORM_REQUIRE_TYPECHECKERS") == "1":
+            pytest.fail("mypy is not installed; FARMORM_REQUIRE_TYPECHECKERS=1 requires it")
+        pytest.skip("mypy is not installed (pip install 'farmorm[typing]')")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--no-error-summary",
+                           "--cache-dir", os.devnull, "examples/fastapi_app"],
+                          cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
