@@ -119,6 +119,9 @@ class OrderItem(Node, frozen=True):
     nulls: Literal["first", "last"] | None = None
     path: tuple[str, ...] = ()
     count: bool = False
+    #: per relation hop of ``path``, the fields that must be NULL for a related record to count
+    #: (soft-deleted / archived records outside the query's scope are absent, as everywhere)
+    hidden: tuple[tuple[str, ...], ...] = ()
 
 
 class RelationCount(Node, frozen=True):

@@ -352,7 +352,8 @@ def parse_where(schema: Schema, model: ModelMeta, where: Any, params: list[Any],
 # order_by, take, skip
 
 
-def parse_order(model: ModelMeta, order_by: Any, schema: Schema | None = None) -> tuple[n.OrderItem, ...]:
+def parse_order(model: ModelMeta, order_by: Any, schema: Schema | None = None,
+                scope: frozenset[str] = DEFAULT_SCOPE) -> tuple[n.OrderItem, ...]:
     """``{"f": "asc"}`` or a list of such mappings -> order items, in order.
 
     A direction is ``"asc"`` / ``"desc"`` or ``{"sort": ..., "nulls": "first" | "last"}``. With
@@ -372,14 +373,16 @@ def parse_order(model: ModelMeta, order_by: Any, schema: Schema | None = None) -
                 f'"order_by" on model "{model.name}" must be a mapping or a list of mappings.', model=model.name
             )
         for name, direction in entry.items():
-            _order_key(schema, model, name, direction, (), items)
+            _order_key(schema, model, name, direction, (), items, scope, ())
     return tuple(items)
 
 
 def _order_key(schema: Schema | None, model: ModelMeta, name: Any, direction: Any, path: tuple[str, ...],
-               items: list[n.OrderItem]) -> None:
+               items: list[n.OrderItem], scope: frozenset[str] = DEFAULT_SCOPE,
+               hidden: tuple[tuple[str, ...], ...] = ()) -> None:
     if name in model.relations and schema is not None:
         rel = model.relations[name]
+        hop = tuple(c.field for c in visibility(schema.models[rel.target], scope) if isinstance(c, n.IsNull))
         if len(path) >= MAX_WHERE_DEPTH:
             raise validation_error(f'"order_by" on model "{model.name}" nests too deeply.', model=model.name)
         if not isinstance(direction, Mapping) or not direction:
@@ -395,11 +398,11 @@ def _order_key(schema: Schema | None, model: ModelMeta, name: Any, direction: An
                     model=model.name, field=name,
                 )
             desc, nulls = _direction(model, f"{name}._count", direction["_count"])
-            items.append(n.OrderItem("", desc, nulls, (*path, name), True))
+            items.append(n.OrderItem("", desc, nulls, (*path, name), True, _hops((*hidden, hop))))
             return
         target = schema.models[rel.target]
         for sub, value in direction.items():
-            _order_key(schema, target, sub, value, (*path, name), items)
+            _order_key(schema, target, sub, value, (*path, name), items, scope, (*hidden, hop))
         return
     if name not in model.fields:
         if name in model.relations:
@@ -410,7 +413,12 @@ def _order_key(schema: Schema | None, model: ModelMeta, name: Any, direction: An
             )
         raise _unknown_field(model, name)
     desc, nulls = _direction(model, name, direction)
-    items.append(n.OrderItem(name, desc, nulls, path))
+    items.append(n.OrderItem(name, desc, nulls, path, hidden=_hops(hidden)))
+
+
+def _hops(hidden: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+    """No hop hides anything: the empty tuple (so the common node stays the same as before)."""
+    return hidden if any(hidden) else ()
 
 
 def _direction(model: ModelMeta, name: str, value: Any) -> tuple[bool, Any]:
@@ -564,7 +572,7 @@ def parse_read(
         for name, w in counted.items()
     )
     cond = with_visibility(model, parse_where(schema, model, where, params, scope), scope)
-    order = parse_order(model, order_by, schema)
+    order = parse_order(model, order_by, schema, scope)
     single = link is not None and not link[0].to_many
     take_p = parse_count_arg(model, "take", take, params)
     skip_p = parse_count_arg(model, "skip", skip, params)

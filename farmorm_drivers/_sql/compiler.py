@@ -18,6 +18,14 @@ from .dialect import Fn, SqlDialect
 from .statement import EXPAND_MARK, SqlStatement
 
 
+def _visible(fields: tuple[str, ...]) -> n.Condition | None:
+    """``f IS NULL`` for each hiding field (soft delete / archive), or None."""
+    if not fields:
+        return None
+    items = tuple(n.IsNull(f) for f in fields)
+    return items[0] if len(items) == 1 else n.And(items)
+
+
 def _lowered(enc: Fn | None) -> Fn:
     """A list encoder that lower-cases the items first (mode="insensitive" IN lists)."""
     if enc is None:
@@ -187,19 +195,24 @@ class SqlCompiler:
         relation hop (a to-one hop never multiplies rows, and a missing record gives NULL)."""
         if not o.path:
             return self.d.comparable(self.col(qual, model, o.field), model.fields[o.field])
-        return self.path_value(ctx, model, qual, o.path, o)
+        return self.path_value(ctx, model, qual, o.path, o, o.hidden)
 
-    def path_value(self, ctx: _Ctx, model: ModelMeta, qual: str, path: tuple[str, ...], o: n.OrderItem) -> str:
+    def path_value(self, ctx: _Ctx, model: ModelMeta, qual: str, path: tuple[str, ...], o: n.OrderItem,
+                   hidden: tuple[tuple[str, ...], ...]) -> str:
         rel = model.relations[path[0]]
         target = self.schema.models[rel.target]
+        gone = hidden[0] if hidden else ()
+        visible = _visible(gone)
         t = ctx.alias()
         if o.count and len(path) == 1:
-            return f"({self.relation_count(ctx, model, qual, rel, None)})"
+            return f"({self.relation_count(ctx, model, qual, rel, visible)})"
         if len(path) == 1:
             value = self.d.comparable(self.col(t, target, o.field), target.fields[o.field])
         else:
-            value = self.path_value(ctx, target, t, path[1:], o)
+            value = self.path_value(ctx, target, t, path[1:], o, hidden[1:])
         link = f"{self.col(t, target, rel.remote_field)} = {self.col(qual, model, rel.local_field)}"
+        if visible is not None:
+            link += f" AND {self.cond(ctx, target, t, visible)}"
         return f"(SELECT {value} FROM {self.d.table(target)} {t} WHERE {link}{self.d.limit('1', None)})"
 
     def relation_count(self, ctx: _Ctx, model: ModelMeta, qual: str, rel: RelationMeta,

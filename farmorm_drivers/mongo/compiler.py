@@ -514,6 +514,7 @@ class MongoCompiler:
                     rel = current.relations[rname]
                     target = self.model(rel.target)
                     hop = f"_o{i}_{h}"
+                    gone = o.hidden[h] if o.hidden else ()
                     if o.count and h == len(o.path) - 1:
                         if rel.kind == "many_to_many":
                             through = self.model(rel.through)  # type: ignore[arg-type]
@@ -521,10 +522,21 @@ class MongoCompiler:
                         else:
                             source, foreign = target.table, self.col(target, rel.remote_field)
                         stages.append({"$lookup": {"from": source, "localField": local, "foreignField": foreign, "as": hop}})
+                        if gone and rel.kind != "many_to_many":
+                            stages.append(self._visible_only(hop, target, gone))
+                        elif gone:  # through rows count only when their target is visible
+                            to = self.col(through, rel.through_to)  # type: ignore[arg-type]
+                            stages.append({"$addFields": {hop + "k": {"$map": {"input": f"${hop}", "in": f"$$this.{to}"}}}})
+                            stages.append({"$lookup": {"from": target.table, "localField": hop + "k",
+                                                       "foreignField": self.col(target, rel.remote_field), "as": hop + "t"}})
+                            stages.append(self._visible_only(hop + "t", target, gone))
+                            hop += "t"
                         stages.append({"$addFields": {key: {"$size": f"${hop}"}}})
                         break
                     stages.append({"$lookup": {"from": target.table, "localField": local,
                                                "foreignField": self.col(target, rel.remote_field), "as": hop}})
+                    if gone:
+                        stages.append(self._visible_only(hop, target, gone))
                     # the record or NULL (never an empty array, whatever $arrayElemAt does out of range)
                     stages.append({"$addFields": {hop: {"$cond": [{"$gt": [{"$size": f"${hop}"}, 0]},
                                                                   {"$arrayElemAt": [f"${hop}", 0]}, None]}}})
@@ -541,6 +553,11 @@ class MongoCompiler:
         if sort:
             stages.append({"$sort": sort})
         return stages
+
+    def _visible_only(self, hop: str, target: ModelMeta, gone: tuple[str, ...]) -> dict[str, Any]:
+        """Keep the looked-up records whose hiding fields (soft delete / archive) are NULL."""
+        tests = [{"$eq": [{"$ifNull": [f"$$this.{self.col(target, f)}", None]}, None]} for f in gone]
+        return {"$addFields": {hop: {"$filter": {"input": f"${hop}", "cond": tests[0] if len(tests) == 1 else {"$and": tests}}}}}
 
     def distinct_pipeline(self, model: ModelMeta, node: n.Select) -> list[Any]:
         """Prisma's distinct: sort (the identity breaks ties), keep the first document of each

@@ -212,3 +212,19 @@ async def test_group_by_take_must_be_a_count(music_orm):
     with pytest.raises(OrmError) as err:
         await music_orm.invoice.group_by(by=["billing_country"], take=-1)
     assert err.value.code == "VALIDATION_ERROR"
+
+
+async def test_aggregates_of_a_decimal_with_declared_places_keep_them(make_orm):
+    from farmorm import define_schema, model
+    from farmorm import fields as f
+
+    schema = define_schema(line=model(table="agg_lines", fields={
+        "id": f.id(), "kind": f.string(), "amount": f.decimal(10, 2)}))
+    orm = await make_orm(schema)
+    await orm.line.create_many(data=[{"kind": "a", "amount": Decimal("1.10")}, {"kind": "a", "amount": Decimal("2.2")},
+                                     {"kind": "b", "amount": Decimal("3")}])
+    r = await orm.line.aggregate(sum={"amount": True}, min={"amount": True}, max={"amount": True},
+                                 avg={"amount": True})
+    assert {k: str(v["amount"]) for k, v in r.items()} == {"sum": "6.30", "min": "1.10", "max": "3.00", "avg": "2.1"}
+    rows = await orm.line.group_by(by="kind", sum={"amount": True})
+    assert [(g["kind"], str(g["sum"]["amount"])) for g in rows] == [("a", "3.30"), ("b", "3.00")]

@@ -109,3 +109,63 @@ async def test_bad_ordering_and_counts_are_refused_before_io(music_orm, query_lo
     assert err.value.code == "VALIDATION_ERROR"
     assert f'"{field}"' in str(err.value), str(err.value)
     assert log == []
+
+
+async def test_ordering_through_relations_skips_soft_deleted_records(make_orm):
+    from farmorm import belongs_to, define_schema, has_many, model
+    from farmorm import fields as f
+
+    schema = define_schema(
+        writer=model(table="ord_writers", fields={"id": f.id(), "name": f.string()},
+                     relations={"books": has_many("book", foreign_key="writer_id")}),
+        book=model(table="ord_books", soft_delete=True,
+                   fields={"id": f.id(), "title": f.string(), "writer_id": f.string().references("writer.id")},
+                   relations={"writer": belongs_to("writer", foreign_key="writer_id"),
+                              "reviews": has_many("review", foreign_key="book_id")}),
+        review=model(table="ord_reviews", fields={"id": f.id(), "book_id": f.string().references("book.id")},
+                     relations={"book": belongs_to("book", foreign_key="book_id")}),
+    )
+    orm = await make_orm(schema)
+    await orm.writer.create_many(data=[{"id": "w1", "name": "A"}, {"id": "w2", "name": "B"}])
+    await orm.book.create_many(data=[{"id": "b1", "title": "Zed", "writer_id": "w1"},
+                                     {"id": "b2", "title": "Yak", "writer_id": "w1"},
+                                     {"id": "b3", "title": "Ant", "writer_id": "w2"}])
+    await orm.review.create_many(data=[{"id": "r1", "book_id": "b1"}, {"id": "r2", "book_id": "b2"},
+                                       {"id": "r3", "book_id": "b3"}])
+    await orm.book.delete_many(where={"id": {"in": ["b1", "b2"]}})  # soft: w1 keeps no visible book
+
+    rows = await orm.writer.find_many(order_by=[{"books": {"_count": "desc"}}, {"name": "asc"}],
+                                      select={"name": True, "_count": {"books": True}})
+    assert rows == [{"name": "B", "_count": {"books": 1}}, {"name": "A", "_count": {"books": 0}}]
+    # a soft-deleted book sorts as no book (NULL, first ascending), whatever its title
+    rows = await orm.review.find_many(order_by=[{"book": {"title": "asc"}}, {"id": "desc"}])
+    assert [r["id"] for r in rows] == ["r2", "r1", "r3"]
+    rows = await orm.review.find_many(order_by=[{"book": {"writer": {"name": "desc"}}}, {"id": "asc"}])
+    assert [r["id"] for r in rows] == ["r3", "r1", "r2"]  # no visible book: no writer, NULLs last descending
+    # with_deleted widens the scope of the relations too
+    rows = await orm.book.find_many(with_deleted=True, order_by=[{"reviews": {"_count": "desc"}}, {"title": "asc"}])
+    assert [r["title"] for r in rows] == ["Ant", "Yak", "Zed"]
+
+
+async def test_order_by_many_to_many_count_skips_soft_deleted_targets(make_orm):
+    from farmorm import define_schema, many_to_many, model
+    from farmorm import fields as f
+
+    schema = define_schema(
+        note=model(table="ord_notes", fields={"id": f.id(), "title": f.string()},
+                   relations={"labels": many_to_many("label", through="note_label", from_="note_id", to="label_id")}),
+        label=model(table="ord_labels", soft_delete=True, fields={"id": f.id(), "name": f.string()}),
+        note_label=model(table="ord_note_labels", fields={
+            "id": f.id(), "note_id": f.string().references("note.id"), "label_id": f.string().references("label.id")}),
+    )
+    orm = await make_orm(schema)
+    await orm.note.create_many(data=[{"id": "n1", "title": "one"}, {"id": "n2", "title": "two"}])
+    await orm.label.create_many(data=[{"id": "l1", "name": "x"}, {"id": "l2", "name": "y"}, {"id": "l3", "name": "z"}])
+    await orm.note_label.create_many(data=[{"note_id": "n1", "label_id": "l1"}, {"note_id": "n1", "label_id": "l2"},
+                                           {"note_id": "n2", "label_id": "l3"}])
+    rows = await orm.note.find_many(order_by=[{"labels": {"_count": "desc"}}, {"title": "desc"}])
+    assert [r["title"] for r in rows] == ["one", "two"]
+    await orm.label.delete_many(where={"id": {"in": ["l1", "l2"]}})
+    rows = await orm.note.find_many(order_by=[{"labels": {"_count": "desc"}}, {"title": "asc"}],
+                                    select={"title": True, "_count": {"labels": True}})
+    assert rows == [{"title": "two", "_count": {"labels": 1}}, {"title": "one", "_count": {"labels": 0}}]

@@ -137,3 +137,16 @@ async def test_aggregate_and_group_by_compile_once(orm: Orm, builders: list[tupl
         having={"count": {"_all": {"gte": i}}}, order_by={"sum": {"age": "desc"}}, take=1 + i % 3, skip=i % 2))
     assert (misses, hits) == (1, 11), "a group_by shape compiled more than once"
     assert len(builders) == 2
+
+
+async def test_distinct_relation_order_and_counts_compile_once(orm: Orm, builders: list[tuple[str, ...]]) -> None:
+    """distinct, ordering through a relation and relation counts keep values out of the node too."""
+    misses, hits = await _repeat(orm, lambda i: orm.post.find_many(
+        where={"id": {"gt": i}}, distinct=["user_id"], order_by=[{"user": {"name": "desc"}}, {"id": "asc"}],
+        take=3 + i))
+    assert (misses, hits) == (1, 11), "a distinct / relation-ordered read compiled more than once"
+    misses, hits = await _repeat(orm, lambda i: orm.user.find_many(
+        where={"age": {"gte": 20 + i}}, select={"id": True, "_count": {"posts": {"where": {"id": {"gt": i}}}}},
+        order_by={"posts": {"_count": "desc"}}, take=5))
+    assert (misses, hits) == (1, 11), "a relation-count read compiled more than once"
+    assert len(builders) == 2
