@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 
 RUNTIME_TARGETS ?= postgres-psycopg,mysql-asyncmy,sqlite-sqlalchemy,postgres-sqlalchemy,mysql-sqlalchemy
 
-.PHONY: demo test test-runtimes test-matrix test-scaleout typecheck lint-imports services venv clean bench bench-smoke docs docs-serve
+.PHONY: demo test test-runtimes test-matrix test-scaleout typecheck lint-imports services venv clean bench bench-smoke bench-instructions docs docs-serve
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -93,3 +93,10 @@ bench-smoke: $(STAMP) services
 	$(PY) -m benchmarks.pg_relation_strategies --if-reachable --smoke
 	$(PY) -m benchmarks.stream_rss --smoke
 	$(PY) -m benchmarks.typed_client --smoke
+
+# Instructions per operation under Valgrind's Callgrind (client process only): the deterministic
+# before/after figure for farmorm's per-op Python overhead (docs/performance.md). Needs valgrind and cc.
+# `make bench-instructions INSTR_ARGS="--backend sqlite --workloads get_by_pk,include"` narrows it.
+INSTR_ARGS ?=
+bench-instructions: $(STAMP) services
+	$(PY) -m benchmarks.instructions --json $(BENCH_DIR)/instructions.json $(INSTR_ARGS)

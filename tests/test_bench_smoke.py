@@ -76,3 +76,19 @@ async def test_typed_client_bench_smoke() -> None:
     report = await run(smoke=True)
     assert [r["name"] for r in report["benches"]] == ["find_unique", "find_many_20", "transaction_fn", "attribute"]
     assert all(r["plain_us"] > 0 and r["typed_us"] > 0 for r in report["benches"])
+
+
+def test_instructions_smoke() -> None:
+    """``make bench-instructions`` runs: one counted operation per system under Callgrind."""
+    import shutil
+
+    _usable("postgres")
+    if shutil.which("valgrind") is None or shutil.which("cc") is None:
+        pytest.skip("valgrind and a C compiler are needed for benchmarks.instructions")
+    from benchmarks.instructions import format_table, run
+
+    report = run("postgres", ("raw", "farmorm"), ["get_by_pk"], smoke=True)
+    counts = report["instructions_per_op"]
+    assert set(counts) == {"raw", "farmorm"} and all(c["get_by_pk"] > 0 for c in counts.values())
+    assert "get_by_pk" in report["overhead_per_op"]["farmorm"]
+    assert "farmorm - raw" in format_table(report)

@@ -259,6 +259,34 @@ def check_writable(model: ModelMeta, f: FieldMeta, value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
+# The write hot path: the common case of ``check_writable`` as an inline test
+
+_UTC = _dt.timezone.utc
+
+
+def accepts_as_is(f: FieldMeta, v: str, c: str) -> tuple[str, Any] | None:
+    """A Python expression over the variable ``v``, true only for values ``check_writable`` would
+    return unchanged for ``f`` (an ASCII str without NUL, an int in range, a bool, an aware UTC
+    datetime, a listed enum value), and the constant it reads as ``c``; None for kinds without a
+    shortcut (decimal, json). Generated write plans inline it: a value it rejects, ``None``
+    included, takes the full check, with its normalization and its exact errors. (An aware UTC
+    datetime is accepted as is because ``astimezone(utc)`` returns the same object.)"""
+    kind = f.value_kind
+    if kind == "string":
+        return f"type({v}) is str and {v}.isascii() and '\\x00' not in {v}", None
+    if kind in ("integer", "bigint"):
+        lo, hi = INT64 if kind == "bigint" or f.kind == "id" else INT32
+        return f"type({v}) is int and {lo} <= {v} <= {hi}", None
+    if kind == "boolean":
+        return f"type({v}) is bool", None
+    if kind == "datetime":
+        return f"type({v}) is {c}[0] and {v}.tzinfo is {c}[1]", (_dt.datetime, _UTC)
+    if kind == "enum":
+        return f"type({v}) is str and {v} in {c}", frozenset(f.enum_values or ())
+    return None
+
+
+# --------------------------------------------------------------------------------------------
 # Time-ordered string ids (UUIDv7 text): index-friendly, sortable by creation time.
 
 _uuid_lock = threading.Lock()

@@ -6,13 +6,14 @@ string ids (UUIDv7), ``default_now`` (create only) and literal or callable defau
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence  # isinstance against typing.Mapping is ~3x slower
+from collections.abc import Callable, Mapping, Sequence  # isinstance against typing.Mapping is ~3x slower
+from functools import partial
 from typing import Any
 
 from ..core.errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta
 from . import nodes as n
-from .values import check_value, check_writable, utc_now, uuid7
+from .values import accepts_as_is, check_value, check_writable, utc_now, uuid7
 
 
 def _mapping(model: ModelMeta, label: str, value: Any) -> Mapping[str, Any]:
@@ -48,6 +49,10 @@ def _refuse_version(model: ModelMeta, data: Mapping[str, Any]) -> None:
 
 def create_values(model: ModelMeta, data: Any, label: str = "data") -> dict[str, Any]:
     """Validate create data and apply defaults; returns {field: value} in schema field order."""
+    if type(data) is dict:
+        plan = _plans(model).get(frozenset(data))
+        if plan is not None:  # this key set passed the key checks before: only values to check
+            return plan(data)
     data = _mapping(model, label, data)
     _check_keys(model, data)
     _refuse_version(model, data)
@@ -73,28 +78,69 @@ def create_values(model: ModelMeta, data: Any, label: str = "data") -> dict[str,
             raise validation_error(
                 f'Missing required field "{f.name}" on model "{model.name}".', model=model.name, field=f.name
             )
+    if type(data) is dict:
+        _remember(model, frozenset(data))
     return out
 
 
-#: how ``create_rows`` fills a field: the record's value, or one of the defaults
-_GIVEN, _NEW_ID, _NOW, _FIRST_VERSION, _DEFAULT = range(5)
+#: where a model keeps its create plans ({key set: plan}); at most _MAX_PLANS key sets per model
+_PLANS_KEY = "_farmorm_create_plans"
+_MAX_PLANS = 256
+_Plan = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
-def _create_plan(model: ModelMeta, keys: frozenset[str]) -> list[tuple[str, FieldMeta, int]]:
-    """Per field, what ``create_values`` does for records with exactly ``keys`` (valid ones)."""
-    plan = []
-    for f in model.fields.values():
+def _plans(model: ModelMeta) -> dict[frozenset[str], _Plan]:
+    found: dict[frozenset[str], _Plan] | None = vars(model).get(_PLANS_KEY)
+    if found is None:
+        found = vars(model)[_PLANS_KEY] = {}  # a frozen dataclass: its __dict__ takes derived data
+    return found
+
+
+def _remember(model: ModelMeta, keys: frozenset[str]) -> None:
+    """Keep the plan of ``keys``, a key set that just passed every key check of ``create_values``."""
+    plans = _plans(model)
+    if keys not in plans and len(plans) < _MAX_PLANS:
+        plans[keys] = create_plan(model, keys)
+
+
+def create_plan(model: ModelMeta, keys: frozenset[str]) -> _Plan:
+    """Generate, once per (model, valid key set), ``create_values`` for records with exactly ``keys``.
+
+    The same values in the same order and the same errors, without the key checks (done once for
+    the key set) and with each value's common case tested inline (``values.accepts_as_is``); any
+    other value goes through ``check_writable``. The source is built from schema field names
+    (validated identifiers, written with repr) and never from user values."""
+    env: dict[str, Any] = {"uuid7": uuid7, "utc_now": utc_now}
+    lines = ["def create(d):"]
+    items = []
+    for i, f in enumerate(model.fields.values()):
+        v = f"v{i}"
         if f.name in keys:
-            plan.append((f.name, f, _GIVEN))
+            env[f"w{i}"] = partial(check_writable, model, f)
+            lines.append(f"    {v} = d[{f.name!r}]")
+            fast = accepts_as_is(f, v, f"c{i}")
+            if fast is None:
+                lines.append(f"    {v} = w{i}({v})")
+            else:
+                env[f"c{i}"] = fast[1]
+                lines.append(f"    if not ({fast[0]}):\n        {v} = w{i}({v})")
         elif f.generated == "id":
-            plan.append((f.name, f, _NEW_ID))
+            lines.append(f"    {v} = uuid7()")
         elif f.generated == "now":
-            plan.append((f.name, f, _NOW))
+            lines.append(f"    {v} = utc_now()")
         elif f.generated == "version":
-            plan.append((f.name, f, _FIRST_VERSION))
+            lines.append(f"    {v} = 1")
         elif f.generated != "increment" and f.has_default:
-            plan.append((f.name, f, _DEFAULT))
-    return plan
+            env[f"w{i}"] = partial(check_writable, model, f)
+            env[f"f{i}"] = f.default
+            call = "()" if callable(f.default) else ""
+            lines.append(f"    {v} = w{i}(f{i}{call})")
+        else:
+            continue
+        items.append(f"{f.name!r}: {v}")
+    lines.append(f"    return {{{', '.join(items)}}}")
+    exec(compile("\n".join(lines) + "\n", "<farmorm create plan>", "exec"), env)  # noqa: S102 - trusted source
+    return env["create"]  # type: ignore[no-any-return]
 
 
 def create_rows(model: ModelMeta, rows: Sequence[Any]) -> list[dict[str, Any]]:
@@ -102,31 +148,13 @@ def create_rows(model: ModelMeta, rows: Sequence[Any]) -> list[dict[str, Any]]:
 
     The checks that depend only on which keys a record has (unknown fields, relations, the
     version field, missing required fields) and the per-field plan run once per distinct key
-    set, not once per row: a 1,000-row insert pays them once. Every value is still checked."""
-    plans: dict[frozenset[str], list[tuple[str, FieldMeta, int]]] = {}
+    set, not once per row: a 1,000-row insert pays them once. Every value is still checked, its
+    common case inline (see ``create_plan``)."""
+    plans = _plans(model)
     out: list[dict[str, Any]] = []
     for data in rows:
-        keys = frozenset(data) if type(data) is dict else None
-        plan = plans.get(keys) if keys is not None else None
-        if plan is None:
-            out.append(create_values(model, data))  # the full checks, and their exact errors
-            if keys is not None:
-                plans[keys] = _create_plan(model, keys)
-            continue
-        record: dict[str, Any] = {}
-        for name, f, how in plan:
-            if how == _GIVEN:
-                v = data[name]
-                record[name] = check_value(model, f, v) if v is not None else check_writable(model, f, v)
-            elif how == _NEW_ID:
-                record[name] = uuid7()
-            elif how == _NOW:
-                record[name] = utc_now()
-            elif how == _FIRST_VERSION:
-                record[name] = 1
-            else:
-                record[name] = check_writable(model, f, f.default() if callable(f.default) else f.default)
-        out.append(record)
+        plan = plans.get(frozenset(data)) if type(data) is dict else None
+        out.append(create_values(model, data) if plan is None else plan(data))
     return out
 
 

@@ -415,8 +415,17 @@ class SqlCompiler:
         model = self.schema.models[node.model]
         ctx = _Ctx(self.d)
         table = self.d.table(model)
+        columnar = 0
+        types = [self.d.array_type(model.fields[c]) for c in node.columns] if node.rows > 1 else []
         if not node.columns:
             sql = self.d.insert_default_values(table)
+        elif types and all(types):
+            # one array per column: params arrive row by row and SqlStatement.bind regroups them
+            columnar = len(node.columns)
+            arrays = ", ".join(f"{ctx.ph(n.Param(i), self.d.encoder(model.fields[c]))}::{t}[]"
+                               for i, (c, t) in enumerate(zip(node.columns, types)))
+            cols = ", ".join(self.d.quote(model.fields[c].column) for c in node.columns)
+            sql = f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays})"
         else:
             encs = [self.d.encoder(model.fields[c]) for c in node.columns]
             width = len(node.columns)
@@ -428,7 +437,7 @@ class SqlCompiler:
         sql += self.returning(model, node.returning)
         return ctx.statement(
             sql, kind="returning" if node.returning else "count",
-            columns=node.returning, decoders=self.decoders(model, node.returning),
+            columns=node.returning, decoders=self.decoders(model, node.returning), columnar=columnar,
         )
 
     def assignments(self, ctx: _Ctx, model: ModelMeta, columns: tuple[str, ...], values: tuple[n.Param, ...]) -> list[str]:

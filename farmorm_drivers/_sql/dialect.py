@@ -153,6 +153,11 @@ class SqlDialect:
         (PostgreSQL and SQLite integer division does)."""
         return f"{column} {ARITH_OPS[op]} {ph}"
 
+    def array_type(self, f: FieldMeta) -> str | None:
+        """The SQL array element type a multi-row insert binds ``f``'s column as, one array per
+        column (``INSERT … SELECT * FROM unnest(…)``); None: rows go in a ``VALUES`` list."""
+        return None
+
     def insert_default_values(self, table: str) -> str:
         return f"INSERT INTO {table} DEFAULT VALUES"
 

@@ -18,9 +18,12 @@ class SqlStatement(Compiled):
     ``kind`` tells the connection what to return: "rows" (a result set), "count" (rowcount) or
     "returning" (rows of a write). ``encoders`` convert the parsed Python values the way this
     dialect stores them; ``expand`` lists the params that are spliced as one placeholder per item
-    (for drivers that cannot bind an array)."""
+    (for drivers that cannot bind an array). ``columnar`` (a multi-row insert binding one array
+    per column): the number of columns; the params come row by row and bind into that many
+    arrays, param ``i`` of each row into array ``i``, and ``encoders`` are per column."""
 
-    __slots__ = ("sql", "slots", "encoders", "columns", "decoders", "kind", "expand", "placeholder", "extra")
+    __slots__ = ("sql", "slots", "encoders", "columns", "decoders", "kind", "expand", "placeholder", "extra",
+                 "columnar")
 
     def __init__(
         self,
@@ -34,6 +37,7 @@ class SqlStatement(Compiled):
         expand: tuple[int, ...] = (),
         placeholder: str = "?",
         extra: Any = None,
+        columnar: int = 0,
     ) -> None:
         self.sql = sql
         self.slots = tuple(slots)
@@ -44,9 +48,16 @@ class SqlStatement(Compiled):
         self.expand = expand
         self.placeholder = placeholder
         self.extra = extra  # dialect-specific data for multi-step writes (e.g. MySQL re-reads)
+        self.columnar = columnar
 
     def bind(self, params: Sequence[Any]) -> tuple[str, list[Any]]:
         """The SQL text and the argument list for ``params``."""
+        if self.columnar:
+            width = self.columnar
+            arrays: list[Any] = [list(params[c::width]) for c in range(width)]
+            for c, fn in self.encoders:
+                arrays[c] = [None if v is None else fn(v) for v in arrays[c]]
+            return self.sql, arrays
         if self.encoders:
             params = list(params)
             for i, fn in self.encoders:

@@ -53,9 +53,22 @@ _DECODERS: dict[str, Fn] = {
 }
 
 
+#: the array element type of each value kind in a multi-row insert (an integer column takes int8
+#: by assignment cast; enums are text with a CHECK)
+_ARRAY_TYPES = {"string": "text", "enum": "text", "integer": "int8", "bigint": "int8", "boolean": "bool",
+                "decimal": "numeric", "datetime": "timestamptz", "json": "jsonb"}
+
+
 class PostgresDialect(SqlDialect):
     name = "postgres"
     placeholder_style = "numeric"
+    #: multi-row inserts bind one array per column (asyncpg): one short statement text whatever the
+    #: row count, so asyncpg prepares it once per connection instead of parsing a 6,000-parameter
+    #: VALUES list on every call (too long for its statement cache)
+    columnar_insert = True
+
+    def array_type(self, f: FieldMeta) -> str | None:
+        return _ARRAY_TYPES.get(f.value_kind) if self.columnar_insert else None
 
     def encoder(self, f: FieldMeta) -> Fn | None:
         return _ENCODERS.get(f.value_kind)
@@ -117,6 +130,8 @@ class PostgresDialect(SqlDialect):
 class DecodedJsonDialect(PostgresDialect):
     """PostgreSQL on a connection whose json/jsonb codec already returns Python objects
     (psycopg's loader; an asyncpg connection set up by SQLAlchemy): nothing left to decode."""
+
+    columnar_insert = False  # the engine's own codecs encode array elements: keep VALUES lists
 
     def decoder(self, f: FieldMeta) -> Fn | None:
         if f.value_kind == "json":

@@ -28,6 +28,7 @@ class PsycopgDialect(PostgresDialect):
     """PostgreSQL with psycopg's ``%s`` placeholders; jsonb comes back already decoded."""
 
     placeholder_style = "format"
+    columnar_insert = False  # psycopg binds lists by its own adaptation rules: keep VALUES lists
 
     def decoder(self, f: FieldMeta) -> Fn | None:
         if f.value_kind == "json":

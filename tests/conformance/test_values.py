@@ -268,3 +268,24 @@ async def test_values_survive_create_many_and_find_many(orm):
     assert rows == created
     for row, source in zip(rows, data):
         assert {k: row[k] for k in source} == source
+
+
+async def test_create_many_values_match_single_creates(orm):
+    """Every kind, NULLs, non-ASCII text, a non-UTC datetime and rows with different keys, written by
+    one create_many (PostgreSQL: one array per column) and by single creates, read back alike."""
+    paris = dt.timezone(dt.timedelta(hours=2))
+    rows = [
+        {"label": "é ü 日本", "flag": True, "number": 2**31 - 1, "big": -(2**63), "amount": Decimal("12.50"),
+         "stamp": dt.datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=paris), "doc": {"k": ["v", 1, None]}, "kind": "a"},
+        {"label": "nulls", "flag": None, "number": None, "big": None, "amount": None, "stamp": None, "doc": None,
+         "kind": None},
+        {"label": "sparse", "number": -(2**31), "doc": "just a string"},
+        {"label": "", "flag": False, "big": 2**63 - 1, "amount": 7, "doc": [], "kind": "c"},
+    ]
+    many = await orm.sample.create_many(data=[{**r, "label": "m" + r["label"]} for r in rows])
+    single = [await orm.sample.create(data={**r, "label": "s" + r["label"]}) for r in rows]
+    strip = [{k: v for k, v in r.items() if k not in ("id", "label")} for r in many]
+    assert strip == [{k: v for k, v in r.items() if k not in ("id", "label")} for r in single]
+    again = {r["id"]: r for r in await orm.sample.find_many()}
+    assert [again[r["id"]] for r in many] == many
+    assert many[0]["stamp"] == expected_datetime(orm, rows[0]["stamp"]) and many[0]["amount"] == Decimal("12.5")
