@@ -355,25 +355,46 @@ class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U, D]):
 
     # writes
     @overload
-    async def create(self, *, data: C, select: None = None, include: Inc | None = None) -> R: ...
+    async def create(self, *, data: C, select: None = None, include: Inc | None = None,
+                     returning: Literal["record"] = "record") -> R: ...
     @overload
-    async def create(self, *, data: C, select: Sel, include: None = None) -> P: ...
+    async def create(self, *, data: C, select: Sel, include: None = None,
+                     returning: Literal["record"] = "record") -> P: ...
+    @overload
+    async def create(self, *, data: C, select: None = None, include: None = None,
+                     returning: Literal["id", "none"]) -> Any: ...
 
     @overload
-    async def create_many(self, *, data: Sequence[C], select: None = None) -> list[R]: ...
+    async def create_many(self, *, data: Sequence[C], select: None = None,
+                          returning: Literal["records"] = "records") -> list[R]: ...
     @overload
-    async def create_many(self, *, data: Sequence[C], select: Sel) -> list[P]: ...
+    async def create_many(self, *, data: Sequence[C], select: Sel,
+                          returning: Literal["records"] = "records") -> list[P]: ...
+    @overload
+    async def create_many(self, *, data: Sequence[C], select: None = None,
+                          returning: Literal["ids"]) -> list[Any]: ...
+    @overload
+    async def create_many(self, *, data: Sequence[C], select: None = None,
+                          returning: Literal["count"]) -> int: ...
 
     @overload
     async def update(
         self, *, where: W, data: U, select: None = None, include: Inc | None = None,
         expected_version: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+        returning: Literal["record"] = "record",
     ) -> R | None: ...
     @overload
     async def update(
         self, *, where: W, data: U, select: Sel, include: None = None,
         expected_version: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+        returning: Literal["record"] = "record",
     ) -> P | None: ...
+    @overload
+    async def update(
+        self, *, where: W, data: U, select: None = None, include: None = None,
+        expected_version: int | None = None, with_deleted: bool = False, with_archived: bool = False,
+        returning: Literal["count"],
+    ) -> int: ...
 
     @overload
     async def update_or_raise(

@@ -325,3 +325,40 @@ def upsert_values(
                 )
             del update_map[key]
     return create_values(model, create_map, "create"), update_values(model, update_map), tuple(lookup)
+
+
+# ---------------------------------------------------------------------------------------------
+# the cheap path: what a write returns (``returning=``)
+
+#: per write method, the ``returning`` values it takes (the first is the default: the records)
+RETURNING = {
+    "create": ("record", "id", "none"),
+    "create_many": ("records", "ids", "count"),
+    "update": ("record", "count"),
+}
+
+
+def check_returning(model: ModelMeta, method: str, returning: Any, select: Any, include: Any) -> str:
+    """Validate ``returning=`` of a write; only the records take ``select`` / ``include``."""
+    allowed = RETURNING[method]
+    if returning not in allowed:
+        raise validation_error(
+            f'Invalid returning for {method} on model "{model.name}": expected one of '
+            f"{', '.join(repr(a) for a in allowed)}, got {returning!r}.",
+            model=model.name,
+        )
+    if returning != allowed[0] and (select is not None or include is not None):
+        raise validation_error(
+            f'{method} on model "{model.name}" with returning={returning!r} returns no records: '
+            "drop select / include, or ask for the records.",
+            model=model.name,
+        )
+    return str(returning)
+
+
+def identity_of(model: ModelMeta, record: Mapping[str, Any]) -> Any:
+    """A record's id: the value for a one-field identity, else a dict of the identity fields."""
+    ident = model.identity or ()
+    if len(ident) == 1:
+        return record[ident[0]]
+    return {f: record[f] for f in ident}

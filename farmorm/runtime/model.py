@@ -6,7 +6,7 @@ operation (plus one per relation level) on a connection from the client's scope.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence, TypeVar, overload
 
 import msgspec
 
@@ -17,7 +17,9 @@ from ..query.cursor import after_condition, decode_cursor, encode_cursor, page_o
 from ..query.parse import ALL_SCOPE, parse_read, parse_where, scope_of, with_visibility
 from ..query.plan import Read, strip_hidden
 from ..query.values import utc_now
-from ..query.writes import assignments, create_rows, create_values, unique_lookup, update_values, upsert_values
+from ..query.writes import (
+    assignments, check_returning, create_rows, create_values, identity_of, unique_lookup, update_values, upsert_values,
+)
 from ..schema.manifest import ModelMeta
 from .stream import RecordStream
 from .typed import Page, check_result_struct, check_struct, convert_results, read_page_as
@@ -565,8 +567,23 @@ class ModelClient:
         return with_visibility(self.model, parse_where(self._schema, self.model, where, params, scope), scope)
 
     # -- writes ----------------------------------------------------------------------------
-    async def create(self, *, data: Mapping[str, Any], select: Any = None, include: Any = None) -> dict[str, Any]:
-        """Insert one record (defaults applied) and return it, in one round trip."""
+    @overload
+    async def create(self, *, data: Mapping[str, Any], select: Any = None, include: Any = None,
+                     returning: Literal["record"] = "record") -> dict[str, Any]: ...
+
+    @overload
+    async def create(self, *, data: Mapping[str, Any], select: None = None, include: None = None,
+                     returning: Literal["id", "none"]) -> Any: ...
+
+    async def create(self, *, data: Mapping[str, Any], select: Any = None, include: Any = None,
+                     returning: str = "record") -> Any:
+        """Insert one record (defaults applied) and return it, in one round trip.
+
+        ``returning="id"`` returns only its id (a dict for a compound identity) and ``"none"``
+        nothing: the cheap path, with no read-back where the id is known before the insert."""
+        how = check_returning(self.model, "create", returning, select, include)
+        if how != "record":
+            return await self._create_cheap(data, how)
         if self.model.history and not self._in_history:
             return await self._history_create(data, select, include)
         values = create_values(self.model, data)
@@ -577,15 +594,52 @@ class ModelClient:
             rows = await orm._executor.rows(conn, node, list(values.values()))
             return (await self._finish(conn, read, rows))[0]
 
-    async def create_many(self, *, data: Sequence[Mapping[str, Any]], select: Any = None) -> list[dict[str, Any]]:
-        """Insert many records with one multi-row INSERT in one transaction; returns them in input order."""
+    async def _create_cheap(self, data: Mapping[str, Any], how: str) -> Any:
+        model = self.model
+        if model.history and not self._in_history:
+            full = await self._history_create(data, None, None)
+            return identity_of(model, full) if how == "id" else None
+        values = create_values(model, data)
+        ident = tuple(model.identity or ())
+        known = all(f in values for f in ident)  # client-side ids: nothing to read back
+        node = n.Insert(model.name, tuple(values), 1, () if how == "none" or known else ident)
+        orm = self._orm
+        async with orm._scope(write=True) as conn:
+            if node.returning:
+                return identity_of(model, (await orm._executor.rows(conn, node, list(values.values())))[0])
+            await orm._executor.rowcount(conn, node, list(values.values()))
+        return identity_of(model, values) if how == "id" else None
+
+    @overload
+    async def create_many(self, *, data: Sequence[Mapping[str, Any]], select: Any = None,
+                          returning: Literal["records"] = "records") -> list[dict[str, Any]]: ...
+
+    @overload
+    async def create_many(self, *, data: Sequence[Mapping[str, Any]], select: None = None,
+                          returning: Literal["ids"]) -> list[Any]: ...
+
+    @overload
+    async def create_many(self, *, data: Sequence[Mapping[str, Any]], select: None = None,
+                          returning: Literal["count"]) -> int: ...
+
+    async def create_many(self, *, data: Sequence[Mapping[str, Any]], select: Any = None,
+                          returning: str = "records") -> Any:
+        """Insert many records with one multi-row INSERT in one transaction; returns them in input order.
+
+        The cheap path: ``returning="count"`` returns how many were inserted, ``"ids"`` their ids
+        in input order; the INSERT then reads nothing back when the ids are known before it
+        (client-side ids), and only the ids otherwise."""
+        how = check_returning(self.model, "create_many", returning, select, None)
         if isinstance(data, Mapping) or not isinstance(data, Sequence):
             raise validation_error(f'create_many on model "{self.model.name}" expects a list of records in "data".',
                                    model=self.model.name)
         if not data:
-            return []
+            return 0 if how == "count" else []
         if self.model.history and not self._in_history:
-            return await self._history_create_many(data, select)
+            full = await self._history_create_many(data, select)
+            if how == "records":
+                return full
+            return len(full) if how == "count" else [identity_of(self.model, r) for r in full]
         rows = create_rows(self.model, data)  # the key checks once per key set, not per row
         read = self._plain_read(select, None, "create_many")
         columns = [f for f in self.model.fields if any(f in r for r in rows)]
@@ -599,20 +653,48 @@ class ModelClient:
         flat = [[r.get(c) for c in columns] for r in rows]
         max_binds = getattr(self._orm._driver, "max_bind_params", MAX_BIND_PARAMS)  # SQLite: its runtime limit
         per_chunk = max(1, max_binds // max(1, len(columns))) if columns else 1
+        if how != "records":
+            return await self._create_many_cheap(rows, columns, flat, per_chunk, how)
         # the identity is always read back (hidden if not selected) so records can be re-ordered
         extra = tuple(f for f in self.model.identity or () if f not in read.node.columns)
-        returning = read.node.columns + extra
+        read_back = read.node.columns + extra
         orm = self._orm
         out: list[dict[str, Any]] = []
         async with orm._transaction_scope(len(flat) > per_chunk) as conn:
             for start in range(0, len(flat), per_chunk):
                 chunk = flat[start:start + per_chunk]
-                node = n.Insert(self.model.name, tuple(columns), len(chunk), returning)
+                node = n.Insert(self.model.name, tuple(columns), len(chunk), read_back)
                 params = [v for row in chunk for v in row]
                 out.extend(self._in_input_order(await orm._executor.rows(conn, node, params), chunk, columns))
             if extra:
                 strip_hidden(out, extra)
             return await self._finish(conn, read, out)
+
+    async def _create_many_cheap(self, rows: list[dict[str, Any]], columns: list[str], flat: list[list[Any]],
+                                 per_chunk: int, how: str) -> Any:
+        """``create_many(returning="count" | "ids")``: the INSERTs read back nothing, or only the ids
+        the database generates."""
+        model = self.model
+        ident = tuple(model.identity or ())
+        known = all(f in columns for f in ident)
+        returning = () if how == "count" or known else ident
+        orm = self._orm
+        count = 0
+        ids: list[Any] = []
+        async with orm._transaction_scope(len(flat) > per_chunk) as conn:
+            for start in range(0, len(flat), per_chunk):
+                chunk = flat[start:start + per_chunk]
+                node = n.Insert(model.name, tuple(columns), len(chunk), returning)
+                params = [v for row in chunk for v in row]
+                if returning:
+                    back = self._in_input_order(await orm._executor.rows(conn, node, params), chunk, columns)
+                    ids.extend(identity_of(model, r) for r in back)
+                else:
+                    done = await orm._executor.rowcount(conn, node, params)
+                    count += done if done >= 0 else len(chunk)
+        if how == "count":
+            return count
+        return ids if returning else [identity_of(model, r) for r in rows]
 
     def _in_input_order(self, records: list[dict[str, Any]], rows: list[list[Any]], columns: list[str]) -> list[dict[str, Any]]:
         """RETURNING order is not guaranteed everywhere: put records back in input order."""
@@ -656,15 +738,40 @@ class ModelClient:
             raise validation_error(f'{operation} on model "{self.model.name}" requires a where clause.',
                                    model=self.model.name)
 
+    @overload
     async def update(self, *, where: Any, data: Mapping[str, Any], select: Any = None, include: Any = None,
                      expected_version: int | None = None, with_deleted: bool = False,
-                     with_archived: bool = False) -> dict[str, Any] | None:
+                     with_archived: bool = False, returning: Literal["record"] = "record") -> dict[str, Any] | None: ...
+
+    @overload
+    async def update(self, *, where: Any, data: Mapping[str, Any], select: None = None, include: None = None,
+                     expected_version: int | None = None, with_deleted: bool = False,
+                     with_archived: bool = False, returning: Literal["count"]) -> int: ...
+
+    async def update(self, *, where: Any, data: Mapping[str, Any], select: Any = None, include: Any = None,
+                     expected_version: int | None = None, with_deleted: bool = False,
+                     with_archived: bool = False, returning: str = "record") -> Any:
         """Update the first record matching ``where``; returns it, or None when nothing matched.
 
         With ``expected_version=n`` (models with an ``f.version()`` field) the update applies only
-        if the record is still at version ``n``: VERSION_CONFLICT otherwise, NOT_FOUND when gone."""
+        if the record is still at version ``n``: VERSION_CONFLICT otherwise, NOT_FOUND when gone.
+        ``returning="count"`` returns 1 or 0 instead, from one UPDATE that reads nothing back (the
+        cheap path; on MySQL/MariaDB ``UPDATE … LIMIT 1`` instead of a locked read, the write and a re-read)."""
+        how = check_returning(self.model, "update", returning, select, include)
         values = update_values(self.model, data)
         scope = scope_of(self.model, with_deleted, with_archived)
+        if how == "count":
+            if not values or expected_version is not None or (self.model.history and not self._in_history):
+                done = await self.update(where=where, data=data, expected_version=expected_version,
+                                         with_deleted=with_deleted, with_archived=with_archived)
+                return 0 if done is None else 1
+            params: list[Any] = []
+            columns, value_params, arith = assignments(values, params)
+            node = n.Update(self.model.name, columns, value_params, self._where(where, params, scope), True, (),
+                            self._increments(), arith)
+            orm = self._orm
+            async with orm._scope(write=True) as conn:
+                return min(1, await orm._executor.rowcount(conn, node, params))
         if self.model.history and (values or expected_version is not None) and not self._in_history:
             return await self._history_update(where, data, select, include, expected_version, scope,
                                               with_deleted, with_archived)
@@ -675,7 +782,7 @@ class ModelClient:
                                                                  with_deleted=with_deleted, with_archived=with_archived)
             return found
         read = self._plain_read(select, include, "update")
-        params: list[Any] = []
+        params = []
         columns, value_params, arith = assignments(values, params)
         cond = self._where(where, params, scope)
         node = n.Update(self.model.name, columns, value_params, cond, True, read.node.columns,

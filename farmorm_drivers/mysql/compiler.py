@@ -34,6 +34,8 @@ class Program(Compiled):
 
     statement = ""
     needs_savepoint = False
+    #: run in a transaction of its own when none is running (False: its statements are exact alone)
+    needs_transaction = True
 
     async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
         raise NotImplementedError
@@ -116,6 +118,26 @@ class DeleteProgram(Program):
         return Result([r[:-self.width] for r in found], len(found))
 
 
+class KeyedUpdateProgram(Program):
+    """UPDATE … LIMIT 1 by the record's identity, then (when it matched) SELECT it by that identity:
+    two statements and no transaction of its own, since the where names one record by its key
+    (MariaDB has no UPDATE … RETURNING)."""
+
+    needs_transaction = False
+
+    def __init__(self, write: SqlStatement, reread: SqlStatement, key: tuple[tuple[int, Fn | None], ...],
+                 columns: tuple[str, ...], decoders: tuple[Fn | None, ...]) -> None:
+        self.write, self.re, self.key = write, reread, key
+        self.columns, self.decoders, self.statement = columns, decoders, write.sql
+
+    async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
+        sql, args = self.write.bind(params)
+        done = await conn.execute(sql, args, "count")
+        if done.rowcount < 1:
+            return Result([], 0)
+        return await self.reread(conn, self.re, [tuple(_encode(enc, params[i]) for i, enc in self.key)])
+
+
 class UpsertProgram(Program):
     """INSERT … ON DUPLICATE KEY UPDATE, then re-read by the lookup (conflict) values."""
 
@@ -147,6 +169,35 @@ class UpsertProgram(Program):
 
 class UpsertCollision(Exception):
     """An upsert hit a unique key other than its lookup (mapped to UNIQUE_CONSTRAINT_VIOLATION)."""
+
+
+def _identity_params(model: ModelMeta, where: n.Condition | None) -> dict[str, n.Param] | None:
+    """The params of an equality on every identity field at the top of ``where`` (None if not)."""
+    items = where.items if isinstance(where, n.And) else (where,) if where is not None else ()
+    found: dict[str, n.Param] = {}
+    for c in items:
+        if isinstance(c, n.And):
+            nested = _identity_params(model, c)
+            found.update(nested or {})
+        elif isinstance(c, n.Compare) and c.op == "eq" and not c.insensitive:
+            found[c.field] = c.value
+    ident = model.identity or ()
+    if not ident or any(f not in found for f in ident):
+        return None
+    return {f: found[f] for f in ident}
+
+
+def _filters_relations(c: n.Condition | None) -> bool:
+    """Whether a condition filters through a relation (a sub-query on another table)."""
+    if c is None:
+        return False
+    if isinstance(c, n.RelationFilter):
+        return True
+    if isinstance(c, (n.And, n.Or)):
+        return any(_filters_relations(i) for i in c.items)
+    if isinstance(c, n.Not):
+        return _filters_relations(c.item)
+    return False
 
 
 class MysqlCompiler(SqlCompiler):
@@ -200,6 +251,21 @@ class MysqlCompiler(SqlCompiler):
             return super()._update(n.Update(node.model, node.columns, node.values, node.where, False, (),
                                             node.increments, node.arith))
         model = self.schema.models[node.model]
+        if not _filters_relations(node.where):
+            # MySQL cannot read the target table in a subquery of its own UPDATE, so relation
+            # filters keep the program below
+            plain = super()._update(n.Update(node.model, node.columns, node.values, node.where, False, (),
+                                             node.increments, node.arith))
+            write = SqlStatement(plain.sql + " LIMIT 1", plain.slots, dict(plain.encoders), kind="count",
+                                 expand=plain.expand, placeholder=plain.placeholder)
+            if not node.returning:
+                return write  # nothing to read back: one UPDATE … LIMIT 1 (the count path)
+            key = _identity_params(model, node.where)
+            if key is not None:  # the where names the record by its identity: UPDATE, then SELECT by it
+                keyed = self.reread(model, node.returning, tuple(key), 1)
+                return KeyedUpdateProgram(
+                    write, keyed, tuple((key[f].index, self.d.encoder(model.fields[f])) for f in key),
+                    node.returning, keyed.decoders)
         ident = model.identity or ()
         fctx = _Ctx(self.d)
         find = fctx.statement(
@@ -219,10 +285,10 @@ class MysqlCompiler(SqlCompiler):
             else (None, None)
             for f in ident
         )
-        reread = self.reread(model, node.returning, ident, 1) if node.returning else None
-        return UpdateFirstProgram(find, write, reread, tuple(p.index for p in node.values)
+        back = self.reread(model, node.returning, ident, 1) if node.returning else None
+        return UpdateFirstProgram(find, write, back, tuple(p.index for p in node.values)
                                   + tuple(a.value.index for a in node.arith), new_key,
-                                  node.returning, reread.decoders if reread else ())
+                                  node.returning, back.decoders if back else ())
 
     def _delete(self, node: n.Delete) -> Compiled:  # type: ignore[override]
         model = self.schema.models[node.model]

@@ -94,6 +94,8 @@ class MysqlConnection(Connection):
 
     async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
+            if not compiled.needs_transaction:
+                return await compiled.execute(self, params)
             if self.in_tx:
                 if not compiled.needs_savepoint:
                     return await compiled.execute(self, params)

@@ -44,9 +44,8 @@ schema = define_schema(
 )
 WIDE_ROWS = 800  # x 40 columns = 32,000 values: more than any backend's chunk
 
-#: MariaDB (10.5+) has INSERT … RETURNING but no UPDATE … RETURNING; until the write side lands
-#: its one-statement paths, some MySQL/MariaDB writes still run as a transaction program
-MARIADB_PROGRAM = "MariaDB writes still run BEGIN / SELECT … FOR UPDATE / write / re-read / COMMIT (issue #21 item 2)"
+#: MariaDB (10.5+) has INSERT … RETURNING but no UPDATE … RETURNING: an update by id is UPDATE … LIMIT 1
+#: and a SELECT by id (two statements, exact: the where names the record by its key)
 
 
 async def seeded(make_orm: Any) -> Any:
@@ -126,9 +125,7 @@ async def test_create_is_one_statement(make_orm: Any) -> None:
     assert len(events) == 1, _shown(events)
 
 
-async def test_update_is_one_statement(make_orm: Any, backend: str, request: pytest.FixtureRequest) -> None:
-    if backend == "mysql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=MARIADB_PROGRAM))
+async def test_update_is_one_statement(make_orm: Any, backend: str) -> None:
     orm = await seeded(make_orm)
     with Counter(orm) as events:
         changed = await orm.author.update(where={"id": 2}, data={"name": "renamed"})
