@@ -228,3 +228,21 @@ async def test_aggregates_of_a_decimal_with_declared_places_keep_them(make_orm):
     assert {k: str(v["amount"]) for k, v in r.items()} == {"sum": "6.30", "min": "1.10", "max": "3.00", "avg": "2.1"}
     rows = await orm.line.group_by(by="kind", sum={"amount": True})
     assert [(g["kind"], str(g["sum"]["amount"])) for g in rows] == [("a", "3.30"), ("b", "3.00")]
+
+
+async def test_aggregate_and_group_by_leave_out_soft_deleted_records_unless_asked(make_orm):
+    from farmorm import define_schema, model
+    from farmorm import fields as f
+
+    schema = define_schema(entry=model(table="agg_entries", soft_delete=True, fields={
+        "id": f.id(), "team": f.string(), "points": f.integer()}))
+    orm = await make_orm(schema)
+    await orm.entry.create_many(data=[{"id": "e1", "team": "a", "points": 3}, {"id": "e2", "team": "a", "points": 4},
+                                      {"id": "e3", "team": "b", "points": 5}])
+    await orm.entry.delete(where={"id": "e2"})
+    assert await orm.entry.aggregate(count=True, sum={"points": True}) == {"count": 2, "sum": {"points": 8}}
+    assert await orm.entry.aggregate(count=True, with_deleted=True) == {"count": 3}
+    rows = await orm.entry.group_by(by="team", sum={"points": True})
+    assert rows == [{"team": "a", "sum": {"points": 3}}, {"team": "b", "sum": {"points": 5}}]
+    rows = await orm.entry.group_by(by="team", sum={"points": True}, with_deleted=True)
+    assert rows[0] == {"team": "a", "sum": {"points": 7}}
