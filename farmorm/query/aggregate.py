@@ -184,7 +184,7 @@ def _having_refs(model: ModelMeta, having: Any, by: tuple[str, ...], aggs: list[
                 (agg,) = _spec(model, key, {name: True})
                 if agg not in aggs:
                     aggs.append(agg)
-                out[agg.key] = cond
+                out[agg.key] = _floats_as_decimals(cond) if agg.fn == "avg" else cond
         elif key in by:
             out[key] = value
         else:
@@ -194,6 +194,18 @@ def _having_refs(model: ModelMeta, having: Any, by: tuple[str, ...], aggs: list[
                 model=model.name, field=key,
             )
     return out
+
+
+def _floats_as_decimals(value: Any) -> Any:
+    """An average is compared as a decimal: a float bound (``{"gte": 2.5}``) becomes the Decimal of
+    its shortest repr, exactly what was typed (never 2.5's binary expansion)."""
+    if isinstance(value, float):
+        return decimal.Decimal(repr(value)) if value == value and value not in (float("inf"), float("-inf")) else value
+    if isinstance(value, Mapping):
+        return {k: _floats_as_decimals(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_floats_as_decimals(v) for v in value]
+    return value
 
 
 def _group_order(model: ModelMeta, order_by: Any, by: tuple[str, ...], aggs: list[n.Agg]) -> tuple[n.GroupOrder, ...]:

@@ -157,6 +157,14 @@ async def test_group_by_having_with_where_operators_and_logic(music_orm):
     assert [(r["billing_country"], r["count"]) for r in rows] == [("FR", 2), ("US", 3)]
 
 
+async def test_group_by_having_on_an_average_takes_floats(music_orm):
+    rows = await music_orm.invoice.group_by(by=["billing_country"], having={"avg": {"items": {"gte": 2.5}}})
+    assert rows == [{"billing_country": "CA"}, {"billing_country": "DE"}]  # CA 5, DE exactly 2.5
+    with pytest.raises(OrmError) as err:
+        await music_orm.invoice.group_by(by=["billing_country"], having={"avg": {"items": {"gte": float("nan")}}})
+    assert err.value.code == "VALIDATION_ERROR"
+
+
 async def test_group_by_having_on_aggregates_not_returned(music_orm):
     rows = await music_orm.invoice.group_by(
         by=["billing_country"], having={"avg": {"items": {"gte": 2}}, "max": {"total": {"lt": Decimal(100)}}},
