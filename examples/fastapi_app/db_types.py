@@ -126,6 +126,9 @@ class AuthorUniqueByEmail(TypedDict):
 AuthorWhereUnique: TypeAlias = AuthorUniqueById | AuthorUniqueByEmail
 
 
+AuthorIdentity: TypeAlias = str
+
+
 AuthorDistinctField: TypeAlias = Literal["id", "email", "name", "created_at"]
 
 
@@ -439,6 +442,9 @@ class ArticleUniqueBySlug(TypedDict):
 ArticleWhereUnique: TypeAlias = ArticleUniqueById | ArticleUniqueBySlug
 
 
+ArticleIdentity: TypeAlias = str
+
+
 ArticleDistinctField: TypeAlias = Literal[
     "id",
     "author_id",
@@ -740,6 +746,7 @@ class AuthorClient(
         AuthorCreate,
         AuthorUpdate,
         AuthorDistinctField,
+        AuthorIdentity,
     ],
     Aggregates[
         AuthorWhere,
@@ -769,6 +776,7 @@ class ArticleClient(
         ArticleCreate,
         ArticleUpdate,
         ArticleDistinctField,
+        ArticleIdentity,
     ],
     Aggregates[
         ArticleWhere,
@@ -827,6 +835,7 @@ __all__ = [
     "ArticleGroupOrderBy",
     "ArticleGroupRow",
     "ArticleHaving",
+    "ArticleIdentity",
     "ArticleInclude",
     "ArticleListFilter",
     "ArticleMinMaxHaving",
@@ -864,6 +873,7 @@ __all__ = [
     "AuthorGroupOrderBy",
     "AuthorGroupRow",
     "AuthorHaving",
+    "AuthorIdentity",
     "AuthorInclude",
     "AuthorListFilter",
     "AuthorMinMaxHaving",

@@ -81,7 +81,7 @@ class _Names:
 
     SUFFIXES = ("", "Record", "Partial", "Where", "WhereUnique", "OrderBy", "Select", "Include", "Args",
                 "Create", "Update", "Client", "ListFilter", "RefFilter", "CountSelect", "RelationCounts", "CountArgs",
-                "DistinctField",
+                "DistinctField", "Identity",
                 *AGGREGATE_SUFFIXES)
 
     def __init__(self, schema: Schema) -> None:
@@ -314,6 +314,19 @@ class _Model:
                           doc=f'Which related records of model "{self.m.name}" a "_count" counts.',
                           pending=self.pending)
 
+    def identity(self) -> list[str]:
+        """What ``create(returning="id")`` returns: the id's value, or a dict of a compound identity."""
+        ident = self.m.identity or ()
+        name = self.name("Identity")
+        if len(ident) == 1:
+            out = [f"{name}: TypeAlias = {self.value(self.m.fields[ident[0]], write=False).removesuffix(' | None')}"]
+        else:
+            out = _typeddict(name, [(k, self.value(self.m.fields[k], write=False).removesuffix(" | None"), False)
+                                    for k in ident], total=True,
+                             doc=f'The identity of a record of model "{self.m.name}".', pending=self.pending)
+        self.pending.discard(name)
+        return out
+
     def distinct(self) -> list[str]:
         """The fields ``distinct=`` may name (every field but JSON ones)."""
         out = _alias_literal(self.name("DistinctField"), [f.name for f in self.m.fields.values() if f.value_kind != "json"])
@@ -438,7 +451,7 @@ class _Model:
 
     def client(self) -> list[str]:
         args = ", ".join(self.name(s) for s in ("Record", "Partial", "Where", "WhereUnique", "OrderBy", "Select",
-                                                "Include", "Create", "Update", "DistinctField"))
+                                                "Include", "Create", "Update", "DistinctField", "Identity"))
         aggs = ", ".join(self.name(s) for s in ("Where", "CountInput", "SumInput", "MinMaxInput", "GroupField",
                                                  "Having", "GroupOrderBy", "AggregateResult", "GroupRow"))
         bases = [f"TypedModelClient[{args}]", f"Aggregates[{aggs}]"]
@@ -480,7 +493,7 @@ def render_client(schema: Schema) -> str:
             blocks.append(mod.count_args())
         if mod.to_many():
             blocks.append(mod.counts())
-        blocks += [mod.unique(), mod.distinct(), mod.order_by(), mod.select(), mod.include(), mod.args(), mod.create(), mod.update(),
+        blocks += [mod.unique(), mod.identity(), mod.distinct(), mod.order_by(), mod.select(), mod.include(), mod.args(), mod.create(), mod.update(),
                    mod.aggregates()]
     blocks.append(["# -- the client " + "-" * 80])
     blocks += [mod.client() for mod in models]
