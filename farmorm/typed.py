@@ -125,6 +125,13 @@ NullableDateTimeFilter = TypedDict("NullableDateTimeFilter", {
     "in": "list[_dt.datetime] | tuple[_dt.datetime, ...]", "not_in": "list[_dt.datetime] | tuple[_dt.datetime, ...]",
     "gt": "_dt.datetime", "gte": "_dt.datetime", "lt": "_dt.datetime", "lte": "_dt.datetime",
 }, total=False)
+# an average in group_by's having: a Decimal, int, decimal text or float
+AvgInput = _decimal.Decimal | int | str | float
+AvgFilter = TypedDict("AvgFilter", {
+    "eq": "AvgInput", "not": "AvgInput | AvgFilter", "in": "list[AvgInput] | tuple[AvgInput, ...]",
+    "not_in": "list[AvgInput] | tuple[AvgInput, ...]", "gt": "AvgInput", "gte": "AvgInput",
+    "lt": "AvgInput", "lte": "AvgInput",
+}, total=False)
 # booleans: equality and lists only
 BoolFilter = TypedDict("BoolFilter", {
     "eq": bool, "not": "bool | BoolFilter", "in": "list[bool] | tuple[bool, ...]",
@@ -669,7 +676,7 @@ __all__ = [
     "IntUpdate", "NullableIntUpdate", "DecimalUpdate", "NullableDecimalUpdate", "Aggregates",
     "StringFilter", "StringCaseFilter", "StringRangeFilter", "NullableStringFilter", "NullableStringCaseFilter",
     "NullableStringRangeFilter", "IntFilter", "NullableIntFilter", "DecimalFilter",
-    "NullableDecimalFilter", "DateTimeFilter", "NullableDateTimeFilter", "BoolFilter", "NullableBoolFilter",
+    "NullableDecimalFilter", "AvgInput", "AvgFilter", "DateTimeFilter", "NullableDateTimeFilter", "BoolFilter", "NullableBoolFilter",
     "Page", "PageInfo", "TypedStream", "TypedModelClient", "SoftDeletes", "Archives",
     "TypedOrm", "TypedTransaction",
 ]

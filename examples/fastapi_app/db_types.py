@@ -12,9 +12,9 @@ from typing import Literal, Protocol, TypeAlias, cast
 
 from farmorm.typed import (
     Aggregates,
+    AvgFilter,
+    AvgInput,
     DateTimeFilter,
-    DecimalFilter,
-    DecimalInput,
     IntFilter,
     NotRequired,
     RelationCountOrder,
@@ -648,7 +648,7 @@ class ArticleSumHaving(TypedDict, total=False):
 class ArticleAvgHaving(TypedDict, total=False):
     """having on averages of model "article"."""
 
-    version: DecimalInput | DecimalFilter
+    version: AvgInput | AvgFilter
 
 
 class ArticleMinMaxHaving(TypedDict, total=False):

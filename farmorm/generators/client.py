@@ -44,7 +44,7 @@ _FILTER = {
 }
 #: names the module imports from farmorm.typed when it uses them
 _TYPED_NAMES = (
-    "Aggregates", "Archives", "DecimalUpdate", "IntUpdate", "Json", "NotRequired", "NullableDecimalUpdate",
+    "Aggregates", "Archives", "AvgFilter", "AvgInput", "DecimalUpdate", "IntUpdate", "Json", "NotRequired", "NullableDecimalUpdate",
     "NullableIntUpdate", "RelationCountOrder", "SortSpec", "Struct", "TypedDict", "BoolFilter", "DateTimeFilter", "DecimalFilter", "DecimalInput", "IntFilter", "NullableBoolFilter",
     "NullableDateTimeFilter", "NullableDecimalFilter", "NullableIntFilter", "NullableStringFilter", "QueryMode",
     "SoftDeletes", "SortOrder", "StringFilter", "TypedModelClient", "TypedOrm",
@@ -431,7 +431,7 @@ class _Model:
            f'having on counts of model "{model}".')
         td("SumHaving", [(f.name, "DecimalInput | DecimalFilter" if f.value_kind == "decimal" else "int | IntFilter")
                          for f in num], f'having on sums of model "{model}".')
-        td("AvgHaving", [(f.name, "DecimalInput | DecimalFilter") for f in num], f'having on averages of model "{model}".')
+        td("AvgHaving", [(f.name, "AvgInput | AvgFilter") for f in num], f'having on averages of model "{model}".')
         td("MinMaxHaving", [(f.name, self.where_value(dataclasses.replace(f, nullable=False))) for f in mm],
            f'having on minimums or maximums of model "{model}".')
         h = name("Having")

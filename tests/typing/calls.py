@@ -183,6 +183,7 @@ async def correct(orm: Orm) -> None:
                                         take=10)
     assert_type(groups, list[PostGroupRow])
     await client.user.group_by(by="tier", avg={"balance": True}, having={"avg": {"balance": {"gte": Decimal(1)}}})
+    await client.user.group_by(by="tier", avg={"login_count": True}, having={"avg": {"login_count": {"gt": 2.5}}})
 
     # as_= types aggregate and group_by results exactly
     class Totals(msgspec.Struct):
