@@ -53,6 +53,8 @@ Inc = TypeVar("Inc", contravariant=True)
 C = TypeVar("C", contravariant=True)
 U = TypeVar("U", contravariant=True)
 D = TypeVar("D", contravariant=True)
+#: a record's identity: the id's value, or a TypedDict of a compound identity's fields
+I = TypeVar("I")  # noqa: E741
 
 SortOrder = Literal["asc", "desc"]
 QueryMode = Literal["default", "insensitive"]
@@ -123,6 +125,13 @@ NullableDateTimeFilter = TypedDict("NullableDateTimeFilter", {
     "in": "list[_dt.datetime] | tuple[_dt.datetime, ...]", "not_in": "list[_dt.datetime] | tuple[_dt.datetime, ...]",
     "gt": "_dt.datetime", "gte": "_dt.datetime", "lt": "_dt.datetime", "lte": "_dt.datetime",
 }, total=False)
+# an average in group_by's having: a Decimal, int, decimal text or float
+AvgInput = _decimal.Decimal | int | str | float
+AvgFilter = TypedDict("AvgFilter", {
+    "eq": "AvgInput", "not": "AvgInput | AvgFilter", "in": "list[AvgInput] | tuple[AvgInput, ...]",
+    "not_in": "list[AvgInput] | tuple[AvgInput, ...]", "gt": "AvgInput", "gte": "AvgInput",
+    "lt": "AvgInput", "lte": "AvgInput",
+}, total=False)
 # booleans: equality and lists only
 BoolFilter = TypedDict("BoolFilter", {
     "eq": bool, "not": "bool | BoolFilter", "in": "list[bool] | tuple[bool, ...]",
@@ -183,13 +192,13 @@ class NullableDecimalUpdate(TypedDict, total=False):
 
 # -- results ------------------------------------------------------------------------------------
 # -- the model client, seen through the generated types ----------------------------------------
-class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U, D]):
+class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U, D, I]):
     """``orm.<model>`` (a ``ModelClient``) with its arguments and results typed from the schema.
 
     R: the record TypedDict (relations ``NotRequired``: present when ``include``d); P: the partial
     record a ``select`` returns (every key ``NotRequired``); W / WU: ``where`` / unique ``where``;
     O: ``order_by``; Sel / Inc: ``select`` / ``include``; C / U: create / update ``data``; D: a field
-    ``distinct`` may name.
+    ``distinct`` may name; I: a record's identity (what ``returning="id"`` returns).
     ``as_=SomeStruct`` types the result as that Struct (scalar fields only: no include)."""
 
     # find_many
@@ -362,7 +371,10 @@ class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U, D]):
                      returning: Literal["record"] = "record") -> P: ...
     @overload
     async def create(self, *, data: C, select: None = None, include: None = None,
-                     returning: Literal["id", "none"]) -> Any: ...
+                     returning: Literal["id"]) -> I: ...
+    @overload
+    async def create(self, *, data: C, select: None = None, include: None = None,
+                     returning: Literal["none"]) -> None: ...
 
     @overload
     async def create_many(self, *, data: Sequence[C], select: None = None,
@@ -372,7 +384,7 @@ class TypedModelClient(Protocol[R, P, W, WU, O, Sel, Inc, C, U, D]):
                           returning: Literal["records"] = "records") -> list[P]: ...
     @overload
     async def create_many(self, *, data: Sequence[C], select: None = None,
-                          returning: Literal["ids"]) -> list[Any]: ...
+                          returning: Literal["ids"]) -> list[I]: ...
     @overload
     async def create_many(self, *, data: Sequence[C], select: None = None,
                           returning: Literal["count"]) -> int: ...
@@ -664,7 +676,7 @@ __all__ = [
     "IntUpdate", "NullableIntUpdate", "DecimalUpdate", "NullableDecimalUpdate", "Aggregates",
     "StringFilter", "StringCaseFilter", "StringRangeFilter", "NullableStringFilter", "NullableStringCaseFilter",
     "NullableStringRangeFilter", "IntFilter", "NullableIntFilter", "DecimalFilter",
-    "NullableDecimalFilter", "DateTimeFilter", "NullableDateTimeFilter", "BoolFilter", "NullableBoolFilter",
+    "NullableDecimalFilter", "AvgInput", "AvgFilter", "DateTimeFilter", "NullableDateTimeFilter", "BoolFilter", "NullableBoolFilter",
     "Page", "PageInfo", "TypedStream", "TypedModelClient", "SoftDeletes", "Archives",
     "TypedOrm", "TypedTransaction",
 ]

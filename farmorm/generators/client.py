@@ -38,13 +38,15 @@ AGGREGATE_SUFFIXES = (
     "AggregateResult", "GroupField", "GroupRow", "CountHaving", "SumHaving", "AvgHaving", "MinMaxHaving", "Having",
     "CountOrder", "SumOrder", "MinMaxOrder", "GroupOrderBy",
 )
+#: relation keys in create / update data (nested writes): typed once the runtime takes them
+NESTED_WRITES = False
 _FILTER = {
     "string": "StringFilter", "boolean": "BoolFilter", "integer": "IntFilter", "bigint": "IntFilter",
     "decimal": "DecimalFilter", "datetime": "DateTimeFilter",
 }
 #: names the module imports from farmorm.typed when it uses them
 _TYPED_NAMES = (
-    "Aggregates", "Archives", "DecimalUpdate", "IntUpdate", "Json", "NotRequired", "NullableDecimalUpdate",
+    "Aggregates", "Archives", "AvgFilter", "AvgInput", "DecimalUpdate", "IntUpdate", "Json", "NotRequired", "NullableDecimalUpdate",
     "NullableIntUpdate", "RelationCountOrder", "SortSpec", "Struct", "TypedDict", "BoolFilter", "DateTimeFilter", "DecimalFilter", "DecimalInput", "IntFilter", "NullableBoolFilter",
     "NullableDateTimeFilter", "NullableDecimalFilter", "NullableIntFilter", "NullableStringFilter", "QueryMode",
     "SoftDeletes", "SortOrder", "StringFilter", "TypedModelClient", "TypedOrm",
@@ -70,6 +72,14 @@ def _alias_literal(name: str, values: list[str]) -> list[str]:
     return [f"{name}: TypeAlias = Literal[", *(f"    {_str(v)}," for v in values), "]"]
 
 
+def _alias_union(name: str, parts: list[str]) -> list[str]:
+    """``Name: TypeAlias = A | B``, one member per line when it would not fit on one."""
+    line = f"{name}: TypeAlias = {' | '.join(parts)}"
+    if len(line) <= 100 or len(parts) < 2:
+        return [line]
+    return [f"{name}: TypeAlias = (", f"    {parts[0]}", *(f"    | {p}" for p in parts[1:]), ")"]
+
+
 def _doc(text: str, indent: str = "    ") -> str:
     safe = " ".join(text.split()).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     return f'{indent}"""{safe}"""'
@@ -81,7 +91,7 @@ class _Names:
 
     SUFFIXES = ("", "Record", "Partial", "Where", "WhereUnique", "OrderBy", "Select", "Include", "Args",
                 "Create", "Update", "Client", "ListFilter", "RefFilter", "CountSelect", "RelationCounts", "CountArgs",
-                "DistinctField",
+                "DistinctField", "Identity",
                 *AGGREGATE_SUFFIXES)
 
     def __init__(self, schema: Schema) -> None:
@@ -286,7 +296,7 @@ class _Model:
             out += _typeddict(cls, items, total=True,
                               doc=f'Names one record of model "{self.m.name}" by {", ".join(key)}.', pending=self.pending)
             out += ["", ""]
-        out.append(f"{self.name('WhereUnique')}: TypeAlias = {' | '.join(choices) if choices else 'Never'}")
+        out += _alias_union(self.name("WhereUnique"), choices or ["Never"])
         self.pending.discard(self.name("WhereUnique"))
         return out
 
@@ -313,6 +323,17 @@ class _Model:
         return _typeddict(self.name("CountArgs"), [("where", self.name("Where"), False)], total=False,
                           doc=f'Which related records of model "{self.m.name}" a "_count" counts.',
                           pending=self.pending)
+
+    def identity(self) -> list[str]:
+        """What ``create(returning="id")`` returns: the id's value, or a dict of a compound identity."""
+        ident = self.m.identity or ()
+        name = self.name("Identity")
+        if len(ident) == 1:
+            self.pending.discard(name)
+            return [f"{name}: TypeAlias = {self.value(self.m.fields[ident[0]], write=False).removesuffix(' | None')}"]
+        return _typeddict(name, [(k, self.value(self.m.fields[k], write=False).removesuffix(" | None"), False)
+                                 for k in ident], total=True,
+                          doc=f'The identity of a record of model "{self.m.name}".', pending=self.pending)
 
     def distinct(self) -> list[str]:
         """The fields ``distinct=`` may name (every field but JSON ones)."""
@@ -353,21 +374,123 @@ class _Model:
         m = self.m
         return f.generated != "version" and f.name not in (m.soft_delete_field, m.archive_field)
 
-    def create(self) -> list[str]:
+    # -- create data, with nested writes (docs/queries.md#nested-writes) -------------------------
+    def _fk_required(self, r: RelationMeta) -> bool:
+        f = self.m.fields[r.local_field]
+        return not (f.nullable or f.has_default or f.generated is not None)
+
+    def _create_scalars(self, skip: set[str]) -> list[tuple[str, str, bool]]:
         items = []
         for f in self.m.fields.values():
-            if not self._writable(f):
+            if self._writable(f) and f.name not in skip:
+                optional = f.generated is not None or f.has_default or f.nullable
+                items.append((f.name, self.value(f, write=True), optional))
+        return items
+
+    def create_shapes(self, stem: str, fk: str | None, doc: str) -> list[str]:
+        """Create data named ``stem``: scalar fields plus nested relation operations. A required
+        foreign key of a belongs_to relation is given either as the field or through the relation
+        (``{"author": {"connect": {...}}}``), never both: one TypedDict per choice, and ``stem`` their
+        union (up to three such relations; past that both are optional). ``fk``: the foreign key a
+        nesting parent sets (left out, with the relation it belongs to)."""
+        m = self.m
+        if not NESTED_WRITES:
+            return _typeddict(stem, self._create_scalars(set()), total=True, doc=doc, pending=self.pending)
+        rels = [r for r in m.relations.values() if not (r.kind == "belongs_to" and r.local_field == fk)]
+        choice = [r for r in rels if r.kind == "belongs_to" and self._fk_required(r)]
+        if len(choice) > 3:
+            choice = []
+        chosen_fks = {r.local_field for r in choice}
+        skip = {fk} if fk else set()
+        base = self._create_scalars(skip | chosen_fks)
+        loose = [(r.name, self.name(_pascal(r.name) + "NestedCreate"), True) for r in rels if r not in choice]
+        if not choice:
+            return _typeddict(stem, [*base, *loose], total=True, doc=doc, pending=self.pending)
+        out: list[str] = []
+        names: list[str] = []
+        for mask in range(2 ** len(choice)):
+            items = list(base)
+            label = []
+            for i, r in enumerate(choice):
+                if mask >> i & 1:
+                    items.append((r.name, self.name(_pascal(r.name) + "NestedCreate"), False))
+                    label.append(_pascal(r.name))
+                else:
+                    f = m.fields[r.local_field]
+                    items.append((f.name, self.value(f, write=True), False))
+                    label.append(_pascal(f.name))
+            name = f"{stem}With{''.join(label)}"
+            names.append(name)
+            out += _typeddict(name, [*items, *loose], total=True, doc=doc, pending=self.pending)
+            out += ["", ""]
+        out += _alias_union(stem, names)
+        self.pending.discard(stem)
+        return out
+
+    def create(self) -> list[str]:
+        out = self.create_shapes(self.name("Create"), None,
+                                 f'Data to create a record of model "{self.m.name}" (required keys have no default).')
+        for fk in self.nested_fks() if NESTED_WRITES else ():
+            out += ["", ""]
+            out += self.create_shapes(self.name("CreateWithout" + _pascal(fk)), fk,
+                                      f'Data to create a record of model "{self.m.name}" inside a nested write that '
+                                      f'sets its "{fk}".')
+        return out
+
+    def nested_fks(self) -> list[str]:
+        """This model's foreign keys that a has_many / has_one relation of another model sets."""
+        out: list[str] = []
+        for other in self.schema.models.values():
+            for r in other.relations.values():
+                if r.target == self.m.name and r.kind in ("has_many", "has_one") and r.remote_field not in out:
+                    out.append(r.remote_field)
+        return out
+
+    def nested_ops(self) -> list[str]:
+        """Per relation: the nested operations of create data (and of update data, to-many)."""
+        out: list[str] = []
+        if not NESTED_WRITES:
+            return out
+        for r in self.m.relations.values():
+            t = r.target
+            wu, where, upd = self.name("WhereUnique", t), self.name("Where", t), self.name("Update", t)
+            item = self.name("CreateWithout" + _pascal(r.remote_field), t) if r.kind in ("has_many", "has_one") \
+                else self.name("Create", t)
+            rel = self.name(_pascal(r.name))
+
+            def many(x: str) -> str:
+                return f"{x} | Sequence[{x}]" if r.to_many else x
+
+            def td(suffix: str, items: list[tuple[str, str]], doc: str, total: bool = True) -> None:
+                out.extend(_typeddict(rel + suffix, [(k, v, False) for k, v in items], total=total, doc=doc,
+                                      pending=self.pending))
+                out.extend(["", ""])
+
+            td("ConnectOrCreate", [("where", wu), ("create", item)],
+               f'Nested connect_or_create of relation "{r.name}" of model "{self.m.name}".')
+            td("NestedCreate", [("create", many(item)), ("connect", many(wu)),
+                                ("connect_or_create", many(rel + "ConnectOrCreate"))],
+               f'Nested writes of relation "{r.name}" in create data of model "{self.m.name}".', total=False)
+            if not r.to_many:
                 continue
-            optional = f.generated is not None or f.has_default or f.nullable
-            items.append((f.name, self.value(f, write=True), optional))
-        return _typeddict(self.name("Create"), items, total=True,
-                          doc=f'Data to create a record of model "{self.m.name}" (required keys have no default).', pending=self.pending)
+            td("UpdateOne", [("where", wu), ("data", upd)], f'Nested update of relation "{r.name}".')
+            td("UpdateMany", [("where", where), ("data", upd)], f'Nested update_many of relation "{r.name}".')
+            td("Upsert", [("where", wu), ("create", item), ("update", upd)], f'Nested upsert of relation "{r.name}".')
+            td("NestedUpdate", [
+                ("create", many(item)), ("connect", many(wu)), ("connect_or_create", many(rel + "ConnectOrCreate")),
+                ("disconnect", many(wu)), ("set", many(wu)), ("update", many(rel + "UpdateOne")),
+                ("update_many", many(rel + "UpdateMany")), ("delete", many(wu)), ("delete_many", many(where)),
+                ("upsert", many(rel + "Upsert")),
+            ], f'Nested writes of relation "{r.name}" in update data of model "{self.m.name}".', total=False)
+        return out[:-2] if out else out
 
     def update(self) -> list[str]:
         m = self.m
         single = m.identity if m.identity is not None and len(m.identity) == 1 else ()
         items = [(f.name, self.update_value(f), False) for f in m.fields.values()
                  if self._writable(f) and not f.is_id and f.name not in single]
+        items += [(r.name, self.name(_pascal(r.name) + "NestedUpdate"), False) for r in m.relations.values()
+                  if r.to_many and NESTED_WRITES]
         return _typeddict(self.name("Update"), items, total=False,
                           doc=f'Data to update records of model "{self.m.name}" (identity fields stay).', pending=self.pending)
 
@@ -418,7 +541,7 @@ class _Model:
            f'having on counts of model "{model}".')
         td("SumHaving", [(f.name, "DecimalInput | DecimalFilter" if f.value_kind == "decimal" else "int | IntFilter")
                          for f in num], f'having on sums of model "{model}".')
-        td("AvgHaving", [(f.name, "DecimalInput | DecimalFilter") for f in num], f'having on averages of model "{model}".')
+        td("AvgHaving", [(f.name, "AvgInput | AvgFilter") for f in num], f'having on averages of model "{model}".')
         td("MinMaxHaving", [(f.name, self.where_value(dataclasses.replace(f, nullable=False))) for f in mm],
            f'having on minimums or maximums of model "{model}".')
         h = name("Having")
@@ -438,7 +561,7 @@ class _Model:
 
     def client(self) -> list[str]:
         args = ", ".join(self.name(s) for s in ("Record", "Partial", "Where", "WhereUnique", "OrderBy", "Select",
-                                                "Include", "Create", "Update", "DistinctField"))
+                                                "Include", "Create", "Update", "DistinctField", "Identity"))
         aggs = ", ".join(self.name(s) for s in ("Where", "CountInput", "SumInput", "MinMaxInput", "GroupField",
                                                  "Having", "GroupOrderBy", "AggregateResult", "GroupRow"))
         bases = [f"TypedModelClient[{args}]", f"Aggregates[{aggs}]"]
@@ -459,10 +582,23 @@ class _Model:
         return lines
 
 
-def render_client(schema: Schema) -> str:
-    """The typed client module of ``schema`` (``farmorm generate client``); deterministic."""
-    names = _Names(schema)
-    pending = {n for m in schema.models.values() for n in names.all_of(m)}
+class _Emitted(set[str]):
+    """The names a first rendering pass emits (each emitted name is discarded from ``pending``), so
+    the second pass knows every name defined further down and quotes references to them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+
+    def discard(self, name: object, /) -> None:
+        assert isinstance(name, str)
+        if name in self.order:
+            raise ValueError(f'Cannot generate the typed client: two types map to the name "{name}". Rename a model '
+                             "or relation.")
+        self.order.append(name)
+
+
+def _model_blocks(schema: Schema, names: _Names, pending: set[str]) -> tuple[list[_Model], list[list[str]]]:
     models = [_Model(schema, names, m, pending) for m in schema.models.values()]
     targets = {r.target for m in schema.models.values() for r in m.relations.values()}
     many_targets = {r.target for m in schema.models.values() for r in m.relations.values() if r.to_many}
@@ -480,12 +616,25 @@ def render_client(schema: Schema) -> str:
             blocks.append(mod.count_args())
         if mod.to_many():
             blocks.append(mod.counts())
-        blocks += [mod.unique(), mod.distinct(), mod.order_by(), mod.select(), mod.include(), mod.args(), mod.create(), mod.update(),
-                   mod.aggregates()]
+        blocks += [mod.unique(), mod.identity(), mod.distinct(), mod.order_by(), mod.select(), mod.include(), mod.args(),
+                   mod.create(), mod.update(), mod.aggregates()]
+        nested = mod.nested_ops()
+        if nested:
+            blocks.append(nested)
+    return models, blocks
+
+
+def render_client(schema: Schema) -> str:
+    """The typed client module of ``schema`` (``farmorm generate client``); deterministic."""
+    names = _Names(schema)
+    emitted = _Emitted()
+    _model_blocks(schema, names, emitted)  # first pass: which names the module defines, in order
+    defined = set(emitted.order) | {n for m in schema.models.values() for n in names.all_of(m)}
+    models, blocks = _model_blocks(schema, names, defined)
     blocks.append(["# -- the client " + "-" * 80])
     blocks += [mod.client() for mod in models]
     typed = ["class TypedClient(TypedOrm, schema_hashes=SCHEMA_HASHES):",
-             _doc("An Orm seen through the schema's types: client = TypedClient(orm); client.user is orm.user."),
+             _doc("An Orm seen through the schema's types: client = TypedClient(orm); client.<model> is orm.<model>."),
              ]
     for mod in models:
         cls = mod.name("Client")
@@ -506,11 +655,12 @@ def render_client(schema: Schema) -> str:
     used = set(re.findall(r"\b[A-Za-z_][A-Za-z_0-9]*\b", body))
     typed_names = sorted(n for n in _TYPED_NAMES if n in used)
     typing_names = sorted(n for n in _TYPING_NAMES if n in used)
+    first = next(iter(schema.models), "model")
     head = [
         f'"""Typed client of the farmorm schema (models: {", ".join(schema.models)}).',
         "",
         "Generated by `farmorm generate client`: do not edit (`farmorm check client` fails when it is stale).",
-        "`client = TypedClient(orm)`: `client.user` is `orm.user` with its arguments and results typed, so",
+        f"`client = TypedClient(orm)`: `client.{first}` is `orm.{first}` with its arguments and results typed, so",
         "mypy and pyright catch unknown models and fields, wrong value types and missing create data.",
         '"""',
         "",
@@ -531,6 +681,7 @@ def render_client(schema: Schema) -> str:
     exported = ["SCHEMA_HASHES", "STRUCTS", "TypedClient"]
     for mod in models:
         exported += names.all_of(mod.m)
+    exported += [n for n in emitted.order if n not in exported]
     exported = sorted((n for n in exported if re.search(rf"^(class )?{re.escape(n)}\b", body, re.M)),
                       key=lambda n: (0 if n.isupper() else 1 if n[:1].isupper() else 2, n))
     tail = ["__all__ = ["] + [f"    {_str(n)}," for n in exported] + ["]"]

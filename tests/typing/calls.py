@@ -137,6 +137,12 @@ async def correct(orm: Orm) -> None:
     await client.user.create(data=data, select={"id": True})
     await client.user.create_many(data=[data, {"email": "x@example.com", "name": "X", "balance": 3}])
     await client.post.create(data={"author_id": ada["id"], "title": "Hello"})
+    new_id = await client.post.create(data={"author_id": ada["id"], "title": "Cheap"}, returning="id")
+    assert_type(new_id, int)
+    assert_type(await client.user.create_many(data=[{"email": "b@example.com", "name": "B"}], returning="ids"), list[str])
+    assert_type(await client.user.create_many(data=[{"email": "c@example.com", "name": "C"}], returning="count"), int)
+    assert_type(await client.post.create(data={"author_id": ada["id"], "title": "None"}, returning="none"), None)
+    assert_type(await client.user.update(where={"id": ada["id"]}, data={"bio": "x"}, returning="count"), int)
     await client.post.create(data={"id": 7, "author_id": ada["id"], "title": "Seven", "score": 2**40})
     updated = await client.user.update(where={"id": ada["id"]}, data={"name": "Ada L.", "bio": None},
                                        expected_version=1)
@@ -177,6 +183,7 @@ async def correct(orm: Orm) -> None:
                                         take=10)
     assert_type(groups, list[PostGroupRow])
     await client.user.group_by(by="tier", avg={"balance": True}, having={"avg": {"balance": {"gte": Decimal(1)}}})
+    await client.user.group_by(by="tier", avg={"login_count": True}, having={"avg": {"login_count": {"gt": 2.5}}})
 
     # as_= types aggregate and group_by results exactly
     class Totals(msgspec.Struct):
@@ -247,6 +254,7 @@ async def incorrect(orm: Orm) -> None:
     await client.profile.restore(where={"id": "p1"})  # E: restore on a model without soft_delete=True
     await client.post.find_many(include={"author": True}, as_=Post)  # E: as_ reads scalar fields only
     await client.user.find_many(take="10")  # E: take is an int
+    await client.user.create(data={"email": "a@example.com", "name": "A"}, returning="ids")  # E: create returns "id" or "none", not "ids"
     await client.user.find_many(where={"name": {"gt": "A", "mode": "insensitive"}})  # E: operator on the wrong type (mode beside a comparison)
     await client.user.find_many(where={"tier": {"lt": "pro", "mode": "insensitive"}})  # E: operator on the wrong type (mode beside a comparison, enum)
     await client.post.find_page(last="10")  # E: last is an int

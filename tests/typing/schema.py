@@ -4,7 +4,7 @@ and the lifecycle options (soft delete, archive, version)."""
 
 from __future__ import annotations
 
-from farmorm import belongs_to, define_schema, has_many, has_one, model
+from farmorm import belongs_to, define_schema, has_many, has_one, many_to_many, model
 from farmorm import fields as f
 
 schema = define_schema(
@@ -45,5 +45,28 @@ schema = define_schema(
         table="tc_profiles",
         fields={"id": f.id(), "user_id": f.string().unique().references("user.id"), "url": f.string()},
         relations={"user": belongs_to("user", foreign_key="user_id")},
+    ),
+)
+
+
+#: relations the first schema lacks: many-to-many (through a join model with a compound unique) and
+#: two required belongs_to foreign keys on one model (four create-data shapes); only generated and
+#: checked for being clean, no calls
+more = define_schema(
+    article=model(
+        table="tc_articles",
+        fields={"id": f.id(), "title": f.string(), "owner_id": f.string().references("owner.id"),
+                "editor_id": f.string().references("owner.id")},
+        relations={"tags": many_to_many("tag", through="article_tag", from_="article_id", to="tag_id"),
+                   "owner": belongs_to("owner", foreign_key="owner_id"),
+                   "editor": belongs_to("owner", foreign_key="editor_id")},
+    ),
+    owner=model(table="tc_owners", fields={"id": f.id(type="integer"), "name": f.string()},
+                relations={"articles": has_many("article", foreign_key="owner_id")}),
+    tag=model(table="tc_tags", fields={"id": f.id(), "name": f.string().unique()}),
+    article_tag=model(
+        table="tc_article_tags",
+        fields={"article_id": f.string().references("article.id"), "tag_id": f.string().references("tag.id")},
+        constraints={"unique": [["article_id", "tag_id"]]},
     ),
 )

@@ -25,7 +25,7 @@ import pytest
 
 from farmorm.generators.client import render_client
 
-from .schema import schema
+from .schema import more, schema
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -55,6 +55,7 @@ def _expected(checker: str) -> dict[int, str]:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("typed_client")
     (folder / "db_types.py").write_text(render_client(schema), encoding="utf-8")
+    (folder / "more_types.py").write_text(render_client(more), encoding="utf-8")
     shutil.copy(CALLS, folder / "calls.py")
     (folder / "pyrightconfig.json").write_text(json.dumps({
         "extraPaths": [str(ROOT)], "typeCheckingMode": "strict", "pythonVersion": "3.11",
@@ -71,10 +72,10 @@ def mypy_report(project: Path) -> dict[str, dict[int, list[str]]]:
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--python-version", "3.11",
          "--cache-dir", str(project / ".mypy_cache"), "--show-error-codes", "--no-error-summary",
-         "calls.py", "db_types.py"],
+         "calls.py", "db_types.py", "more_types.py"],
         cwd=project, env=env, capture_output=True, text=True, timeout=600,
     )
-    report: dict[str, dict[int, list[str]]] = {"calls.py": {}, "db_types.py": {}}
+    report: dict[str, dict[int, list[str]]] = {"calls.py": {}, "db_types.py": {}, "more_types.py": {}}
     for line in proc.stdout.splitlines():
         found = re.match(r"^(?P<file>[\w.]+):(?P<line>\d+): error: (?P<msg>.*)$", line)
         if found:
@@ -89,11 +90,11 @@ def pyright_report(project: Path) -> dict[str, dict[int, list[str]]]:
     _tool("basedpyright")
     proc = subprocess.run(
         [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", sys.executable,
-         "calls.py", "db_types.py"],
+         "calls.py", "db_types.py", "more_types.py"],
         cwd=project, capture_output=True, text=True, timeout=600,
     )
     assert proc.stdout.strip().startswith("{"), proc.stdout + proc.stderr
-    report: dict[str, dict[int, list[str]]] = {"calls.py": {}, "db_types.py": {}}
+    report: dict[str, dict[int, list[str]]] = {"calls.py": {}, "db_types.py": {}, "more_types.py": {}}
     for diag in json.loads(proc.stdout)["generalDiagnostics"]:
         if diag["severity"] not in ("error", "warning"):
             continue
@@ -133,13 +134,14 @@ def test_pyright_reports_every_incorrect_call_and_no_correct_one(
 
 def test_generated_module_passes_both_checkers(mypy_report: dict[str, dict[int, list[str]]],
                                                pyright_report: dict[str, dict[int, list[str]]]) -> None:
-    assert mypy_report["db_types.py"] == {}
-    assert pyright_report["db_types.py"] == {}
+    for generated in ("db_types.py", "more_types.py"):
+        assert mypy_report[generated] == {}, generated
+        assert pyright_report[generated] == {}, generated
 
 
 def test_generated_module_passes_ruff(project: Path) -> None:
     _tool("ruff")
     for extra in ([], ["--select", "E,F,W,I,UP,B,RUF", "--line-length", "120"]):
         proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", *extra,
-                               "db_types.py"], cwd=project, capture_output=True, text=True, timeout=120)
+                               "db_types.py", "more_types.py"], cwd=project, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stdout + proc.stderr
