@@ -15,6 +15,10 @@ after a change to the hot path (docs/performance.md records it). Counts repeat t
 hundred instructions per operation (event-loop iterations depend a little on how the replies
 arrive); the time ratios of ``benchmarks.runner`` remain the measure of speed.
 
+Before/after: ``--farmorm-from DIR`` runs the children on the ``farmorm`` and ``farmorm_drivers``
+packages found in ``DIR`` (e.g. ``git archive main farmorm farmorm_drivers | tar -x -C DIR``), with
+this checkout's benchmarks, so two versions are counted on the same workloads.
+
 Needs ``valgrind`` and a C compiler; ``make bench-instructions`` runs it on PostgreSQL.
 """
 
@@ -104,17 +108,19 @@ def read_dumps(directory: Path) -> dict[str, float]:
     return out
 
 
-def count_system(system: str, backend: str, url: str, workloads: list[str], smoke: bool, helper: Path) -> dict[str, float]:
+def count_system(system: str, backend: str, url: str, workloads: list[str], smoke: bool, helper: Path,
+                 farmorm_from: Path | None = None) -> dict[str, float]:
     """Run ``system`` under Callgrind on the seeded database ``url``; instructions per operation."""
     with tempfile.TemporaryDirectory(prefix="farmorm-cg-") as tmp:
         root = Path(__file__).resolve().parent.parent
-        env = dict(os.environ, PYTHONHASHSEED="0",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+        path = [str(farmorm_from) if farmorm_from else None, str(root), os.environ.get("PYTHONPATH")]
+        env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=os.pathsep.join(filter(None, path)))
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
                f"--callgrind-out-file={tmp}/cg.out", sys.executable, "-m", "benchmarks.instructions",
                "--child", system, "--backend", backend, "--url", url, "--helper", str(helper),
                "--workloads", ",".join(workloads)] + (["--smoke"] if smoke else [])
-        proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+        # ``-m`` puts the working directory first on sys.path: it decides where farmorm comes from
+        proc = subprocess.run(cmd, cwd=farmorm_from or root, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{system} on {backend} under callgrind failed:\n{proc.stderr[-3000:]}")
         return read_dumps(Path(tmp))
@@ -135,7 +141,7 @@ async def _prepare(backend: str, smoke: bool) -> tuple[TestDatabase, str]:
 
 
 def run(backend: str = "postgres", systems: tuple[str, ...] = DEFAULT_SYSTEMS, workloads: list[str] | None = None,
-        smoke: bool = False) -> dict[str, Any]:
+        smoke: bool = False, farmorm_from: Path | None = None) -> dict[str, Any]:
     """Instructions per operation for each system and workload; ``overhead[variant][workload]`` is
     the variant's count minus the raw driver's."""
     if shutil.which("valgrind") is None:
@@ -147,7 +153,7 @@ def run(backend: str = "postgres", systems: tuple[str, ...] = DEFAULT_SYSTEMS, w
         for system in systems:
             db, url = asyncio.run(_prepare(backend, smoke))  # each system on its own fresh database
             try:
-                counts[system] = count_system(system, backend, url, chosen, smoke, helper)
+                counts[system] = count_system(system, backend, url, chosen, smoke, helper, farmorm_from)
             finally:
                 asyncio.run(db.drop())
     overhead = {s: {w: counts[s][w] - counts["raw"][w] for w in chosen if w in counts[s] and w in counts["raw"]}
@@ -176,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workloads", help=f"comma-separated subset of {', '.join(COUNTED)}")
     ap.add_argument("--smoke", action="store_true", help="tiny seed, one counted operation: checks the run works")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--farmorm-from", type=Path, help="run the children on the farmorm packages in this directory")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--helper", type=Path, help=argparse.SUPPRESS)
@@ -188,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_child(args.child, args.backend, args.url, workloads, SMOKE_COUNTED if args.smoke else COUNTED,
                            args.helper, 10 if args.smoke else BULK_ROWS))
         return 0
-    report = run(args.backend, tuple(s.strip() for s in args.systems.split(",") if s.strip()), workloads, args.smoke)
+    report = run(args.backend, tuple(s.strip() for s in args.systems.split(",") if s.strip()), workloads, args.smoke,
+                 args.farmorm_from.resolve() if args.farmorm_from else None)
     print(format_table(report))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

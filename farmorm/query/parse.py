@@ -53,6 +53,8 @@ ALL_SCOPE: frozenset[str] = frozenset({"deleted", "archived"})
 
 def scope_of(model: ModelMeta, with_deleted: Any, with_archived: Any) -> frozenset[str]:
     """Validate the ``with_deleted`` / ``with_archived`` flags into a scope."""
+    if with_deleted is False and with_archived is False:  # the default, on every read
+        return DEFAULT_SCOPE
     for label, flag in (("with_deleted", with_deleted), ("with_archived", with_archived)):
         if not isinstance(flag, bool):
             raise validation_error(
@@ -562,6 +564,11 @@ def parse_read(
     """Build the read plan for one level (and, recursively, its relation levels).
 
     Soft-deleted / archived records outside ``scope`` are left out at every level."""
+    if (params is None and type(where) is dict and len(where) == 1 and select is None and include is None
+            and order_by is None and skip is None and link is None and distinct is None):
+        fast = _point_read(model, where, take, scope)
+        if fast is not None:
+            return fast
     params = [] if params is None else params
     link_param = _add(params, None) if link is not None else None  # params[0]: parent keys
     fields, rels, counted = _selection(model, select, include)
@@ -636,6 +643,35 @@ def parse_distinct(model: ModelMeta, distinct: Any) -> tuple[str, ...]:
         if name not in out:
             out.append(name)
     return tuple(out)
+
+
+#: where a model keeps its point-read shapes ({(field, with take, scope): Select}; schema-derived)
+_SHAPES_KEY = "_farmorm_point_reads"
+
+
+def _point_read(model: ModelMeta, where: dict[str, Any], take: Any, scope: frozenset[str]) -> Read | None:
+    """``parse_read`` for the commonest read, ``where={field: value}`` (a scalar, non-JSON field)
+    with at most ``take``: the value and ``take`` are checked as the full path checks them, the
+    value-free ``Select`` is built once per shape and reused (its hash is cached too). None: any
+    other shape, which the full path parses."""
+    for name, value in where.items():
+        f = model.fields.get(name)
+        if f is None or value is None or isinstance(value, Mapping) or f.value_kind == "json":
+            return None
+        if take is not None and (type(take) is not int or take < 0 or take > _INT64_MAX):
+            return None  # the full path raises the error
+        shapes: dict[Any, n.Select] | None = vars(model).get(_SHAPES_KEY)
+        if shapes is None:
+            shapes = vars(model)[_SHAPES_KEY] = {}  # a frozen dataclass: its __dict__ takes derived data
+        key = (name, take is not None, scope)
+        node = shapes.get(key)
+        if node is None:
+            cond = with_visibility(model, n.Compare(name, "eq", n.Param(0), False), scope)
+            node = shapes[key] = n.Select(model.name, tuple(model.fields), cond, (),
+                                          n.Param(1) if take is not None else None, None, None)
+        params = [check_value(model, f, value)] if take is None else [check_value(model, f, value), take]
+        return Read(node, params)
+    return None
 
 
 def _relation_read(schema: Schema, model: ModelMeta, rel: RelationMeta, sub: Any,

@@ -269,6 +269,11 @@ def assignments(
 
 def unique_lookup(model: ModelMeta, where: Any, operation: str) -> dict[str, Any]:
     """Check that ``where`` is an equality lookup on the id, a unique field or a compound unique."""
+    if type(where) is dict and len(where) == 1:  # the commonest lookup, {"id": value}: decided here
+        for key, value in where.items():
+            f = model.fields.get(key)
+            if f is not None and (f.kind == "id" or f.unique) and value is not None and not isinstance(value, Mapping):
+                return {key: value}
     prefix = f'{operation} on model "{model.name}"'
     if not isinstance(where, Mapping) or not where or any(k in ("AND", "OR", "NOT") for k in where):
         raise validation_error(f'{prefix} requires a unique equality filter in "where".', model=model.name)
