@@ -1,9 +1,12 @@
 """The MySQL / MariaDB driver on aiomysql or asyncmy (the same pymysql-shaped API).
 
 Every connection farmorm uses runs in strict SQL mode (nothing is silently truncated), with the
-session time zone at UTC (DATETIME holds naive UTC), utf8mb4 and autocommit on; a connection of
-an app's pool is set up the first time farmorm sees it (remembered in a WeakSet), not on every
-acquire. Writes MySQL cannot return from run as programs (see ``compiler``) inside a transaction,
+session time zone at UTC (DATETIME holds naive UTC), utf8mb4 and autocommit on. A connection of a
+pool farmorm opened (from a URL) is set up once (remembered in a WeakSet). A connection of the
+app's own pool or the app's connection is set up for each checkout and put back as it was before
+it returns to the app: its ``sql_mode``, ``time_zone`` and ``autocommit`` are saved on the server
+(user variables ``@farmorm_*``) by the statement that sets farmorm's, and restored by one more
+statement (its charset too, when it is not utf8mb4). Writes MySQL cannot return from run as programs (see ``compiler``) inside a transaction,
 so the connection tracks whether a farmorm transaction is open.
 """
 
@@ -16,7 +19,7 @@ import re
 import time
 import weakref
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, NamedTuple, Sequence
 
 import anyio
 
@@ -70,15 +73,30 @@ CAPABILITIES = Capabilities(
 SQL_MODE = ("STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
             "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION")
 SESSION_SETUP = f"SET SESSION sql_mode = '{SQL_MODE}', SESSION time_zone = '+00:00'"
+#: the app's session settings, saved by the statement that sets farmorm's (assignments run left
+#: to right), and put back before the connection returns to the app
+SESSION_SWAP = ("SET @farmorm_sql_mode = @@SESSION.sql_mode, @farmorm_time_zone = @@SESSION.time_zone, "
+                "@farmorm_autocommit = @@SESSION.autocommit, "
+                f"SESSION sql_mode = '{SQL_MODE}', SESSION time_zone = '+00:00', SESSION autocommit = 1")
+SESSION_RESTORE = ("SET SESSION sql_mode = @farmorm_sql_mode, SESSION time_zone = @farmorm_time_zone, "
+                   "SESSION autocommit = @farmorm_autocommit, "
+                   "@farmorm_sql_mode = NULL, @farmorm_time_zone = NULL, @farmorm_autocommit = NULL")
 #: seconds the side connection that kills a cancelled statement may take
 KILL_TIMEOUT = 3.0
 _MATCHED = re.compile(rb"Rows matched: (\d+)")
 
 
+class Restore(NamedTuple):
+    """The app's settings of a connection farmorm borrowed that the server does not keep for it."""
+
+    charset: str
+    autocommit: bool
+
+
 class MysqlConnection(Connection):
     """One aiomysql connection; ``in_tx`` is True while a farmorm transaction is open on it."""
 
-    __slots__ = ("conn", "driver", "in_tx", "lastrowid", "streaming", "tracker", "fresh")
+    __slots__ = ("conn", "driver", "in_tx", "lastrowid", "streaming", "tracker", "fresh", "restore")
 
     def __init__(self, driver: MysqlDriver, conn: Any) -> None:
         self.driver = driver
@@ -91,6 +109,8 @@ class MysqlConnection(Connection):
         #: no statement ran on this checkout yet: a read that finds the connection dead (it died
         #: idle in the pool) may move to another connection once
         self.fresh = False
+        #: what ``MysqlDriver._restore`` puts back on the app's connection (``_prepare``'s result)
+        self.restore: Restore | None = None
 
     async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
@@ -232,7 +252,8 @@ class MysqlConnection(Connection):
         with anyio.CancelScope(shield=True):
             await self.driver._release(dead)
         self.conn = await self.driver.client.acquire()
-        await self.driver._prepare(self.conn)
+        self.restore = None
+        self.restore = await self.driver._prepare(self.conn)
 
     async def savepoint(self, name: str) -> None:
         await self.execute(f"SAVEPOINT `{name}`")
@@ -322,6 +343,20 @@ class MysqlCursor(FetchManyCursor):
             self.my.streaming = False
 
 
+def _charset(raw: Any) -> str:
+    return str(getattr(raw, "charset", None) or raw.character_set_name() or "")  # aiomysql / asyncmy
+
+
+async def _set_charset(raw: Any, charset: str) -> None:
+    """SET NAMES and the client-side encoding (aiomysql); SET NAMES alone on asyncmy, whose
+    set_charset is broken (0.2.18) and whose client-side codec is utf-8 already."""
+    if type(raw).__module__.startswith("asyncmy") or not hasattr(raw, "set_charset"):
+        async with raw.cursor() as cur:
+            await cur.execute(f"SET NAMES {charset}")
+    else:
+        await raw.set_charset(charset)
+
+
 def server_version(info: str) -> tuple[int, ...]:
     """``10.11.19-MariaDB-0+deb12u1`` -> (10, 11, 19); () when the text has no version. MariaDB's
     handshake prefixes ``5.5.5-`` for old replication clients: that prefix is skipped."""
@@ -375,25 +410,51 @@ class MysqlDriver(Driver):
                                         delete_returning=driver.mariadb and server_version(info) >= (10, 0, 5))
         return driver
 
-    async def _prepare(self, raw: Any) -> None:
-        """Session settings, once per connection (they survive in the pool with the connection)."""
-        if raw in self._ready:
-            if not raw.get_autocommit():  # the app may have switched it off in between
+    async def _prepare(self, raw: Any) -> Restore | None:
+        """farmorm's session settings on ``raw``. A connection of a pool farmorm owns keeps them
+        (set once); on the app's connection they are swapped in for this checkout: returns what
+        ``_restore`` needs to put the app's back (None: nothing)."""
+        if self.owned:
+            if raw in self._ready:
+                if not raw.get_autocommit():  # switched off in between
+                    await raw.autocommit(True)
+                return None
+            if _charset(raw).lower() != "utf8mb4":
+                await _set_charset(raw, "utf8mb4")
+            async with raw.cursor() as cur:
+                await cur.execute(SESSION_SETUP)
+            if not raw.get_autocommit():
                 await raw.autocommit(True)
+            self._ready.add(raw)
+            return None
+        try:
+            restore = Restore(_charset(raw), raw.get_autocommit())
+            if restore.charset.lower() != "utf8mb4":
+                await _set_charset(raw, "utf8mb4")
+            async with raw.cursor() as cur:
+                await cur.execute(SESSION_SWAP)
+        except BaseException:
+            raw.close()  # half set up: never hand it back to the app like this
+            raise
+        return restore
+
+    async def _restore(self, raw: Any, restore: Restore | None) -> None:
+        """Put the app's session settings back on ``raw`` (saved by ``_prepare``) before it goes
+        back to the app; a connection where that fails is closed, never returned changed."""
+        if restore is None or is_closed(raw):
             return
-        charset = getattr(raw, "charset", None) or raw.character_set_name()  # aiomysql / asyncmy
-        if (charset or "").lower() != "utf8mb4":
-            if type(raw).__module__.startswith("asyncmy") or not hasattr(raw, "set_charset"):
-                # asyncmy's set_charset is broken (0.2.18); its client-side codec is utf-8 already
-                async with raw.cursor() as cur:
-                    await cur.execute("SET NAMES utf8mb4")
-            else:
-                await raw.set_charset("utf8mb4")  # SET NAMES and the client-side encoding
-        async with raw.cursor() as cur:
-            await cur.execute(SESSION_SETUP)
-        if not raw.get_autocommit():
-            await raw.autocommit(True)
-        self._ready.add(raw)
+        try:
+            async with raw.cursor() as cur:
+                await cur.execute(SESSION_RESTORE)
+            if raw.get_autocommit() != restore.autocommit:
+                # the server has the app's value already; asyncmy (0.2.18) ignores a status of 0
+                # in an OK packet, so its own view still says autocommit: set it the library's way
+                await raw.autocommit(restore.autocommit)
+            if restore.charset.lower() != "utf8mb4":
+                await _set_charset(raw, restore.charset)
+        except BaseException:
+            raw.close()
+            raise
 
     def compile(self, node: Any) -> Any:
         return self.compiler.compile(node)
@@ -402,30 +463,35 @@ class MysqlDriver(Driver):
     async def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncIterator[Connection]:
         if not self.pooled:
             async with self._lock:
-                await self._prepare(self.client)
                 assert self._single is not None
-                yield self._single
+                restore = await self._prepare(self.client)
+                try:
+                    yield self._single
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self._restore(self.client, restore)
             return
         pool = self.client
         if not hasattr(pool, "release"):  # an adapter (a SQLAlchemy engine) with its own context manager
             async with pool.acquire() as raw:
                 wrapped = MysqlConnection(self, raw)
                 try:
-                    await self._prepare(raw)
+                    wrapped.restore = await self._prepare(raw)
                     yield wrapped
                 except BaseException as exc:
                     if not isinstance(exc, Exception):
                         raw.close()  # cancelled mid-statement: the protocol state is unknown, drop it
                     raise
                 finally:
-                    if wrapped.in_tx and not is_closed(raw):
-                        with anyio.CancelScope(shield=True):
+                    with anyio.CancelScope(shield=True):
+                        if wrapped.in_tx and not is_closed(raw):
                             await wrapped.rollback()
+                        await self._restore(raw, wrapped.restore)
             return
         raw = await pool.acquire()
         wrapped = MysqlConnection(self, raw)
         try:
-            await self._prepare(raw)
+            wrapped.restore = await self._prepare(raw)
             wrapped.fresh = True
             yield wrapped
         except BaseException as exc:
@@ -434,11 +500,13 @@ class MysqlDriver(Driver):
             raise
         finally:
             current = wrapped.conn  # _replace() may have moved the operation to another connection
-            if wrapped.in_tx and not is_closed(current):
-                with anyio.CancelScope(shield=True):
-                    await wrapped.rollback()
             with anyio.CancelScope(shield=True):
-                await self._release(current)
+                try:
+                    if wrapped.in_tx and not is_closed(current):
+                        await wrapped.rollback()
+                    await self._restore(current, wrapped.restore)
+                finally:
+                    await self._release(current)
 
     async def _release(self, raw: Any) -> None:
         released = self.client.release(raw)  # aiomysql returns a future, asyncmy may not
@@ -523,7 +591,7 @@ class MysqlDriver(Driver):
         async with self.connection(write=True) as conn:
             assert isinstance(conn, MysqlConnection)
             # "table already exists" notes would make aiomysql run SHOW WARNINGS and warn
-            await conn.execute("SET SESSION sql_notes = 0")
+            await conn.execute("SET @farmorm_sql_notes = @@SESSION.sql_notes, SESSION sql_notes = 0")
             try:
                 for stmt in self.statements(schema):
                     try:
@@ -534,7 +602,7 @@ class MysqlDriver(Driver):
                         raise
             finally:
                 with anyio.CancelScope(shield=True):
-                    await conn.execute("SET SESSION sql_notes = 1")
+                    await conn.execute("SET SESSION sql_notes = @farmorm_sql_notes, @farmorm_sql_notes = NULL")
 
     def map_error(self, exc: BaseException) -> OrmError | None:
         return map_error(exc, self.schema, self.handle.kind)

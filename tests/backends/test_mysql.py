@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any, AsyncIterator
 
@@ -346,13 +347,108 @@ async def test_app_pool_is_used_and_left_open(my_db):
         await o.close()
         assert not pool.closed
         async with pool.acquire() as conn, conn.cursor() as cur:
-            await cur.execute("SELECT @@SESSION.sql_mode, @@SESSION.time_zone, COUNT(*) FROM users")
-            mode, zone, count = await cur.fetchone()
-        assert "STRICT_ALL_TABLES" in mode and zone == "+00:00" and count == 2
-        assert len(o._driver._ready) == 1  # set up once, not per acquire
+            await cur.execute("SELECT @@SESSION.sql_mode, COUNT(*) FROM users")
+            mode, count = await cur.fetchone()
+        assert "STRICT_ALL_TABLES" not in mode and count == 2  # the app's settings are back
     finally:
         pool.close()
         await pool.wait_closed()
+
+
+APP_SESSION = "SET SESSION time_zone = '+05:00', SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'"
+
+
+async def _session(conn: Any) -> tuple[Any, ...]:
+    async with conn.cursor() as cur:
+        await cur.execute("SELECT @@SESSION.sql_mode, @@SESSION.time_zone, @@SESSION.autocommit, "
+                          "@@SESSION.character_set_client, @@SESSION.sql_notes")
+        row = await cur.fetchone()
+    return (*row, conn.get_autocommit())
+
+
+async def _app_insert_rolls_back(conn: Any, tag: str) -> None:
+    """The app's own INSERT + rollback() on a connection farmorm used: the row must not stay."""
+    async with conn.cursor() as cur:
+        await cur.execute("INSERT INTO teams (id, name) VALUES (%s, %s)", (tag, "app"))
+    await conn.rollback()
+    async with conn.cursor() as cur:
+        await cur.execute("SELECT COUNT(*) FROM teams WHERE id = %s", (tag,))
+        assert (await cur.fetchone())[0] == 0, "the app's rolled-back INSERT was kept (autocommit left on)"
+    await conn.rollback()
+
+
+async def _use_every_connection(o: Any) -> None:
+    """Two transactions that hold a connection each at the same time, then plain operations."""
+    both = asyncio.Barrier(2)
+
+    async def hold(tx: Any) -> None:
+        await tx.team.create(data={"name": "orm"})
+        await asyncio.wait_for(both.wait(), 30)  # passes only when both run at once
+
+    await asyncio.gather(o.transaction(hold), o.transaction(hold))
+    await asyncio.gather(o.user.create(data={"email": "a@x", "name": "a"}), o.team.count(), o.user.find_many())
+
+
+@pytest.mark.parametrize("library", ["aiomysql", "asyncmy"])
+async def test_an_app_pool_comes_back_as_the_app_configured_it(my_db, library):
+    # issue 15.3: connections made with autocommit=False came back in autocommit with farmorm's
+    # time_zone and sql_mode, so the app's own INSERT + rollback() kept the row
+    from farmorm_drivers.mysql.driver import is_closed
+
+    lib = pytest.importorskip(library)
+    pool = await lib.create_pool(minsize=2, maxsize=2, **{**_mysql_args(my_db.url), "autocommit": False},
+                                 charset="latin1", init_command=APP_SESSION)
+    held: list[Any] = []
+
+    async def take_all() -> list[Any]:
+        held[:] = [await asyncio.wait_for(pool.acquire(), 10) for _ in range(2)]
+        return list(held)
+
+    async def give_back() -> None:
+        while held:
+            conn = held.pop()
+            if not is_closed(conn):
+                await conn.rollback()
+            released = pool.release(conn)  # a future on aiomysql and asyncmy
+            if released is not None:
+                await released
+
+    try:
+        before = [await _session(c) for c in await take_all()]
+        await give_back()
+        assert before[0][:4] == ("NO_ENGINE_SUBSTITUTION", "+05:00", 0, "latin1")
+        o = await create_orm(schema, pool)
+        await push_schema(schema, o)
+        await _use_every_connection(o)
+        assert await o.team.count() == 2 and await o.user.count() == 1
+        await o.close()
+        conns = await take_all()
+        assert [await _session(c) for c in conns] == before
+        for i, c in enumerate(conns):
+            await _app_insert_rolls_back(c, f"app-{i}")
+    finally:
+        await give_back()
+        pool.close()
+        await pool.wait_closed()
+
+
+@pytest.mark.parametrize("library", ["aiomysql", "asyncmy"])
+async def test_an_app_connection_comes_back_as_the_app_configured_it(my_db, library):
+    lib = pytest.importorskip(library)
+    conn = await lib.connect(**{**_mysql_args(my_db.url), "autocommit": False}, init_command=APP_SESSION)
+    try:
+        before = await _session(conn)
+        await conn.rollback()
+        o = await create_orm(schema, conn)
+        await push_schema(schema, o)
+        async with o.transaction() as tx:
+            await tx.team.create(data={"name": "t"})
+        assert await o.team.count() == 1
+        await o.close()
+        assert await _session(conn) == before
+        await _app_insert_rolls_back(conn, "app")
+    finally:
+        conn.close()
 
 
 async def test_app_connection_is_used_and_left_open(my_db):
