@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 BENCH_DIR ?= benchmarks/results
 BENCH_ARGS ?=
 
-RUNTIME_TARGETS ?= postgres-psycopg,mysql-asyncmy,sqlite-sqlalchemy,postgres-sqlalchemy,mysql-sqlalchemy
+RUNTIME_TARGETS ?= postgres-psycopg,mysql-asyncmy,sqlite-sqlalchemy,postgres-sqlalchemy,mysql-sqlalchemy,mongo-motor-mock
 
 .PHONY: demo test test-runtimes test-matrix test-scaleout typecheck lint-imports services venv clean bench bench-smoke bench-instructions docs docs-serve
 

@@ -159,9 +159,10 @@ class Select(Node, frozen=True):
     take: Param | None = None
     skip: Param | None = None
     link: Link | None = None
-    #: row locks for a read inside a transaction: ``"update"`` (``FOR UPDATE``) or
-    #: ``"update_skip_locked"`` (``FOR UPDATE SKIP LOCKED``); backends without row locks ignore it
-    lock: Literal["update", "update_skip_locked"] | None = None
+    #: row locks for a read inside a transaction: ``"update"`` (``FOR UPDATE``),
+    #: ``"update_skip_locked"`` (``FOR UPDATE SKIP LOCKED``) or ``"share"`` (``FOR SHARE`` /
+    #: ``LOCK IN SHARE MODE``); backends without row locks ignore it
+    lock: Literal["update", "update_skip_locked", "share"] | None = None
     #: relation counts, returned as extra last columns named ``COUNT_PREFIX + relation``
     counts: tuple[RelationCount, ...] = ()
     #: Prisma's distinct: only the first row (in ``order_by`` order) of each combination of these fields

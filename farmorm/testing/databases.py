@@ -37,10 +37,13 @@ TARGETS: dict[str, tuple[str, str]] = {
     "sqlite-sqlalchemy": ("sqlite", "sqlalchemy"),
     "postgres-sqlalchemy": ("postgres", "sqlalchemy"),
     "mysql-sqlalchemy": ("mysql", "sqlalchemy"),
+    # mongomock-motor's AsyncMongoMockClient()[db], the usual test double of Motor apps (in-memory,
+    # whatever FARMORM_MONGO_URL says); it shares the in-memory server of the target's URL
+    "mongo-motor-mock": ("mongo", "mongomock-motor"),
 }
 #: the client library each runtime needs installed
 RUNTIME_MODULES = {"asyncpg": "asyncpg", "psycopg": "psycopg_pool", "aiomysql": "aiomysql",
-                   "asyncmy": "asyncmy", "sqlalchemy": "sqlalchemy.ext.asyncio"}
+                   "asyncmy": "asyncmy", "sqlalchemy": "sqlalchemy.ext.asyncio", "mongomock-motor": "mongomock_motor"}
 
 
 def base_backend(name: str) -> str:
@@ -105,7 +108,7 @@ class TestDatabase:
             await create_server_database(self.backend, server_url(self.backend), self.name)
             self.url = _with_database(server_url(self.backend), self.name)
         elif self.backend == "mongo":
-            base = os.environ.get("FARMORM_MONGO_URL")
+            base = os.environ.get("FARMORM_MONGO_URL") if self.runtime != "mongomock-motor" else None
             if base:  # a real server: a fresh database on it (Mongo creates it on first write)
                 from pymongo import AsyncMongoClient
 
@@ -217,6 +220,13 @@ async def open_client(backend: str, runtime: str, url: str) -> Any:
         import asyncmy
 
         return await asyncmy.create_pool(**_mysql_args(url), charset="utf8mb4", maxsize=10)
+    if runtime == "mongomock-motor":
+        from mongomock_motor import AsyncMongoMockClient
+
+        from .mongomock_async import store_of
+
+        parts = urlsplit(url)
+        return AsyncMongoMockClient(mock_mongo_client=store_of(url))[parts.path.lstrip("/")]
     if runtime == "sqlalchemy":
         from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -230,6 +240,8 @@ async def open_client(backend: str, runtime: str, url: str) -> Any:
 
 async def close_client(runtime: str, client: Any) -> None:
     """Close what ``open_client`` opened."""
+    if runtime == "mongomock-motor":
+        return  # in memory: the store goes with drop()
     if runtime == "sqlalchemy":
         await client.dispose()
     elif runtime in ("aiomysql", "asyncmy"):

@@ -464,17 +464,21 @@ class AsyncMongomockClient:
 
 def open_url(url: str, database_name: str | None = None) -> AsyncMongomockDatabase:
     """``mongomock://store/db``: the database ``db`` of the in-memory server named ``store``."""
-    parts = urlsplit(url)
-    store = parts.netloc or "default"
-    name = parts.path.lstrip("/") or database_name
+    name = urlsplit(url).path.lstrip("/") or database_name
     if not name:
         raise ValueError(
             'MongoClient auto-creation requires a "database_name" option so the helper can resolve the target database.'
         )
+    return AsyncMongomockClient(store_of(url)).get_database(name)
+
+
+def store_of(url: str) -> Any:
+    """The ``mongomock.MongoClient`` (the in-memory server) behind a ``mongomock://store/db`` URL."""
+    store = urlsplit(url).netloc or "default"
     client = _STORES.get(store)
     if client is None:
         client = _STORES[store] = mongomock.MongoClient(tz_aware=True)
-    return AsyncMongomockClient(client).get_database(name)
+    return client
 
 
 def drop_store(url: str) -> None:
@@ -486,4 +490,5 @@ def drop_store(url: str) -> None:
         client.close()
 
 
-__all__ = ["AsyncMongomockClient", "AsyncMongomockDatabase", "AsyncMongomockCollection", "open_url", "drop_store"]
+__all__ = ["AsyncMongomockClient", "AsyncMongomockDatabase", "AsyncMongomockCollection", "open_url", "drop_store",
+           "store_of"]

@@ -134,7 +134,10 @@ class SqlDialect:
 
     def lock_clause(self, lock: str) -> str:
         """Row locks of a read in a transaction (``Select.lock``): PostgreSQL, MySQL 8 and
-        MariaDB 10.6+ spell them the same; SQLite overrides this (its write lock is the database)."""
+        MariaDB 10.6+ spell the exclusive ones the same; SQLite overrides this (its write lock is the
+        database), MySQL the shared one."""
+        if lock == "share":
+            return " FOR SHARE"
         return " FOR UPDATE SKIP LOCKED" if lock == "update_skip_locked" else " FOR UPDATE"
 
     def int_param(self, ph: str) -> str:

@@ -5,8 +5,9 @@ Accepted clients (checked by class, only for libraries the application already i
 - ``pymongo.AsyncMongoClient`` (source ``client``; needs ``database_name=``) and ``AsyncDatabase``
   (source ``database``) — the first choice; Motor reached end of life on 2026-05-14;
 - Motor's ``AsyncIOMotorClient`` / ``AsyncIOMotorDatabase`` for older apps;
-- ``farmorm.testing.mongomock_async`` wrappers, and raw ``mongomock.MongoClient`` / ``Database``
-  (wrapped automatically) for tests;
+- ``farmorm.testing.mongomock_async`` wrappers, raw ``mongomock.MongoClient`` / ``Database`` and
+  mongomock-motor's ``AsyncMongoMockClient`` / its databases (the usual test double of Motor apps):
+  kind ``mongomock``, farmorm runs on the mongomock database underneath, through its own adapter;
 - URLs: ``mongodb://host/db`` / ``mongodb+srv://…/db`` (farmorm opens and closes an
   ``AsyncMongoClient``), ``mongomock://store/db`` (an in-memory server, for tests).
 """
@@ -37,6 +38,10 @@ def _classes() -> list[tuple[str, str, type]]:
     mod = sys.modules.get("pymongo.asynchronous.mongo_client")
     if mod is not None:
         out.append(("pymongo", "client", mod.AsyncMongoClient))
+    mod = sys.modules.get("mongomock_motor")
+    if mod is not None:  # before Motor: its classes pass for Motor's (isinstance answers True)
+        out.append(("mongomock", "database", mod.AsyncMongoMockDatabase))
+        out.append(("mongomock", "client", mod.AsyncMongoMockClient))
     mod = sys.modules.get("motor.motor_asyncio")
     if mod is not None:
         out.append(("motor", "database", mod.AsyncIOMotorDatabase))
@@ -72,36 +77,67 @@ def inspect(client: Any) -> Candidate:
 
 
 def _codec(db: Any) -> Any:
-    """The database handle with tz-aware UTC datetimes (pymongo / Motor)."""
+    """The database handle with tz-aware datetimes (UTC: ``tz_aware=True`` without a ``tzinfo``),
+    keeping the app's other codec options (UUID representation, type registry, document class)."""
     with_options = getattr(db, "with_options", None)
-    if with_options is None:
+    opts = getattr(db, "codec_options", None)
+    if with_options is None or opts is None or getattr(opts, "tz_aware", False):
         return db
-    import datetime as _dt
+    return with_options(codec_options=opts.with_options(tz_aware=True))
 
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    from pymongo.errors import ConnectionFailure
+
+    return isinstance(exc, ConnectionFailure)
+
+
+async def _supports_transactions(db: Any, kind: str) -> bool:
+    """Replica sets and sharded clusters run transactions; a standalone server does not.
+
+    An unreachable server is CONNECTION_ERROR, never "no transactions": farmorm would otherwise run
+    without atomicity for the client's whole life (unit of work, outbox and history included)."""
+    from farmorm.core.errors import CONNECTION_ERROR, native_error
+
+    hello: Any = None
+    for command in ("hello", "isMaster"):  # isMaster: servers older than 4.4.2
+        try:
+            hello = await db.command(command)
+            break
+        except Exception as exc:
+            if _is_connection_failure(exc):
+                raise native_error(
+                    CONNECTION_ERROR, exc, backend_kind=kind, dialect=None,
+                    meta={"stage": "create_orm", "reason": "unreachable"},
+                ) from exc
+    if hello is None:
+        return False
+    return bool(hello.get("setName") or hello.get("msg") == "isdbgrid")
+
+
+def _mock_database(client: Any, source: str, database_name: str | None) -> Any:
+    """farmorm's async adapter on the mongomock database behind ``client`` (a raw mongomock client
+    or database, farmorm's adapter, or mongomock-motor's client or database), tz-aware."""
     from bson.codec_options import CodecOptions
 
-    opts = getattr(db, "codec_options", None)
-    if opts is not None and getattr(opts, "tz_aware", False):
-        return db
-    return with_options(codec_options=CodecOptions(tz_aware=True, tzinfo=_dt.timezone.utc))
+    from farmorm.testing import mongomock_async as mm
 
-
-async def _supports_transactions(db: Any) -> bool:
-    """Replica sets and sharded clusters run transactions; a standalone server does not."""
-    try:
-        hello = await db.command("hello")
-    except Exception:  # noqa: BLE001 - older servers
-        try:
-            hello = await db.command("isMaster")
-        except Exception:  # noqa: BLE001
-            return False
-    return bool(hello.get("setName") or hello.get("msg") == "isdbgrid")
+    if source == "client":
+        if not database_name:
+            raise ValueError(MISSING_DATABASE)
+        client = client.get_database(database_name)
+    if isinstance(client, mm.AsyncMongomockDatabase):
+        return client
+    raw = getattr(client, "delegate", client)  # mongomock-motor's database wraps a mongomock one
+    if not getattr(raw.codec_options, "tz_aware", False):  # mongomock refuses a custom tzinfo
+        raw = raw.with_options(codec_options=CodecOptions(tz_aware=True))
+    return mm.AsyncMongomockDatabase(raw)
 
 
 async def create_driver(schema: Any, detected: Detected, *, database_name: str | None = None,
                         **options: Any) -> Any:
     """Build the driver; opens (and will close) a client when given a ``mongodb://`` URL."""
-    from farmorm.core.errors import CONNECTION_ERROR, native_error
+    from farmorm.core.errors import CONNECTION_ERROR, OrmError, native_error
 
     from .driver import MongoDriver
 
@@ -123,24 +159,18 @@ async def create_driver(schema: Any, detected: Detected, *, database_name: str |
         try:
             owner = AsyncMongoClient(client, tz_aware=True, **options)
             db = owner.get_database(dbname)
-            transactions = await _supports_transactions(db)
+            transactions = await _supports_transactions(db, "pymongo")
         except Exception as exc:
             if owner is not None:
                 await owner.close()
+            if isinstance(exc, OrmError):
+                raise
             raise native_error(CONNECTION_ERROR, exc, backend_kind="pymongo", dialect=None,
                                meta={"url": client}) from exc
         return MongoDriver(schema, _codec(db), kind="pymongo", client=client, owner=owner,
                            transactions=transactions)
     if detected.kind == "mongomock":
-        from farmorm.testing import mongomock_async as mm
-
-        if source == "client":
-            if not database_name:
-                raise ValueError(MISSING_DATABASE)
-            wrapped = client if isinstance(client, mm.AsyncMongomockClient) else mm.AsyncMongomockClient(client)
-            db = wrapped.get_database(database_name)
-        else:
-            db = client if isinstance(client, mm.AsyncMongomockDatabase) else mm.AsyncMongomockDatabase(client)
+        db = _mock_database(client, source, database_name)
         return MongoDriver(schema, db, kind="mongomock", client=client, transactions=False)
     if source == "client":
         if not database_name:
@@ -150,7 +180,7 @@ async def create_driver(schema: Any, detected: Detected, *, database_name: str |
         db = client
     db = _codec(db)
     return MongoDriver(schema, db, kind=detected.kind, client=client,
-                       transactions=await _supports_transactions(db))
+                       transactions=await _supports_transactions(db, detected.kind))
 
 
 def driver_factory() -> Any:

@@ -73,6 +73,10 @@ class MysqlDialect(SqlDialect):
     def quote(self, ident: str) -> str:
         return "`" + ident.replace("`", "``") + "`"
 
+    def lock_clause(self, lock: str) -> str:
+        # MariaDB has no FOR SHARE; MySQL 8 still accepts the older spelling
+        return " LOCK IN SHARE MODE" if lock == "share" else super().lock_clause(lock)
+
     def encoder(self, f: FieldMeta) -> Fn | None:
         return _ENCODERS.get(f.value_kind)
 

@@ -123,3 +123,33 @@ async def test_a_racing_reservation_waits_for_the_winner(db: TestDatabase, outco
             assert payments[0]["amount"] == 2
         row = await a.farmorm_idempotency.find_unique(where={"key": "order-42"})
         assert row["status"] == "completed" and row["result"] == got["result"]
+
+
+async def request(orm, key: str, who: int) -> dict:
+    async with orm.transaction() as tx:
+        res = await tx.idempotency.reserve(key, "hash-1")
+        if res.replayed:
+            return {"replayed": True, "result": res.result}
+        payment = await tx.payment.create(data={"amount": who})
+        await asyncio.sleep(0.05)  # hold the key while the others pile up on it
+        await res.complete({"payment_id": payment["id"], "by": who})
+        return {"replayed": False, "result": res.result}
+
+
+@pytest.mark.parametrize("db", ["postgres", "mysql"], indirect=True)
+async def test_five_concurrent_requests_with_one_key_wait_and_replay(db: TestDatabase) -> None:
+    # issue 15.6: on MariaDB the losers (each holding InnoDB's shared lock from the duplicate-key
+    # check) asked for FOR UPDATE on the winner's row: 1-3 of 5 ended in DEADLOCK without retries=
+    async with await create_orm(schema, db.url, max_size=5) if db.backend == "postgres" \
+            else await create_orm(schema, db.url + "?maxsize=5") as orm:
+        await push_schema(schema, orm)
+        for round_ in range(6):
+            key = f"order-{round_}"
+            got = await asyncio.wait_for(
+                asyncio.gather(*(request(orm, key, who) for who in range(5)), return_exceptions=True), 60)
+            errors = [g for g in got if isinstance(g, BaseException)]
+            assert not errors, f"round {round_}: {[getattr(e, 'code', repr(e)) for e in errors]}"
+            winners = [g for g in got if not g["replayed"]]
+            assert len(winners) == 1, got
+            assert all(g["result"] == winners[0]["result"] for g in got)  # the others replayed it
+        assert await orm.payment.count() == 6

@@ -295,3 +295,93 @@ async def test_unique_violation_on_mongomock_carries_the_index():
 def test_driver_is_a_mongo_driver():
     assert MongoDriver.runtime_label == "Mongo"
     assert isinstance(P(0), P)
+
+
+# -------------------------------------------------------- an unreachable server at create_orm
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: bound, then let go
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("form", ["client", "database", "url"])
+async def test_an_unreachable_server_fails_create_orm_instead_of_disabling_transactions(form):
+    # issue 15.4: the replica-set probe swallowed the error and the ORM ran without transactions
+    # (unit of work, outbox, history) for its whole life
+    from pymongo import AsyncMongoClient
+
+    address = f"mongodb://127.0.0.1:{_closed_port()}/app?serverSelectionTimeoutMS=200&connectTimeoutMS=200"
+    client = None if form == "url" else AsyncMongoClient(address)
+    target = {"client": client, "database": client and client.get_database("app"), "url": address}[form]
+    try:
+        with pytest.raises(OrmError) as info:
+            await create_orm(auth_schema, target, database_name="app" if form == "client" else None)
+    finally:
+        if client is not None:
+            await client.close()
+    err = info.value
+    assert err.code == "CONNECTION_ERROR" and err.backend_kind == "pymongo"
+    assert "Connection error in pymongo runtime" in str(err)
+
+
+async def test_a_server_without_the_hello_command_still_probes_with_ismaster():
+    # an old server refuses "hello" (an OperationFailure, not a lost connection): isMaster answers
+    calls = []
+
+    class OldServer:
+        codec_options = None
+
+        async def command(self, name):
+            calls.append(name)
+            if name == "hello":
+                raise OperationFailure("no such command: 'hello'", 59)
+            return {"ismaster": True, "setName": "rs0"}
+
+    from farmorm_drivers.mongo import _supports_transactions
+
+    assert await _supports_transactions(OldServer(), "pymongo") is True
+    assert calls == ["hello", "isMaster"]
+
+
+# ------------------------------------------------------------------- mongomock-motor clients
+
+
+async def test_a_mongomock_motor_database_is_a_client_kind():
+    # issue 15.5: AsyncMongoMockClient()[db] failed ("Mongomock does not handle custom tzinfo yet"),
+    # then push_schema ("object list can't be used in 'await' expression")
+    mongomock_motor = pytest.importorskip("mongomock_motor")
+    client = mongomock_motor.AsyncMongoMockClient()
+    db = client["app"]
+    d = detect_database_runtime(db)
+    assert (d.kind, d.source, d.dialect) == ("mongomock", "database", None)
+    orm = await create_orm(auth_schema, db)
+    assert orm.driver.client is db and orm.driver.capabilities.supports_transactions is False
+    await push_schema(auth_schema, orm)
+    await push_schema(auth_schema, orm)  # idempotent
+    await seed_auth(orm)
+    made = await orm.user.create(data={"email": "m@x.dev", "name": "M"})
+    assert made["created_at"].tzinfo is not None  # aware UTC, although the app's client is not tz_aware
+    assert made["created_at"].utcoffset() == dt.timedelta(0)
+    # the app sees farmorm's writes through its own client, and the indexes farmorm made
+    assert (await db["users"].find_one({"email": "m@x.dev"}))["name"] == "M"
+    assert "users_email_unique" in await db["users"].index_information()
+    with pytest.raises(OrmError) as dup:
+        await orm.user.create(data={"email": "m@x.dev", "name": "again"})
+    assert dup.value.code == "UNIQUE_CONSTRAINT_VIOLATION"
+    await orm.close()
+
+
+async def test_a_mongomock_motor_client_needs_a_database_name():
+    mongomock_motor = pytest.importorskip("mongomock_motor")
+    client = mongomock_motor.AsyncMongoMockClient()
+    assert detect_database_runtime(client).kind == "mongomock"
+    with pytest.raises(ValueError, match='requires a "database_name" option'):
+        await create_orm(auth_schema, client)
+    orm = await create_orm(auth_schema, client, database_name="app")
+    await push_schema(auth_schema, orm)
+    assert await orm.user.count() == 0
+    assert orm.driver.client is client
