@@ -8,6 +8,7 @@ import msgspec
 import typer
 from rich.table import Table
 
+from farmorm.core.detect import HINT as DETECTION_HINT
 from farmorm.core.errors import OrmError
 
 from .common import ConfigOption, UrlOption, config_at, fail, out, probe, progress, run, schema_of, url_for
@@ -30,7 +31,7 @@ async def push_with_progress(schema: Any, url: str, label: str = "Pushing") -> N
         except OrmError:
             raise
         except ValueError as exc:  # no driver serves the URL
-            fail(str(exc).split(" Pass a detected", 1)[0], "URL_ERROR", URL_HINT)
+            fail(str(exc).split(" " + DETECTION_HINT, 1)[0], "URL_ERROR", URL_HINT)
         bar.update(task, completed=len(schema.models))
 
 

@@ -101,6 +101,12 @@ def _verdicts(mod: ModuleType, client: Any) -> list[Candidate]:
     return list(many(client)) if many is not None else [mod.inspect(client)]
 
 
+#: what to do when no driver recognizes a client (the reference's hint suggested a "runtime"
+#: override, which create_orm does not have)
+HINT = ("Pass a URL or a client farmorm supports (a pool, connection, engine or database of a library "
+        "your app has imported: see docs/clients.md).")
+
+
 def _constructor_name(client: Any) -> str | None:
     if client is None or isinstance(client, (str, dict)):
         return None
@@ -126,10 +132,7 @@ def inspect_database_runtime(client: Any) -> RuntimeReport:
         if ctor else "Could not detect a supported runtime from the provided client."
     )
     first = next((r for c in candidates for r in c.reasons), "no driver is installed")
-    hint = (
-        'Pass a detected "runtime" override directly or provide a supported raw client. '
-        f"First failing check: {first}."
-    )
+    hint = f"{HINT} First failing check: {first}."
     return RuntimeReport(None, ctor, tuple(candidates), summary, hint)
 
 

@@ -37,6 +37,7 @@ STORAGE_FULL = "STORAGE_FULL"
 READ_ONLY = "READ_ONLY"
 COMMIT_UNKNOWN = "COMMIT_UNKNOWN"
 POOLER_MISCONFIGURED = "POOLER_MISCONFIGURED"
+COMMIT_HOOK_FAILED = "COMMIT_HOOK_FAILED"
 
 #: Human description of each code, used as the message prefix of mapped native errors
 #: (``"<Description> in <kind> (<dialect>) runtime: <native message>"``, as the reference does).
@@ -68,6 +69,7 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         READ_ONLY: "Database is read-only",
         COMMIT_UNKNOWN: "Commit outcome unknown",
         POOLER_MISCONFIGURED: "Connection pooler misconfigured",
+        COMMIT_HOOK_FAILED: "After-commit hook failed",
     }
 )
 
@@ -283,6 +285,17 @@ class PoolerMisconfigured(OrmError):
     code = POOLER_MISCONFIGURED
 
 
+class CommitHookFailed(OrmError):
+    """The transaction **committed**, then one or more ``on_commit`` hooks raised. The data is
+    saved: never retry the transaction for it (``transaction(retries=)`` does not). Every hook ran;
+    ``exceptions`` holds what the failing ones raised (``__cause__`` is an ``ExceptionGroup`` of
+    them), ``result`` what ``fn`` returned in the function form, ``meta["committed"]`` is True."""
+
+    code = COMMIT_HOOK_FAILED
+    exceptions: tuple[Exception, ...] = ()
+    result: Any = None
+
+
 _BY_CODE: dict[str, type[OrmError]] = {
     cls.code: cls
     for cls in (
@@ -312,6 +325,7 @@ _BY_CODE: dict[str, type[OrmError]] = {
         ReadOnlyDatabase,
         CommitUnknown,
         PoolerMisconfigured,
+        CommitHookFailed,
     )
 }
 
@@ -428,6 +442,7 @@ __all__ = [
     "READ_ONLY",
     "COMMIT_UNKNOWN",
     "POOLER_MISCONFIGURED",
+    "COMMIT_HOOK_FAILED",
     "DESCRIPTIONS",
     "CODES",
     "RETRYABLE_CODES",
@@ -458,6 +473,7 @@ __all__ = [
     "ReadOnlyDatabase",
     "CommitUnknown",
     "PoolerMisconfigured",
+    "CommitHookFailed",
     "error_class",
     "make_error",
     "redact_values",

@@ -180,7 +180,8 @@ class Orm:
 
     def on_commit(self, callback: Callable[[], Any]) -> None:
         """Run ``callback()`` (sync or async) after the outermost transaction commits; never after a
-        rollback. Hooks of a rolled-back savepoint are dropped. A hook failure is logged, not raised."""
+        rollback. Hooks of a rolled-back savepoint are dropped. When hooks fail, all of them still
+        run, then the transaction raises COMMIT_HOOK_FAILED (``CommitHookFailed``): the data is committed."""
         state = self._state()
         if state is None or not state.active:
             raise validation_error("on_commit() needs a running transaction.")

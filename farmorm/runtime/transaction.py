@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import inspect
-import logging
 import random
 import time
 from contextlib import AsyncExitStack
@@ -23,6 +22,7 @@ from ..core.errors import (
     COMMIT_UNKNOWN,
     CONNECTION_ERROR,
     DESCRIPTIONS,
+    CommitHookFailed,
     OrmError,
     UnsupportedError,
     make_error,
@@ -119,18 +119,37 @@ class TxState:
         self.actor = actor
 
 
-logger = logging.getLogger("farmorm")
 
 
 async def run_commit_hooks(hooks: list[Callable[[], Any]]) -> None:
-    """Run after-commit hooks in order; a failure is logged, never raised (the commit happened)."""
+    """Run after-commit hooks in order, every one of them; then, when any raised, raise
+    COMMIT_HOOK_FAILED saying that the transaction committed (a failure must not pass unseen, and
+    must not look like a failed transaction that a caller would run again)."""
+    failed: list[Exception] = []
     for hook in hooks:
         try:
             result = hook()
             if inspect.isawaitable(result):
                 await result
-        except Exception:  # noqa: BLE001 - reported, the transaction already committed
-            logger.exception("farmorm: an on_commit hook failed after the transaction committed: %r", hook)
+        except Exception as exc:  # noqa: BLE001 - collected: the next hooks still run
+            failed.append(exc)
+    if failed:
+        raise commit_hook_failed(hooks, failed)
+
+
+def commit_hook_failed(hooks: list[Callable[[], Any]], failed: list[Exception]) -> CommitHookFailed:
+    first = failed[0]
+    err = CommitHookFailed(
+        f"The transaction committed; then {len(failed)} of its {len(hooks)} on_commit hook(s) failed "
+        f"(first: {type(first).__name__}: {first}). The data is saved: do not run the transaction "
+        "again; handle or retry the side effect itself.",
+        retryable=False,
+        meta={"committed": True, "hooks": len(hooks), "failed": len(failed),
+              "errors": [f"{type(e).__name__}: {e}" for e in failed]},
+    )
+    err.exceptions = tuple(failed)
+    err.__cause__ = ExceptionGroup("on_commit hooks failed after the commit", failed)
+    return err
 
 
 def canonical_isolation(isolation: str | None) -> str | None:
@@ -183,9 +202,14 @@ class Transaction:
         nested = self.orm._state() is not None
         started = time.monotonic()
         while True:
+            result: Any = None
             try:
                 async with Transaction(self.orm, None, self.isolation, 0, self.actor) as tx:
-                    return await self.fn(tx)  # type: ignore[misc]
+                    result = await self.fn(tx)  # type: ignore[misc]
+                return result
+            except CommitHookFailed as exc:
+                exc.result = result  # committed: what fn returned is still the caller's
+                raise
             except OrmError as exc:
                 if nested or not _may_rerun(exc) or attempt >= self.retries:
                     raise

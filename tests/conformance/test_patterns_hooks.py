@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from farmorm import QueryValidationError, define_schema, model, fields as f
@@ -67,21 +65,50 @@ async def test_savepoint_hooks(make_orm) -> None:
     assert calls == ["outer", "released", "last"]
 
 
-async def test_hook_failure_is_logged_not_raised(make_orm, caplog) -> None:
+async def test_a_failing_hook_is_raised_after_the_commit_and_the_others_still_run(make_orm) -> None:
+    # issue 15.14: a failing hook was logged and swallowed, so the caller never knew
+    from farmorm import errors
+
     orm = await make_orm(schema)
     calls: list[str] = []
 
     def bad() -> None:
         raise RuntimeError("mailer down")
 
-    with caplog.at_level(logging.ERROR, logger="farmorm"):
+    async def worse() -> None:
+        raise ValueError("queue full")
+
+    with pytest.raises(errors.CommitHookFailed) as info:
         async with orm.transaction() as tx:
             await tx.item.create(data={"name": "kept"})
             tx.on_commit(bad)
             tx.on_commit(lambda: calls.append("after bad"))
-    assert calls == ["after bad"]
+            tx.on_commit(worse)
+    err = info.value
+    assert calls == ["after bad"]  # every hook ran
+    assert await orm.item.count() == 1  # committed
+    assert err.code == "COMMIT_HOOK_FAILED" and err.retryable is False and err.meta["committed"] is True
+    assert str(err).startswith("The transaction committed; then 2 of its 3 on_commit hook(s) failed")
+    assert [type(e) for e in err.exceptions] == [RuntimeError, ValueError]
+    assert isinstance(err.__cause__, ExceptionGroup) and list(err.__cause__.exceptions) == list(err.exceptions)
+
+
+async def test_a_failing_hook_is_not_retried_and_keeps_the_result(make_orm) -> None:
+    from farmorm import errors
+
+    orm = await make_orm(schema)
+    runs: list[int] = []
+
+    async def body(tx):
+        runs.append(1)
+        tx.on_commit(lambda: 1 / 0)
+        return await tx.item.create(data={"name": "once"})
+
+    with pytest.raises(errors.CommitHookFailed) as info:
+        await orm.transaction(body, retries=3)
+    assert runs == [1]  # the data is committed: never re-run
+    assert info.value.result["name"] == "once"
     assert await orm.item.count() == 1
-    assert any("on_commit hook failed" in r.getMessage() for r in caplog.records)
 
 
 async def test_on_commit_outside_a_transaction(make_orm) -> None:

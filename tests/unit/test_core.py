@@ -115,6 +115,7 @@ SUBCLASSES = {
     "READ_ONLY": E.ReadOnlyDatabase,
     "COMMIT_UNKNOWN": E.CommitUnknown,
     "POOLER_MISCONFIGURED": E.PoolerMisconfigured,
+    "COMMIT_HOOK_FAILED": E.CommitHookFailed,
 }
 
 
@@ -332,8 +333,8 @@ def test_core_imports_no_database_library():
 # ---------------------------------------------------------------------------------------------
 # runtime detection
 
-HINT = ('Pass a detected "runtime" override directly or provide a supported raw client. '
-        "First failing check: not an aiosqlite.Connection.")
+HINT = ("Pass a URL or a client farmorm supports (a pool, connection, engine or database of a library your app "
+        "has imported: see docs/clients.md). First failing check: not an aiosqlite.Connection.")
 
 
 @pytest.mark.parametrize("url", ["sqlite:///app.db", "sqlite:///:memory:", "sqlite+aiosqlite:///x.db", "SQLITE:///a.db"])

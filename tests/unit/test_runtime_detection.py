@@ -107,8 +107,10 @@ def test_the_report_lists_every_runtime_kind_with_reasons() -> None:
     assert reasons["asyncmy"] == ("not an asyncmy.Pool or asyncmy.Connection",)
     assert reasons["sqlalchemy"] == ("not a SQLAlchemy AsyncEngine or AsyncConnection",)
     assert report.summary == 'Could not detect a supported runtime from constructor "NotADatabase".'
-    assert report.hint == ('Pass a detected "runtime" override directly or provide a supported raw client. '
-                           "First failing check: not an aiosqlite.Connection.")
+    assert report.hint == ("Pass a URL or a client farmorm supports (a pool, connection, engine or database of a "
+                           "library your app has imported: see docs/clients.md). First failing check: not an "
+                           "aiosqlite.Connection.")
+    assert "override" not in report.hint  # issue 15.14: create_orm has no "runtime" override to pass
 
 
 def test_synchronous_clients_get_a_reason_naming_the_async_class() -> None:
