@@ -156,6 +156,12 @@ class Connection(abc.ABC):
     async def rollback_to_savepoint(self, name: str) -> None:
         raise NotImplementedError
 
+    async def lock_for_transaction(self, name: str) -> None:
+        """Make the running transaction wait for every other that took ``name``, and hold it until
+        it commits or rolls back (idempotency keys: one reserver of a key at a time). Needed where
+        waiting on a unique index can deadlock (InnoDB, when the holder rolls back); the default
+        does nothing, the index waits are safe there."""
+
     def discard(self) -> None:
         """Drop the physical connection at once: its protocol or transaction state is unknown (a
         cancel mid-statement, a lost COMMIT reply). The pool must never hand it out again. The

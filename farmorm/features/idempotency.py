@@ -7,8 +7,9 @@ stored ``result`` comes back and the work is skipped). The reservation row commi
 with the business change, so a failed request leaves no key behind and its retry runs afresh.
 
 The key is claimed by the unique index: of concurrent requests with one key exactly one insert
-succeeds; the others wait for it on PostgreSQL and MySQL (the index entry is locked) and then read
-its committed result, or, when it rolled back, take the key themselves. The same key with another
+succeeds; the others wait for it on PostgreSQL and MySQL (the index entry is locked; on MySQL the
+reservers of a key first queue on a named lock, as InnoDB's index waits deadlock when the holder
+rolls back) and then read its committed result, or, when it rolled back, take the key themselves. The same key with another
 ``request_hash`` raises ``IdempotencyConflict`` (code ``IDEMPOTENCY_CONFLICT``).
 """
 
@@ -120,6 +121,9 @@ class IdempotencyClient:
                 "idempotency.reserve() needs a running transaction: "
                 "async with orm.transaction() as tx: await tx.idempotency.reserve(key, request_hash)."
             )
+        async with orm._scope(write=True) as conn:
+            # one reserver of a key at a time where index waits can deadlock (InnoDB); else nothing
+            await conn.lock_for_transaction(f"idempotency:{key}")
         client = orm.model(IDEMPOTENCY_MODEL)
         row = await client.find_unique(where={"key": key})
         for _ in range(3):

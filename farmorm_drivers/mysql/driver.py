@@ -35,7 +35,7 @@ from farmorm.core.driver import (
     RowCursor,
     TextMatching,
 )
-from farmorm.core.errors import OrmError, UnsupportedError
+from farmorm.core.errors import LockTimeout, OrmError, UnsupportedError
 from farmorm.schema.manifest import Schema
 
 from .._sql.aborted import TxTracker
@@ -81,6 +81,9 @@ SESSION_SWAP = ("SET @farmorm_sql_mode = @@SESSION.sql_mode, @farmorm_time_zone 
 SESSION_RESTORE = ("SET SESSION sql_mode = @farmorm_sql_mode, SESSION time_zone = @farmorm_time_zone, "
                    "SESSION autocommit = @farmorm_autocommit, "
                    "@farmorm_sql_mode = NULL, @farmorm_time_zone = NULL, @farmorm_autocommit = NULL")
+#: ``lock_for_transaction``'s lock name: per database (GET_LOCK names are server-wide), at most 64
+#: characters whatever the name asked for
+NAMED_LOCK = "CONCAT('farmorm:', SHA1(CONCAT(IFNULL(DATABASE(), ''), ':', %s)))"
 #: seconds the side connection that kills a cancelled statement may take
 KILL_TIMEOUT = 3.0
 _MATCHED = re.compile(rb"Rows matched: (\d+)")
@@ -96,7 +99,7 @@ class Restore(NamedTuple):
 class MysqlConnection(Connection):
     """One aiomysql connection; ``in_tx`` is True while a farmorm transaction is open on it."""
 
-    __slots__ = ("conn", "driver", "in_tx", "lastrowid", "streaming", "tracker", "fresh", "restore")
+    __slots__ = ("conn", "driver", "in_tx", "lastrowid", "streaming", "tracker", "fresh", "restore", "named_locks")
 
     def __init__(self, driver: MysqlDriver, conn: Any) -> None:
         self.driver = driver
@@ -111,6 +114,8 @@ class MysqlConnection(Connection):
         self.fresh = False
         #: what ``MysqlDriver._restore`` puts back on the app's connection (``_prepare``'s result)
         self.restore: Restore | None = None
+        #: ``lock_for_transaction`` names held (GET_LOCK) until this transaction ends
+        self.named_locks: list[str] = []
 
     async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
@@ -215,6 +220,7 @@ class MysqlConnection(Connection):
             raise self.tracker.error(self.driver.handle.kind, "mysql", "commit")
         await self.execute("COMMIT")
         self.in_tx = False
+        await self._release_named_locks()
 
     async def rollback(self) -> None:
         try:
@@ -222,10 +228,42 @@ class MysqlConnection(Connection):
         finally:
             self.in_tx = False
             self.tracker.reset()
+            await self._release_named_locks()
+
+    async def lock_for_transaction(self, name: str) -> None:
+        """A named lock (``GET_LOCK``, per database) held until the transaction ends: InnoDB makes
+        the waiters of a unique index entry deadlock when its holder rolls back (their shared locks
+        become gap locks, and each insert waits for the others'), so reservers of one idempotency
+        key queue here instead. Waits as long as a row lock would (``innodb_lock_wait_timeout``)."""
+        if not self.in_tx or name in self.named_locks:
+            return
+        rows = (await self.execute(
+            f"SELECT GET_LOCK({NAMED_LOCK}, @@SESSION.innodb_lock_wait_timeout)", (name,), "rows")).rows
+        if not rows or rows[0][0] != 1:
+            raise LockTimeout(
+                f"Lock wait timeout in {self.driver.handle.kind} (mysql) runtime: another transaction held "
+                f'"{name}" for longer than innodb_lock_wait_timeout.',
+                backend_kind=self.driver.handle.kind, dialect="mysql", meta={"lock": name},
+            )
+        self.named_locks.append(name)
+
+    async def _release_named_locks(self) -> None:
+        """Give back the transaction's named locks; a connection where that fails is closed (the
+        server frees a session's locks with it), never handed out still holding them."""
+        if not self.named_locks:
+            return
+        names, self.named_locks = self.named_locks, []
+        try:
+            with anyio.CancelScope(shield=True):
+                for name in names:
+                    await self.execute(f"SELECT RELEASE_LOCK({NAMED_LOCK})", (name,), "rows")
+        except Exception:  # noqa: BLE001 - the transaction itself ended; only its locks are at stake
+            self.discard()
 
     def discard(self) -> None:
         """Close the socket now: the pool drops a closed connection instead of reusing it."""
         self.in_tx = False
+        self.named_locks = []  # the server frees them with the session
         self.tracker.reset()
         try:
             self.conn.close()

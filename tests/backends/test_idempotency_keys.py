@@ -56,12 +56,14 @@ async def lock_waiters(database: TestDatabase) -> int:
         async with conn.cursor() as cur:
             # a session of this database inside the reservation INSERT (an uncontended INSERT is never
             # caught in flight for long; information_schema.innodb_trx alone proved unreliable on
-            # MariaDB under load), or one InnoDB reports in LOCK WAIT
+            # MariaDB under load), one InnoDB reports in LOCK WAIT, or one queued on the key's named
+            # lock (GET_LOCK: processlist state "User lock"), where MySQL reservers wait
             await cur.execute(
                 "SELECT COUNT(*) FROM information_schema.processlist p "
                 "LEFT JOIN information_schema.innodb_trx t ON p.id = t.trx_mysql_thread_id "
                 "WHERE p.db = %s AND p.id <> CONNECTION_ID() "
-                "AND (t.trx_state = 'LOCK WAIT' OR p.info LIKE 'INSERT INTO `farmorm_idempotency`%%')",
+                "AND (t.trx_state = 'LOCK WAIT' OR p.info LIKE 'INSERT INTO `farmorm_idempotency`%%' "
+                "OR p.state = 'User lock')",
                 (urlsplit(database.url).path.lstrip("/"),))
             (count,) = await cur.fetchone()
             return int(count)
@@ -153,3 +155,34 @@ async def test_five_concurrent_requests_with_one_key_wait_and_replay(db: TestDat
             assert len(winners) == 1, got
             assert all(g["result"] == winners[0]["result"] for g in got)  # the others replayed it
         assert await orm.payment.count() == 6
+
+
+@pytest.mark.parametrize("db", ["postgres", "mysql"], indirect=True)
+async def test_when_the_winner_rolls_back_one_waiter_takes_the_key_and_the_rest_replay(db: TestDatabase) -> None:
+    # the documented rule, which InnoDB broke: when the winner rolled back, the waiters' shared
+    # locks on its (now gone) index entry turned into gap locks and their inserts deadlocked
+    async with await create_orm(schema, db.url, max_size=5) if db.backend == "postgres" \
+            else await create_orm(schema, db.url + "?maxsize=5") as orm:
+        await push_schema(schema, orm)
+        for round_ in range(5):
+            key = f"order-{round_}"
+            first_winner: list[int] = []
+
+            async def attempt(who: int) -> str:
+                async with orm.transaction() as tx:
+                    res = await tx.idempotency.reserve(key, "hash-1")
+                    if res.replayed:
+                        return "replayed"
+                    await tx.payment.create(data={"amount": who})
+                    await asyncio.sleep(0.05)
+                    if not first_winner:
+                        first_winner.append(who)
+                        raise Boom()  # the first request to hold the key fails and rolls back
+                    await res.complete({"by": who})
+                    return "won"
+
+            got = await asyncio.wait_for(
+                asyncio.gather(*(attempt(who) for who in range(5)), return_exceptions=True), 60)
+            outcomes = sorted(g if isinstance(g, str) else getattr(g, "code", type(g).__name__) for g in got)
+            assert outcomes == ["Boom", "replayed", "replayed", "replayed", "won"], f"round {round_}: {outcomes}"
+        assert await orm.payment.count() == 5
