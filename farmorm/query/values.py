@@ -253,6 +253,12 @@ def check_writable(model: ModelMeta, f: FieldMeta, value: Any) -> Any:
             f'Field "{f.name}" on model "{model.name}" cannot be null.', model=model.name, field=f.name
         )
     checked = check_value(model, f, value)
+    if f.max_length is not None and len(checked) > f.max_length:
+        raise validation_error(
+            f'Invalid value for field "{f.name}" on model "{model.name}": {len(checked)} characters, '
+            f"more than max_length={f.max_length}.",
+            model=model.name, field=f.name,
+        )
     if f.precision is not None and f.kind == "decimal":
         return _decimal_in_range(model, f, checked, f.precision, f.scale or 0)
     return checked

@@ -164,4 +164,5 @@ def ddl_hooks() -> DdlHooks:
         bool_false="false",
         create_namespaces=True,
         decimal_template="numeric({p}, {s})",
+        varchar_template="varchar({n})",
     )
