@@ -279,9 +279,10 @@ def accepts_as_is(f: FieldMeta, v: str, c: str) -> tuple[str, Any] | None:
     datetime is accepted as is because ``astimezone(utc)`` returns the same object.)"""
     kind = f.value_kind
     if kind == "string":
-        return f"type({v}) is str and {v}.isascii() and '\\x00' not in {v}", None
+        limit = f" and len({v}) <= {f.max_length}" if f.max_length is not None else ""
+        return f"type({v}) is str and {v}.isascii() and '\\x00' not in {v}{limit}", None
     if kind in ("integer", "bigint"):
-        lo, hi = INT64 if kind == "bigint" or f.kind == "id" else INT32
+        lo, hi = INT64 if kind == "bigint" or f.kind == "id" or f.column_kind == "bigint" else INT32
         return f"type({v}) is int and {lo} <= {v} <= {hi}", None
     if kind == "boolean":
         return f"type({v}) is bool", None
