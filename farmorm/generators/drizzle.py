@@ -42,7 +42,7 @@ DIALECTS: tuple[str, ...] = ("pg", "mysql", "sqlite")
 _CORE = {"pg": "pg-core", "mysql": "mysql-core", "sqlite": "sqlite-core"}
 _FACTORY = {"pg": "pgTable", "mysql": "mysqlTable", "sqlite": "sqliteTable"}
 _IMPORT_ORDER = {
-    "pg": ["pgTable", "pgSchema", "text", "boolean", "bigint", "integer", "numeric", "timestamp", "jsonb",
+    "pg": ["pgTable", "pgSchema", "text", "varchar", "boolean", "bigint", "integer", "numeric", "timestamp", "jsonb",
            "index", "unique", "uniqueIndex", "check"],
     "mysql": ["mysqlTable", "mysqlEnum", "bigint", "decimal", "varchar", "text", "boolean", "int",
               "datetime", "json", "index", "unique", "uniqueIndex"],
@@ -116,6 +116,12 @@ def _base_column(model: ModelMeta, f: FieldMeta, dialect: str, indexed: bool, us
     if kind == "enum":
         used.add("text")
         return f"text({col}, {{ enum: [{', '.join(json.dumps(v) for v in f.enum_values or ())}] }})"
+    if kind == "string" and f.max_length is not None:
+        if dialect == "sqlite":
+            used.add("text")
+            return f"text({col}, {{ length: {f.max_length} }})"
+        used.add("varchar")
+        return f"varchar({col}, {{ length: {f.max_length} }})"
     if kind == "string":
         if dialect == "mysql" and (f.unique or f.references or indexed):
             used.add("varchar")
@@ -160,7 +166,9 @@ def _column(model: ModelMeta, f: FieldMeta, dialect: str, indexed: bool, used: s
             # the runtime fills it on create; the pushed column has no database default
             text += f".$defaultFn({_SQLITE_NOW if dialect == 'sqlite' else '() => new Date()'})"
     if f.references:
-        text += f".references(() => {f.references[0]}.{f.references[1]})"
+        actions = ", ".join(f'{key}: "{a}"' for key, a in (("onDelete", f.on_delete), ("onUpdate", f.on_update)) if a)
+        opts = f", {{ {actions} }}" if actions else ""
+        text += f".references(() => {f.references[0]}.{f.references[1]}{opts})"
     return f"  {f.name}: {text}"
 
 

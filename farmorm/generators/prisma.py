@@ -139,6 +139,8 @@ def _field_line(model: ModelMeta, f: FieldMeta, provider: str = "postgresql") ->
     lit = _literal_default(model, f)
     if lit is not None:
         mods.append(f"@default({lit})")
+    if f.max_length is not None and f.kind == "string" and provider in ("postgresql", "mysql"):
+        mods.append(f"@db.VarChar({f.max_length})")
     if f.kind == "decimal" and provider in ("postgresql", "mysql"):
         # the pushed column's digits (Prisma's own default is Decimal(65, 30), push's too)
         mods.append(f"@db.Decimal({f.precision or 65}, {30 if f.precision is None else f.scale})")
@@ -152,6 +154,14 @@ def _field_line(model: ModelMeta, f: FieldMeta, provider: str = "postgresql") ->
         mods.append(f"@map({json.dumps(f.column)})")
     suffix = " " + " ".join(mods) if mods else ""
     return f"  {f.name} {typ}{'?' if f.nullable else ''}{suffix}"
+
+
+_ACTIONS = {"cascade": "Cascade", "set null": "SetNull", "restrict": "Restrict", "no action": "NoAction"}
+
+
+def _actions(f: FieldMeta) -> str:
+    """``, onDelete: Cascade, onUpdate: SetNull`` for a foreign key that declares them."""
+    return "".join(f", {key}: {_ACTIONS[a]}" for key, a in (("onDelete", f.on_delete), ("onUpdate", f.on_update)) if a)
 
 
 def _back_relations(schema: Schema) -> dict[str, list[tuple[str, str, bool]]]:
@@ -185,7 +195,7 @@ def _relation_lines(schema: Schema, model: ModelMeta, back: list[tuple[str, str,
             optional = "?" if model.fields[r.local_field].nullable else ""
             lines.append(
                 f"  {rname} {target}{optional} @relation(fields: [{r.local_field}], "
-                f"references: [{r.remote_field}])"
+                f"references: [{r.remote_field}]{_actions(model.fields[r.local_field])})"
             )
         else:
             lines.append(f"  {rname} {target}{'?' if r.kind == 'has_one' else '[]'}")
@@ -196,7 +206,7 @@ def _relation_lines(schema: Schema, model: ModelMeta, back: list[tuple[str, str,
         taken.add(tmodel)
         optional = "?" if f.nullable else ""
         lines.append(
-            f"  {tmodel} {pascalize(tmodel)}{optional} @relation(fields: [{f.name}], references: [{tfield}])"
+            f"  {tmodel} {pascalize(tmodel)}{optional} @relation(fields: [{f.name}], references: [{tfield}]{_actions(f)})"
         )
     for source, fk, many in back:
         if _has_inverse(model, source, fk):

@@ -92,6 +92,8 @@ def render_python_models(schema: Schema) -> str:
             for f in m.fields.values():
                 if f.description:
                     block.append(f"    #: {' '.join(f.description.split())}")
+                if f.max_length is not None:
+                    block.append(f"    #: at most {f.max_length} characters")
                 if f.precision is not None:
                     block.append(f"    #: decimal({f.precision}, {f.scale}): exactly {f.scale} places")
                 block.append(f"    {f.name}: {field_source(f)}")

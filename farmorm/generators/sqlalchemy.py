@@ -61,6 +61,7 @@ _TYPES: dict[tuple[str, str], Any] = {
 }
 _TYPE_TEXT = re.compile(r"ENUM\((?:'(?:[^']|'')*'(?:, )?)*\)|[A-Za-z]+(?:\([^)]*\))?")
 _COLLATE = re.compile(r"\bCOLLATE (\S+)")
+_VARCHAR = re.compile(r"varchar\((\d+)\)")
 _NUMERIC = re.compile(r"(numeric|decimal)\((\d+),(\d+)\)")
 
 
@@ -74,9 +75,12 @@ def _column_type(schema: Schema, model: ModelMeta, f: FieldMeta, dialect: str, m
     if text.upper().startswith("ENUM("):
         return my.ENUM(*(f.enum_values or ()))
     key = re.sub(r"\s+", "", text.lower())
-    if dialect == "mysql" and key in ("text", "varchar(191)"):
+    varchar = _VARCHAR.fullmatch(key)
+    if dialect == "mysql" and (key == "text" or varchar):
         coll = collate.group(1) if collate else None
-        return my.TEXT(collation=coll) if key == "text" else my.VARCHAR(191, collation=coll)
+        return my.TEXT(collation=coll) if varchar is None else my.VARCHAR(int(varchar.group(1)), collation=coll)
+    if dialect == "postgres" and varchar:
+        return sa.String(int(varchar.group(1)))
     numeric = _NUMERIC.fullmatch(key)
     if numeric and dialect in ("postgres", "mysql"):
         digits = int(numeric.group(2)), int(numeric.group(3))
@@ -93,7 +97,7 @@ def _generic_type(f: FieldMeta) -> TypeEngine[Any]:
     if (f.is_id and f.value_kind == "integer") or f.column_kind == "bigint":
         return sa.BigInteger()
     makers: dict[str, Callable[[], TypeEngine[Any]]] = {
-        "string": sa.Text, "enum": sa.Text, "integer": sa.Integer, "bigint": sa.BigInteger,
+        "string": (lambda: sa.String(f.max_length)) if f.max_length else sa.Text, "enum": sa.Text, "integer": sa.Integer, "bigint": sa.BigInteger,
         "boolean": sa.Boolean, "json": sa.JSON, "datetime": lambda: sa.DateTime(timezone=True),
         "decimal": lambda: sa.Numeric(f.precision or 65, 30 if f.precision is None else f.scale),
     }
@@ -136,7 +140,11 @@ def _column(schema: Schema, model: ModelMeta, f: FieldMeta, dialect: str | None,
     if f.references:
         target = schema.models[f.references[0]]
         prefix = f"{target.schema}." if target.schema else ""
-        args.append(sa.ForeignKey(f"{prefix}{target.table}.{target.fields[f.references[1]].column}"))
+        args.append(sa.ForeignKey(
+            f"{prefix}{target.table}.{target.fields[f.references[1]].column}",
+            ondelete=f.on_delete.upper() if f.on_delete else None,
+            onupdate=f.on_update.upper() if f.on_update else None,
+        ))
     kwargs: dict[str, Any] = {
         "primary_key": f.is_id,
         "nullable": f.nullable and not f.is_id,
@@ -240,7 +248,9 @@ def _column_source(schema: Schema, model: ModelMeta, col: sa.Column[Any], dialec
             if variant != typ:
                 typ += f".with_variant({variant}, {', '.join(repr(n) for n in names)})"
     parts = [repr(col.name), typ]
-    parts.extend(f"sa.ForeignKey({fk.target_fullname!r})" for fk in col.foreign_keys)
+    for fk in col.foreign_keys:
+        extra = "".join(f", {k}={v!r}" for k, v in (("ondelete", fk.ondelete), ("onupdate", fk.onupdate)) if v)
+        parts.append(f"sa.ForeignKey({fk.target_fullname!r}{extra})")
     if col.identity is not None:
         parts.append("sa.Identity()")
     if col.primary_key:

@@ -253,6 +253,12 @@ def check_writable(model: ModelMeta, f: FieldMeta, value: Any) -> Any:
             f'Field "{f.name}" on model "{model.name}" cannot be null.', model=model.name, field=f.name
         )
     checked = check_value(model, f, value)
+    if f.max_length is not None and len(checked) > f.max_length:
+        raise validation_error(
+            f'Invalid value for field "{f.name}" on model "{model.name}": {len(checked)} characters, '
+            f"more than max_length={f.max_length}.",
+            model=model.name, field=f.name,
+        )
     if f.precision is not None and f.kind == "decimal":
         return _decimal_in_range(model, f, checked, f.precision, f.scale or 0)
     return checked
@@ -273,9 +279,10 @@ def accepts_as_is(f: FieldMeta, v: str, c: str) -> tuple[str, Any] | None:
     datetime is accepted as is because ``astimezone(utc)`` returns the same object.)"""
     kind = f.value_kind
     if kind == "string":
-        return f"type({v}) is str and {v}.isascii() and '\\x00' not in {v}", None
+        limit = f" and len({v}) <= {f.max_length}" if f.max_length is not None else ""
+        return f"type({v}) is str and {v}.isascii() and '\\x00' not in {v}{limit}", None
     if kind in ("integer", "bigint"):
-        lo, hi = INT64 if kind == "bigint" or f.kind == "id" else INT32
+        lo, hi = INT64 if kind == "bigint" or f.kind == "id" or f.column_kind == "bigint" else INT32
         return f"type({v}) is int and {lo} <= {v} <= {hi}", None
     if kind == "boolean":
         return f"type({v}) is bool", None

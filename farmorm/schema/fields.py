@@ -8,6 +8,10 @@ from typing import Any, Literal, Sequence
 
 from ..core.errors import SchemaError
 
+ReferentialAction = Literal["cascade", "set null", "restrict", "no action"]
+#: what a foreign key does when the referenced row is deleted / its key updated
+REFERENTIAL_ACTIONS: tuple[str, ...] = ("cascade", "set null", "restrict", "no action")
+
 FieldKind = Literal[
     "id", "string", "boolean", "integer", "bigint", "decimal", "datetime", "json", "enum"
 ]
@@ -42,6 +46,9 @@ class FieldBuilder:
     enum_values: tuple[str, ...] | None = None
     precision: int | None = None  # decimal(precision, scale): total and fractional digits
     scale: int | None = None
+    max_length: int | None = None  # string(max_length=): characters, checked on write
+    on_delete: ReferentialAction | None = None  # references(..., on_delete=, on_update=)
+    on_update: ReferentialAction | None = None
 
     def unique(self) -> FieldBuilder:
         """Mark the field unique on its own (a single-column unique key)."""
@@ -61,13 +68,22 @@ class FieldBuilder:
             raise SchemaError("default_now() applies to datetime fields only.")
         return dataclasses.replace(self, generated="now")
 
-    def references(self, target: str) -> FieldBuilder:
-        """Declare a foreign key to ``"model.field"``; relations use it to pick join columns."""
+    def references(self, target: str, *, on_delete: ReferentialAction | None = None,
+                   on_update: ReferentialAction | None = None) -> FieldBuilder:
+        """Declare a foreign key to ``"model.field"``; relations use it to pick join columns.
+
+        ``on_delete`` / ``on_update``: ``"cascade"``, ``"set null"`` (the field must be nullable),
+        ``"restrict"`` or ``"no action"`` (the database's default when omitted)."""
         if not isinstance(target, str) or target.count(".") != 1 or not all(target.split(".")):
             raise SchemaError(
                 f'references() expects "model.field", got {target!r}.'
             )
-        return dataclasses.replace(self, reference=target)
+        for label, action in (("on_delete", on_delete), ("on_update", on_update)):
+            if action is not None and action not in REFERENTIAL_ACTIONS:
+                raise SchemaError(
+                    f'references() {label} must be "cascade", "set null", "restrict" or "no action", got {action!r}.'
+                )
+        return dataclasses.replace(self, reference=target, on_delete=on_delete, on_update=on_update)
 
     def map(self, column: str) -> FieldBuilder:
         """Store the field in physical column ``column``; the API keeps the logical name."""
@@ -102,9 +118,11 @@ def numeric_id(*, generated: Literal["increment"] | None = None) -> FieldBuilder
     return id(type="integer", generated=generated)
 
 
-def string() -> FieldBuilder:
-    """A text field (``str``)."""
-    return FieldBuilder("string")
+def string(*, max_length: int | None = None) -> FieldBuilder:
+    """A text field (``str``); ``max_length`` caps it in characters (``varchar(n)``, checked on write)."""
+    if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1):
+        raise SchemaError(f"string() max_length must be a positive integer, got {max_length!r}.")
+    return FieldBuilder("string", max_length=max_length)
 
 
 def boolean() -> FieldBuilder:

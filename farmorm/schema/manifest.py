@@ -143,7 +143,14 @@ def _resolve_fields(name: str, mdef: ModelDef) -> dict[str, FieldMeta]:
             enum_values=b.enum_values,
             precision=b.precision,
             scale=b.scale,
+            max_length=b.max_length,
+            on_delete=b.on_delete,
+            on_update=b.on_update,
         )
+        if "set null" in (b.on_delete, b.on_update) and not b.is_nullable:
+            raise SchemaError(
+                f'Field "{name}.{fname}" uses "set null" in references() but is not nullable: add .nullable().'
+            )
     ids = [f.name for f in fields.values() if f.kind == "id"]
     if len(ids) > 1:
         raise SchemaError(f'Model "{name}" declares more than one id field: {", ".join(ids)}.')

@@ -30,6 +30,11 @@ class FieldMeta:
     #: ``f.decimal(precision, scale)``: the column's digits; None for the default numeric(65, 30)
     precision: int | None = None
     scale: int | None = None
+    #: ``f.string(max_length=n)``: at most ``n`` characters (``varchar(n)``)
+    max_length: int | None = None
+    #: ``references(..., on_delete=, on_update=)``: "cascade", "set null", "restrict", "no action"
+    on_delete: str | None = None
+    on_update: str | None = None
 
     @property
     def has_default(self) -> bool:

@@ -112,7 +112,7 @@ class SqlCompiler:
         if isinstance(c, n.Compare):
             f = model.fields[c.field]
             expr = d.comparable(self.col(qual, model, c.field), f)
-            ph = d.comparable(ctx.ph(c.value, d.encoder(f)), f)
+            ph = d.comparable(d.value_sql(ctx.ph(c.value, d.encoder(f)), f), f)
             if c.insensitive:
                 expr, ph = d.fold(expr), d.fold(ph)
             op = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[c.op]
@@ -132,7 +132,7 @@ class SqlCompiler:
             if expands:
                 ph = ctx.expanding(c.values, enc)
             else:
-                ph = ctx.ph(c.values, enc)
+                ph = d.value_sql(ctx.ph(c.values, enc), f, array=True)
             return probe.replace("\x00PH\x00", ph)
         if isinstance(c, n.Match):
             sql, transform = d.match(self.col(qual, model, c.field), c.kind, "\x00PH\x00", c.insensitive)
@@ -428,10 +428,12 @@ class SqlCompiler:
             sql = f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays})"
         else:
             encs = [self.d.encoder(model.fields[c]) for c in node.columns]
+            fields = [model.fields[c] for c in node.columns]
             width = len(node.columns)
             rows = []
             for r in range(node.rows):
-                rows.append("(" + ", ".join(ctx.ph(n.Param(r * width + i), encs[i]) for i in range(width)) + ")")
+                rows.append("(" + ", ".join(self.d.value_sql(ctx.ph(n.Param(r * width + i), encs[i]), fields[i])
+                                            for i in range(width)) + ")")
             cols = ", ".join(self.d.quote(model.fields[c].column) for c in node.columns)
             sql = f"INSERT INTO {table} ({cols}) VALUES {', '.join(rows)}"
         sql += self.returning(model, node.returning)
@@ -442,7 +444,8 @@ class SqlCompiler:
 
     def assignments(self, ctx: _Ctx, model: ModelMeta, columns: tuple[str, ...], values: tuple[n.Param, ...]) -> list[str]:
         return [
-            f"{self.d.quote(model.fields[c].column)} = {ctx.ph(p, self.d.encoder(model.fields[c]))}"
+            f"{self.d.quote(model.fields[c].column)} = "
+            f"{self.d.value_sql(ctx.ph(p, self.d.encoder(model.fields[c])), model.fields[c])}"
             for c, p in zip(columns, values)
         ]
 
@@ -507,7 +510,8 @@ class SqlCompiler:
         ctx = _Ctx(self.d)
         table = self.d.table(model)
         cols = ", ".join(self.d.quote(model.fields[c].column) for c in node.columns)
-        vals = ", ".join(ctx.ph(p, self.d.encoder(model.fields[c])) for c, p in zip(node.columns, node.values))
+        vals = ", ".join(self.d.value_sql(ctx.ph(p, self.d.encoder(model.fields[c])), model.fields[c])
+                         for c, p in zip(node.columns, node.values))
         conflict = [self.d.quote(model.fields[c].column) for c in node.conflict]
         sets = self.assignments(ctx, model, node.update_columns, node.update_values) \
             + self.arith(ctx, model, node.update_arith, qualify=True) \

@@ -40,6 +40,8 @@ class DdlHooks:
     #: mysql: foreign-key indexes go inside CREATE TABLE (``INDEX name (col)``), so InnoDB uses
     #: them for the key instead of adding an index of its own named after the column
     inline_fk_indexes: bool = False
+    #: the type of ``f.string(max_length=n)`` (``{n}``); empty: the plain string type
+    varchar_template: str = ""
     #: the type of ``f.decimal(precision, scale)`` (``{p}``, ``{s}``); empty: the plain decimal type
     decimal_template: str = ""
     #: postgres: ``CREATE SCHEMA IF NOT EXISTS`` for the namespaces of ``table_name(..., schema=)``
@@ -93,6 +95,8 @@ def column_sql(h: DdlHooks, model: ModelMeta, f: FieldMeta, indexed: set[str]) -
     needs_index = f.unique or f.is_id or f.references is not None or f.name in indexed
     if f.kind == "enum" and h.enum_type:
         typ = "ENUM(" + ", ".join(h.string(v) for v in f.enum_values or ()) + ")"
+    elif kind == "string" and f.max_length is not None and f.kind == "string" and h.varchar_template:
+        typ = h.varchar_template.format(n=f.max_length)
     elif kind == "string" and needs_index and h.indexed_string_type:
         typ = h.indexed_string_type
     elif f.is_id and kind == "integer":
@@ -127,7 +131,9 @@ def create_table_sql(h: DdlHooks, schema: Schema, model: ModelMeta) -> str:
         if f.references:
             tmodel = schema.models[f.references[0]]
             tcol = tmodel.fields[f.references[1]].column
-            lines.append(f"FOREIGN KEY ({q(f.column)}) REFERENCES {h.dialect.table(tmodel)} ({q(tcol)})")
+            actions = "".join(f" ON {event} {action.upper()}" for event, action in
+                              (("DELETE", f.on_delete), ("UPDATE", f.on_update)) if action)
+            lines.append(f"FOREIGN KEY ({q(f.column)}) REFERENCES {h.dialect.table(tmodel)} ({q(tcol)}){actions}")
     if not h.unique_as_index:
         for c in (*model.field_uniques, *model.uniques):
             lines.append(f"CONSTRAINT {q(c.name)} UNIQUE ({', '.join(q(col) for col in c.columns)})")

@@ -76,6 +76,11 @@ class SqlDialect:
             return None
         return lambda values: [enc(v) for v in values]
 
+    def value_sql(self, ph: str, f: FieldMeta, array: bool = False) -> str:
+        """The placeholder of a value of field ``f`` as written into the SQL (a cast where the
+        server must convert it; ``array``: the placeholder binds a list, e.g. ``= ANY($1)``)."""
+        return ph
+
     # -- expressions -----------------------------------------------------------------------
     def comparable(self, expr: str, f: FieldMeta) -> str:
         """The expression compared / ordered for field ``f`` (e.g. a cast for decimals stored as text)."""

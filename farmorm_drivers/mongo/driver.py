@@ -34,9 +34,9 @@ from farmorm.core.driver import (
     RowCursor,
     TextMatching,
 )
-from farmorm.core.errors import OrmError, SchemaError, UnsupportedError
+from farmorm.core.errors import ForeignKeyViolation, OrmError, SchemaError, UnsupportedError
 from farmorm.query.plan import LINK_COLUMN
-from farmorm.schema.manifest import Schema
+from farmorm.schema.manifest import FieldMeta, ModelMeta, Schema
 
 from .compiler import NOTHING, Concat, MongoCommand, MongoCompiler, P, and_, collect_subs, fill
 from .errors import map_mongo_error
@@ -173,6 +173,42 @@ class MongoConnection(Connection):
             values[id(sub)] = list(seen)
         return values
 
+    async def _referential(self, collection: str, filt: Any, *, one: bool = False,
+                           sort: Sequence[tuple[str, int]] | None = None) -> Any:
+        """Emulate ``references(..., on_delete=...)`` before documents of ``collection`` matching
+        ``filt`` are deleted: children are deleted (``cascade``, recursively), unset (``set
+        null``) or make the delete fail with ``FOREIGN_KEY_VIOLATION`` (``restrict`` / ``no
+        action``), in the caller's transaction when there is one. Returns the filter to delete
+        with (``one``: pinned to the one document ``delete_one`` would take, by ``_id``)."""
+        refs = self.driver.referencing(collection)
+        if not refs:
+            return filt
+        if one:
+            doc = await self.coll(collection).find_one(filt, {"_id": 1}, sort=list(sort or []) or None, **self._kw())
+            if doc is None:
+                return filt
+            filt = {"_id": doc["_id"]}
+        for column, children in refs.items():
+            keys = [d[column] for d in await self.coll(collection).find(filt, {column: 1}, **self._kw()).to_list(None)
+                    if d.get(column) is not None]
+            if not keys:
+                continue
+            for child, f in children:
+                where = {f.column: {"$in": keys}}
+                coll = self.coll(child.table)
+                if f.on_delete == "cascade":
+                    await coll.delete_many(await self._referential(child.table, where), **self._kw())
+                elif f.on_delete == "set null":
+                    await coll.update_many(where, {"$unset": {f.column: ""}}, **self._kw())
+                elif await coll.find_one(where, {"_id": 1}, **self._kw()) is not None:
+                    raise ForeignKeyViolation(
+                        f'Cannot delete from "{collection}": records of model "{child.name}" reference it '
+                        f'through "{f.name}" (on_delete="{f.on_delete}").',
+                        backend_kind=self.driver.handle.kind,
+                        meta={"model": child.name, "target": [f.name]},
+                    )
+        return filt
+
     async def _filter(self, c: MongoCommand, params: Sequence[Any]) -> Any:
         subs = await self._subs(c.filter, params) if c.subs else None
         return fill(c.filter, params, subs)
@@ -197,14 +233,16 @@ class MongoConnection(Connection):
         if op in ("update_one", "update_many", "find_one_and_update"):
             return await self._update(c, params)
         if op == "delete_one":
-            r = await self.coll(c.collection).delete_one(await self._filter(c, params), **self._kw())
+            filt = await self._referential(c.collection, await self._filter(c, params), one=True)
+            r = await self.coll(c.collection).delete_one(filt, **self._kw())
             return Result((), r.deleted_count)
         if op == "find_one_and_delete":
-            doc = await self.coll(c.collection).find_one_and_delete(await self._filter(c, params), c.projection,
-                                                                    **self._kw())
+            filt = await self._referential(c.collection, await self._filter(c, params), one=True, sort=c.sort)
+            doc = await self.coll(c.collection).find_one_and_delete(filt, c.projection, **self._kw())
             return Result([self._row(c, doc)] if doc is not None else [], 1 if doc is not None else 0)
         if op == "delete_many":
-            r = await self.coll(c.collection).delete_many(await self._filter(c, params), **self._kw())
+            filt = await self._referential(c.collection, await self._filter(c, params))
+            r = await self.coll(c.collection).delete_many(filt, **self._kw())
             return Result((), r.deleted_count)
         if op == "upsert":
             return await self._upsert(c, params)
@@ -574,6 +612,23 @@ class MongoDriver(Driver):
     @asynccontextmanager
     async def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncIterator[Connection]:
         yield MongoConnection(self)
+
+    def referencing(self, collection: str) -> dict[str, list[tuple[ModelMeta, FieldMeta]]]:
+        """Per referenced column of ``collection``: the (model, field) pairs whose
+        ``references(..., on_delete=...)`` point at it (computed once per collection)."""
+        cache: dict[str, dict[str, list[tuple[ModelMeta, FieldMeta]]]] = self.__dict__.setdefault("_refs", {})
+        found = cache.get(collection)
+        if found is None:
+            found = {}
+            for m in self.schema.models.values():
+                for f in m.fields.values():
+                    if f.references and f.on_delete:
+                        target = self.schema.models[f.references[0]]
+                        if target.table == collection:
+                            column = target.fields[f.references[1]].column
+                            found.setdefault(column, []).append((m, f))
+            cache[collection] = found
+        return found
 
     def check_schema(self, schema: Schema) -> None:
         for m in schema.models.values():

@@ -171,6 +171,7 @@ def ddl_hooks(schema: Schema | None = None, mariadb: bool = True) -> MysqlDdlHoo
         string_collation=f"COLLATE {collation}",
         inline_fk_indexes=True,
         decimal_template="DECIMAL({p},{s})",
+        varchar_template="VARCHAR({n})",
         schema=schema,
     )
 

@@ -78,6 +78,14 @@ class PostgresDialect(SqlDialect):
             return None  # numeric(p, s) comes back as a Decimal with exactly s places: no work per row
         return _DECODERS.get(f.value_kind)
 
+    def value_sql(self, ph: str, f: FieldMeta, array: bool = False) -> str:
+        # A datetime is sent as timestamptz, so the server converts it to whatever the column is:
+        # asyncpg refuses an aware datetime for a `timestamp without time zone` column (tables
+        # farmorm did not create), and the cast is a no-op on farmorm's own timestamptz columns.
+        if f.value_kind == "datetime":
+            return f"{ph}::timestamptz[]" if array else f"{ph}::timestamptz"
+        return ph
+
     def list_encoder(self, f: FieldMeta) -> Fn | None:
         # asyncpg wants a list for an array parameter; any iterable the parser produced becomes one
         return list
@@ -156,4 +164,5 @@ def ddl_hooks() -> DdlHooks:
         bool_false="false",
         create_namespaces=True,
         decimal_template="numeric({p}, {s})",
+        varchar_template="varchar({n})",
     )

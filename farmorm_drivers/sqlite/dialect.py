@@ -30,7 +30,13 @@ def encode_datetime(v: _dt.datetime) -> str:
 
 
 def decode_datetime(v: Any) -> _dt.datetime:
-    return _dt.datetime.fromisoformat(v) if isinstance(v, str) else v
+    if not isinstance(v, str):
+        return v  # type: ignore[no-any-return]
+    d = _dt.datetime.fromisoformat(v)
+    if d.tzinfo is _UTC:
+        return d  # farmorm's own text (`...+00:00`): the common case, no more work
+    # text another tool wrote (SQLite's CURRENT_TIMESTAMP is '2026-01-01 10:00:00', UTC, no zone)
+    return d.replace(tzinfo=_UTC) if d.tzinfo is None else d.astimezone(_UTC)
 
 
 def encode_json(v: Any) -> str:

@@ -89,3 +89,34 @@ async def test_mysql_datetime_precision_and_collation_are_reported() -> None:
     assert "type mismatch on users.created_at: database has DATETIME, schema wants DATETIME(6)" in lines
     assert ("collation mismatch on users.email: database has utf8mb4_general_ci, "
             "schema wants utf8mb4_nopad_bin") in lines
+
+
+async def test_foreign_key_actions_and_string_lengths_round_trip_through_alembic(database_url: str, sql_backend: str) -> None:
+    """push_schema and the SQLAlchemy metadata agree on ON DELETE / ON UPDATE and varchar(n):
+    the database reflects them and Alembic's comparison finds no drift."""
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from farmorm.generators.sqlalchemy import to_sqlalchemy_metadata
+    from farmorm.migrations.urls import sqlalchemy_url
+
+    from ..conformance.test_references import blog
+
+    await push_schema(blog, database_url)
+    assert await diff_database(blog, database_url) == []
+    engine = create_async_engine(sqlalchemy_url(database_url), poolclass=sa.NullPool)
+    try:
+        async with engine.connect() as conn:
+            fks = await conn.run_sync(lambda c: sa.inspect(c).get_foreign_keys("posts"))
+            handle = await conn.run_sync(lambda c: {x["name"]: x["type"] for x in sa.inspect(c).get_columns("authors")})
+    finally:
+        await engine.dispose()
+    by_column = {fk["constrained_columns"][0]: fk.get("options", {}) for fk in fks}
+    assert by_column["author_id"].get("ondelete", "").upper() == "CASCADE"
+    assert by_column["author_id"].get("onupdate", "").upper() == "CASCADE"
+    assert by_column["editor_id"].get("ondelete", "").upper() == "SET NULL"
+    if sql_backend != "sqlite":
+        assert getattr(handle["handle"], "length", None) == 12
+    md = to_sqlalchemy_metadata(blog, dialect="postgres")
+    fk = next(iter(md.tables["posts"].c.author_id.foreign_keys))
+    assert (fk.ondelete, fk.onupdate) == ("CASCADE", "CASCADE")

@@ -151,3 +151,30 @@ def test_decimal_digits_reach_every_generator():
         assert (col.type.precision, col.type.scale) == (10, 2)
     source = render_python_models(s)
     assert "    #: decimal(10, 2): exactly 2 places\n    amount: _decimal.Decimal\n" in source
+
+
+def test_max_length_and_referential_actions_reach_every_generator():
+    from farmorm.generators import render_drizzle_schema, render_prisma_schema, render_safe_sql
+    from farmorm.generators.python import render_python_models
+    from farmorm.generators.sqlalchemy import to_sqlalchemy_metadata
+
+    from ..conformance.test_references import blog
+
+    assert '"handle" varchar(12) NOT NULL' in render_safe_sql(blog, dialect="postgres")
+    assert "`handle` VARCHAR(12) COLLATE utf8mb4_nopad_bin NOT NULL" in render_safe_sql(blog, dialect="mysql")
+    for dialect in ("postgres", "mysql", "sqlite"):
+        sql = render_safe_sql(blog, dialect=dialect)
+        assert 'REFERENCES {0}authors{0} ({0}id{0}) ON DELETE CASCADE ON UPDATE CASCADE'.format(
+            "`" if dialect == "mysql" else '"') in sql
+        assert "ON DELETE SET NULL" in sql and "ON DELETE RESTRICT" in sql
+    prisma = render_prisma_schema(blog)
+    assert "handle String @db.VarChar(12) @unique(" in prisma
+    assert "@relation(fields: [author_id], references: [id], onDelete: Cascade, onUpdate: Cascade)" in prisma
+    assert "onDelete: Restrict" in prisma  # (a second foreign key to one model gets no Prisma relation yet)
+    drizzle = render_drizzle_schema(blog, dialect="pg")
+    assert 'handle: varchar("handle", { length: 12 })' in drizzle
+    assert '.references(() => author.id, { onDelete: "cascade", onUpdate: "cascade" })' in drizzle
+    assert 'text("handle", { length: 12 })' in render_drizzle_schema(blog, dialect="sqlite")
+    col = to_sqlalchemy_metadata(blog, dialect="mysql").tables["authors"].c.handle
+    assert col.type.length == 12
+    assert "    #: at most 12 characters\n    handle: str\n" in render_python_models(blog)
