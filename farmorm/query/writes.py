@@ -30,8 +30,8 @@ def _check_keys(model: ModelMeta, data: Mapping[str, Any]) -> None:
         if key not in model.fields:
             if key in model.relations:
                 raise validation_error(
-                    f'Nested writes are not supported: relation "{key}" on model "{model.name}" '
-                    "cannot be set in data. Write the related records with their own model client.",
+                    f'Relation "{key}" on model "{model.name}" cannot be written here: nested writes go in '
+                    "the data of create() and update() (not create_many, update_many or upsert).",
                     model=model.name, field=key,
                 )
             raise validation_error(f'Unknown field "{key}" on model "{model.name}".', model=model.name, field=key)

@@ -6,7 +6,7 @@ operation (plus one per relation level) on a connection from the client's scope.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence, TypeVar, overload
+from typing import TYPE_CHECKING, Any, AsyncContextManager, Literal, Mapping, Sequence, TypeVar, overload
 
 import msgspec
 
@@ -21,6 +21,8 @@ from ..query.writes import (
     assignments, check_returning, create_rows, create_values, identity_of, unique_lookup, update_values, upsert_values,
 )
 from ..schema.manifest import ModelMeta
+from ..query.nested import has_relations, split_nested
+from .nested import create_level, run_relation
 from .stream import RecordStream
 from .typed import Page, check_result_struct, check_struct, convert_results, read_page_as
 
@@ -582,6 +584,8 @@ class ModelClient:
         ``returning="id"`` returns only its id (a dict for a compound identity) and ``"none"``
         nothing: the cheap path, with no read-back where the id is known before the insert."""
         how = check_returning(self.model, "create", returning, select, include)
+        if has_relations(self.model, data):
+            return await self._create_nested(data, select, include, how)
         if how != "record":
             return await self._create_cheap(data, how)
         if self.model.history and not self._in_history:
@@ -593,6 +597,60 @@ class ModelClient:
         async with orm._scope(write=True) as conn:
             rows = await orm._executor.rows(conn, node, list(values.values()))
             return (await self._finish(conn, read, rows))[0]
+
+    async def _create_nested(self, data: Mapping[str, Any], select: Any, include: Any, how: str) -> Any:
+        """create() with relation operations: the whole tree in one transaction, one multi-row
+        INSERT per level (see ``runtime/nested.py``); the result read back when select/include ask."""
+        plan = split_nested(self._schema, self.model, data)
+        self._plain_read(select, include, "create")  # checked before any I/O
+        async with self._atomic():
+            record = (await create_level(self._orm, self.model, [plan]))[0]
+            if select is not None or include is not None:
+                record = (await self.find_many(where=self._ident(record), select=select, include=include,
+                                               with_deleted=True, with_archived=True, take=1))[0]
+        if how == "record":
+            return record
+        return identity_of(self.model, record) if how == "id" else None
+
+    async def _update_nested(self, where: Any, data: Mapping[str, Any], select: Any, include: Any,
+                             expected_version: Any, with_deleted: bool, with_archived: bool, how: str) -> Any:
+        """update() with to-many relation operations, in one transaction: the record's own fields
+        first (None / 0 when nothing matches, and nothing else runs), then each relation's operations."""
+        plan = split_nested(self._schema, self.model, data, update=True)
+        self._plain_read(select, include, "update")
+        parse_where(self._schema, self.model, where, [], scope_of(self.model, with_deleted, with_archived))
+        async with self._atomic():
+            keys = {rel.local_field: True for rel, _ in plan.relations} | {f: True for f in self.model.identity or ()}
+            if plan.scalars or expected_version is not None:
+                record = await self.update(where=where, data=plan.scalars, select=keys,
+                                           expected_version=expected_version, with_deleted=with_deleted,
+                                           with_archived=with_archived)
+            else:
+                # lock the record (FOR UPDATE where rows lock) so concurrent nested writes on one
+                # record take turns instead of deadlocking on its children
+                read = parse_read(self._schema, self.model, where=where, select=keys, take=1,
+                                  scope=scope_of(self.model, with_deleted, with_archived))
+                locked = Read(msgspec.structs.replace(read.node, lock="update"), read.params, read.relations,
+                              read.hidden, read.counts)
+                async with self._orm._scope(write=True) as conn:
+                    found = await self._orm._executor.read(conn, locked)
+                record = found[0] if found else None
+            if record is None:
+                return 0 if how == "count" else None
+            for rel, ops in plan.relations:
+                await run_relation(self._orm, rel, record, ops)
+            if how == "count":
+                return 1
+            return (await self.find_many(where=self._ident(record), select=select, include=include,
+                                         with_deleted=True, with_archived=True, take=1))[0]
+
+    def _atomic(self) -> AsyncContextManager[Any]:
+        """A nested write's transaction: its own, or a savepoint in the running one; a backend
+        without savepoints (MongoDB) joins the running transaction as it is."""
+        orm = self._orm
+        if orm._state() is not None and not orm.driver.capabilities.savepoints:
+            return orm._scope(write=True)
+        return orm._transaction_scope()
 
     async def _create_cheap(self, data: Mapping[str, Any], how: str) -> Any:
         model = self.model
@@ -758,6 +816,9 @@ class ModelClient:
         ``returning="count"`` returns 1 or 0 instead, from one UPDATE that reads nothing back (the
         cheap path; on MySQL/MariaDB ``UPDATE … LIMIT 1`` instead of a locked read, the write and a re-read)."""
         how = check_returning(self.model, "update", returning, select, include)
+        if has_relations(self.model, data):
+            return await self._update_nested(where, data, select, include, expected_version, with_deleted,
+                                             with_archived, how)
         values = update_values(self.model, data)
         scope = scope_of(self.model, with_deleted, with_archived)
         if how == "count":

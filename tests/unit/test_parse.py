@@ -654,8 +654,8 @@ def test_create_unknown_field_and_nested_write():
     assert str(verr(create_values, USER, {"email": "e", "nope": 1})) == 'Unknown field "nope" on model "user".'
     e = verr(create_values, USER, {"email": "e", "posts": []})
     assert str(e) == (
-        'Nested writes are not supported: relation "posts" on model "user" cannot be set in data. '
-        "Write the related records with their own model client."
+        'Relation "posts" on model "user" cannot be written here: nested writes go in the data of create() and '
+        "update() (not create_many, update_many or upsert)."
     )
 
 
