@@ -196,6 +196,24 @@ async def test_update_many_to_many_operations(make_orm) -> None:
                                                                             "data": {"name": "z"}}]}})
 
 
+async def test_update_many_to_many_bulk_operations(make_orm) -> None:
+    orm = await make_orm(schema)
+    await orm.tag.create(data={"name": "free"})  # not linked: out of reach
+    post = await orm.post.create(data={"title": "p", "tags": {"create": [{"name": "a1"}, {"name": "a2"}, {"name": "b1"}]}})
+    pid = post["id"]
+    await orm.post.update(where={"id": pid}, data={"tags": {
+        "update_many": [{"where": {"name": {"in": ["a1", "free"]}}, "data": {"name": "a1!"}}],
+        "upsert": [{"where": {"name": "b1"}, "create": {"name": "nope"}, "update": {"name": "b1!"}},
+                   {"where": {"name": "free"}, "create": {"name": "c1"}, "update": {"name": "taken?"}}],
+    }})
+    # "free" exists but is not linked: the upsert creates (and links) a new tag instead of updating it
+    assert await tag_names(orm, pid) == ["a1!", "a2", "b1!", "c1"]
+    assert await orm.tag.find_unique(where={"name": "free"}) is not None
+    await orm.post.update(where={"id": pid}, data={"tags": {"delete_many": {"name": {"ends_with": "!"}}}})
+    assert await tag_names(orm, pid) == ["a2", "c1"]
+    assert sorted(t["name"] for t in await orm.tag.find_many()) == ["a2", "c1", "free"]
+
+
 async def test_concurrent_nested_update_many_with_an_atomic_op(make_orm) -> None:
     orm = await make_orm(schema)
     ada = await orm.user.create(data={"email": "ada@x", "name": "Ada",
