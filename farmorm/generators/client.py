@@ -39,7 +39,7 @@ AGGREGATE_SUFFIXES = (
     "CountOrder", "SumOrder", "MinMaxOrder", "GroupOrderBy",
 )
 #: relation keys in create / update data (nested writes): typed once the runtime takes them
-NESTED_WRITES = False
+NESTED_WRITES = True
 _FILTER = {
     "string": "StringFilter", "boolean": "BoolFilter", "integer": "IntFilter", "bigint": "IntFilter",
     "decimal": "DecimalFilter", "datetime": "DateTimeFilter",

@@ -52,15 +52,25 @@ def test_create_data_requires_what_has_no_default(db: ModuleType) -> None:
     # required: not nullable, no default, not generated; version and deleted_at are not data at all
     assert db.UserCreate.__required_keys__ == {"email", "name"}
     assert db.UserCreate.__optional_keys__ == {"id", "tier", "mood", "age", "login_count", "balance", "prefs",
-                                               "bio", "joined_at"}
-    assert db.PostCreate.__required_keys__ == {"author_id", "title"}
-    assert "id" in db.PostCreate.__optional_keys__  # an increment id may be given
-    assert "archived_at" not in db.PostCreate.__annotations__
+                                               "bio", "joined_at", "posts", "profile"}  # + nested writes
+    # a required foreign key comes as the field or through its belongs_to relation, never both
+    assert typing.get_args(db.PostCreate) == (db.PostCreateWithAuthorId, db.PostCreateWithAuthor)
+    assert db.PostCreateWithAuthorId.__required_keys__ == {"author_id", "title"}
+    assert db.PostCreateWithAuthor.__required_keys__ == {"author", "title"}
+    assert "author_id" not in db.PostCreateWithAuthor.__annotations__
+    assert "id" in db.PostCreateWithAuthorId.__optional_keys__  # an increment id may be given
+    assert "archived_at" not in db.PostCreateWithAuthorId.__annotations__
+    # created inside user.posts: the nesting sets author_id, so neither it nor "author" is data
+    assert db.PostCreateWithoutAuthorId.__required_keys__ == {"title"}
+    assert not {"author_id", "author"} & set(db.PostCreateWithoutAuthorId.__annotations__)
 
 
 def test_update_data_leaves_out_managed_fields(db: ModuleType) -> None:
     keys = set(db.UserUpdate.__annotations__)
-    assert not keys & {"id", "version", "deleted_at"}
+    assert not keys & {"id", "version", "deleted_at", "profile"}  # nested writes in update: to-many only
+    assert "posts" in keys and set(db.UserPostsNestedUpdate.__annotations__) == {
+        "create", "connect", "connect_or_create", "disconnect", "set", "update", "update_many", "delete",
+        "delete_many", "upsert"}
     assert db.UserUpdate.__required_keys__ == frozenset()
     assert {"email", "name", "tier", "bio", "joined_at"} <= keys
 
