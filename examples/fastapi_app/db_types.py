@@ -178,6 +178,7 @@ class AuthorCreate(TypedDict):
     email: str
     name: str
     created_at: NotRequired[_dt.datetime]
+    articles: NotRequired["AuthorArticlesNestedCreate"]
 
 
 class AuthorUpdate(TypedDict, total=False):
@@ -186,6 +187,7 @@ class AuthorUpdate(TypedDict, total=False):
     email: str
     name: str
     created_at: _dt.datetime
+    articles: "AuthorArticlesNestedUpdate"
 
 
 class AuthorCountInput(TypedDict, total=False):
@@ -346,6 +348,58 @@ class AuthorGroupOrderBy(TypedDict, total=False):
     max: AuthorMinMaxOrder
 
 
+class AuthorArticlesConnectOrCreate(TypedDict):
+    """Nested connect_or_create of relation "articles" of model "author"."""
+
+    where: "ArticleWhereUnique"
+    create: "ArticleCreateWithoutAuthorId"
+
+
+class AuthorArticlesNestedCreate(TypedDict, total=False):
+    """Nested writes of relation "articles" in create data of model "author"."""
+
+    create: "ArticleCreateWithoutAuthorId | Sequence[ArticleCreateWithoutAuthorId]"
+    connect: "ArticleWhereUnique | Sequence[ArticleWhereUnique]"
+    connect_or_create: AuthorArticlesConnectOrCreate | Sequence[AuthorArticlesConnectOrCreate]
+
+
+class AuthorArticlesUpdateOne(TypedDict):
+    """Nested update of relation "articles"."""
+
+    where: "ArticleWhereUnique"
+    data: "ArticleUpdate"
+
+
+class AuthorArticlesUpdateMany(TypedDict):
+    """Nested update_many of relation "articles"."""
+
+    where: "ArticleWhere"
+    data: "ArticleUpdate"
+
+
+class AuthorArticlesUpsert(TypedDict):
+    """Nested upsert of relation "articles"."""
+
+    where: "ArticleWhereUnique"
+    create: "ArticleCreateWithoutAuthorId"
+    update: "ArticleUpdate"
+
+
+class AuthorArticlesNestedUpdate(TypedDict, total=False):
+    """Nested writes of relation "articles" in update data of model "author"."""
+
+    create: "ArticleCreateWithoutAuthorId | Sequence[ArticleCreateWithoutAuthorId]"
+    connect: "ArticleWhereUnique | Sequence[ArticleWhereUnique]"
+    connect_or_create: AuthorArticlesConnectOrCreate | Sequence[AuthorArticlesConnectOrCreate]
+    disconnect: "ArticleWhereUnique | Sequence[ArticleWhereUnique]"
+    set: "ArticleWhereUnique | Sequence[ArticleWhereUnique]"
+    update: AuthorArticlesUpdateOne | Sequence[AuthorArticlesUpdateOne]
+    update_many: AuthorArticlesUpdateMany | Sequence[AuthorArticlesUpdateMany]
+    delete: "ArticleWhereUnique | Sequence[ArticleWhereUnique]"
+    delete_many: "ArticleWhere | Sequence[ArticleWhere]"
+    upsert: AuthorArticlesUpsert | Sequence[AuthorArticlesUpsert]
+
+
 # -- model "article" -----------------------------------------------------------------------------------
 
 
@@ -499,11 +553,35 @@ class ArticleArgs(TypedDict, total=False):
     skip: int
 
 
-class ArticleCreate(TypedDict):
+class ArticleCreateWithAuthorId(TypedDict):
     """Data to create a record of model "article" (required keys have no default)."""
 
     id: NotRequired[str]
+    slug: str
+    title: str
+    body: str
+    created_at: NotRequired[_dt.datetime]
     author_id: str
+
+
+class ArticleCreateWithAuthor(TypedDict):
+    """Data to create a record of model "article" (required keys have no default)."""
+
+    id: NotRequired[str]
+    slug: str
+    title: str
+    body: str
+    created_at: NotRequired[_dt.datetime]
+    author: "ArticleAuthorNestedCreate"
+
+
+ArticleCreate: TypeAlias = ArticleCreateWithAuthorId | ArticleCreateWithAuthor
+
+
+class ArticleCreateWithoutAuthorId(TypedDict):
+    """Data to create a record of model "article" inside a nested write that sets its "author_id"."""
+
+    id: NotRequired[str]
     slug: str
     title: str
     body: str
@@ -731,6 +809,21 @@ class ArticleGroupOrderBy(TypedDict, total=False):
     max: ArticleMinMaxOrder
 
 
+class ArticleAuthorConnectOrCreate(TypedDict):
+    """Nested connect_or_create of relation "author" of model "article"."""
+
+    where: AuthorWhereUnique
+    create: AuthorCreate
+
+
+class ArticleAuthorNestedCreate(TypedDict, total=False):
+    """Nested writes of relation "author" in create data of model "article"."""
+
+    create: AuthorCreate
+    connect: AuthorWhereUnique
+    connect_or_create: ArticleAuthorConnectOrCreate
+
+
 # -- the client --------------------------------------------------------------------------------
 
 
@@ -821,6 +914,8 @@ __all__ = [
     "Article",
     "ArticleAggregateResult",
     "ArticleArgs",
+    "ArticleAuthorConnectOrCreate",
+    "ArticleAuthorNestedCreate",
     "ArticleAvgHaving",
     "ArticleAvgResult",
     "ArticleClient",
@@ -830,6 +925,9 @@ __all__ = [
     "ArticleCountOrder",
     "ArticleCountResult",
     "ArticleCreate",
+    "ArticleCreateWithAuthor",
+    "ArticleCreateWithAuthorId",
+    "ArticleCreateWithoutAuthorId",
     "ArticleDistinctField",
     "ArticleGroupField",
     "ArticleGroupOrderBy",
@@ -859,6 +957,12 @@ __all__ = [
     "Author",
     "AuthorAggregateResult",
     "AuthorArgs",
+    "AuthorArticlesConnectOrCreate",
+    "AuthorArticlesNestedCreate",
+    "AuthorArticlesNestedUpdate",
+    "AuthorArticlesUpdateMany",
+    "AuthorArticlesUpdateOne",
+    "AuthorArticlesUpsert",
     "AuthorAvgHaving",
     "AuthorAvgResult",
     "AuthorClient",

@@ -38,8 +38,6 @@ AGGREGATE_SUFFIXES = (
     "AggregateResult", "GroupField", "GroupRow", "CountHaving", "SumHaving", "AvgHaving", "MinMaxHaving", "Having",
     "CountOrder", "SumOrder", "MinMaxOrder", "GroupOrderBy",
 )
-#: relation keys in create / update data (nested writes): typed once the runtime takes them
-NESTED_WRITES = False
 _FILTER = {
     "string": "StringFilter", "boolean": "BoolFilter", "integer": "IntFilter", "bigint": "IntFilter",
     "decimal": "DecimalFilter", "datetime": "DateTimeFilter",
@@ -394,8 +392,6 @@ class _Model:
         union (up to three such relations; past that both are optional). ``fk``: the foreign key a
         nesting parent sets (left out, with the relation it belongs to)."""
         m = self.m
-        if not NESTED_WRITES:
-            return _typeddict(stem, self._create_scalars(set()), total=True, doc=doc, pending=self.pending)
         rels = [r for r in m.relations.values() if not (r.kind == "belongs_to" and r.local_field == fk)]
         choice = [r for r in rels if r.kind == "belongs_to" and self._fk_required(r)]
         if len(choice) > 3:
@@ -430,7 +426,7 @@ class _Model:
     def create(self) -> list[str]:
         out = self.create_shapes(self.name("Create"), None,
                                  f'Data to create a record of model "{self.m.name}" (required keys have no default).')
-        for fk in self.nested_fks() if NESTED_WRITES else ():
+        for fk in self.nested_fks():
             out += ["", ""]
             out += self.create_shapes(self.name("CreateWithout" + _pascal(fk)), fk,
                                       f'Data to create a record of model "{self.m.name}" inside a nested write that '
@@ -449,8 +445,6 @@ class _Model:
     def nested_ops(self) -> list[str]:
         """Per relation: the nested operations of create data (and of update data, to-many)."""
         out: list[str] = []
-        if not NESTED_WRITES:
-            return out
         for r in self.m.relations.values():
             t = r.target
             wu, where, upd = self.name("WhereUnique", t), self.name("Where", t), self.name("Update", t)
@@ -490,7 +484,7 @@ class _Model:
         items = [(f.name, self.update_value(f), False) for f in m.fields.values()
                  if self._writable(f) and not f.is_id and f.name not in single]
         items += [(r.name, self.name(_pascal(r.name) + "NestedUpdate"), False) for r in m.relations.values()
-                  if r.to_many and NESTED_WRITES]
+                  if r.to_many]
         return _typeddict(self.name("Update"), items, total=False,
                           doc=f'Data to update records of model "{self.m.name}" (identity fields stay).', pending=self.pending)
 

@@ -167,3 +167,38 @@ async def test_aggregate_and_group_by_read_into_structs(client: Any, query_log: 
 
     with pytest.raises(QueryValidationError, match="cannot hold the result"):
         await client.post.aggregate(count=True, as_=WrongType)
+
+
+async def test_nested_writes_take_the_typed_shapes(client: Any) -> None:
+    """The nested-write shapes the generated types accept run, and the ones they refuse are refused
+    at run time too (before any I/O, VALIDATION_ERROR)."""
+    ada = await client.user.create(data={"email": "ada@example.com", "name": "Ada",
+                                         "posts": {"create": [{"title": "A"}, {"title": "B", "score": 3}]},
+                                         "profile": {"create": {"url": "https://ada.dev"}}})
+    assert await client.post.count(where={"author_id": ada["id"]}) == 2
+    assert (await client.profile.find_unique(where={"user_id": ada["id"]})) is not None
+    post = await client.post.create(data={"title": "T", "author": {"connect": {"email": "ada@example.com"}}})
+    assert post["author_id"] == ada["id"]
+    made = await client.post.create(data={"title": "U", "author": {"connect_or_create": {
+        "where": {"email": "grace@example.com"}, "create": {"email": "grace@example.com", "name": "Grace"}}}})
+    grace = await client.user.find_unique_or_raise(where={"email": "grace@example.com"})
+    assert made["author_id"] == grace["id"]
+    await client.user.update(where={"id": ada["id"]}, data={"name": "Ada L.", "posts": {
+        "update_many": {"where": {"title": "A"}, "data": {"published": True}},
+        "delete": {"author_id": ada["id"], "title": "B"}}})
+    assert [p["title"] for p in await client.post.find_many(where={"author_id": ada["id"]}, order_by={"title": "asc"})] \
+        == ["A", "T"]
+    assert (await client.post.find_unique_or_raise(where={"author_id": ada["id"], "title": "A"}))["published"]
+
+    refused = [
+        (client.post.create, {"data": {"title": "X", "author_id": ada["id"], "author": {"connect": {"id": ada["id"]}}}}),
+        (client.user.create, {"data": {"email": "e@example.com", "name": "E",
+                                       "posts": {"create": [{"title": "A", "author_id": ada["id"]}]}}}),
+        (client.user.update, {"where": {"id": ada["id"]}, "data": {"profile": {"create": {"url": "x"}}}}),
+        (client.user.create, {"data": {"email": "f@example.com", "name": "F", "posts": {"connect": {"title": "A"}}}}),
+        (client.user.create, {"data": {"email": "g@example.com", "name": "G", "posts": {"delete": {"id": post["id"]}}}}),
+    ]
+    for method, kwargs in refused:
+        with pytest.raises(QueryValidationError):
+            await method(**kwargs)
+    assert await client.user.count() == 2

@@ -165,6 +165,18 @@ async def correct(orm: Orm) -> None:
     await client.user.delete_many(where={"tier": "free"})
     await client.post.hard_delete_many(where={"published": False})
 
+    # nested writes: create related records, connect existing ones, change a to-many relation
+    await client.user.create(data={"email": "n@example.com", "name": "N",
+                                   "posts": {"create": [{"title": "A"}, {"title": "B", "score": 3}]},
+                                   "profile": {"create": {"url": "https://n.dev"}}})
+    await client.post.create(data={"title": "T", "author": {"connect": {"email": "ada@example.com"}}})
+    await client.post.create(data={"title": "T", "author": {"connect_or_create": {
+        "where": {"email": "x@example.com"}, "create": {"email": "x@example.com", "name": "X"}}}})
+    await client.user.update(where={"id": "u1"}, data={"name": "N", "posts": {
+        "update_many": {"where": {"published": False}, "data": {"published": True}},
+        "delete": [{"id": 3}], "connect": {"author_id": "u2", "title": "Moved"},
+        "upsert": {"where": {"id": 9}, "create": {"title": "Nine"}, "update": {"title": "Nine"}}}})
+
     # atomic updates on number fields
     await client.user.update(where={"id": "u1"}, data={"login_count": {"increment": 1}, "balance": {"multiply": 2},
                                                        "age": {"set": None}})
@@ -254,6 +266,11 @@ async def incorrect(orm: Orm) -> None:
     await client.profile.restore(where={"id": "p1"})  # E: restore on a model without soft_delete=True
     await client.post.find_many(include={"author": True}, as_=Post)  # E: as_ reads scalar fields only
     await client.user.find_many(take="10")  # E: take is an int
+    await client.post.create(data={"title": "T", "author_id": "u1", "author": {"connect": {"id": "u1"}}})  # E: unknown field in data (the foreign key beside its relation)
+    await client.user.create(data={"email": "e", "name": "n", "posts": {"create": [{"title": "A", "author_id": "u2"}]}})  # E: unknown field in data (set by the nesting)
+    await client.user.update(where={"id": "u1"}, data={"profile": {"create": {"url": "x"}}})  # E: nested writes in update take to-many relations
+    await client.user.create(data={"email": "e", "name": "n", "posts": {"connect": {"title": "x"}}})  # E: connect takes a unique key
+    await client.user.create(data={"email": "e", "name": "n", "posts": {"delete": {"id": 1}}})  # E: unknown nested operation in create data
     await client.user.create(data={"email": "a@example.com", "name": "A"}, returning="ids")  # E: create returns "id" or "none", not "ids"
     await client.user.find_many(where={"name": {"gt": "A", "mode": "insensitive"}})  # E: operator on the wrong type (mode beside a comparison)
     await client.user.find_many(where={"tier": {"lt": "pro", "mode": "insensitive"}})  # E: operator on the wrong type (mode beside a comparison, enum)

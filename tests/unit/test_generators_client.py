@@ -52,15 +52,25 @@ def test_create_data_requires_what_has_no_default(db: ModuleType) -> None:
     # required: not nullable, no default, not generated; version and deleted_at are not data at all
     assert db.UserCreate.__required_keys__ == {"email", "name"}
     assert db.UserCreate.__optional_keys__ == {"id", "tier", "mood", "age", "login_count", "balance", "prefs",
-                                               "bio", "joined_at"}
-    assert db.PostCreate.__required_keys__ == {"author_id", "title"}
-    assert "id" in db.PostCreate.__optional_keys__  # an increment id may be given
-    assert "archived_at" not in db.PostCreate.__annotations__
+                                               "bio", "joined_at", "posts", "profile"}  # + nested writes
+    # a required foreign key comes as the field or through its belongs_to relation, never both
+    assert typing.get_args(db.PostCreate) == (db.PostCreateWithAuthorId, db.PostCreateWithAuthor)
+    assert db.PostCreateWithAuthorId.__required_keys__ == {"author_id", "title"}
+    assert db.PostCreateWithAuthor.__required_keys__ == {"author", "title"}
+    assert "author_id" not in db.PostCreateWithAuthor.__annotations__
+    assert "id" in db.PostCreateWithAuthorId.__optional_keys__  # an increment id may be given
+    assert "archived_at" not in db.PostCreateWithAuthorId.__annotations__
+    # created inside user.posts: the nesting sets author_id, so neither it nor "author" is data
+    assert db.PostCreateWithoutAuthorId.__required_keys__ == {"title"}
+    assert not {"author_id", "author"} & set(db.PostCreateWithoutAuthorId.__annotations__)
 
 
 def test_update_data_leaves_out_managed_fields(db: ModuleType) -> None:
     keys = set(db.UserUpdate.__annotations__)
-    assert not keys & {"id", "version", "deleted_at"}
+    assert not keys & {"id", "version", "deleted_at", "profile"}  # nested writes in update: to-many only
+    assert "posts" in keys and set(db.UserPostsNestedUpdate.__annotations__) == {
+        "create", "connect", "connect_or_create", "disconnect", "set", "update", "update_many", "delete",
+        "delete_many", "upsert"}
     assert db.UserUpdate.__required_keys__ == frozenset()
     assert {"email", "name", "tier", "bio", "joined_at"} <= keys
 
@@ -162,19 +172,24 @@ def test_typed_protocol_matches_model_client() -> None:
                     assert default == real_params[pname].default, (name, pname)
 
 
-def test_typed_orm_mirrors_the_orm() -> None:
-    """What TypedOrm offers besides the model clients is the Orm's own API: same names, same parameters."""
+async def test_typed_orm_mirrors_the_orm() -> None:
+    """What TypedOrm offers besides the model clients is the Orm's own API: every name exists on a
+    real Orm (a method, a property or a feature's client), methods with the same parameters."""
     from farmorm import Orm
     from farmorm.typed import TypedOrm
 
-    own = {"orm"}  # the plain Orm itself
-    for name, member in vars(TypedOrm).items():
-        if name.startswith("_") or name in own or name == "schema_hashes":
-            continue
-        assert hasattr(Orm, name) or name in ("schema", "plan_cache"), name  # instance attributes on Orm
-        real = getattr(Orm, name, None)
-        if inspect.isfunction(member) and inspect.isfunction(real):
-            assert list(inspect.signature(member).parameters) == list(inspect.signature(real).parameters), name
+    featured = define_schema(thing=model(table="things", fields={"id": f.id()}), outbox=True, idempotency=True)
+    orm = await create_orm(featured, "sqlite:///:memory:")
+    try:
+        for name, member in vars(TypedOrm).items():
+            if name.startswith("_") or name in ("orm", "schema_hashes"):
+                continue
+            assert hasattr(orm, name), name
+            real = getattr(Orm, name, None)
+            if inspect.isfunction(member) and inspect.isfunction(real):
+                assert list(inspect.signature(member).parameters) == list(inspect.signature(real).parameters), name
+    finally:
+        await orm.close()
     for name in ("transaction", "batch", "on_commit", "on_query", "primary", "close", "raw", "outbox", "idempotency",
                  "driver", "schema", "plan_cache"):
         assert name in vars(TypedOrm), name
@@ -186,7 +201,7 @@ async def test_typed_client_is_the_orm_seen_through_types(db: ModuleType) -> Non
     try:
         client = db.TypedClient(orm)
         assert client.user is orm.user and client.post is orm.post  # the same ModelClient: no wrapper
-        assert type(client.user) is ModelClient
+        assert isinstance(client.user, ModelClient)
         assert client.orm is orm and client.schema is schema and client.driver is orm.driver
         assert db.TypedClient(orm).profile is orm.profile
     finally:
