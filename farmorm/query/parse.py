@@ -430,7 +430,7 @@ def _direction(model: ModelMeta, name: str, value: Any) -> tuple[bool, Any]:
     if isinstance(value, Mapping):
         if set(value) - {"sort", "nulls"} or "sort" not in value:
             raise validation_error(
-                f'Invalid order for field "{name}" on model "{model.name}": use "asc", "desc" or '
+                f'Invalid order for field "{name}" on model "{model.name}". Use "asc" or "desc", or '
                 '{"sort": "asc" | "desc", "nulls": "first" | "last"}.',
                 model=model.name, field=name,
             )
