@@ -5,8 +5,8 @@ The same workloads through each *system* on each backend:
 - ``raw``: the driver by hand (the floor): asyncpg, aiomysql, aiosqlite, pymongo;
 - ``farmorm``;
 - ``sqlalchemy_core`` and ``sqlalchemy_orm``: SQLAlchemy 2 async (``peer_sqlalchemy.py``);
-- ``farmorm_lean``: farmorm asking its writes for what the floor returns (an id from ``create``,
-  a count from ``update_many``, ids from ``create_many``); its reads are farmorm's;
+- ``farmorm_lean``: farmorm asking its writes for what the floor returns (``returning="id"`` from
+  ``create``, ``returning="count"`` from ``update`` and ``create_many``); its reads are farmorm's;
 - ``tortoise``: Tortoise ORM (``peer_tortoise.py``);
 - ``piccolo``: Piccolo (``peer_piccolo.py``; PostgreSQL and SQLite only).
 

@@ -16,10 +16,11 @@ The workloads (``OPS`` gives the operations per timed round):
   least ``GROUP_MIN`` users, largest first, the first ``GROUP_TAKE`` (``GROUP BY … HAVING … ORDER BY
   … LIMIT``; one pipeline on MongoDB).
 - ``update_one``  update one user's name by id (farmorm: ``update``, the record back; farmorm_lean:
-  ``update_many`` by id, a count; the floor: the UPDATE alone).
-- ``insert_one``  insert one user (farmorm: the record back; farmorm_lean and the floor: its id).
-- ``bulk_insert`` insert 1,000 users in one call (``create_many``; farmorm_lean asks for the ids only;
-  the floor: one multi-row INSERT returning nothing).
+  ``update(returning="count")``; the floor: the UPDATE alone).
+- ``insert_one``  insert one user (farmorm: the record back; farmorm_lean: ``returning="id"``; the
+  floor: its id).
+- ``bulk_insert`` insert 1,000 users in one call (``create_many``; farmorm_lean:
+  ``returning="count"``; the floor: one multi-row INSERT returning nothing).
 - ``concurrent``  ``CONCURRENT_TASKS`` (50) tasks doing point lookups at once through the pool of
   ``POOL_SIZE`` (10); one operation = one lookup, so a full round is 50 tasks x 100 lookups.
 
@@ -141,9 +142,8 @@ async def seed(orm: Orm, users: int = USERS) -> None:
 
 def farmorm_workloads(orm: Orm, bulk_rows: int = BULK_ROWS, lean: bool = False) -> dict[str, Workload]:
     """farmorm's workloads; ``lean`` asks the writes for what the floor returns (the like-for-like
-    variant): an id from ``create``, a count from ``update_many`` by id, ids from ``create_many``."""
+    variant): an id from ``create``, a count from ``update`` and ``create_many``."""
     counter = {"next": FARMORM_IDS, "bulk": BULK_FARMORM_IDS, "upd": 0}
-    ids_only = {"id": True}
 
     async def get_by_pk(n: int) -> None:
         for i in range(n):
@@ -181,7 +181,7 @@ def farmorm_workloads(orm: Orm, bulk_rows: int = BULK_ROWS, lean: bool = False) 
             counter["upd"] += 1
             k = counter["upd"]
             if lean:
-                await orm.user.update_many(where={"id": k % USERS + 1}, data={"name": f"renamed {k}"})
+                await orm.user.update(where={"id": k % USERS + 1}, data={"name": f"renamed {k}"}, returning="count")
             else:
                 await orm.user.update(where={"id": k % USERS + 1}, data={"name": f"renamed {k}"})
 
@@ -189,7 +189,7 @@ def farmorm_workloads(orm: Orm, bulk_rows: int = BULK_ROWS, lean: bool = False) 
         for _ in range(n):
             counter["next"] += 1
             if lean:
-                await orm.user.create(data=new_user(counter["next"], "f"), select=ids_only)
+                await orm.user.create(data=new_user(counter["next"], "f"), returning="id")
             else:
                 await orm.user.create(data=new_user(counter["next"], "f"))
 
@@ -199,7 +199,7 @@ def farmorm_workloads(orm: Orm, bulk_rows: int = BULK_ROWS, lean: bool = False) 
             counter["bulk"] += bulk_rows
             data = [new_user(start + j, "fb") for j in range(bulk_rows)]
             if lean:
-                await orm.user.create_many(data=data, select=ids_only)
+                await orm.user.create_many(data=data, returning="count")
             else:
                 await orm.user.create_many(data=data)
 

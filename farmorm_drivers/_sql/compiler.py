@@ -187,7 +187,11 @@ class SqlCompiler:
 
     # -- ordering --------------------------------------------------------------------------
     def order_item(self, ctx: _Ctx, model: ModelMeta, qual: str, o: n.OrderItem) -> str:
-        """An ORDER BY key with its direction and NULL placement."""
+        """An ORDER BY key with its direction and NULL placement. A column that cannot be NULL has
+        none to place: its key is the plain direction, so an index on it can give the order
+        (PostgreSQL's btree serves ``id ASC`` but not ``id ASC NULLS FIRST``)."""
+        if not o.path and not o.count and not model.fields[o.field].nullable:
+            return f"{self.order_value(ctx, model, qual, o)} {'DESC' if o.desc else 'ASC'}"
         return self.d.order(self.order_value(ctx, model, qual, o), o.desc, o.nulls)
 
     def order_value(self, ctx: _Ctx, model: ModelMeta, qual: str, o: n.OrderItem) -> str:

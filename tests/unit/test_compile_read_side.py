@@ -103,7 +103,7 @@ def test_distinct_is_a_window_then_an_outer_filter():
                    where={"items": {"gte": 1}}, take=2)
     assert PG.compile(r.node).sql == (
         'SELECT w.c0 FROM (SELECT t0."id" AS c0, t0."total" AS o0, ROW_NUMBER() OVER (PARTITION BY t0."customer_id" '
-        'ORDER BY t0."total" DESC NULLS LAST, t0."id" ASC NULLS FIRST) AS rn FROM "invoices" t0 WHERE t0."items" >= $1) w '
+        'ORDER BY t0."total" DESC, t0."id" ASC) AS rn FROM "invoices" t0 WHERE t0."items" >= $1) w '
         'WHERE w.rn = 1 ORDER BY w.o0 DESC NULLS LAST LIMIT $2')
     stages = MONGO.compile(r.node).pipeline
     assert stages[0] == {"$sort": {"total": -1, "id": 1}}
