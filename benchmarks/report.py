@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .runner import BACKENDS, FARMORM_ASYNCMY, FARMORM_LEAN, LABELS, PEERS, evaluate_targets
+from .runner import BACKENDS, BASELINE, FARMORM_ASYNCMY, FARMORM_LEAN, LABELS, PEERS, evaluate_targets
 
 
 def _load(report: dict[str, Any]) -> float:
@@ -51,6 +51,16 @@ def markdown(runs: list[dict[str, Any]], pick: str = "last") -> str:
                 cells.append(f"{r['ops_s'][s]:.0f} ({r['speed'][s]:.2f}{', ' + rng if rng else ''})")
             out.append(f"| {name} | {r['ops']} | {r['ops_s']['raw']:.0f} | " + " | ".join(cells) + " |")
         out.append("")
+        if BASELINE in systems and "farmorm" in systems:
+            out.append("farmorm's time per operation ÷ the baseline's, paired per round (above 1 is slower):\n")
+            out.append("| workload | this ÷ baseline |")
+            out.append("|---|---:|")
+            for name, r in best["results"].items():
+                vals = [x["results"][name]["farmorm_vs_baseline"] for x in reports
+                        if name in x["results"] and "farmorm_vs_baseline" in x["results"][name]]
+                rng = _range(vals)
+                out.append(f"| {name} | {r['farmorm_vs_baseline']:.3f}{' (' + rng + ')' if rng else ''} |")
+            out.append("")
         peers = [s for s in others if s in PEERS]
         if peers and "farmorm" in systems:
             out.append("ops/s of the farmorm variant that returns what the peer returns ÷ the peer's "

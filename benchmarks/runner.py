@@ -67,10 +67,16 @@ SYSTEMS = ("raw", "farmorm", FARMORM_LEAN, "sqlalchemy_core", "sqlalchemy_orm", 
 PEERS = ("sqlalchemy_core", "sqlalchemy_orm", "tortoise", "piccolo")
 #: MySQL only: farmorm on asyncmy, the driver Tortoise picks there (farmorm's own default is aiomysql)
 FARMORM_ASYNCMY = "farmorm_asyncmy"
+#: ``--baseline PATH``: farmorm from another checkout (e.g. ``git worktree add /tmp/base main``), run
+#: beside this one in the same rounds, so a change is measured before/after as a paired ratio
+BASELINE = "farmorm_baseline"
+BASELINE_ENV = "FARMORM_BENCH_BASELINE"
 LABELS = {"raw": "raw", "farmorm": "farmorm", FARMORM_LEAN: "farmorm lean", "sqlalchemy_core": "SA Core",
-          "sqlalchemy_orm": "SA ORM", "tortoise": "Tortoise", "piccolo": "Piccolo", FARMORM_ASYNCMY: "farmorm/asyncmy"}
+          "sqlalchemy_orm": "SA ORM", "tortoise": "Tortoise", "piccolo": "Piccolo", FARMORM_ASYNCMY: "farmorm/asyncmy",
+          BASELINE: "farmorm (baseline)"}
 #: the distribution whose version a system reports (raw: the backend's driver)
-DISTS = {"farmorm": "farmorm", FARMORM_LEAN: "farmorm", FARMORM_ASYNCMY: "farmorm", "sqlalchemy_core": "SQLAlchemy",
+DISTS = {"farmorm": "farmorm", FARMORM_LEAN: "farmorm", FARMORM_ASYNCMY: "farmorm", BASELINE: "farmorm",
+         "sqlalchemy_core": "SQLAlchemy",
          "sqlalchemy_orm": "SQLAlchemy", "tortoise": "tortoise-orm", "piccolo": "piccolo"}
 #: the driver each peer runs on, per backend (Tortoise picks its own)
 PEER_DRIVERS = {
@@ -143,7 +149,8 @@ def systems_for(backend: str) -> tuple[str, ...]:
     """The systems that exist on ``backend`` (each peer on the backends it supports). On MySQL farmorm
     also runs on asyncmy, because Tortoise does: the Tortoise comparison is then like with like."""
     found = tuple(s for s in SYSTEMS if s not in PEERS or backend in PEER_BACKENDS[s])
-    return (*found, FARMORM_ASYNCMY) if backend == "mysql" else found
+    baseline = (BASELINE,) if os.environ.get(BASELINE_ENV) else ()
+    return (*found, FARMORM_ASYNCMY, *baseline) if backend == "mysql" else (*found, *baseline)
 
 
 async def server_version(backend: str, url: str) -> str:
@@ -325,8 +332,11 @@ class ChildSystem:
 
     def _start(self) -> None:
         root = Path(__file__).resolve().parent.parent
+        serve = self.system
+        if serve == BASELINE:  # the other checkout's farmorm, and its own benchmark workloads
+            root, serve = Path(os.environ[BASELINE_ENV]).resolve(), "farmorm"
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
-        cmd = [sys.executable, "-m", "benchmarks.runner", "--serve", self.system, "--backend", self.backend]
+        cmd = [sys.executable, "-m", "benchmarks.runner", "--serve", serve, "--backend", self.backend]
         if self.smoke:
             cmd.append("--smoke")
         self._proc = subprocess.Popen(cmd, cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -392,7 +402,7 @@ async def serve(backend: str, system: str, smoke: bool) -> int:
 
 def system_meta(backend: str, system: str, server: str) -> dict[str, Any]:
     dist = RAW[backend][1] if system == "raw" else DISTS[system]
-    driver = RAW[backend][1] if system in ("raw", "farmorm", FARMORM_LEAN) else PEER_DRIVERS[system][backend]
+    driver = RAW[backend][1] if system in ("raw", "farmorm", FARMORM_LEAN, BASELINE) else PEER_DRIVERS[system][backend]
     return {"system": system, "backend": backend, "version": _version(dist), "dist": dist, "driver": driver,
             "driver_version": _version(driver), "server": server}
 
@@ -428,7 +438,8 @@ async def run_backend(
     load_before = load_average()
     try:
         for system in chosen:
-            runner = (ChildSystem if isolate or system == "tortoise" else InProcessSystem)(backend, system, smoke)
+            child = isolate or system in ("tortoise", BASELINE)
+            runner = (ChildSystem if child else InProcessSystem)(backend, system, smoke)
             await runner.start()
             running[system] = runner
             if progress is not None:
@@ -451,6 +462,8 @@ async def run_backend(
                 if variant in seconds:
                     row[f"{variant}_vs"] = {s: _paired(seconds[s], seconds[variant]) for s in seconds if s in PEERS}
             row["comparable"] = {s: comparable(s, backend, name, seconds) for s in seconds if s in PEERS}
+            if BASELINE in seconds and "farmorm" in seconds:  # time ÷ the baseline's: > 1 is slower
+                row["farmorm_vs_baseline"] = _paired(seconds["farmorm"], seconds[BASELINE])
             if FARMORM_ASYNCMY in seconds and "tortoise" in seconds:  # same driver as Tortoise
                 row["farmorm_asyncmy_vs"] = {"tortoise": _paired(seconds["tortoise"], seconds[FARMORM_ASYNCMY])}
             results[name] = row
@@ -525,6 +538,10 @@ def format_table(report: dict[str, Any]) -> str:
                 value = r.get(f"{variant}_vs", {}).get(s, float("nan"))
                 cells.append(f"{value:>9.2f}{'*' if variant == FARMORM_LEAN else 'x'}")
             lines.append(f"{name:<12} " + " ".join(cells))
+    if "farmorm" in systems and BASELINE in systems:
+        lines.append("farmorm time ÷ baseline time (paired per round; above 1 is slower):")
+        for name, r in report["results"].items():
+            lines.append(f"{name:<12} {r['farmorm_vs_baseline']:>9.3f}x")
     if report["mode"] == "full" and "farmorm" in systems:
         missed = [t for t in evaluate_targets(report) if t["met"] is False]
         checked = [t for t in evaluate_targets(report) if t["met"] is not None]
@@ -544,6 +561,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="timed rounds per workload (median reported)")
     ap.add_argument("--workloads", help="comma-separated subset of workloads")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--baseline", type=Path,
+                    help="a checkout of another farmorm version (e.g. main) run as system farmorm_baseline in the same "
+                         "rounds: farmorm's time ÷ the baseline's is reported per workload")
     ap.add_argument("--same-process", action="store_true",
                     help="run every system in this process (Tortoise still gets its own)")
     ap.add_argument("--serve", help=argparse.SUPPRESS)  # child mode: one system, driven over stdin/stdout
@@ -553,8 +573,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         return asyncio.run(serve(args.backend, args.serve, args.smoke))
 
+    if args.baseline is not None:
+        os.environ[BASELINE_ENV] = str(args.baseline.resolve())
+    known = (*SYSTEMS, BASELINE) if os.environ.get(BASELINE_ENV) else SYSTEMS
     systems = tuple(s.strip() for s in args.systems.split(",")) if args.systems else None
-    if systems and (unknown := set(systems) - set(SYSTEMS)):
+    if systems and (unknown := set(systems) - set(known)):
         print(f"unknown systems: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     if systems and "raw" not in systems:

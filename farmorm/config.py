@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
+from .features.factories import Seed
+
 #: define_config calls made while a config file is being loaded (set by ``load_config`` only)
 _captured: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar(
     "farmorm_config_capture", default=None
@@ -61,8 +63,6 @@ def load_config(path: str | Path) -> dict[str, Any]:
     if "seed" not in config and callable(getattr(module, "seed", None)):
         config["seed"] = module.seed
     if "seeds" not in config:  # define_seed(...) results at module level, in definition order
-        from .features.factories import Seed
-
         found_seeds = [v for v in vars(module).values() if isinstance(v, Seed)]
         if found_seeds:
             config["seeds"] = found_seeds

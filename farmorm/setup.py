@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .core.errors import OrmError, SchemaError, UnsupportedError
-from .runtime.orm import Orm, create_driver, create_orm
+from .runtime.orm import Orm, create_driver, create_orm, engine_of
 from .schema.manifest import Schema
 
 
@@ -41,7 +41,7 @@ async def _push(stage: str, schema: Schema, client: Any, **options: Any) -> None
     # other: the helpers promise RuntimeSetupError with its stage, the refusal as its __cause__;
     # connection and URL errors keep their own types (the CLI turns them into hints)
     if isinstance(client, Orm):
-        driver, owned = client._driver, False
+        driver, owned = engine_of(client).driver, False
         try:
             driver.check_schema(schema)  # the schema pushed may not be the one the client was made with
         except (UnsupportedError, SchemaError) as exc:

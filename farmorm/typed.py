@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal as _decimal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeAlias, TypeVar, cast, overload
 
 import msgspec
 from msgspec import Struct
@@ -630,12 +630,12 @@ class TypedOrm:
     @property
     def outbox(self) -> OutboxClient:
         """``orm.outbox`` (needs ``define_schema(..., outbox=True)``)."""
-        return self.orm.outbox
+        return cast("OutboxClient", self.orm.outbox)  # a feature client: orm.<name> is typed for models
 
     @property
     def idempotency(self) -> IdempotencyClient:
         """``orm.idempotency`` (needs ``define_schema(..., idempotency=True)``)."""
-        return self.orm.idempotency
+        return cast("IdempotencyClient", self.orm.idempotency)
 
     async def close(self, timeout: float | None = 10.0) -> None:
         """``orm.close``: close what farmorm opened."""
@@ -659,7 +659,7 @@ class TypedTransaction(Generic[C_client]):
 
     __slots__ = ("_view", "_tx")
 
-    def __init__(self, view: Callable[[Orm], C_client], tx: Transaction) -> None:
+    def __init__(self, view: Callable[[Orm], C_client], tx: Transaction[Orm]) -> None:
         self._view = view
         self._tx = tx
 

@@ -139,10 +139,11 @@ def _is_mongo(url: str) -> bool:
 
 async def _sync_mongo_indexes(schema: Any, url: str, prune: bool) -> dict[str, list[str]]:
     from farmorm import create_orm
+    from farmorm.runtime import engine_of
 
     orm = await create_orm(schema, url)
     try:
-        return await orm._driver.sync_indexes(schema, prune=prune)  # type: ignore[attr-defined,no-any-return]
+        return await engine_of(orm).driver.sync_indexes(schema, prune=prune)  # type: ignore[attr-defined,no-any-return]
     finally:
         await orm.close()
 

@@ -14,14 +14,12 @@ from __future__ import annotations
 import inspect
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
 
 from ..core.errors import validation_error
 from ..query.writes import create_values
+from ..runtime.orm import Orm
 from ..schema.manifest import ModelMeta, RelationMeta
-
-if TYPE_CHECKING:
-    from ..runtime.orm import Orm
 
 Defaults = Callable[[int], Mapping[str, Any]]
 

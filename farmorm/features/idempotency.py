@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
 from ..core.errors import IdempotencyConflict, RecordNotFound, UniqueConstraintViolation, validation_error
-from .outbox import check_json, require_model
 from ..query import nodes as n
 from ..query.parse import parse_where
-
-if TYPE_CHECKING:
-    from ..runtime.orm import Orm
+from ..runtime.extension import Extension, register
+from ..runtime.orm import Orm, engine_of
+from .system import check_json, require_model
 
 __all__ = ["IDEMPOTENCY_MODEL", "IdempotencyClient", "Reservation", "request_hash", "MAX_KEY_LENGTH"]
 
@@ -115,13 +114,13 @@ class IdempotencyClient:
         _check_inputs(key, request_hash)
         orm = self._orm
         require_model(orm, IDEMPOTENCY_MODEL, "idempotency")
-        state = orm._state()
+        state = engine_of(orm).state()
         if state is None or not state.active:
             raise validation_error(
                 "idempotency.reserve() needs a running transaction: "
                 "async with orm.transaction() as tx: await tx.idempotency.reserve(key, request_hash)."
             )
-        async with orm._scope(write=True) as conn:
+        async with engine_of(orm).scope(write=True) as conn:
             # one reserver of a key at a time where index waits can deadlock (InnoDB); else nothing
             await conn.lock_for_transaction(f"idempotency:{key}")
         client = orm.model(IDEMPOTENCY_MODEL)
@@ -152,8 +151,8 @@ class IdempotencyClient:
         params: list[Any] = []
         cond = parse_where(orm.schema, model, {"key": key}, params)
         node = n.Select(IDEMPOTENCY_MODEL, tuple(model.fields), cond, lock="share")
-        async with orm._scope(write=True) as conn:
-            rows = await orm._executor.rows(conn, node, params)
+        async with engine_of(orm).scope(write=True) as conn:
+            rows = await engine_of(orm).rows(conn, node, params)
         return rows[0] if rows else None
 
     def _replay(self, row: dict[str, Any], request_hash: str) -> Reservation:
@@ -176,3 +175,15 @@ class IdempotencyClient:
         orm = self._orm
         require_model(orm, IDEMPOTENCY_MODEL, "idempotency")
         return bool(await orm.model(IDEMPOTENCY_MODEL).delete_many(where={"key": key}))
+
+
+class Idempotency(Extension):
+    """``orm.idempotency`` / ``tx.idempotency``: the :class:`IdempotencyClient` bound to the client."""
+
+    attribute = "idempotency"
+
+    def client(self, orm: Orm) -> IdempotencyClient:
+        return IdempotencyClient(orm)
+
+
+register(Idempotency())

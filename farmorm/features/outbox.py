@@ -24,7 +24,7 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 import anyio
 import msgspec
@@ -33,9 +33,9 @@ from ..core.errors import OrmError, validation_error
 from ..query import nodes as n
 from ..query.parse import parse_where
 from ..query.writes import update_values
-
-if TYPE_CHECKING:
-    from ..runtime.orm import Orm
+from ..runtime.extension import Extension, register
+from ..runtime.orm import Orm, engine_of
+from .system import check_json, require_model
 
 __all__ = ["OUTBOX_MODEL", "OutboxEvent", "DispatchReport", "Dispatcher", "OutboxClient"]
 
@@ -86,44 +86,6 @@ def utcnow() -> datetime:
 
 def _ms(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def require_model(orm: Orm, name: str, option: str) -> Any:
-    """The system model ``name``, or a VALIDATION_ERROR naming the ``define_schema`` option."""
-    model = orm.schema.models.get(name)
-    if model is None:
-        raise validation_error(
-            f'The {option} needs define_schema(..., {option}=True): model "{name}" is not in the schema.'
-        )
-    return model
-
-
-def check_json(model: str, field: str, value: Any) -> None:
-    """VALIDATION_ERROR unless ``value`` is plain JSON (dict/list/str/int/float/bool/None)."""
-
-    def bad(v: Any) -> str | None:
-        """The description of the first non-JSON part of ``v`` (None when it is all JSON)."""
-        if v is None or isinstance(v, (str, bool, int, float)):
-            return None
-        if isinstance(v, (list, tuple)):
-            return next((b for b in map(bad, v) if b is not None), None)
-        if isinstance(v, dict):
-            for k, i in v.items():
-                if not isinstance(k, str):
-                    return f"a {type(k).__name__} key"
-                found = bad(i)
-                if found is not None:
-                    return found
-            return None
-        return f"a {type(v).__name__}"
-
-    problem = bad(value)
-    if problem is not None:
-        raise validation_error(
-            f'Invalid value for field "{field}" on model "{model}": expected JSON data '
-            f"(dict, list, str, int, float, bool or None), found {problem}.",
-            model=model, field=field,
-        )
 
 
 class OutboxClient:
@@ -275,7 +237,7 @@ class Dispatcher:
         claimable = self._claimable(now)
 
         async def claim(tx: Orm) -> list[dict[str, Any]]:
-            state = tx._state()
+            state = engine_of(tx).state()
             assert state is not None
             conn = state.conn
             params: list[Any] = []
@@ -284,7 +246,7 @@ class Dispatcher:
             pick = n.Select(OUTBOX_MODEL, ("id",), cond,
                             order_by=(n.OrderItem("next_attempt_at"), n.OrderItem("id")),
                             take=n.Param(len(params) - 1), lock="update_skip_locked")
-            ids = [r["id"] for r in await orm._executor.rows(conn, pick, params)]
+            ids = [r["id"] for r in await engine_of(orm).rows(conn, pick, params)]
             if not ids:
                 return []
             values = update_values(model, {"claimed_by": self.worker_id, "locked_until": until})
@@ -292,7 +254,7 @@ class Dispatcher:
             cond = parse_where(schema, model, {"AND": [{"id": {"in": ids}}, claimable]}, params)
             stamp = n.Update(OUTBOX_MODEL, tuple(values), tuple(n.Param(i) for i in range(len(values))), cond,
                              False, (), ("attempts",))
-            await orm._executor.rowcount(conn, stamp, params)
+            await engine_of(orm).rowcount(conn, stamp, params)
             return await tx.model(OUTBOX_MODEL).find_many(
                 where={"id": {"in": ids}, "claimed_by": self.worker_id, "locked_until": until},
                 order_by=[{"next_attempt_at": "asc"}, {"id": "asc"}])
@@ -407,3 +369,15 @@ class Dispatcher:
                 else:
                     with anyio.move_on_after(self.poll_interval):
                         await stop_event.wait()
+
+
+class Outbox(Extension):
+    """``orm.outbox`` / ``tx.outbox``: the :class:`OutboxClient` bound to the client."""
+
+    attribute = "outbox"
+
+    def client(self, orm: Orm) -> OutboxClient:
+        return OutboxClient(orm)
+
+
+register(Outbox())

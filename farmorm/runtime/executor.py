@@ -1,16 +1,16 @@
-"""Runs nodes on a connection: plan-cache lookup, execution, hydration and relation levels.
+"""Hydration plans: a compiled statement plus the function turning its rows into records.
 
 Hydration works from a per-shape plan built once: the result column names and the few columns
-that need a converter. A column that needs none costs nothing per row.
+that need a converter. A column that needs none costs nothing per row. The engine caches one
+``Plan`` per node shape (``Engine.plan``) and runs it.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Sequence
 
-from ..core.cache import PlanCache
-from ..core.driver import Compiled, Connection, Driver
-from ..query.plan import Read, collect_keys, nest_counts, stitch, strip_hidden
+from ..core.driver import Compiled
 
 
 def row_builder(names: Sequence[str], decoders: Sequence[Callable[[Any], Any] | None]) -> Callable[[Sequence[Sequence[Any]]], list[dict[str, Any]]]:
@@ -39,7 +39,6 @@ def struct_builder(names: Sequence[str], decoders: Sequence[Callable[[Any], Any]
     order as long as they line up, by keyword after a field the row does not carry (left to its
     default), so no intermediate dict is built. Names come from the schema and the Struct's own
     fields (checked against each other before any I/O by ``check_struct``), never from user values."""
-    import inspect
 
     at = {name: i for i, name in enumerate(names)}
     env: dict[str, Any] = {"C": cls}
@@ -82,71 +81,3 @@ class Plan:
         if build is None:
             build = typed[cls] = struct_builder(self.compiled.columns, self.compiled.decoders, cls)
         return build
-
-
-class Executor:
-    """Per-client executor: owns nothing but references to the driver and the plan cache."""
-
-    __slots__ = ("driver", "cache", "_build")
-
-    def __init__(self, driver: Driver, cache: PlanCache) -> None:
-        self.driver = driver
-        self.cache = cache
-        compile_ = driver.compile
-        self._build = lambda node: Plan(compile_(node))
-
-    def plan(self, node: Any) -> Plan:
-        return self.cache.get(node, self._build)  # type: ignore[no-any-return]
-
-    async def rows(self, conn: Connection, node: Any, params: Sequence[Any]) -> list[dict[str, Any]]:
-        """Run ``node`` and hydrate its rows into records."""
-        plan = self.plan(node)
-        result = await conn.run(plan.compiled, params)
-        return plan.hydrate(result.rows)
-
-    async def scalar(self, conn: Connection, node: Any, params: Sequence[Any]) -> Any:
-        plan = self.plan(node)
-        result = await conn.run(plan.compiled, params)
-        return result.rows[0][0] if result.rows else None
-
-    async def rowcount(self, conn: Connection, node: Any, params: Sequence[Any]) -> int:
-        plan = self.plan(node)
-        result = await conn.run(plan.compiled, params)
-        return int(result.rowcount)
-
-    async def read_as(self, conn: Connection, read: Read, cls: type) -> list[Any]:
-        """Run a scalar read plan and build ``cls`` Structs from its rows (``as_=``; no relations)."""
-        plan = self.plan(read.node)
-        result = await conn.run(plan.compiled, read.params)
-        return plan.hydrate_as(cls)(result.rows)
-
-    async def read(self, conn: Connection, read: Read) -> list[dict[str, Any]]:
-        """Run a read plan: the root query, then one query per relation level."""
-        records = await self.rows(conn, read.node, read.params)
-        if read.relations and records:
-            await self.load_relations(conn, read, records)
-        if read.counts:
-            nest_counts(records, read.counts)
-        if read.hidden:
-            strip_hidden(records, read.hidden)
-        return records
-
-    async def load_relations(self, conn: Connection, read: Read, records: list[dict[str, Any]]) -> None:
-        """Load every relation level of ``read`` for ``records``: one query per level."""
-        for rel in read.relations:
-            keys = collect_keys(records, rel.parent_key)
-            if not keys:
-                empty: Any = None if rel.single else []
-                for r in records:
-                    r[rel.name] = empty if empty is None else []
-                continue
-            child = rel.read
-            child.params[0] = keys
-            children = await self.rows(conn, child.node, child.params)
-            if child.relations and children:
-                await self.load_relations(conn, child, children)
-            stitch(records, rel, children)
-            if child.counts:
-                nest_counts(children, child.counts)
-            if child.hidden:
-                strip_hidden(children, child.hidden)

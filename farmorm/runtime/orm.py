@@ -1,64 +1,58 @@
-"""The ORM client: ``create_orm``, ``orm.<model>``, transactions, batch, events, close."""
+"""The ORM client: ``create_orm``, ``orm.<model>``, transactions, batch, events, close.
+
+``Orm`` is a facade: every operation runs on its :class:`~farmorm.runtime.engine.Engine`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Coroutine, Literal, Sequence, TypeVar, overload
+from typing import Any, Awaitable, Callable, Coroutine, Sequence, TypeVar, cast, overload
 
 from ..core.cache import PlanCache
 from ..core.detect import resolve
-from ..core.driver import Connection, Driver, DriverHandle, QueryEvent
-from ..core.errors import OrmError, SchemaError, validation_error
+from ..core.driver import Driver, DriverHandle, QueryEvent
+from ..core.errors import SchemaError, validation_error
 from ..schema.manifest import Schema
-from .executor import Executor
+from .engine import DEFAULT_ACQUIRE_TIMEOUT, Engine
+from .extension import attribute, model_client_class
 from .model import ModelClient
 from .raw import RawClient
-from .transaction import (
-    Gate,
-    Transaction,
-    TxState,
-    closed_transaction_error,
-    enter_connection,
-    pool_closed_error,
-    stop_waiters,
-)
+from .state import TxState
+from .transaction import Transaction
 
-if TYPE_CHECKING:
-    from ..features.idempotency import IdempotencyClient
-    from ..features.outbox import OutboxClient
-
-_ids = itertools.count()
 _T = TypeVar("_T")
-#: the attributes a transaction-bound or primary-pinned variant of a client shares with it
-_SHARED = ("schema", "_driver", "plan_cache", "_executor", "_var", "_fixed", "_replicas", "_turn")
 
 
 class Orm:
-    """One client: a schema bound to a driver. ``orm.user`` is the model client of model ``user``."""
+    """One client: a schema bound to a driver. ``orm.user`` is the model client of model ``user``;
+    a name that is no model may be a feature's client (``orm.outbox``, see ``extension.py``)."""
 
     def __init__(self, schema: Schema, driver: Driver, *, plan_cache_size: int = 1024,
-                 replicas: Sequence[Driver] = ()) -> None:
+                 replicas: Sequence[Driver] = (), acquire_timeout: float | None = DEFAULT_ACQUIRE_TIMEOUT) -> None:
         self.schema = schema
-        self._driver = driver
-        self.plan_cache = PlanCache(plan_cache_size)
-        self._executor = Executor(driver, self.plan_cache)
-        self._var: ContextVar[TxState | None] = ContextVar(f"farmorm_tx_{next(_ids)}", default=None)
-        self._fixed: TxState | None = None
-        #: read replicas: reads outside a transaction go to the next one in turn (round robin)
-        self._replicas: tuple[Driver, ...] = tuple(replicas)
-        self._turn = itertools.count()
-        for replica in self._replicas:
-            replica.listeners = driver.listeners  # one on_query list: events from every server
+        #: the layer under the public API (features and tooling reach it through ``engine_of(orm)``)
+        self._engine = Engine(driver, PlanCache(plan_cache_size), replicas=replicas, acquire_timeout=acquire_timeout)
+
+    @classmethod
+    def _on(cls, schema: Schema, engine: Engine) -> Orm:
+        """A client of ``schema`` on ``engine`` (a transaction-bound or primary-pinned variant); its
+        model clients are made anew, bound to that engine."""
+        twin = object.__new__(cls)
+        twin.schema = schema
+        twin._engine = engine
+        return twin
 
     # -- model clients ---------------------------------------------------------------------
     def __getattr__(self, name: str) -> ModelClient:
-        model = self.__dict__["schema"].models.get(name) if "schema" in self.__dict__ else None
+        schema: Schema | None = self.__dict__.get("schema")
+        if schema is None:
+            raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+        model = schema.models.get(name)
         if model is None:
+            ext = attribute(name)
+            if ext is not None:  # typed as a model client for mypy's sake: models are the common case
+                return cast(ModelClient, ext.client(self))
             raise AttributeError(f"{type(self).__name__!s} has no model or attribute {name!r}")
-        client = ModelClient(self, model)
+        client = model_client_class(model, ModelClient)(self._engine, schema, model)
         self.__dict__[name] = client
         return client
 
@@ -71,82 +65,26 @@ class Orm:
     @property
     def driver(self) -> DriverHandle:
         """The frozen driver handle: ``kind``, ``dialect``, ``client``, ``capabilities``."""
-        return self._driver.handle
+        return self._engine.handle
+
+    @property
+    def plan_cache(self) -> PlanCache:
+        """The compiled-plan cache (LRU keyed by the value-free node; ``hits``/``misses`` counters)."""
+        return self._engine.plan_cache
+
+    @property
+    def _driver(self) -> Driver:
+        """The primary's driver object (tooling and white-box tests reach the native client through it)."""
+        return self._engine.driver
 
     # -- connections -----------------------------------------------------------------------
-    def _state(self) -> TxState | None:
-        """The transaction level an operation on this client joins, or None (the root scope).
-
-        A ``tx`` handle is pinned to its level (finished, it refuses work). The client itself
-        follows the contextvar, which a task inherits from where it was started: a task that
-        outlives the block it was started in falls back to the nearest level still open (the
-        root scope when none is), as if it had been started there."""
-        fixed = self._fixed
-        if fixed is not None:
-            return fixed
-        state = self._var.get()
-        while state is not None and not state.active:
-            state = state.parent
-        return state
-
-    def _variant(self, **changes: Any) -> Orm:
-        """A client sharing this one's driver, caches and transaction context, with ``changes``
-        (its model clients are made anew: they are bound to the client they were made from)."""
-        twin = object.__new__(type(self))
-        twin.__dict__.update({k: self.__dict__[k] for k in _SHARED}, **changes)
-        return twin
-
     def _bound(self, state: TxState) -> Orm:
-        return self._variant(_fixed=state)
-
-    def _read_driver(self) -> Driver:
-        """The driver for a read outside a transaction: the next replica, or the primary."""
-        replicas = self._replicas
-        if not replicas:
-            return self._driver
-        return replicas[next(self._turn) % len(replicas)]
+        return Orm._on(self.schema, self._engine.bound(state))
 
     def primary(self) -> Orm:
         """This client with every read on the primary (read-your-writes despite replica lag)."""
-        if not self._replicas:
-            return self
-        return self._variant(_replicas=())
-
-    async def _guard(self, awaitable: Awaitable[Any]) -> Any:
-        """Await ``awaitable``, converting native errors to OrmError."""
-        try:
-            return await awaitable
-        except OrmError:
-            raise
-        except Exception as exc:
-            mapped = self._driver.map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
-
-    def _scope(self, write: bool = False) -> _Scope:
-        """The connection for one operation: the running transaction's, or one from the driver."""
-        return _Scope(self, write)
-
-    @asynccontextmanager
-    async def _transaction_scope(self, needed: bool = True) -> AsyncIterator[Connection]:
-        """A connection inside a transaction (a savepoint when one is running) if ``needed``."""
-        if not needed:
-            async with self._scope(write=True) as conn:
-                yield conn
-            return
-        async with Transaction(self, None, None, 0) as tx:
-            state = tx._state()
-            assert state is not None
-            try:
-                yield state.conn
-            except OrmError:
-                raise
-            except Exception as exc:  # a native error from a statement of this scope: map it as _Scope does
-                mapped = self._driver.map_error(exc)
-                if mapped is None:
-                    raise
-                raise mapped from exc
+        engine = self._engine.on_primary()
+        return self if engine is self._engine else Orm._on(self.schema, engine)
 
     # -- public API ------------------------------------------------------------------------
     @overload
@@ -155,7 +93,7 @@ class Orm:
 
     @overload
     def transaction(self, fn: None = None, *, isolation: str | None = None, retries: int = 0,
-                    actor: str | None = None) -> Transaction: ...
+                    actor: str | None = None) -> Transaction[Orm]: ...
 
     def transaction(
         self,
@@ -164,14 +102,14 @@ class Orm:
         isolation: str | None = None,
         retries: int = 0,
         actor: str | None = None,
-    ) -> Transaction | Coroutine[Any, Any, Any]:
+    ) -> Transaction[Orm] | Coroutine[Any, Any, Any]:
         """Run ``fn(tx)`` in a transaction (``await``), or open one for a block (``async with``).
 
         With ``fn`` the result is a real coroutine, so ``asyncio.create_task``, ``gather`` and
         ``wait_for`` take it; the arguments are checked at once, before it is awaited.
         Nested calls become savepoints; ``retries`` re-runs ``fn`` on retryable errors; ``actor``
         names who history rows (``model(history=True)``) record as the author of the changes."""
-        tx = Transaction(self, fn, isolation, retries, actor)
+        tx = Transaction(self._engine, self._bound, fn, isolation, retries, actor)
         if fn is None:
             return tx
         if not callable(fn):
@@ -182,7 +120,7 @@ class Orm:
         """Run ``callback()`` (sync or async) after the outermost transaction commits; never after a
         rollback. Hooks of a rolled-back savepoint are dropped. When hooks fail, all of them still
         run, then the transaction raises COMMIT_HOOK_FAILED (``CommitHookFailed``): the data is committed."""
-        state = self._state()
+        state = self._engine.state()
         if state is None or not state.active:
             raise validation_error("on_commit() needs a running transaction.")
         if not callable(callback):
@@ -194,23 +132,8 @@ class Orm:
         """Hand-written statements with bound values only: ``await orm.raw.fetch(sql, *args)``,
         ``execute``; MongoDB ``command`` / ``aggregate``; ``async with orm.raw.connection()``.
         Reached as ``tx.raw`` they run on the transaction's connection (see ``farmorm.runtime.raw``)."""
-        return RawClient(self.schema, self._driver, lambda: self._scope(write=True))
-
-    @property
-    def outbox(self) -> OutboxClient:
-        """``tx.outbox.record(event_type, payload)`` (needs ``define_schema(..., outbox=True)``); see
-        ``farmorm.outbox``."""
-        from ..features.outbox import OutboxClient
-
-        return OutboxClient(self)
-
-    @property
-    def idempotency(self) -> IdempotencyClient:
-        """``await tx.idempotency.reserve(key, request_hash)`` (needs ``define_schema(..., idempotency=True)``);
-        see ``farmorm.idempotency``."""
-        from ..features.idempotency import IdempotencyClient
-
-        return IdempotencyClient(self)
+        engine = self._engine
+        return RawClient(self.schema, engine.driver, lambda: engine.scope(write=True))
 
     async def batch(self, fns: Sequence[Callable[[Orm], Awaitable[Any]]]) -> list[Any]:
         """Run the callables in order inside one transaction; returns their results."""
@@ -222,14 +145,7 @@ class Orm:
 
     def on_query(self, callback: Callable[[QueryEvent], Any]) -> Callable[[], None]:
         """Call ``callback(event)`` after every executed statement; returns an unsubscribe function."""
-        listeners = self._driver.listeners
-        listeners.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in listeners:
-                listeners.remove(callback)
-
-        return unsubscribe
+        return self._engine.subscribe(callback)
 
     async def close(self, timeout: float | None = 10.0) -> None:
         """Close what farmorm opened (a pool or connection made from a URL); never the app's client.
@@ -237,18 +153,7 @@ class Orm:
         New operations fail at once with CONNECTION_ERROR (``meta["reason"] == "pool_closed"``).
         Operations in flight get ``timeout`` seconds to finish; then their connections are closed
         under them (they fail with CONNECTION_ERROR). ``None`` waits for them. Idempotent."""
-        drivers = [*self._replicas, self._driver]
-        for driver in drivers:
-            driver.closed = True
-            stop_waiters(driver)
-        errors: list[BaseException] = []
-        for driver in drivers:
-            try:
-                await _close_driver(driver, timeout)
-            except BaseException as exc:  # noqa: BLE001 - close every driver, then raise the first error
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+        await self._engine.close(timeout)
 
     async def __aenter__(self) -> Orm:
         return self
@@ -261,95 +166,10 @@ class Orm:
         return f"<Orm {h.kind} ({h.dialect}) models={list(self.schema.models)}>"
 
 
-class _Scope:
-    """``async with orm._scope() as conn``: a class, not a generator, because it runs on every
-    operation (an @asynccontextmanager costs a generator and its wrapper per call)."""
-
-    __slots__ = ("orm", "write", "cm", "gate")
-
-    def __init__(self, orm: Orm, write: bool) -> None:
-        self.orm = orm
-        self.write = write
-        self.cm: Any = None
-        self.gate: Gate | None = None
-
-    async def __aenter__(self) -> Connection:
-        orm = self.orm
-        state = orm._state()
-        while state is not None:
-            if not state.active:
-                raise closed_transaction_error()
-            # tasks sharing the transaction take turns on its connection
-            await state.gate.acquire()
-            if state.active:
-                self.gate = state.gate
-                return state.conn
-            state.gate.release()
-            # the block ended while this task waited: a tx handle refuses, the client itself
-            # falls back to the enclosing level (or the root scope) as a task outliving it does
-            if orm._fixed is not None:
-                raise closed_transaction_error()
-            state = orm._state()
-        if orm._driver.closed:
-            raise pool_closed_error(orm._driver)
-        driver = orm._driver if self.write or not orm._replicas else orm._read_driver()
-        self.cm = cm = driver.connection(write=self.write)
-        try:
-            return await enter_connection(driver, cm.__aenter__())
-        except OrmError:
-            raise
-        except Exception as exc:
-            raise _mapped(orm._driver, exc) from exc
-
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
-        gate, self.gate = self.gate, None
-        if gate is not None:
-            gate.release()
-        if isinstance(exc, Exception) and self.orm._driver.closed:
-            # orm.close() cut this operation off: say so, whatever the driver raised
-            try:
-                if self.cm is not None:
-                    await self.cm.__aexit__(exc_type, exc, tb)
-            except Exception:  # noqa: BLE001 - the connection is going away with the pool
-                pass
-            raise pool_closed_error(self.orm._driver) from exc
-        try:
-            if self.cm is not None:
-                await self.cm.__aexit__(exc_type, exc, tb)
-        except OrmError:
-            raise
-        except Exception as cleanup:
-            if exc is None:
-                raise _mapped(self.orm._driver, cleanup) from cleanup
-        if exc is None or isinstance(exc, OrmError) or not isinstance(exc, Exception):
-            return False
-        mapped = self.orm._driver.map_error(exc)
-        if mapped is None:
-            return False
-        raise mapped from exc
-
-
-async def _close_driver(driver: Driver, timeout: float | None) -> None:
-    if timeout is None:
-        await driver.close()
-        return
-    try:
-        async with asyncio.timeout(timeout):
-            await driver.close()
-        return
-    except TimeoutError:
-        pass
-    driver.terminate()
-    try:
-        async with asyncio.timeout(max(timeout, 1.0)):
-            await driver.close()
-    except TimeoutError:
-        pass
-
-
-def _mapped(driver: Driver, exc: BaseException) -> BaseException:
-    mapped = driver.map_error(exc)
-    return exc if mapped is None else mapped
+def engine_of(orm: Orm) -> Engine:
+    """The engine under ``orm``: connection scope, plans, error mapping (see ``engine.py``). A
+    function, not a client attribute, so that it takes no name a model could have."""
+    return orm._engine
 
 
 async def create_driver(schema: Schema, client: Any, *, dialect: str | None = None,
@@ -387,19 +207,15 @@ async def create_orm(schema: Schema, client: Any, *, dialect: str | None = None,
     go to them in turn; writes and everything inside a transaction go to ``client``, the primary."""
     if isinstance(replicas, (str, bytes)):
         raise TypeError("create_orm(replicas=...) expects a list of clients or URLs, not one string.")
-    acquire_timeout = options.pop("acquire_timeout", Driver.acquire_timeout)
+    acquire_timeout = options.pop("acquire_timeout", DEFAULT_ACQUIRE_TIMEOUT)
     if acquire_timeout is not None and (isinstance(acquire_timeout, bool) or not isinstance(acquire_timeout, (int, float))
                                         or acquire_timeout <= 0):
         raise ValueError(f"acquire_timeout must be a positive number of seconds or None, got {acquire_timeout!r}")
     driver = await create_driver(schema, client, dialect=dialect, database_name=database_name, **options)
-    driver.acquire_timeout = acquire_timeout
-    if options.get("command_timeout") is not None and hasattr(driver, "command_timeout"):
-        driver.command_timeout = options["command_timeout"]  # drivers whose client has no such option (MySQL)
     readers: list[Driver] = []
     try:
         for replica in replicas:
             reader = await create_driver(schema, replica, dialect=dialect, database_name=database_name, **options)
-            reader.acquire_timeout = acquire_timeout
             readers.append(reader)
             mine, theirs = driver.handle, reader.handle
             if (theirs.kind, theirs.dialect) != (mine.kind, mine.dialect):
@@ -412,7 +228,7 @@ async def create_orm(schema: Schema, client: Any, *, dialect: str | None = None,
             await reader.close()
         await driver.close()
         raise
-    return Orm(schema, driver, replicas=readers)
+    return Orm(schema, driver, replicas=readers, acquire_timeout=acquire_timeout)
 
 
 create_orm_from_runtime = create_orm

@@ -10,14 +10,11 @@ loop breaks out of, and a stream must never keep a connection past its block.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Generic, Sequence, TypeVar
+from typing import Any, Callable, Generic, Sequence, TypeVar
 
 from ..core.driver import RowCursor
-from ..core.errors import OrmError
 from ..query.plan import Read
-
-if TYPE_CHECKING:
-    from .orm import Orm, _Scope
+from .engine import Engine, Scope
 
 Builder = Callable[[Sequence[Sequence[Any]]], list[Any]]
 #: the record type a stream yields: ``dict[str, Any]``, or the ``as_`` Struct
@@ -30,16 +27,16 @@ _NOT_OPEN = ('A stream holds a database connection while it is open: use it as '
 class RecordStream(Generic[T]):
     """An open (or openable) stream of records (``T``: dicts, or the ``as_`` Struct); see the module docstring."""
 
-    __slots__ = ("_orm", "_read", "_as", "_model", "batch_size", "_scope", "_cursor", "_build", "_buf", "_at",
+    __slots__ = ("_engine", "_read", "_as", "_model", "batch_size", "_scope", "_cursor", "_build", "_buf", "_at",
                  "_state")
 
-    def __init__(self, orm: Orm, model: str, read: Read, batch_size: int, as_: type | None) -> None:
-        self._orm = orm
+    def __init__(self, engine: Engine, model: str, read: Read, batch_size: int, as_: type | None) -> None:
+        self._engine = engine
         self._model = model
         self._read = read
         self._as = as_
         self.batch_size = batch_size
-        self._scope: _Scope | None = None
+        self._scope: Scope | None = None
         self._cursor: RowCursor | None = None
         self._build: Builder | None = None
         self._buf: list[T] = []
@@ -50,10 +47,10 @@ class RecordStream(Generic[T]):
         if self._state != "new":
             raise RuntimeError("A stream can be opened once; call orm.<model>.stream(...) again for another pass.")
         self._state = "open"
-        orm = self._orm
-        plan = orm._executor.plan(self._read.node)
+        engine = self._engine
+        plan = engine.plan(self._read.node)
         self._build = plan.hydrate if self._as is None else plan.hydrate_as(self._as)
-        scope = orm._scope()
+        scope = engine.scope()
         conn = await scope.__aenter__()
         self._scope = scope
         try:
@@ -85,19 +82,13 @@ class RecordStream(Generic[T]):
                     await cursor.close()
                 except Exception as cleanup:
                     if exc is None:
-                        raise self._mapped(cleanup) from cleanup
+                        raise self._engine.mapped(cleanup) from cleanup
         finally:
             if scope is not None:
                 # a cancellation reaches the driver (MySQL then drops a connection mid-result); the
                 # body's own errors are the body's: nothing to map, the connection goes back as usual
                 gone = exc if exc is not None and not isinstance(exc, Exception) else None
                 await scope.__aexit__(None if gone is None else type(gone), gone, None)
-
-    def _mapped(self, exc: Exception) -> BaseException:
-        if isinstance(exc, OrmError):
-            return exc
-        mapped = self._orm._driver.map_error(exc)
-        return exc if mapped is None else mapped
 
     async def next_batch(self) -> list[T]:
         """The next batch of records (at most ``batch_size``); an empty list once the rows run out."""
@@ -111,13 +102,8 @@ class RecordStream(Generic[T]):
             return rest
         cursor = self._cursor
         assert cursor is not None and self._build is not None
-        try:
+        with self._engine.errors():
             rows = await cursor.fetch()
-        except Exception as exc:
-            mapped = self._mapped(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
         return self._build(rows) if rows else []
 
     def batches(self) -> _Batches[T]:

@@ -9,29 +9,28 @@ cancelled task never leaves a connection inside a transaction.
 from __future__ import annotations
 
 import asyncio
-import collections
-import inspect
 import random
 import time
-from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Generic, TypeVar
 
 import anyio
 
+from ..core.driver import Connection
 from ..core.errors import (
     COMMIT_UNKNOWN,
     CONNECTION_ERROR,
     DESCRIPTIONS,
     CommitHookFailed,
     OrmError,
-    UnsupportedError,
     make_error,
     validation_error,
 )
+from .engine import Engine
+from .state import TxState, closed_transaction_error, run_commit_hooks
 
-if TYPE_CHECKING:
-    from ..core.driver import Connection, Driver
-    from .orm import Orm
+#: what a transaction hands its body: ``Orm`` for ``orm.transaction()``
+H = TypeVar("H")
 
 #: Accepted ``isolation=`` values; drivers receive the canonical SQL spelling (SQLite is always
 #: serializable and accepts any of them).
@@ -47,109 +46,6 @@ BACKOFF_CAP = 1.0
 #: ``transaction(fn, retries=n)`` stops re-running ``fn`` once this many seconds have passed since
 #: the first attempt (as MongoDB's drivers do), whatever ``n``: a conflict storm ends in an error
 RETRY_TIME_CAP = 120.0
-
-
-class Gate:
-    """One operation at a time on a transaction's connection, whichever task runs it.
-
-    A transaction handle can be shared by several tasks (``asyncio.gather`` of ``tx`` calls, a
-    task started inside the block); a connection runs one statement at a time, so operations on
-    it take turns here (asyncpg would raise "another operation is in progress"). Reentrant for the
-    task that holds it: an operation that opens a nested transaction (a savepoint) passes."""
-
-    __slots__ = ("owner", "depth", "waiters")
-
-    def __init__(self) -> None:
-        self.owner: asyncio.Task[Any] | None = None
-        self.depth = 0
-        self.waiters: collections.deque[tuple[asyncio.Future[None], asyncio.Task[Any] | None]] = collections.deque()
-
-    async def acquire(self) -> None:
-        task = asyncio.current_task()
-        if self.owner is task and task is not None:
-            self.depth += 1
-            return
-        if self.owner is None and not self.waiters:
-            self.owner, self.depth = task, 1
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (fut, task)
-        self.waiters.append(entry)
-        try:
-            await fut
-        except BaseException:
-            if fut.done() and not fut.cancelled():
-                self.release()  # handed over just as we were cancelled: pass it on
-            else:
-                self.waiters.remove(entry)
-            raise
-
-    def release(self) -> None:
-        self.depth -= 1
-        if self.depth > 0:
-            return
-        self.owner = None
-        while self.waiters:
-            fut, task = self.waiters.popleft()
-            if not fut.done():
-                self.owner, self.depth = task, 1  # handed over: nobody can slip in before it runs
-                fut.set_result(None)
-                return
-
-
-class TxState:
-    """The connection of the running transaction and how deep the savepoints go."""
-
-    __slots__ = ("conn", "depth", "active", "hooks", "actor", "gate", "parent")
-
-    def __init__(self, conn: Connection, depth: int, actor: str | None = None, gate: Gate | None = None,
-                 parent: TxState | None = None) -> None:
-        self.conn = conn
-        self.depth = depth
-        self.active = True
-        #: the enclosing level of a savepoint (None for the outermost transaction): a task that
-        #: outlives a savepoint block falls back to it (``Orm._state``)
-        self.parent = parent
-        #: operations of this level take turns here; a savepoint level has its own gate and holds
-        #: its parent's for as long as it is open
-        self.gate = gate if gate is not None else Gate()
-        #: ``tx.on_commit`` callbacks registered at this level (moved to the parent on release)
-        self.hooks: list[Callable[[], Any]] = []
-        #: ``orm.transaction(actor=...)``: who history rows name as the actor
-        self.actor = actor
-
-
-
-
-async def run_commit_hooks(hooks: list[Callable[[], Any]]) -> None:
-    """Run after-commit hooks in order, every one of them; then, when any raised, raise
-    COMMIT_HOOK_FAILED saying that the transaction committed (a failure must not pass unseen, and
-    must not look like a failed transaction that a caller would run again)."""
-    failed: list[Exception] = []
-    for hook in hooks:
-        try:
-            result = hook()
-            if inspect.isawaitable(result):
-                await result
-        except Exception as exc:  # noqa: BLE001 - collected: the next hooks still run
-            failed.append(exc)
-    if failed:
-        raise commit_hook_failed(hooks, failed)
-
-
-def commit_hook_failed(hooks: list[Callable[[], Any]], failed: list[Exception]) -> CommitHookFailed:
-    first = failed[0]
-    err = CommitHookFailed(
-        f"The transaction committed; then {len(failed)} of its {len(hooks)} on_commit hook(s) failed "
-        f"(first: {type(first).__name__}: {first}). The data is saved: do not run the transaction "
-        "again; handle or retry the side effect itself.",
-        retryable=False,
-        meta={"committed": True, "hooks": len(hooks), "failed": len(failed),
-              "errors": [f"{type(e).__name__}: {e}" for e in failed]},
-    )
-    err.exceptions = tuple(failed)
-    err.__cause__ = ExceptionGroup("on_commit hooks failed after the commit", failed)
-    return err
 
 
 def canonical_isolation(isolation: str | None) -> str | None:
@@ -171,14 +67,18 @@ def backoff(attempt: int) -> float:
     return min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.5)
 
 
-class Transaction:
-    """Awaitable (function form, with retries) and async context manager (block form)."""
+class Transaction(Generic[H]):
+    """Awaitable (function form, with retries) and async context manager (block form).
 
-    def __init__(self, orm: Orm, fn: Callable[[Orm], Awaitable[Any]] | None, isolation: str | None,
-                 retries: int, actor: str | None = None) -> None:
+    Runs on ``engine``; the block (or ``fn``) gets ``handle(state)``, a client bound to the
+    transaction (``Orm._bound`` for ``orm.transaction()``)."""
+
+    def __init__(self, engine: Engine, handle: Callable[[TxState], H], fn: Callable[[H], Awaitable[Any]] | None,
+                 isolation: str | None, retries: int, actor: str | None = None) -> None:
         if type(retries) is not int or retries < 0:
             raise validation_error(f"Invalid retries {retries!r}: expected a non-negative integer.")
-        self.orm = orm
+        self.engine = engine
+        self.handle = handle
         self.fn = fn
         self.isolation = canonical_isolation(isolation)
         self.retries = retries
@@ -199,12 +99,12 @@ class Transaction:
     async def run(self) -> Any:
         """The function form: ``fn(tx)`` in a transaction, re-run on retryable errors."""
         attempt = 0
-        nested = self.orm._state() is not None
+        nested = self.engine.state() is not None
         started = time.monotonic()
         while True:
             result: Any = None
             try:
-                async with Transaction(self.orm, None, self.isolation, 0, self.actor) as tx:
+                async with Transaction(self.engine, self.handle, None, self.isolation, 0, self.actor) as tx:
                     result = await self.fn(tx)  # type: ignore[misc]
                 return result
             except CommitHookFailed as exc:
@@ -219,11 +119,11 @@ class Transaction:
                     raise
                 await anyio.sleep(delay)
 
-    async def __aenter__(self) -> Orm:
+    async def __aenter__(self) -> H:
         if self.retries:
             raise ValueError("retries= needs the function form: await orm.transaction(fn, retries=n)")
-        orm = self.orm
-        outer = orm._state()
+        engine = self.engine
+        outer = engine.state()
         if outer is not None:
             if not outer.active:
                 raise closed_transaction_error()
@@ -234,23 +134,24 @@ class Transaction:
             # the savepoint (from any task it starts) take turns on the savepoint's own gate
             await outer.gate.acquire()
             try:
-                await orm._guard(outer.conn.savepoint(self._savepoint))
+                await engine.guard(outer.conn.savepoint(self._savepoint))
             except BaseException:
                 outer.gate.release()
                 raise
             self._state = TxState(outer.conn, outer.depth + 1, self.actor or outer.actor, parent=outer)
         else:
-            if orm._driver.closed:
-                raise pool_closed_error(orm._driver)
+            primary = engine.primary
+            if primary.closed:
+                raise primary.closed_error()
             self._stack = AsyncExitStack()
             began: Connection | None = None
             try:
-                conn = await orm._guard(
-                    enter_connection(orm._driver, self._stack.enter_async_context(
-                        orm._driver.connection(write=True, transaction=True)))
+                conn = await engine.guard(
+                    primary.enter(self._stack.enter_async_context(
+                        primary.driver.connection(write=True, transaction=True)))
                 )
                 began = conn
-                await orm._guard(conn.begin(self.isolation))
+                await engine.guard(conn.begin(self.isolation))
             except BaseException:
                 if began is not None:
                     # BEGIN failed or was cancelled in flight: it may have opened a transaction on
@@ -260,14 +161,14 @@ class Transaction:
                     await self._stack.aclose()
                 raise
             self._state = TxState(conn, 0, self.actor)
-        self._token = orm._var.set(self._state)
-        return orm._bound(self._state)
+        self._token = engine.var.set(self._state)
+        return self.handle(self._state)
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        orm = self.orm
+        engine = self.engine
         state = self._state
         assert state is not None
-        orm._var.reset(self._token)
+        engine.var.reset(self._token)
         conn = state.conn
         committed = False
         gate = state.gate
@@ -278,13 +179,13 @@ class Transaction:
             with anyio.CancelScope(shield=True):
                 if self._savepoint is not None:
                     if exc is None:
-                        await orm._guard(conn.release_savepoint(self._savepoint))
+                        await engine.guard(conn.release_savepoint(self._savepoint))
                         if self._parent is not None:
                             self._parent.hooks.extend(state.hooks)
                     else:
                         try:
-                            await orm._guard(conn.rollback_to_savepoint(self._savepoint))
-                            await orm._guard(conn.release_savepoint(self._savepoint))
+                            await engine.guard(conn.rollback_to_savepoint(self._savepoint))
+                            await engine.guard(conn.release_savepoint(self._savepoint))
                         except Exception:  # noqa: BLE001 - the error that ended the block is the one to report
                             # the savepoint is gone: the server rolled the whole transaction back
                             # (InnoDB's deadlock victim, a lost connection), so rolling back to it
@@ -293,7 +194,7 @@ class Transaction:
                             pass
                 elif exc is None:
                     try:
-                        await orm._guard(conn.commit())
+                        await engine.guard(conn.commit())
                         committed = True
                     except OrmError as err:
                         if err.code != CONNECTION_ERROR:
@@ -336,91 +237,21 @@ async def _quiet_rollback(conn: Connection) -> None:
         raise
 
 
-async def enter_connection(driver: Driver, entering: Awaitable[Connection]) -> Connection:
-    """Await ``entering`` (a driver's ``connection()`` being entered) within the driver's
-    ``acquire_timeout``; past it, CONNECTION_ERROR with ``reason="pool_timeout"`` naming the pool."""
-    if driver.acquire_is_immediate():
-        return await entering  # nothing to wait for: no deadline, nobody for orm.close() to stop
-    timeout = driver.acquire_timeout
-    task = asyncio.current_task()
-    waiting = _waiting(driver)
-    if task is not None:
-        waiting.add(task)  # orm.close() fails waiting callers at once (see stop_waiters)
-    try:
-        if timeout is None:
-            return await entering
-        # asyncio.timeout, not anyio's scope: aiomysql waits in asyncio.Condition.wait, which
-        # re-raises a cancellation as a new CancelledError that anyio no longer recognizes
-        deadline = asyncio.timeout(timeout)
-        try:
-            async with deadline:
-                return await entering
-        except TimeoutError:
-            if deadline.expired():
-                raise pool_timeout_error(driver, timeout) from None
-            raise
-    except asyncio.CancelledError:
-        if task is not None and driver.closed and task in _stopped(driver):
-            _stopped(driver).discard(task)
-            task.uncancel()
-            raise pool_closed_error(driver) from None
-        raise
-    finally:
-        if task is not None:
-            waiting.discard(task)
+@asynccontextmanager
+async def transaction_scope(engine: Engine, needed: bool = True) -> AsyncIterator[Connection]:
+    """A connection inside a transaction (a savepoint when one is running) if ``needed``, else the
+    operation's ordinary write connection; native errors of its statements leave mapped."""
+    if not needed:
+        async with engine.scope(write=True) as conn:
+            yield conn
+        return
+    async with Transaction(engine, _own_state, None, None, 0) as state:
+        with engine.errors():
+            yield state.conn
 
 
-def _waiting(driver: Driver) -> set[asyncio.Task[Any]]:
-    found: set[asyncio.Task[Any]] | None = driver.__dict__.get("_farmorm_waiting")
-    if found is None:
-        found = driver.__dict__["_farmorm_waiting"] = set()
-    return found
-
-
-def _stopped(driver: Driver) -> set[asyncio.Task[Any]]:
-    found: set[asyncio.Task[Any]] | None = driver.__dict__.get("_farmorm_stopped")
-    if found is None:
-        found = driver.__dict__["_farmorm_stopped"] = set()
-    return found
-
-
-def stop_waiters(driver: Driver) -> int:
-    """Fail every caller still waiting for a connection of ``driver`` (it is closing): they raise
-    CONNECTION_ERROR (``reason="pool_closed"``) instead of waiting on a pool that is going away."""
-    waiting = _waiting(driver)
-    stopped = _stopped(driver)
-    for task in list(waiting):
-        if not task.done():
-            stopped.add(task)
-            task.cancel()
-    return len(waiting)
-
-
-def pool_timeout_error(driver: Driver, timeout: float) -> OrmError:
-    status = driver.pool_status() or {}
-    size, in_use, max_size = status.get("size"), status.get("in_use"), status.get("max_size")
-    h = driver.handle
-    pool = f"all {max_size} connections of the pool are in use" if max_size is not None else "the connection is in use"
-    return make_error(
-        CONNECTION_ERROR,
-        f"{DESCRIPTIONS[CONNECTION_ERROR]} in {h.kind} ({h.dialect}) runtime: no connection within "
-        f"acquire_timeout={timeout:g}s: {pool} (size {size}, in use {in_use}). Raise the pool size, shorten "
-        "transactions, or avoid operations outside the running transaction while it holds a connection "
-        "(pass the tx handle).",
-        backend_kind=h.kind, dialect=h.dialect, retryable=False,
-        meta={"reason": "pool_timeout", "acquire_timeout": timeout, "pool_size": size, "in_use": in_use,
-              "max_size": max_size},
-    )
-
-
-def pool_closed_error(driver: Driver) -> OrmError:
-    h = driver.handle
-    return make_error(
-        CONNECTION_ERROR,
-        f"{DESCRIPTIONS[CONNECTION_ERROR]} in {h.kind} ({h.dialect}) runtime: the client is closed (orm.close() "
-        "was called); create a new one.",
-        backend_kind=h.kind, dialect=h.dialect, retryable=False, meta={"reason": "pool_closed"},
-    )
+def _own_state(state: TxState) -> TxState:
+    return state
 
 
 def _may_rerun(exc: OrmError) -> bool:
@@ -444,10 +275,4 @@ def commit_unknown(cause: OrmError) -> OrmError:
         backend_kind=cause.backend_kind, dialect=cause.dialect, retryable=False,
         meta={"commit_state": "unknown", "in_transaction": True,
               "original_message": cause.meta.get("original_message", cause.message)},
-    )
-
-
-def closed_transaction_error() -> OrmError:
-    return UnsupportedError(
-        "This transaction has already finished; run further queries on the ORM client, not on its tx."
     )

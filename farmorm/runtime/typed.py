@@ -11,7 +11,7 @@ by a generated builder (``executor.struct_builder``), one call per row, no dict 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from typing_extensions import TypedDict  # Pydantic (FastAPI response models) takes these on Python 3.11
@@ -20,9 +20,7 @@ from ..core.driver import Connection
 from ..core.errors import validation_error
 from ..query.plan import Read
 from ..schema.manifest import ModelMeta
-
-if TYPE_CHECKING:
-    from .executor import Executor
+from .engine import Engine
 
 S = TypeVar("S", bound=msgspec.Struct)
 T = TypeVar("T")
@@ -117,12 +115,12 @@ def convert_results(model: ModelMeta, cls: type[S], results: list[dict[str, Any]
                                f"result: {exc}.", model=model.name) from exc
 
 
-async def read_page_as(executor: Executor, conn: Connection, read: Read, cls: type, size: int,
+async def read_page_as(engine: Engine, conn: Connection, read: Read, cls: type, size: int,
                        backward: bool = False) -> tuple[list[Any], list[dict[str, Any]], bool]:
     """``find_page(as_=cls)``: the page's rows as Structs (in page order: a backward read is turned
     around), its first and last rows as dicts (the order keys its cursors are made of), and whether
     one more row was there."""
-    plan = executor.plan(read.node)
+    plan = engine.plan(read.node)
     rows = list((await conn.run(plan.compiled, read.params)).rows)
     more = len(rows) > size
     rows = rows[:size]

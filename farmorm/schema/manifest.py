@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from ..core.errors import SchemaError
 from .definition import ModelDef, RelationDef, RelationKind, TableName
+from . import fields as f
 from .fields import MISSING, FieldBuilder, FieldKind
 from .meta import (  # re-exported: every layer reads the manifest's parts from here
     ConstraintMeta as ConstraintMeta,
@@ -320,8 +321,6 @@ HISTORY_MODEL = "farmorm_history"  # kept equal to farmorm.history.HISTORY_MODEL
 
 
 def _history_model() -> ModelDef:
-    from . import fields as f
-
     return ModelDef(
         table=HISTORY_MODEL,
         fields={
@@ -343,8 +342,6 @@ IDEMPOTENCY_MODEL = "farmorm_idempotency"  # kept equal to farmorm.idempotency.I
 
 
 def _outbox_model() -> ModelDef:
-    from . import fields as f
-
     return ModelDef(
         table=OUTBOX_MODEL,
         fields={
@@ -366,8 +363,6 @@ def _outbox_model() -> ModelDef:
 
 
 def _idempotency_model() -> ModelDef:
-    from . import fields as f
-
     return ModelDef(
         table=IDEMPOTENCY_MODEL,
         fields={

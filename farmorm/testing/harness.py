@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
-from ..runtime.orm import Orm, create_orm
+from ..runtime.orm import Orm, create_orm, engine_of
 from ..schema.manifest import ModelMeta, Schema, dependency_order
 from ..setup import push_schema
 from .databases import (
@@ -177,7 +177,7 @@ async def clean_database(orm: Orm, models: list[ModelMeta] | None = None) -> Non
     models = list(models if models is not None else dependency_order(orm.schema))
     if not models:
         return
-    driver: Any = orm._driver
+    driver: Any = engine_of(orm).driver
     dialect = orm.driver.dialect
     if dialect is None:
         for m in models:

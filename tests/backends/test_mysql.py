@@ -13,6 +13,7 @@ from farmorm import create_orm, define_schema, model, table_name
 from farmorm import fields as f
 from farmorm import errors
 from farmorm.core.driver import Capabilities, NativeRelations, Returning, ReturningMode, TextMatching
+from farmorm.runtime import engine_of
 from farmorm.setup import push_schema
 from farmorm.testing.databases import TestDatabase, _mysql_args, server_url
 
@@ -65,7 +66,7 @@ async def orm(my_db: TestDatabase) -> AsyncIterator[Any]:
 
 async def raw(orm: Any, sql: str) -> Any:
     """Run raw SQL on one of the ORM's connections, errors mapped as for any ORM call."""
-    async with orm._scope(write=True) as conn:
+    async with engine_of(orm).scope(write=True) as conn:
         return await conn.execute(sql, (), "rows")
 
 

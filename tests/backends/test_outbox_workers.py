@@ -23,6 +23,7 @@ from farmorm import create_orm
 from farmorm.features.outbox import DispatchReport, Dispatcher, OutboxEvent, utcnow
 from farmorm.query import nodes as n
 from farmorm.query.parse import parse_where
+from farmorm.runtime import engine_of
 from farmorm.setup import push_schema
 from farmorm.testing.databases import TestDatabase
 
@@ -74,8 +75,9 @@ async def test_skip_locked_claims_past_rows_another_session_holds(db_url: str) -
             params.append(3)
             pick = n.Select("farmorm_outbox", ("id",), cond, order_by=(n.OrderItem("next_attempt_at"),
                             n.OrderItem("id")), take=n.Param(1), lock="update")
-            state = tx._state()
-            locked = await a._executor.rows(state.conn, pick, params)
+            state = engine_of(tx).state()
+            assert state is not None
+            locked = await engine_of(a).rows(state.conn, pick, params)
             assert len(locked) == 3
             with anyio.fail_after(60):  # FOR UPDATE without SKIP LOCKED would wait here for A
                 report = await worker_b.run_once()

@@ -7,6 +7,8 @@ import asyncio
 
 import pytest
 
+from farmorm.runtime import engine_of
+
 from tests.conformance.auth import ADA_EMAIL
 from tests.conformance.test_transactions import SEEDED, emails, new_user, require_transactions
 
@@ -73,7 +75,7 @@ async def test_a_savepoint_the_server_already_dropped_reports_the_blocks_own_err
         async with auth_orm.transaction() as tx:
             async with tx.transaction() as sp:
                 await sp.user.create(data=new_user("gone"))
-                async with sp._scope(write=True) as conn:
+                async with engine_of(sp).scope(write=True) as conn:
                     await conn.execute("ROLLBACK", (), "count")  # what the server does to a victim
                 raise Boom()
     assert "gone@example.com" not in await emails(auth_orm)

@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator, Sequence
 import pytest
 
 from farmorm import Orm, Schema, create_orm
+from farmorm.runtime import engine_of
 from farmorm.setup import push_schema
 from farmorm.testing.databases import TestDatabase, _mysql_args, server_url
 
@@ -74,7 +75,7 @@ async def fresh_orm(backend: str, schema: Schema, *, push: Schema | None = None,
 
 async def raw(orm: Orm, sql: str, kind: str = "rows") -> Any:
     """Run raw SQL on one of the ORM's connections (the running transaction's inside one)."""
-    async with orm._scope(write=True) as conn:
+    async with engine_of(orm).scope(write=True) as conn:
         result = await conn.execute(sql, (), kind)  # type: ignore[attr-defined]
     return list(result.rows) if kind == "rows" else result.rowcount
 

@@ -100,7 +100,7 @@ import pytest
 from farmorm import define_schema, model
 from farmorm import fields as f
 from farmorm.core.errors import OrmError
-from farmorm.runtime.orm import Orm
+from farmorm.runtime.orm import Orm, engine_of
 from farmorm.testing.databases import _mysql_args, server_url
 
 # --------------------------------------------------------------------------------------- schema
@@ -181,7 +181,7 @@ def requires(backend: str, *needs: str) -> None:
 
 async def raw(orm: Orm, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     """Run ``sql`` on the ORM's own connection scope (inside its transaction when ``orm`` is a tx)."""
-    async with orm._scope(write=True) as conn:
+    async with engine_of(orm).scope(write=True) as conn:
         result = await conn.execute(sql, args, "rows")  # type: ignore[attr-defined]
     return [tuple(r) for r in result.rows]
 

@@ -222,12 +222,13 @@ def test_rollback_marker_on_sqlite(project: pytest.Pytester) -> None:
     project.makepyfile(test_marker='''
 import pytest
 from conftest import users
+from farmorm.runtime import engine_of
 
 @pytest.mark.farmorm(isolation="rollback")
 async def test_rolled_back(farmorm_orm):
     assert type(farmorm_orm).__name__ == "Orm"
     await users.create(farmorm_orm)
-    state = farmorm_orm._state()
+    state = engine_of(farmorm_orm).state()
     assert state is not None and state.depth == 0     # inside the held transaction
 ''')
     _run(project, "--farmorm-url=sqlite:///:memory:").assert_outcomes(passed=1)
