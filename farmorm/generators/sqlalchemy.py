@@ -264,6 +264,13 @@ def _column_source(schema: Schema, model: ModelMeta, col: sa.Column[Any], dialec
     return f"    sa.Column({', '.join(parts)}),"
 
 
+def _constraint_order(c: Any) -> tuple[int, str]:
+    """Checks first (by their column), then unique keys by name: the order the text is written in."""
+    if isinstance(c, sa.CheckConstraint):
+        return 0, str(getattr(c.sqltext, "left", c.sqltext))
+    return 1, str(c.name or "")
+
+
 def render_sqlalchemy_source(schema: Schema, *, dialect: str | None = None, mariadb: bool = True) -> str:
     """Python source declaring ``metadata`` with the same tables as ``to_sqlalchemy_metadata``."""
     md = to_sqlalchemy_metadata(schema, dialect=dialect, mariadb=mariadb)
@@ -280,7 +287,7 @@ def render_sqlalchemy_source(schema: Schema, *, dialect: str | None = None, mari
         model = by_table[(table.schema, table.name)]
         out += ["", f"{model.name} = sa.Table(", f"    {table.name!r},", "    metadata,"]
         out += [_column_source(schema, model, col, dialect, mariadb) for col in table.columns]
-        for c in table.constraints:
+        for c in sorted(table.constraints, key=_constraint_order):  # a set: sort, so the text is stable
             if isinstance(c, sa.CheckConstraint):
                 values = ", ".join(repr(v) for v in c.sqltext.right.value)
                 col = c.sqltext.left.name

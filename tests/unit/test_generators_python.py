@@ -178,3 +178,20 @@ def test_max_length_and_referential_actions_reach_every_generator():
     col = to_sqlalchemy_metadata(blog, dialect="mysql").tables["authors"].c.handle
     assert col.type.length == 12
     assert "    #: at most 12 characters\n    handle: str\n" in render_python_models(blog)
+
+
+def test_sqlalchemy_source_does_not_depend_on_hash_seed():
+    """Table constraints are a set: the rendered text must not follow its iteration order, or
+    `farmorm check sqlalchemy` would call a fresh file stale in the next process."""
+    import subprocess
+    import sys
+
+    code = ("from tests.unit.test_generators_golden import RICH\n"
+            "from farmorm.generators.sqlalchemy import render_sqlalchemy_source\n"
+            "print(render_sqlalchemy_source(RICH))")
+    outputs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**__import__("os").environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(outputs) == 1
