@@ -425,6 +425,8 @@ class MysqlDriver(Driver):
         self.autoinc_step = 1
         self.compiler = MysqlCompiler(schema, MysqlDialect())
         self._ready: weakref.WeakSet[Any] = weakref.WeakSet()
+        #: the app's connections whose session settings differ from farmorm's (swapped per checkout)
+        self._differs: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = anyio.Lock(fast_acquire=True)  # no event-loop round trip when uncontended
         self._single = None if pooled else MysqlConnection(self, client)
         self._background: set[asyncio.Task[None]] = set()  # KILLs of cancelled statements
@@ -465,8 +467,10 @@ class MysqlDriver(Driver):
                 await raw.autocommit(True)
             self._ready.add(raw)
             return None
+        restore = Restore(_charset(raw), raw.get_autocommit())
+        if restore.autocommit and restore.charset.lower() == "utf8mb4" and await self._runs_our_way(raw):
+            return None  # the app configured its pool as farmorm runs: nothing to swap or restore
         try:
-            restore = Restore(_charset(raw), raw.get_autocommit())
             if restore.charset.lower() != "utf8mb4":
                 await _set_charset(raw, "utf8mb4")
             async with raw.cursor() as cur:
@@ -475,6 +479,21 @@ class MysqlDriver(Driver):
             raw.close()  # half set up: never hand it back to the app like this
             raise
         return restore
+
+    async def _runs_our_way(self, raw: Any) -> bool:
+        """Does the app's connection already have farmorm's sql_mode and time_zone? Asked once per
+        connection (a pool made with ``init_command`` setting them, autocommit and utf8mb4 then
+        costs no statement per checkout); remembered like the set-up of an owned connection."""
+        if raw in self._ready:
+            return True
+        if raw in self._differs:
+            return False
+        async with raw.cursor() as cur:
+            await cur.execute("SELECT @@SESSION.sql_mode, @@SESSION.time_zone")
+            mode, zone = await cur.fetchone()
+        same = set(str(mode).split(",")) == set(SQL_MODE.split(",")) and zone in ("+00:00", "UTC")
+        (self._ready if same else self._differs).add(raw)
+        return same
 
     async def _restore(self, raw: Any, restore: Restore | None) -> None:
         """Put the app's session settings back on ``raw`` (saved by ``_prepare``) before it goes
