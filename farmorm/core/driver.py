@@ -259,6 +259,10 @@ class Driver(abc.ABC):
     #: seconds an operation waits for a pooled connection before CONNECTION_ERROR
     #: (``reason="pool_timeout"``); ``create_orm(..., acquire_timeout=)`` sets it, None waits forever
     acquire_timeout: float | None = 30.0
+    #: ``create_orm(..., write_retries=n)``: a statement (or a driver's write program) run outside a
+    #: transaction is one atomic unit, so a retryable failure (a Galera certification conflict, a
+    #: deadlock victim, a node not ready) re-runs it up to n times; drivers that honour it say so
+    write_retries: int = 0
 
     def acquire_is_immediate(self) -> bool:
         """True when ``connection()`` can be entered right now without waiting or doing I/O (a

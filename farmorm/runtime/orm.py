@@ -129,6 +129,7 @@ class Orm:
             raise ValueError(f"reconnect() needs the same runtime: this client is {mine.kind} ({mine.dialect}), the new "
                              f"primary is {theirs.kind} ({theirs.dialect}).")
         new.acquire_timeout = old.acquire_timeout
+        new.write_retries = old.write_retries
         new.listeners = old.listeners
         if getattr(old, "command_timeout", None) is not None and hasattr(new, "command_timeout"):
             new.command_timeout = old.command_timeout  # type: ignore[attr-defined]  # MySQL's own deadline
@@ -433,7 +434,10 @@ async def create_orm(schema: Schema, client: Any, *, dialect: str | None = None,
     go to them in turn; writes and everything inside a transaction go to ``client``, the primary.
     ``replica_policy`` (a ``ReplicaPolicy``) says what happens when a replica is down or behind: by
     default reads fall back to the primary, and read your own writes (see docs/scaling-out.md). A
-    replica that cannot be reached at start-up is opened on a later read, once it is up."""
+    replica that cannot be reached at start-up is opened on a later read, once it is up.
+    ``write_retries=n`` re-runs a statement that ran outside a transaction (one atomic unit) up to n
+    times after a retryable error: Galera certification conflicts, deadlock victims, a node not
+    ready (PostgreSQL and MySQL drivers)."""
     if isinstance(replicas, (str, bytes)):
         raise TypeError("create_orm(replicas=...) expects a list of clients or URLs, not one string.")
     if replica_policy is not None and not isinstance(replica_policy, ReplicaPolicy):
@@ -442,14 +446,19 @@ async def create_orm(schema: Schema, client: Any, *, dialect: str | None = None,
     if acquire_timeout is not None and (isinstance(acquire_timeout, bool) or not isinstance(acquire_timeout, (int, float))
                                         or acquire_timeout <= 0):
         raise ValueError(f"acquire_timeout must be a positive number of seconds or None, got {acquire_timeout!r}")
+    write_retries = options.pop("write_retries", 0)
+    if type(write_retries) is not int or write_retries < 0:
+        raise ValueError(f"write_retries must be a non-negative integer, got {write_retries!r}")
     driver = await create_driver(schema, client, dialect=dialect, database_name=database_name, **options)
     driver.acquire_timeout = acquire_timeout
+    driver.write_retries = write_retries
     if options.get("command_timeout") is not None and hasattr(driver, "command_timeout"):
         driver.command_timeout = options["command_timeout"]  # drivers whose client has no such option (MySQL)
 
     async def open_replica(index: int, target: Any) -> Driver:
         reader = await create_driver(schema, target, dialect=dialect, database_name=database_name, **options)
         reader.acquire_timeout = acquire_timeout
+        reader.write_retries = write_retries
         mine, theirs = driver.handle, reader.handle
         if (theirs.kind, theirs.dialect) != (mine.kind, mine.dialect):
             await reader.close()

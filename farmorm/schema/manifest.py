@@ -27,7 +27,8 @@ from .structs import make_struct
 #: Attributes of the ORM client; a model with one of these names could not be reached as orm.<name>.
 RESERVED_MODEL_NAMES = frozenset(
     {"driver", "schema", "transaction", "batch", "close", "aclose", "plan_cache", "on_query",
-     "models", "model", "connection", "raw", "on_commit", "primary", "outbox", "idempotency"}
+     "models", "model", "connection", "raw", "on_commit", "primary", "outbox", "idempotency",
+     "replica_status", "reconnect"}
 )
 
 

@@ -41,6 +41,7 @@ from farmorm.schema.manifest import Schema
 from .._sql.aborted import TxTracker
 from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
+from .._sql.retry import run_retrying
 from .compiler import MysqlCompiler, Program
 from .dialect import MysqlDialect, ddl_hooks
 from .errors import map_error
@@ -118,6 +119,11 @@ class MysqlConnection(Connection):
         self.named_locks: list[str] = []
 
     async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
+        if self.in_tx or not self.driver.write_retries:
+            return await self._run(compiled, params)
+        return await run_retrying(self.driver, lambda: self._run(compiled, params))
+
+    async def _run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
             if not compiled.needs_transaction:
                 return await compiled.execute(self, params)

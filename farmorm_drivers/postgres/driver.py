@@ -39,6 +39,7 @@ from farmorm.schema.manifest import Schema
 
 from .._sql.compiler import SqlCompiler
 from .._sql.ddl import schema_statements
+from .._sql.retry import run_retrying
 from .._sql.statement import SqlStatement
 from .dialect import PostgresDialect, ddl_hooks
 from .errors import KIND, map_error
@@ -100,7 +101,9 @@ class PostgresConnection(Connection):
 
     async def run(self, compiled: SqlStatement, params: Sequence[Any]) -> Result:
         sql, args = compiled.bind(params)
-        return await self.execute(sql, args, compiled.kind)
+        if self.in_tx or not self.driver.write_retries:
+            return await self.execute(sql, args, compiled.kind)
+        return await run_retrying(self.driver, lambda: self.execute(sql, args, compiled.kind))
 
     async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
         driver = self.driver
