@@ -34,8 +34,8 @@ def test_no_foreign_key_and_an_index_on_the_reference_column(dialect: str) -> No
     assert not schema.foreign_keys
     ddl = "\n".join(schema_statements(_hooks(dialect), schema))
     assert "FOREIGN KEY" not in ddl.upper() and "REFERENCES" not in ddl.upper()
-    index = [s for s in schema_statements(_hooks(dialect), schema) if s.upper().startswith("CREATE INDEX")]
-    assert len(index) == 1 and "team_id" in index[0] and "projects" in index[0]
+    # its own CREATE INDEX, or (MySQL) an INDEX line inside CREATE TABLE
+    assert ddl.count("projects_team_id_idx") == 1
 
 
 @pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
