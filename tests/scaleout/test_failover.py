@@ -111,7 +111,8 @@ async def test_writes_resume_after_failover_and_no_acknowledged_write_is_lost(pa
     await push_schema(schema, pair["primary"])
     orm = await create_orm(schema, _multi_host(pair, scheme), max_size=10, acquire_timeout=10)
     # a client on the old primary's address only: re-pointed with orm.reconnect(url) afterwards
-    single = await create_orm(schema, pair["primary"].replace("postgresql://", f"{scheme}://"))
+    single = await create_orm(schema, pair["primary"].replace("postgresql://", f"{scheme}://"), timeout=3,
+                              acquire_timeout=5)  # a dead server fails fast (psycopg's pool waits 30 s by default)
     writers = Writers(orm, "multi")
     tasks = [asyncio.create_task(writers.run(w)) for w in range(10)]
     try:
