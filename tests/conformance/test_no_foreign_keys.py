@@ -108,3 +108,48 @@ async def test_a_concurrent_delete_and_insert_never_leave_an_orphan(make_orm) ->
     projects = await orm.project.find_many()
     teams = {t["id"] for t in await orm.team.find_many()}
     assert all(p["team_id"] in teams for p in projects), (outcomes, projects, teams)  # no orphan
+
+
+actions = define_schema(
+    org=model(table="nofk_orgs", fields={"id": f.id(), "slug": f.string().unique()}),
+    repo=model(table="nofk_repos", fields={"id": f.id(), "org_id": f.string().references("org.id", on_delete="cascade"),
+                                           "name": f.string()}),
+    issue=model(table="nofk_issues", fields={"id": f.id(), "title": f.string(),
+                                             "repo_id": f.string().nullable().references("repo.id",
+                                                                                         on_delete="set null")}),
+    foreign_keys=False,
+)
+
+
+async def test_on_delete_cascade_and_set_null_are_applied_by_the_orm(make_orm) -> None:
+    orm = await make_orm(actions)
+    acme = await orm.org.create(data={"slug": "acme"})
+    other = await orm.org.create(data={"slug": "other"})
+    repo = await orm.repo.create(data={"org_id": acme["id"], "name": "api"})
+    kept = await orm.repo.create(data={"org_id": other["id"], "name": "web"})
+    await orm.issue.create(data={"title": "bug", "repo_id": repo["id"]})
+    await orm.issue.create(data={"title": "elsewhere", "repo_id": kept["id"]})
+
+    assert await orm.org.delete(where={"id": acme["id"]}) == 1
+    # cascade: acme's repo is gone; set null, applied in turn: its issue stays, pointing at nothing
+    assert [r["name"] for r in await orm.repo.find_many()] == ["web"]
+    issues = {i["title"]: i["repo_id"] for i in await orm.issue.find_many()}
+    assert issues == {"bug": None, "elsewhere": kept["id"]}
+
+
+async def test_a_failing_cascade_undoes_the_whole_delete(make_orm) -> None:
+    guarded = define_schema(
+        org=model(table="nofk_g_orgs", fields={"id": f.id()}),
+        repo=model(table="nofk_g_repos", fields={"id": f.id(), "org_id": f.string().references("org.id",
+                                                                                              on_delete="cascade")}),
+        star=model(table="nofk_g_stars", fields={"id": f.id(), "repo_id": f.string().references("repo.id")}),
+        foreign_keys=False,
+    )
+    orm = await make_orm(guarded)
+    org = await orm.org.create(data={})
+    repo = await orm.repo.create(data={"org_id": org["id"]})
+    await orm.star.create(data={"repo_id": repo["id"]})  # restrict: blocks the cascade
+    with pytest.raises(OrmError) as caught:
+        await orm.org.delete(where={"id": org["id"]})
+    _fk(caught.value, "star", "repo_id")
+    assert await orm.org.count() == 1 and await orm.repo.count() == 1  # nothing half-deleted
