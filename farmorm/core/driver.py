@@ -179,6 +179,20 @@ class Connection(abc.ABC):
         """Run an aggregation pipeline on ``collection`` (``orm.raw.aggregate``; MongoDB)."""
         raise NotImplementedError(f"{type(self).__name__} runs no aggregation pipelines")
 
+    async def write_position(self) -> str | None:
+        """Where the server's replication log stands now, on the primary, after a write (PostgreSQL's
+        WAL LSN, MariaDB's GTID): read-your-writes compares it with a replica's ``replayed``. None
+        when the server has no such position (then a time window keeps the context on the primary)."""
+        return None
+
+    async def replayed(self, position: str) -> bool | None:
+        """On a replica: has it applied everything up to ``position``? None when it cannot tell."""
+        return None
+
+    async def replica_lag(self) -> float | None:
+        """On a replica: seconds its data is behind the primary (0 when caught up), None when unknown."""
+        return None
+
     async def cursor(self, compiled: Any, params: Sequence[Any], batch_size: int) -> RowCursor:
         """Open a cursor over the rows of the read ``compiled`` (``orm.<model>.stream``), fetched
         ``batch_size`` at a time. The caller always awaits ``close()``. This default runs the
@@ -245,6 +259,10 @@ class Driver(abc.ABC):
     #: seconds an operation waits for a pooled connection before CONNECTION_ERROR
     #: (``reason="pool_timeout"``); ``create_orm(..., acquire_timeout=)`` sets it, None waits forever
     acquire_timeout: float | None = 30.0
+    #: ``create_orm(..., write_retries=n)``: a statement (or a driver's write program) run outside a
+    #: transaction is one atomic unit, so a retryable failure (a Galera certification conflict, a
+    #: deadlock victim, a node not ready) re-runs it up to n times; drivers that honour it say so
+    write_retries: int = 0
 
     def acquire_is_immediate(self) -> bool:
         """True when ``connection()`` can be entered right now without waiting or doing I/O (a

@@ -2,5 +2,6 @@
 
 from .orm import Orm, create_driver, create_orm, create_orm_from_runtime
 from .model import ModelClient
+from .routing import ReplicaPolicy
 
-__all__ = ["Orm", "ModelClient", "create_orm", "create_orm_from_runtime", "create_driver"]
+__all__ = ["Orm", "ModelClient", "create_orm", "create_orm_from_runtime", "create_driver", "ReplicaPolicy"]

@@ -23,6 +23,7 @@ from ..query.writes import (
 from ..schema.manifest import ModelMeta
 from ..query.nested import has_relations, split_nested
 from .nested import create_level, run_relation
+from . import references
 from .stream import RecordStream
 from .typed import Page, check_result_struct, check_struct, convert_results, read_page_as
 
@@ -48,19 +49,29 @@ def _result_keys(layout: Mapping[str, Any], by: Sequence[str] = ()) -> list[str]
 class ModelClient:
     """Queries for one model; reached as ``orm.user``."""
 
-    __slots__ = ("_orm", "model", "_schema", "_in_history")
+    __slots__ = ("_orm", "model", "_schema", "_in_history", "_refs")
 
     def __init__(self, orm: Orm, model: ModelMeta) -> None:
         self._orm = orm
         self.model = model
         self._schema = orm.schema
         self._in_history = False
+        #: ``define_schema(..., foreign_keys=False)``: writes check references (see references.py)
+        self._refs = references.enforced(orm.schema)
+
+    def _unchecked(self) -> ModelClient:
+        """This client without reference enforcement (references.py calls it for the write itself)."""
+        inner = ModelClient(self._orm, self.model)
+        inner._in_history = self._in_history
+        inner._refs = False
+        return inner
 
     # -- record history (model(history=True)) ----------------------------------------------------
     def _plain(self) -> ModelClient:
         """This client without history writing (the history wrappers call it for the change itself)."""
         plain = ModelClient(self._orm, self.model)
         plain._in_history = True
+        plain._refs = self._refs
         return plain
 
     def _ident(self, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -583,6 +594,8 @@ class ModelClient:
 
         ``returning="id"`` returns only its id (a dict for a compound identity) and ``"none"``
         nothing: the cheap path, with no read-back where the id is known before the insert."""
+        if self._refs and references.needs_check(self, "create", {"data": data}):
+            return await references.run(self, "create", data=data, select=select, include=include, returning=returning)
         how = check_returning(self.model, "create", returning, select, include)
         if has_relations(self.model, data):
             return await self._create_nested(data, select, include, how)
@@ -693,6 +706,8 @@ class ModelClient:
                                    model=self.model.name)
         if not data:
             return 0 if how == "count" else []
+        if self._refs and references.needs_check(self, "create_many", {"data": data}):
+            return await references.run(self, "create_many", data=data, select=select, returning=returning)
         if self.model.history and not self._in_history:
             full = await self._history_create_many(data, select)
             if how == "records":
@@ -821,6 +836,10 @@ class ModelClient:
                                              with_archived, how)
         values = update_values(self.model, data)
         scope = scope_of(self.model, with_deleted, with_archived)
+        if self._refs and references.needs_check(self, "update", {"data": data}):
+            return await references.run(
+                self, "update", where=where, data=data, select=select, include=include, expected_version=expected_version,
+                with_deleted=with_deleted, with_archived=with_archived, returning=returning)
         if how == "count":
             if not values or expected_version is not None or (self.model.history and not self._in_history):
                 done = await self.update(where=where, data=data, expected_version=expected_version,
@@ -927,6 +946,9 @@ class ModelClient:
         self._required(cond, "Update")
         if not values:
             return 0
+        if self._refs and references.needs_check(self, "update_many", {"data": data}):
+            return await references.run(self, "update_many", where=where, data=data,  # type: ignore[no-any-return]
+                                        with_deleted=with_deleted, with_archived=with_archived)
         if self.model.history and not self._in_history:
             return await self._history_many(where, scope, "update", lambda w: self._plain().update_many(
                 where=w, data=data, with_deleted=with_deleted, with_archived=with_archived))
@@ -940,6 +962,9 @@ class ModelClient:
                      select: Any = None, include: Any = None) -> dict[str, Any]:
         """Insert ``create``, or update the record ``where`` names with ``update``: one native statement."""
         create_vals, update_vals, conflict = upsert_values(self.model, where, create, update)
+        if self._refs and references.needs_check(self, "upsert", {"create": create, "update": update}):
+            return await references.run(self, "upsert", where=where, create=create,  # type: ignore[no-any-return]
+                                        update=update, select=select, include=include)
         if self.model.history and not self._in_history:
             return await self._history_upsert(where, create, update, select, include)
         read = self._plain_read(select, include, "upsert")
@@ -987,6 +1012,8 @@ class ModelClient:
         cond = parse_where(self._schema, self.model, where, params, scope)
         if not first:
             self._required(cond, "Delete")
+        if self._refs and references.needs_check(self, "_erase", {}):
+            return await references.run(self, "_erase", where=where, scope=scope, first=first)  # type: ignore[no-any-return]
         if self.model.history and not self._in_history:
             return await self._history_many(where, scope, "delete",
                                             lambda w: self._plain()._erase(w, scope, first), first=first, gone=True)

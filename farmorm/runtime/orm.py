@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -11,11 +12,12 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Corou
 from ..core.cache import PlanCache
 from ..core.detect import resolve
 from ..core.driver import Connection, Driver, DriverHandle, QueryEvent
-from ..core.errors import OrmError, SchemaError, validation_error
+from ..core.errors import CONNECTION_ERROR, OrmError, SchemaError, UnsupportedError, validation_error
 from ..schema.manifest import Schema
 from .executor import Executor
 from .model import ModelClient
 from .raw import RawClient
+from .routing import Replica, ReplicaPolicy, Router
 from .transaction import (
     Gate,
     Transaction,
@@ -33,24 +35,29 @@ if TYPE_CHECKING:
 _ids = itertools.count()
 _T = TypeVar("_T")
 #: the attributes a transaction-bound or primary-pinned variant of a client shares with it
-_SHARED = ("schema", "_driver", "plan_cache", "_executor", "_var", "_fixed", "_replicas", "_turn")
+_SHARED = ("schema", "_driver", "plan_cache", "_executor", "_var", "_fixed", "_router", "_pinned")
 
 
 class Orm:
     """One client: a schema bound to a driver. ``orm.user`` is the model client of model ``user``."""
 
     def __init__(self, schema: Schema, driver: Driver, *, plan_cache_size: int = 1024,
-                 replicas: Sequence[Driver] = ()) -> None:
+                 replicas: Sequence[Driver] = (), router: Router | None = None) -> None:
         self.schema = schema
         self._driver = driver
         self.plan_cache = PlanCache(plan_cache_size)
         self._executor = Executor(driver, self.plan_cache)
         self._var: ContextVar[TxState | None] = ContextVar(f"farmorm_tx_{next(_ids)}", default=None)
         self._fixed: TxState | None = None
-        #: read replicas: reads outside a transaction go to the next one in turn (round robin)
-        self._replicas: tuple[Driver, ...] = tuple(replicas)
-        self._turn = itertools.count()
-        for replica in self._replicas:
+        #: read replicas: which one serves each read outside a transaction (see routing.py)
+        if router is None and replicas:
+            router = Router(driver, [Replica(i, r, None) for i, r in enumerate(replicas)], ReplicaPolicy())
+        self._router: Router | None = router
+        #: ``orm.primary()``: every read on the primary
+        self._pinned = False
+        #: builds a new primary driver with create_orm's options (``reconnect``); only on the root client
+        self._connect: Callable[[Any], Awaitable[Driver]] | None = None
+        for replica in router.drivers() if router is not None else ():
             replica.listeners = driver.listeners  # one on_query list: events from every server
 
     # -- model clients ---------------------------------------------------------------------
@@ -99,18 +106,49 @@ class Orm:
     def _bound(self, state: TxState) -> Orm:
         return self._variant(_fixed=state)
 
-    def _read_driver(self) -> Driver:
-        """The driver for a read outside a transaction: the next replica, or the primary."""
-        replicas = self._replicas
-        if not replicas:
-            return self._driver
-        return replicas[next(self._turn) % len(replicas)]
-
     def primary(self) -> Orm:
-        """This client with every read on the primary (read-your-writes despite replica lag)."""
-        if not self._replicas:
+        """This client with every read on the primary (fresh data whatever the replicas' lag)."""
+        if self._router is None:
             return self
-        return self._variant(_replicas=())
+        return self._variant(_pinned=True)
+
+    async def reconnect(self, client: Any, *, timeout: float | None = 10.0) -> None:
+        """Point this client's primary at ``client`` (a URL, pool or engine of the same runtime) without
+        rebuilding it: after a failover to a server the old URL does not name. New operations use the
+        new primary at once; operations in flight on the old one get ``timeout`` seconds (as in
+        ``close()``), then the old pool farmorm opened is closed. Replicas are kept."""
+        connect = self.__dict__.get("_connect")
+        if connect is None or self._fixed is not None:
+            raise UnsupportedError("reconnect() is a method of the client create_orm() returned, not of a transaction "
+                                   "handle or an orm.primary() view.")
+        old = self._driver
+        new: Driver = await connect(client)
+        mine, theirs = old.handle, new.handle
+        if (theirs.kind, theirs.dialect) != (mine.kind, mine.dialect):
+            await new.close()
+            raise ValueError(f"reconnect() needs the same runtime: this client is {mine.kind} ({mine.dialect}), the new "
+                             f"primary is {theirs.kind} ({theirs.dialect}).")
+        new.acquire_timeout = old.acquire_timeout
+        new.write_retries = old.write_retries
+        new.listeners = old.listeners
+        if getattr(old, "command_timeout", None) is not None and hasattr(new, "command_timeout"):
+            new.command_timeout = old.command_timeout  # type: ignore[attr-defined]  # MySQL's own deadline
+        self._driver = new
+        self._executor = Executor(new, self.plan_cache)
+        self.plan_cache.clear()  # plans were compiled by the old driver (same dialect; built anew anyway)
+        if self._router is not None:
+            self._router.primary = new
+        old.closed = True
+        stop_waiters(old)
+        await _close_driver(old, timeout)
+
+    def replica_status(self) -> dict[str, Any]:
+        """The replicas' health (``healthy``, ``retry_in``, ``failures``, ``lag``, ``last_error``
+        each) and how many reads went where (``reads``); empty without replicas."""
+        router = self._router
+        if router is None:
+            return {"replicas": [], "reads": {}}
+        return {"replicas": router.status(), "reads": dict(router.served)}
 
     async def _guard(self, awaitable: Awaitable[Any]) -> Any:
         """Await ``awaitable``, converting native errors to OrmError."""
@@ -237,7 +275,7 @@ class Orm:
         New operations fail at once with CONNECTION_ERROR (``meta["reason"] == "pool_closed"``).
         Operations in flight get ``timeout`` seconds to finish; then their connections are closed
         under them (they fail with CONNECTION_ERROR). ``None`` waits for them. Idempotent."""
-        drivers = [*self._replicas, self._driver]
+        drivers = [*(self._router.drivers() if self._router is not None else ()), self._driver]
         for driver in drivers:
             driver.closed = True
             stop_waiters(driver)
@@ -265,13 +303,14 @@ class _Scope:
     """``async with orm._scope() as conn``: a class, not a generator, because it runs on every
     operation (an @asynccontextmanager costs a generator and its wrapper per call)."""
 
-    __slots__ = ("orm", "write", "cm", "gate")
+    __slots__ = ("orm", "write", "cm", "gate", "conn")
 
     def __init__(self, orm: Orm, write: bool) -> None:
         self.orm = orm
         self.write = write
         self.cm: Any = None
         self.gate: Gate | None = None
+        self.conn: Connection | None = None
 
     async def __aenter__(self) -> Connection:
         orm = self.orm
@@ -292,10 +331,15 @@ class _Scope:
             state = orm._state()
         if orm._driver.closed:
             raise pool_closed_error(orm._driver)
-        driver = orm._driver if self.write or not orm._replicas else orm._read_driver()
+        router = orm._router
+        if router is not None and not self.write and not orm._pinned:
+            _, self.cm, conn = await router.read_connection()
+            return conn
+        driver = orm._driver
         self.cm = cm = driver.connection(write=self.write)
         try:
-            return await enter_connection(driver, cm.__aenter__())
+            self.conn = conn = await enter_connection(driver, cm.__aenter__())
+            return conn
         except OrmError:
             raise
         except Exception as exc:
@@ -315,6 +359,8 @@ class _Scope:
             raise pool_closed_error(self.orm._driver) from exc
         try:
             if self.cm is not None:
+                if exc is None and self.write and self.conn is not None and self.orm._router is not None:
+                    await self.orm._router.note_write(self.conn)  # read-your-writes on the replicas
                 await self.cm.__aexit__(exc_type, exc, tb)
         except OrmError:
             raise
@@ -380,39 +426,77 @@ async def create_driver(schema: Schema, client: Any, *, dialect: str | None = No
 
 
 async def create_orm(schema: Schema, client: Any, *, dialect: str | None = None,
-                     database_name: str | None = None, replicas: Sequence[Any] = (), **options: Any) -> Orm:
+                     database_name: str | None = None, replicas: Sequence[Any] = (),
+                     replica_policy: ReplicaPolicy | None = None, **options: Any) -> Orm:
     """Bind ``schema`` to the raw client or pool the app already has (or a URL farmorm opens and owns).
 
     ``replicas`` are clients (or URLs) of read replicas of the same kind: reads outside a transaction
-    go to them in turn; writes and everything inside a transaction go to ``client``, the primary."""
+    go to them in turn; writes and everything inside a transaction go to ``client``, the primary.
+    ``replica_policy`` (a ``ReplicaPolicy``) says what happens when a replica is down or behind: by
+    default reads fall back to the primary, and read your own writes (see docs/scaling-out.md). A
+    replica that cannot be reached at start-up is opened on a later read, once it is up.
+    ``write_retries=n`` re-runs a statement that ran outside a transaction (one atomic unit) up to n
+    times after a retryable error: Galera certification conflicts, deadlock victims, a node not
+    ready (PostgreSQL and MySQL drivers)."""
     if isinstance(replicas, (str, bytes)):
         raise TypeError("create_orm(replicas=...) expects a list of clients or URLs, not one string.")
+    if replica_policy is not None and not isinstance(replica_policy, ReplicaPolicy):
+        raise TypeError(f"create_orm(replica_policy=...) expects a farmorm.ReplicaPolicy, got {replica_policy!r}")
     acquire_timeout = options.pop("acquire_timeout", Driver.acquire_timeout)
     if acquire_timeout is not None and (isinstance(acquire_timeout, bool) or not isinstance(acquire_timeout, (int, float))
                                         or acquire_timeout <= 0):
         raise ValueError(f"acquire_timeout must be a positive number of seconds or None, got {acquire_timeout!r}")
+    write_retries = options.pop("write_retries", 0)
+    if type(write_retries) is not int or write_retries < 0:
+        raise ValueError(f"write_retries must be a non-negative integer, got {write_retries!r}")
     driver = await create_driver(schema, client, dialect=dialect, database_name=database_name, **options)
     driver.acquire_timeout = acquire_timeout
+    driver.write_retries = write_retries
     if options.get("command_timeout") is not None and hasattr(driver, "command_timeout"):
         driver.command_timeout = options["command_timeout"]  # drivers whose client has no such option (MySQL)
-    readers: list[Driver] = []
-    try:
-        for replica in replicas:
-            reader = await create_driver(schema, replica, dialect=dialect, database_name=database_name, **options)
-            reader.acquire_timeout = acquire_timeout
-            readers.append(reader)
-            mine, theirs = driver.handle, reader.handle
-            if (theirs.kind, theirs.dialect) != (mine.kind, mine.dialect):
-                raise ValueError(
-                    f"A read replica must use the primary's runtime: the primary is {mine.kind} ({mine.dialect}), "
-                    f"replica {len(readers)} is {theirs.kind} ({theirs.dialect})."
-                )
-    except BaseException:
-        for reader in readers:
+
+    async def open_replica(index: int, target: Any) -> Driver:
+        reader = await create_driver(schema, target, dialect=dialect, database_name=database_name, **options)
+        reader.acquire_timeout = acquire_timeout
+        reader.write_retries = write_retries
+        mine, theirs = driver.handle, reader.handle
+        if (theirs.kind, theirs.dialect) != (mine.kind, mine.dialect):
             await reader.close()
+            raise ValueError(
+                f"A read replica must use the primary's runtime: the primary is {mine.kind} ({mine.dialect}), "
+                f"replica {index + 1} is {theirs.kind} ({theirs.dialect})."
+            )
+        return reader
+
+    slots: list[Replica] = []
+    try:
+        for i, replica in enumerate(replicas):
+            opener = functools.partial(open_replica, i, replica)
+            try:
+                slots.append(Replica(i, await opener(), opener))
+            except OrmError as exc:
+                if exc.code != CONNECTION_ERROR:
+                    raise
+                # down at start-up: the client starts anyway; a later read opens it once it is up
+                slot = Replica(i, None, opener)
+                slot.failures, slot.last_error = 1, exc.message
+                slots.append(slot)
+    except BaseException:
+        for slot in slots:
+            if slot.driver is not None:
+                await slot.driver.close()
         await driver.close()
         raise
-    return Orm(schema, driver, replicas=readers)
+    router = None
+    if slots:
+        def share_listeners(reader: Driver) -> None:
+            reader.listeners = driver.listeners
+
+        router = Router(driver, slots, replica_policy or ReplicaPolicy(), on_open=share_listeners)
+    orm = Orm(schema, driver, router=router)
+    # orm.reconnect(client): a new primary built with the same options
+    orm._connect = functools.partial(create_driver, schema, dialect=dialect, database_name=database_name, **options)
+    return orm
 
 
 create_orm_from_runtime = create_orm

@@ -295,6 +295,8 @@ class Transaction:
                     try:
                         await orm._guard(conn.commit())
                         committed = True
+                        if orm._router is not None:  # read-your-writes on the replicas
+                            await orm._router.note_write(conn)
                     except OrmError as err:
                         if err.code != CONNECTION_ERROR:
                             await _quiet_rollback(conn)

@@ -41,6 +41,7 @@ from farmorm.schema.manifest import Schema
 from .._sql.aborted import TxTracker
 from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
+from .._sql.retry import run_retrying
 from .compiler import MysqlCompiler, Program
 from .dialect import MysqlDialect, ddl_hooks
 from .errors import map_error
@@ -118,6 +119,11 @@ class MysqlConnection(Connection):
         self.named_locks: list[str] = []
 
     async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
+        if self.in_tx or not self.driver.write_retries:
+            return await self._run(compiled, params)
+        return await run_retrying(self.driver, lambda: self._run(compiled, params))
+
+    async def _run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
             if not compiled.needs_transaction:
                 return await compiled.execute(self, params)
@@ -292,6 +298,38 @@ class MysqlConnection(Connection):
         self.conn = await self.driver.client.acquire()
         self.restore = None
         self.restore = await self.driver._prepare(self.conn)
+
+    async def _scalar(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """One value of a bookkeeping query (not an app statement: no on_query event)."""
+        async with self.conn.cursor() as cur:
+            await cur.execute(sql, args if args else None)
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    async def write_position(self) -> str | None:
+        """MariaDB's binlog GTID position (every transaction committed so far); None on MySQL."""
+        if not self.driver.mariadb:
+            return None
+        value = await self._scalar("SELECT @@gtid_binlog_pos")
+        return str(value) if value else None
+
+    async def replayed(self, position: str) -> bool | None:
+        """Has this MariaDB replica applied ``position``? (MASTER_GTID_WAIT without waiting)"""
+        if not self.driver.mariadb:
+            return None
+        value = await self._scalar("SELECT MASTER_GTID_WAIT(%s, 0)", (position,))
+        return None if value is None else int(value) == 0
+
+    async def replica_lag(self) -> float | None:
+        """``Seconds_Behind_Master`` of ``SHOW SLAVE STATUS``; None when this server is no replica."""
+        async with self.conn.cursor() as cur:
+            await cur.execute("SHOW SLAVE STATUS")
+            row = await cur.fetchone()
+            names = [d[0] for d in cur.description or ()]
+        if row is None or "Seconds_Behind_Master" not in names:
+            return None
+        value = row[names.index("Seconds_Behind_Master")]
+        return None if value is None else float(value)
 
     async def savepoint(self, name: str) -> None:
         await self.execute(f"SAVEPOINT `{name}`")
