@@ -1,12 +1,9 @@
 """Runtime detection over registered drivers: which driver serves the client the app passed in.
 
 Drivers register by name: the built-ins below plus any entry point in the group
-``farmorm.drivers``. A driver module exposes ``name``, ``dialect``, ``inspect(client) -> Candidate``
-and ``async create_driver(schema, detected, **options)``; a driver serving several client
-libraries may also expose ``candidates(client) -> list[Candidate]`` (one verdict per library, all
-shown in the inspection report). A module with ``needs_dialect = True`` may detect a runtime
-whose dialect is ``None``; ``create_orm`` then asks for an explicit ``dialect``. Inspection never imports a database
-library the application has not imported itself.
+``farmorm.drivers``. A driver module implements :class:`farmorm.core.driver.DriverModule` (``name``, ``dialect``,
+``url_schemes``, ``inspect``, ``create_driver``; optionally ``candidates`` and ``needs_dialect``).
+Inspection never imports a database library the application has not imported itself.
 """
 
 from __future__ import annotations
@@ -15,8 +12,11 @@ import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
+from .driver import Candidate as Candidate
+from .driver import Detected as Detected
+from .driver import DriverModule
 BUILTIN_DRIVERS = {
     "sqlite": "farmorm_drivers.sqlite",
     "postgres": "farmorm_drivers.postgres",
@@ -24,37 +24,6 @@ BUILTIN_DRIVERS = {
     "sqlalchemy": "farmorm_drivers.sqlalchemy",
     "mongo": "farmorm_drivers.mongo",
 }
-
-
-@dataclass(frozen=True, eq=False)
-class Detected:
-    """A detected runtime: ``kind`` (library), ``client``, ``dialect`` and ``source``."""
-
-    kind: str
-    client: Any
-    dialect: str | None
-    source: str  # pool | connection | client | database | engine | url
-
-    # The client compares by identity: Python 3.13's dataclass __eq__ calls the client's own __eq__,
-    # which some clients refuse (an unstarted SQLAlchemy AsyncConnection raises AsyncContextNotStarted).
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Detected):
-            return NotImplemented
-        return (self.kind, self.dialect, self.source) == (other.kind, other.dialect, other.source) \
-            and self.client is other.client
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.dialect, self.source, id(self.client)))
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One driver's verdict on a client, with the reasons it did not match."""
-
-    kind: str
-    matched: bool
-    reasons: tuple[str, ...] = ()
-    detected: Detected | None = None
 
 
 @dataclass(frozen=True)
@@ -68,16 +37,16 @@ class RuntimeReport:
     hint: str | None
 
 
-def _load(target: str) -> ModuleType | None:
+def _load(target: str) -> DriverModule | None:
     try:
-        return importlib.import_module(target)
+        return cast(DriverModule, importlib.import_module(target))
     except ImportError:
         return None
 
 
-def drivers() -> dict[str, ModuleType]:
+def drivers() -> dict[str, DriverModule]:
     """Every available driver module by name: built-ins first, then ``farmorm.drivers`` plug-ins."""
-    found: dict[str, ModuleType] = {}
+    found: dict[str, DriverModule] = {}
     for name, target in BUILTIN_DRIVERS.items():
         mod = _load(target)
         if mod is not None and hasattr(mod, "inspect"):
@@ -95,7 +64,7 @@ def drivers() -> dict[str, ModuleType]:
     return found
 
 
-def _verdicts(mod: ModuleType, client: Any) -> list[Candidate]:
+def _verdicts(mod: DriverModule, client: Any) -> list[Candidate]:
     """Every candidate a driver module reports for ``client``."""
     many = getattr(mod, "candidates", None)
     return list(many(client)) if many is not None else [mod.inspect(client)]
@@ -149,7 +118,7 @@ def require_database_runtime(client: Any) -> Detected:
     return report.runtime
 
 
-def resolve(client: Any) -> tuple[ModuleType, Detected]:
+def resolve(client: Any) -> tuple[DriverModule, Detected]:
     """The driver module serving ``client`` and what it detected; ValueError when none does."""
     for mod in drivers().values():
         for cand in _verdicts(mod, client):

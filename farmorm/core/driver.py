@@ -1,7 +1,17 @@
 """The driver contract: what the core asks of a backend, and what it exposes as ``orm.driver``.
 
-A driver compiles nodes (pure, sync, cached by the core) and runs compiled statements on a
-connection. The core never branches on a dialect name: what differs is a capability or a hook.
+Three typing ``Protocol``s are the whole contract, and nothing else of a driver is read by the core:
+
+- :class:`DriverModule`: the plug-in module (``name``, ``dialect``, ``url_schemes``, ``inspect``,
+  ``create_driver``; optionally ``candidates`` and ``needs_dialect``), found by ``core.detect``;
+- :class:`DriverContract`: one backend, made by ``create_driver``: compiles nodes (pure, sync,
+  cached by the core), hands out connections, maps native errors, declares its limits;
+- :class:`ConnectionContract`: one connection or session: runs compiled statements, transactions,
+  savepoints, cursors.
+
+:class:`Driver` and :class:`Connection` are abstract bases implementing the contract's defaults;
+the built-in drivers subclass them, a new one may too. The core never branches on a dialect name:
+what differs is a capability, a declared limit or a hook.
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ import inspect
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncContextManager, Callable, Literal, Mapping, Sequence
+from typing import Any, AsyncContextManager, Callable, Literal, Mapping, Protocol, Sequence
 
 import msgspec
 
@@ -77,6 +87,37 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     bulk_insert: bool = False
 
 
+@dataclass(frozen=True, eq=False)
+class Detected:
+    """A detected runtime: ``kind`` (library), ``client``, ``dialect`` and ``source``."""
+
+    kind: str
+    client: Any
+    dialect: str | None
+    source: str  # pool | connection | client | database | engine | url
+
+    # The client compares by identity: Python 3.13's dataclass __eq__ calls the client's own __eq__,
+    # which some clients refuse (an unstarted SQLAlchemy AsyncConnection raises AsyncContextNotStarted).
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Detected):
+            return NotImplemented
+        return (self.kind, self.dialect, self.source) == (other.kind, other.dialect, other.source) \
+            and self.client is other.client
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.dialect, self.source, id(self.client)))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One driver's verdict on a client, with the reasons it did not match."""
+
+    kind: str
+    matched: bool
+    reasons: tuple[str, ...] = ()
+    detected: Detected | None = None
+
+
 @dataclass(frozen=True)
 class DriverHandle:
     """``orm.driver``: frozen; ``client`` is the very object passed to ``create_orm``."""
@@ -119,6 +160,10 @@ class QueryEvent:
         """The statement's first word: ``SELECT``, ``INSERT``, ``BEGIN``, ...; on MongoDB the command (``find``)."""
         head = self.statement.lstrip("( \n\t").split(None, 1)
         return head[0] if head else ""
+
+
+#: bind parameters per statement when a driver declares no lower limit (SQLite's is 32766)
+DEFAULT_MAX_BIND_PARAMS = 30000
 
 
 class QueryListeners(list):  # type: ignore[type-arg]
@@ -233,14 +278,17 @@ class BufferedCursor(RowCursor):
 
 
 class Driver(abc.ABC):
-    """A backend: compiles nodes, hands out connections, maps native errors."""
+    """A backend: compiles nodes, hands out connections, maps native errors (the defaults of
+    :class:`DriverContract`)."""
 
     handle: DriverHandle
     #: how the identity requirement is phrased ("SQL", "Mongo")
     runtime_label: str = "SQL"
+    #: ``orm.on_query`` subscribers: the core appends to and removes from this list, never replaces it
+    listeners: QueryListeners
 
     def __init__(self) -> None:
-        self.listeners: list[Callable[[QueryEvent], Any]] = QueryListeners()
+        self.listeners = QueryListeners()
 
     @abc.abstractmethod
     def compile(self, node: Any) -> Compiled:
@@ -263,6 +311,12 @@ class Driver(abc.ABC):
     #: transaction is one atomic unit, so a retryable failure (a Galera certification conflict, a
     #: deadlock victim, a node not ready) re-runs it up to n times; drivers that honour it say so
     write_retries: int = 0
+    #: the most bind parameters one statement may carry (``create_many`` splits its INSERT to stay
+    #: under it); SQLite reports its own runtime limit
+    max_bind_params: int = DEFAULT_MAX_BIND_PARAMS
+    #: seconds a statement may take before it is abandoned, for a driver whose client library has
+    #: no such option of its own (MySQL); its ``create_driver`` takes ``create_orm(command_timeout=)``
+    command_timeout: float | None = None
 
     def acquire_is_immediate(self) -> bool:
         """True when ``connection()`` can be entered right now without waiting or doing I/O (a
@@ -312,3 +366,89 @@ class Driver(abc.ABC):
                 if hasattr(result, "close"):
                     result.close()
                 _log.warning("on_query listener %r is async; listeners must be plain functions", listener)
+
+
+class ConnectionContract(Protocol):
+    """What the core calls on a connection (see :class:`Connection` for the defaults)."""
+
+    async def run(self, compiled: Any, params: Sequence[Any]) -> Result: ...
+
+    async def begin(self, isolation: str | None = None) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+    async def savepoint(self, name: str) -> None: ...
+
+    async def release_savepoint(self, name: str) -> None: ...
+
+    async def rollback_to_savepoint(self, name: str) -> None: ...
+
+    async def lock_for_transaction(self, name: str) -> None: ...
+
+    async def write_position(self) -> str | None: ...
+
+    async def replayed(self, position: str) -> bool | None: ...
+
+    async def replica_lag(self) -> float | None: ...
+
+    def discard(self) -> None: ...
+
+    async def cursor(self, compiled: Any, params: Sequence[Any], batch_size: int) -> RowCursor: ...
+
+    def native(self) -> Any: ...
+
+    async def raw_command(self, command: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def raw_aggregate(self, collection: str, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]: ...
+
+
+class DriverContract(Protocol):
+    """Every member of a driver the core reads (see :class:`Driver` for the defaults)."""
+
+    handle: DriverHandle
+    runtime_label: str
+    listeners: QueryListeners
+    max_bind_params: int
+    command_timeout: float | None
+    write_retries: int
+    #: runtime state the core still keeps on the driver (the engine branch moves it into the runtime)
+    closed: bool
+    acquire_timeout: float | None
+
+    def compile(self, node: Any) -> Compiled: ...
+
+    def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncContextManager[Connection]: ...
+
+    def map_error(self, exc: BaseException) -> OrmError | None: ...
+
+    def acquire_is_immediate(self) -> bool: ...
+
+    def pool_status(self) -> dict[str, int] | None: ...
+
+    def check_schema(self, schema: Any) -> None: ...
+
+    async def push_schema(self, schema: Any) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def terminate(self) -> None: ...
+
+
+class DriverModule(Protocol):
+    """A driver plug-in: a built-in ``farmorm_drivers.<name>`` or an entry point of the group
+    ``farmorm.drivers``. Optional members: ``candidates(client) -> list[Candidate]`` (a module
+    serving several client libraries reports one verdict per library) and ``needs_dialect = True``
+    (it may detect a runtime whose dialect is None; ``create_orm`` then asks for ``dialect=``).
+
+    ``create_driver`` receives ``create_orm``'s options (``command_timeout``, pool options, ...);
+    a driver takes the ones it understands and ignores the rest."""
+
+    name: str
+    dialect: str | None
+    url_schemes: tuple[str, ...]
+
+    def inspect(self, client: Any) -> Candidate: ...
+
+    async def create_driver(self, schema: Any, detected: Detected, **options: Any) -> Driver: ...

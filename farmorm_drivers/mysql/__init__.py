@@ -105,14 +105,14 @@ async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
             raise mapped from exc
         try:
             return await MysqlDriver.open(schema, pool, handle_client=detected.client, owned=True, pooled=True,
-                                          kind=kind)
+                                          kind=kind, command_timeout=options.get("command_timeout"))
         except BaseException:
             pool.close()
             await pool.wait_closed()
             raise
     pooled = detected.source == "pool"
     return await MysqlDriver.open(schema, detected.client, handle_client=detected.client, owned=False, pooled=pooled,
-                                  kind=kind)
+                                  kind=kind, command_timeout=options.get("command_timeout"))
 
 
 def driver_factory() -> Any:

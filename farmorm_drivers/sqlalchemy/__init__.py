@@ -66,7 +66,8 @@ async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
     """Build the native driver of the engine's dialect on the engine's own connections."""
     from .runtime import create
 
-    return await create(schema, detected, pgbouncer=bool(options.get("pgbouncer")))
+    return await create(schema, detected, pgbouncer=bool(options.get("pgbouncer")),
+                        command_timeout=options.get("command_timeout"))
 
 
 def driver_factory() -> Any:

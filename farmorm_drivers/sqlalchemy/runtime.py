@@ -98,9 +98,11 @@ class EngineMysqlPool:
                     await raw.autocommit(autocommit)  # SQLAlchemy relies on autocommit off
 
 
-async def create(schema: Any, detected: Detected, *, pgbouncer: bool = False) -> Any:
+async def create(schema: Any, detected: Detected, *, pgbouncer: bool = False,
+                 command_timeout: float | None = None) -> Any:
     """The driver for ``detected`` (an AsyncEngine or AsyncConnection); ``pgbouncer`` checks (asyncpg)
-    or sets (psycopg) that the engine's connections never name a prepared statement."""
+    or sets (psycopg) that the engine's connections never name a prepared statement; ``command_timeout``
+    bounds a MySQL statement (the other runtimes have their own option)."""
     client = detected.client
     driver = getattr(sa_dialect(client), "driver", "")
     dialect = detected.dialect
@@ -129,9 +131,9 @@ async def create(schema: Any, detected: Detected, *, pgbouncer: bool = False) ->
 
         if is_engine:
             return await MysqlDriver.open(schema, EngineMysqlPool(client), handle_client=client, owned=False,
-                                          pooled=True, kind="sqlalchemy")
+                                          pooled=True, kind="sqlalchemy", command_timeout=command_timeout)
         return await MysqlDriver.open(schema, await _driver_connection(client), handle_client=client, owned=False,
-                                      pooled=False, kind="sqlalchemy")
+                                      pooled=False, kind="sqlalchemy", command_timeout=command_timeout)
     return await _sqlite(schema, client, is_engine)
 
 
