@@ -1,7 +1,8 @@
 """MySQL compilation: writes without RETURNING become small programs (write + keyed re-read).
 
-MySQL 8 has no RETURNING. A program runs its statements on one connection inside one transaction
-(the connection opens it when no farmorm transaction is running), so the re-read sees exactly the
+MySQL 8 has no RETURNING. A program is plain data (its statements and where each key comes from);
+``programs.run_program`` runs its statements on one connection inside one transaction (the
+connection opens it when no farmorm transaction is running), so the re-read sees exactly the
 written row. MariaDB 10.5+ has ``INSERT … RETURNING``: there ``create`` / ``create_many`` compile
 to that one statement (one round trip instead of BEGIN, INSERT, re-read, COMMIT); its UPDATE has
 no RETURNING, so updates and upserts stay programs on both.
@@ -9,9 +10,9 @@ no RETURNING, so updates and upserts stay programs on both.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any
 
-from farmorm.core.driver import Compiled, Result
+from farmorm.core.driver import Compiled
 from farmorm.query import nodes as n
 from farmorm.schema.manifest import ModelMeta
 
@@ -19,43 +20,22 @@ from .._sql.compiler import SqlCompiler, _Ctx
 from .._sql.dialect import Fn
 from .._sql.statement import SqlStatement
 
-if TYPE_CHECKING:
-    from .driver import MysqlConnection
-
-Key = tuple[Any, ...]
-
-
-def _encode(enc: Fn | None, v: Any) -> Any:
-    return enc(v) if enc is not None and v is not None else v
-
-
 class Program(Compiled):
-    """Several statements run as one write; ``columns``/``decoders`` describe the re-read rows."""
+    """Several statements run as one write: plain data, run by ``programs.run_program`` on a
+    connection; ``columns``/``decoders`` describe the re-read rows."""
 
     statement = ""
+    #: the write may have to be undone inside a running transaction (an upsert's collision)
     needs_savepoint = False
     #: run in a transaction of its own when none is running (False: its statements are exact alone)
     needs_transaction = True
 
-    async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
-        raise NotImplementedError
-
-    async def reread(self, conn: MysqlConnection, stmt: SqlStatement, keys: list[Key]) -> Result:
-        """Rows of ``keys`` in key order; the statement's trailing key columns are dropped."""
-        sql, args = stmt.bind([v for k in keys for v in k])
-        result = await conn.execute(sql, args, "rows")
-        width = len(keys[0])
-        rows = result.rows
-        if len(rows) > 1:
-            # SELECT … IN has no order: put rows back in write order (create_many's input order)
-            by_key = {tuple(r[-width:]): r for r in rows}
-            if len(by_key) == len(rows) and all(k in by_key for k in keys):
-                rows = [by_key[k] for k in keys]
-        return Result([r[:-width] for r in rows], result.rowcount)
-
 
 class InsertProgram(Program):
-    """INSERT, then SELECT by identity: ids from the params, or generated from ``lastrowid`` on."""
+    """INSERT, then SELECT by identity: ids from the params, or generated from ``lastrowid`` on.
+
+    ``sources``: per identity field, the position of its value in a row's params (with its
+    encoder), or None for a generated id."""
 
     def __init__(self, write: SqlStatement, reread: SqlStatement | None, width: int, rows: int,
                  sources: tuple[tuple[int | None, Fn | None], ...], columns: tuple[str, ...],
@@ -63,42 +43,18 @@ class InsertProgram(Program):
         self.write, self.re, self.width, self.rows, self.sources = write, reread, width, rows, sources
         self.columns, self.decoders, self.statement = columns, decoders, write.sql
 
-    async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
-        sql, args = self.write.bind(params)
-        done = await conn.execute(sql, args, "count")
-        if self.re is None:
-            return done
-        first, step = conn.lastrowid, conn.driver.autoinc_step
-        keys = [
-            tuple(_encode(enc, params[r * self.width + pos]) if pos is not None else first + r * step
-                  for pos, enc in self.sources)
-            for r in range(self.rows)
-        ]
-        return await self.reread(conn, self.re, keys)
-
 
 class UpdateFirstProgram(Program):
-    """SELECT identity … LIMIT 1 FOR UPDATE, UPDATE by identity, then re-read by the (new) identity."""
+    """SELECT identity … LIMIT 1 FOR UPDATE, UPDATE by identity, then re-read by the (new) identity.
+
+    ``values``: the params of the SET values; ``new_key``: per identity field, the param that
+    changes it (with its encoder), or None when the update leaves it."""
 
     def __init__(self, find: SqlStatement, write: SqlStatement, reread: SqlStatement | None,
                  values: tuple[int, ...], new_key: tuple[tuple[int | None, Fn | None], ...],
                  columns: tuple[str, ...], decoders: tuple[Fn | None, ...]) -> None:
         self.find, self.write, self.re, self.values, self.new_key = find, write, reread, values, new_key
         self.columns, self.decoders, self.statement = columns, decoders, write.sql
-
-    async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
-        sql, args = self.find.bind(params)
-        found = await conn.execute(sql, args, "rows")
-        if not found.rows:
-            return Result([], 0)
-        key = tuple(found.rows[0])
-        sql, args = self.write.bind([params[i] for i in self.values] + list(key))
-        done = await conn.execute(sql, args, "count")
-        if self.re is None:
-            return done
-        # an update may change the identity itself: re-read by the value it now has
-        new = tuple(key[j] if i is None else _encode(enc, params[i]) for j, (i, enc) in enumerate(self.new_key))
-        return await self.reread(conn, self.re, [new])
 
 
 class DeleteProgram(Program):
@@ -141,34 +97,13 @@ class KeyedUpdateProgram(Program):
 class UpsertProgram(Program):
     """INSERT … ON DUPLICATE KEY UPDATE, then re-read by the lookup (conflict) values."""
 
+    needs_savepoint = True
+
     def __init__(self, write: SqlStatement, reread: SqlStatement | None,
                  lookup: tuple[tuple[int, Fn | None], ...], columns: tuple[str, ...],
                  decoders: tuple[Fn | None, ...]) -> None:
         self.write, self.re, self.lookup = write, reread, lookup
         self.columns, self.decoders, self.statement = columns, decoders, write.sql
-
-    #: the write may have to be undone inside a running transaction (see execute)
-    needs_savepoint = True
-
-    async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
-        sql, args = self.write.bind(params)
-        done = await conn.execute(sql, args, "count")
-        if self.re is None:
-            return done
-        result = await self.reread(conn, self.re, [tuple(_encode(enc, params[i]) for i, enc in self.lookup)])
-        if not result.rows:
-            # ON DUPLICATE KEY fires on ANY unique key: no row matches the lookup, so the insert
-            # collided on another key and updated that row. Refuse like the other backends; the
-            # caller's transaction or savepoint undoes the update.
-            raise UpsertCollision(
-                "Duplicate entry: the upsert's create values collide with another record on a "
-                "unique key other than the where lookup"
-            )
-        return result
-
-
-class UpsertCollision(Exception):
-    """An upsert hit a unique key other than its lookup (mapped to UNIQUE_CONSTRAINT_VIOLATION)."""
 
 
 def _identity_params(model: ModelMeta, where: n.Condition | None) -> dict[str, n.Param] | None:

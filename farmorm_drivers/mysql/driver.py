@@ -45,6 +45,7 @@ from .._sql.retry import run_retrying
 from .compiler import MysqlCompiler, Program
 from .dialect import MysqlDialect, ddl_hooks
 from .errors import map_error
+from .programs import run_program
 
 CAPABILITIES = Capabilities(
     supports_numeric_ids=True,
@@ -129,10 +130,10 @@ class MysqlConnection(Connection):
                 return await compiled.execute(self, params)
             if self.in_tx:
                 if not compiled.needs_savepoint:
-                    return await compiled.execute(self, params)
+                    return await run_program(self, compiled, params, self.driver.autoinc_step)
                 await self.execute("SAVEPOINT farmorm_write")
                 try:
-                    result = await compiled.execute(self, params)
+                    result = await run_program(self, compiled, params, self.driver.autoinc_step)
                 except BaseException:
                     with anyio.CancelScope(shield=True):
                         await self.execute("ROLLBACK TO SAVEPOINT farmorm_write")
@@ -142,7 +143,7 @@ class MysqlConnection(Connection):
             # the write and its re-read form one unit: same snapshot, and the row is locked
             await self.execute("BEGIN")
             try:
-                result = await compiled.execute(self, params)
+                result = await run_program(self, compiled, params, self.driver.autoinc_step)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await self._rollback_quietly()
@@ -473,8 +474,9 @@ class MysqlDriver(Driver):
 
     @classmethod
     async def open(cls, schema: Schema, client: Any, *, handle_client: Any, owned: bool, pooled: bool,
-                   kind: str = "aiomysql") -> MysqlDriver:
+                   kind: str = "aiomysql", command_timeout: float | None = None) -> MysqlDriver:
         driver = cls(schema, client, handle_client=handle_client, owned=owned, pooled=pooled, kind=kind)
+        driver.command_timeout = command_timeout
         async with driver.connection() as conn:
             assert isinstance(conn, MysqlConnection)
             info = conn.conn.get_server_info() or ""

@@ -115,14 +115,16 @@ def unique_target(schema: Schema, key: str, table: str | None) -> dict[str, Any]
     return meta
 
 
+class UpsertCollision(Exception):
+    """An upsert hit a unique key other than its lookup (mapped to UNIQUE_CONSTRAINT_VIOLATION)."""
+
+
 def map_error(exc: BaseException, schema: Schema, kind: str) -> OrmError | None:
     """The OrmError for a pymysql / connection error, or None when it is not a database error."""
     if isinstance(exc, OrmError):
         return exc
     code: str | None = None
     native: Any = None
-    from .compiler import UpsertCollision
-
     if isinstance(exc, UpsertCollision):
         return native_error(UNIQUE_CONSTRAINT_VIOLATION, exc, backend_kind=kind, dialect="mysql",
                             meta={"original_code": 1062})

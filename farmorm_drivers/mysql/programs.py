@@ -1,0 +1,104 @@
+"""Running MySQL's write programs (``compiler.Program``: plain data) on a connection.
+
+Each program is a write plus a keyed re-read (MySQL 8 has no RETURNING). The connection runs a
+program inside one transaction (see ``MysqlConnection.run``); these functions only issue its
+statements through :class:`Statements`, so the compiled programs hold no behaviour and never
+call back into a connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence
+
+from farmorm.core.driver import Result
+
+from .._sql.dialect import Fn
+from .._sql.statement import SqlStatement
+from .compiler import InsertProgram, Program, UpdateFirstProgram, UpsertProgram
+from .errors import UpsertCollision
+
+Key = tuple[Any, ...]
+
+
+class Statements(Protocol):
+    """What a program needs of a connection: one statement at a time, and the last insert id."""
+
+    lastrowid: int
+
+    async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result: ...
+
+
+def _encode(enc: Fn | None, v: Any) -> Any:
+    return enc(v) if enc is not None and v is not None else v
+
+
+async def run_program(conn: Statements, program: Program, params: Sequence[Any], autoinc_step: int) -> Result:
+    """Run ``program``'s statements on ``conn``; ``autoinc_step`` is the server's
+    ``auto_increment_increment`` (generated ids of a multi-row insert are that far apart)."""
+    if isinstance(program, InsertProgram):
+        return await _insert(conn, program, params, autoinc_step)
+    if isinstance(program, UpdateFirstProgram):
+        return await _update_first(conn, program, params)
+    if isinstance(program, UpsertProgram):
+        return await _upsert(conn, program, params)
+    raise TypeError(f"not a MySQL program: {program!r}")
+
+
+async def _reread(conn: Statements, stmt: SqlStatement, keys: list[Key]) -> Result:
+    """Rows of ``keys`` in key order; the statement's trailing key columns are dropped."""
+    sql, args = stmt.bind([v for k in keys for v in k])
+    result = await conn.execute(sql, args, "rows")
+    width = len(keys[0])
+    rows = result.rows
+    if len(rows) > 1:
+        # SELECT … IN has no order: put rows back in write order (create_many's input order)
+        by_key = {tuple(r[-width:]): r for r in rows}
+        if len(by_key) == len(rows) and all(k in by_key for k in keys):
+            rows = [by_key[k] for k in keys]
+    return Result([r[:-width] for r in rows], result.rowcount)
+
+
+async def _insert(conn: Statements, p: InsertProgram, params: Sequence[Any], step: int) -> Result:
+    sql, args = p.write.bind(params)
+    done = await conn.execute(sql, args, "count")
+    if p.re is None:
+        return done
+    first = conn.lastrowid
+    keys = [
+        tuple(_encode(enc, params[r * p.width + pos]) if pos is not None else first + r * step
+              for pos, enc in p.sources)
+        for r in range(p.rows)
+    ]
+    return await _reread(conn, p.re, keys)
+
+
+async def _update_first(conn: Statements, p: UpdateFirstProgram, params: Sequence[Any]) -> Result:
+    sql, args = p.find.bind(params)
+    found = await conn.execute(sql, args, "rows")
+    if not found.rows:
+        return Result([], 0)
+    key = tuple(found.rows[0])
+    sql, args = p.write.bind([params[i] for i in p.values] + list(key))
+    done = await conn.execute(sql, args, "count")
+    if p.re is None:
+        return done
+    # an update may change the identity itself: re-read by the value it now has
+    new = tuple(key[j] if i is None else _encode(enc, params[i]) for j, (i, enc) in enumerate(p.new_key))
+    return await _reread(conn, p.re, [new])
+
+
+async def _upsert(conn: Statements, p: UpsertProgram, params: Sequence[Any]) -> Result:
+    sql, args = p.write.bind(params)
+    done = await conn.execute(sql, args, "count")
+    if p.re is None:
+        return done
+    result = await _reread(conn, p.re, [tuple(_encode(enc, params[i]) for i, enc in p.lookup)])
+    if not result.rows:
+        # ON DUPLICATE KEY fires on ANY unique key: no row matches the lookup, so the insert
+        # collided on another key and updated that row. Refuse like the other backends; the
+        # caller's transaction or savepoint undoes the update.
+        raise UpsertCollision(
+            "Duplicate entry: the upsert's create values collide with another record on a "
+            "unique key other than the where lookup"
+        )
+    return result
