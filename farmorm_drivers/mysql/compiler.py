@@ -65,13 +65,6 @@ class DeleteProgram(Program):
         self.find, self.by_key, self.width = find, by_key, width
         self.columns, self.decoders, self.statement = columns, decoders, find.sql
 
-    async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
-        sql, args = self.find.bind(params)
-        found = (await conn.execute(sql, args, "rows")).rows
-        for row in found:
-            sql, args = self.by_key.bind(list(row[-self.width:]))
-            await conn.execute(sql, args, "count")
-        return Result([r[:-self.width] for r in found], len(found))
 
 
 class KeyedUpdateProgram(Program):
@@ -86,12 +79,6 @@ class KeyedUpdateProgram(Program):
         self.write, self.re, self.key = write, reread, key
         self.columns, self.decoders, self.statement = columns, decoders, write.sql
 
-    async def execute(self, conn: MysqlConnection, params: Sequence[Any]) -> Result:
-        sql, args = self.write.bind(params)
-        done = await conn.execute(sql, args, "count")
-        if done.rowcount < 1:
-            return Result([], 0)
-        return await self.reread(conn, self.re, [tuple(_encode(enc, params[i]) for i, enc in self.key)])
 
 
 class UpsertProgram(Program):

@@ -127,7 +127,7 @@ class MysqlConnection(Connection):
     async def _run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
             if not compiled.needs_transaction:
-                return await compiled.execute(self, params)
+                return await run_program(self, compiled, params, self.driver.autoinc_step)
             if self.in_tx:
                 if not compiled.needs_savepoint:
                     return await run_program(self, compiled, params, self.driver.autoinc_step)

@@ -14,7 +14,7 @@ from farmorm.core.driver import Result
 
 from .._sql.dialect import Fn
 from .._sql.statement import SqlStatement
-from .compiler import InsertProgram, Program, UpdateFirstProgram, UpsertProgram
+from .compiler import DeleteProgram, InsertProgram, KeyedUpdateProgram, Program, UpdateFirstProgram, UpsertProgram
 from .errors import UpsertCollision
 
 Key = tuple[Any, ...]
@@ -41,6 +41,10 @@ async def run_program(conn: Statements, program: Program, params: Sequence[Any],
         return await _update_first(conn, program, params)
     if isinstance(program, UpsertProgram):
         return await _upsert(conn, program, params)
+    if isinstance(program, DeleteProgram):
+        return await _delete(conn, program, params)
+    if isinstance(program, KeyedUpdateProgram):
+        return await _keyed_update(conn, program, params)
     raise TypeError(f"not a MySQL program: {program!r}")
 
 
@@ -85,6 +89,23 @@ async def _update_first(conn: Statements, p: UpdateFirstProgram, params: Sequenc
     # an update may change the identity itself: re-read by the value it now has
     new = tuple(key[j] if i is None else _encode(enc, params[i]) for j, (i, enc) in enumerate(p.new_key))
     return await _reread(conn, p.re, [new])
+
+
+async def _delete(conn: Statements, p: DeleteProgram, params: Sequence[Any]) -> Result:
+    sql, args = p.find.bind(params)
+    found = (await conn.execute(sql, args, "rows")).rows
+    for row in found:
+        sql, args = p.by_key.bind(list(row[-p.width:]))
+        await conn.execute(sql, args, "count")
+    return Result([r[:-p.width] for r in found], len(found))
+
+
+async def _keyed_update(conn: Statements, p: KeyedUpdateProgram, params: Sequence[Any]) -> Result:
+    sql, args = p.write.bind(params)
+    done = await conn.execute(sql, args, "count")
+    if done.rowcount < 1:
+        return Result([], 0)
+    return await _reread(conn, p.re, [tuple(_encode(enc, params[i]) for i, enc in p.key)])
 
 
 async def _upsert(conn: Statements, p: UpsertProgram, params: Sequence[Any]) -> Result:
