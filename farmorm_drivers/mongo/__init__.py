@@ -5,7 +5,7 @@ Accepted clients (checked by class, only for libraries the application already i
 - ``pymongo.AsyncMongoClient`` (source ``client``; needs ``database_name=``) and ``AsyncDatabase``
   (source ``database``) — the first choice; Motor reached end of life on 2026-05-14;
 - Motor's ``AsyncIOMotorClient`` / ``AsyncIOMotorDatabase`` for older apps;
-- ``farmorm.testing.mongomock_async`` wrappers, raw ``mongomock.MongoClient`` / ``Database`` and
+- the ``farmorm_drivers.mongo.mongomock_async`` wrappers (imported as ``farmorm.testing.mongomock_async``), raw ``mongomock.MongoClient`` / ``Database`` and
   mongomock-motor's ``AsyncMongoMockClient`` / its databases (the usual test double of Motor apps):
   kind ``mongomock``, farmorm runs on the mongomock database underneath, through its own adapter;
 - URLs: ``mongodb://host/db`` / ``mongodb+srv://…/db`` (farmorm opens and closes an
@@ -46,7 +46,7 @@ def _classes() -> list[tuple[str, str, type]]:
     if mod is not None:
         out.append(("motor", "database", mod.AsyncIOMotorDatabase))
         out.append(("motor", "client", mod.AsyncIOMotorClient))
-    mod = sys.modules.get("farmorm.testing.mongomock_async")
+    mod = sys.modules.get("farmorm_drivers.mongo.mongomock_async")
     if mod is not None:
         out.append(("mongomock", "database", mod.AsyncMongomockDatabase))
         out.append(("mongomock", "client", mod.AsyncMongomockClient))
@@ -120,7 +120,7 @@ def _mock_database(client: Any, source: str, database_name: str | None) -> Any:
     or database, farmorm's adapter, or mongomock-motor's client or database), tz-aware."""
     from bson.codec_options import CodecOptions
 
-    from farmorm.testing import mongomock_async as mm
+    from . import mongomock_async as mm
 
     if source == "client":
         if not database_name:
@@ -150,7 +150,7 @@ async def create_driver(schema: Any, detected: Detected, *, database_name: str |
         if not dbname:
             raise ValueError(MISSING_DATABASE)
         if detected.kind == "mongomock":
-            from farmorm.testing.mongomock_async import open_url
+            from .mongomock_async import open_url
 
             db: Any = open_url(client, dbname)
             return MongoDriver(schema, db, kind="mongomock", client=client, transactions=False)
