@@ -132,7 +132,7 @@ class Orm:
         new.write_retries = old.write_retries
         new.listeners = old.listeners
         if getattr(old, "command_timeout", None) is not None and hasattr(new, "command_timeout"):
-            new.command_timeout = old.command_timeout  # type: ignore[attr-defined]  # MySQL's own deadline
+            new.command_timeout = old.command_timeout  # MySQL's own deadline
         self._driver = new
         self._executor = Executor(new, self.plan_cache)
         self.plan_cache.clear()  # plans were compiled by the old driver (same dialect; built anew anyway)
