@@ -40,6 +40,9 @@ class SqlConnection(Connection):
     savepoint_quote = '"'
     #: the statement that opens a transaction: its failure does not abort the transaction it opens
     begin_statement = "BEGIN"
+    #: whether ``_check_busy`` / ``_succeeded`` do anything (off: no call per statement on the hot path)
+    checks_busy = False
+    cleans_up = False
 
     async def run(self, compiled: SqlStatement, params: Sequence[Any]) -> Result:
         sql, args = compiled.bind(params)
@@ -52,7 +55,11 @@ class SqlConnection(Connection):
         """Run one statement; ``kind`` "count" returns the affected rows, anything else the rows.
         Every statement is timed and reported to ``orm.on_query``, failed or not."""
         driver = self.driver
-        self._check_ready(sql)
+        if self.checks_busy:
+            self._check_busy()
+        tracker = self.tracker
+        if tracker is not None and tracker.failed is not None and self.in_tx and not sql.startswith("ROLLBACK"):
+            raise tracker.error(driver.handle.kind, self.dialect_name, "statement")
         started = time.perf_counter()
         try:
             result = await self._statement(sql, args, kind)
@@ -77,7 +84,8 @@ class SqlConnection(Connection):
             raise
         if driver.listeners:
             driver.emit(sql, len(args), started, result.rowcount, None)
-        await self._succeeded()
+        if self.cleans_up:
+            await self._succeeded()
         return result
 
     # -- the hooks ---------------------------------------------------------------------------------
@@ -85,11 +93,8 @@ class SqlConnection(Connection):
         """The native call: run ``sql`` with ``args``; the affected rows for "count", else the rows."""
         raise NotImplementedError
 
-    def _check_ready(self, sql: str) -> None:
-        """Refuse a statement the connection cannot run now (default: an aborted transaction's)."""
-        tracker = self.tracker
-        if tracker is not None and tracker.failed is not None and self.in_tx and not sql.startswith("ROLLBACK"):
-            raise tracker.error(self.driver.handle.kind, self.dialect_name, "statement")
+    def _check_busy(self) -> None:
+        """With ``checks_busy``: refuse any statement while the connection cannot run one."""
 
     async def _failing(self, exc: BaseException, sql: str) -> None:
         """A statement failed (or was cancelled): before its query event (e.g. stop it on the server)."""
@@ -98,7 +103,7 @@ class SqlConnection(Connection):
         """After the failed statement's query event (e.g. end an implicit transaction)."""
 
     async def _succeeded(self) -> None:
-        """After a statement's query event."""
+        """With ``cleans_up``: after a statement's query event."""
 
     def _pooled(self) -> bool:
         """Whether a dead connection can be swapped for another one from a pool."""

@@ -160,10 +160,11 @@ class MysqlConnection(SqlConnection):
         sql, args = compiled.bind(params)
         return await self.execute(sql, args, compiled.kind)
 
-    def _check_ready(self, sql: str) -> None:
+    checks_busy = True
+
+    def _check_busy(self) -> None:
         if self.streaming:
             raise _busy(self.driver)
-        super()._check_ready(sql)
 
     async def _statement(self, sql: str, args: Sequence[Any], kind: str) -> Result:
         async with self.conn.cursor() as cur, _deadline(self.driver.command_timeout):

@@ -130,6 +130,7 @@ class SqliteConnection(SqlConnection):
     tracker: TxTracker
     dialect_name = "sqlite"
     begin_statement = "BEGIN IMMEDIATE"
+    cleans_up = True  # an app connection in sqlite3's legacy mode may open implicit transactions
 
     def __init__(self, driver: SqliteDriver, conn: Any) -> None:
         self.driver = driver
