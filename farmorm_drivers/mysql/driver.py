@@ -39,6 +39,7 @@ from farmorm.core.errors import LockTimeout, OrmError, UnsupportedError
 from farmorm.schema.manifest import Schema
 
 from .._sql.aborted import TxTracker
+from .._sql.connection import SqlConnection
 from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
 from .._sql.retry import run_retrying
@@ -98,10 +99,16 @@ class Restore(NamedTuple):
     autocommit: bool
 
 
-class MysqlConnection(Connection):
+class MysqlConnection(SqlConnection):
     """One aiomysql connection; ``in_tx`` is True while a farmorm transaction is open on it."""
 
     __slots__ = ("conn", "driver", "in_tx", "lastrowid", "streaming", "tracker", "fresh", "restore", "named_locks")
+
+    driver: MysqlDriver
+    tracker: TxTracker
+    dialect_name = "mysql"
+    savepoint_quote = "`"
+    begin_statement = "START TRANSACTION"
 
     def __init__(self, driver: MysqlDriver, conn: Any) -> None:
         self.driver = driver
@@ -153,55 +160,38 @@ class MysqlConnection(Connection):
         sql, args = compiled.bind(params)
         return await self.execute(sql, args, compiled.kind)
 
-    async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
-        """Run one statement; ``kind`` "count" returns the affected rows, anything else the rows."""
-        driver = self.driver
+    checks_busy = True
+
+    def _check_busy(self) -> None:
         if self.streaming:
-            raise _busy(driver)
-        if self.tracker.failed is not None and self.in_tx and not sql.startswith("ROLLBACK"):
-            raise self.tracker.error(driver.handle.kind, "mysql", "statement")
-        started = time.perf_counter()
-        try:
-            async with self.conn.cursor() as cur, _deadline(driver.command_timeout):
-                # no args: pymysql then skips %-interpolation, so a literal % needs no doubling
-                await cur.execute(sql, args if args else None)
-                if kind == "count":
-                    rowcount = cur.rowcount
-                    self.lastrowid = cur.lastrowid or 0
-                    # UPDATE counts changed rows unless the client set FOUND_ROWS; the OK
-                    # packet's info always says how many matched, which is what farmorm reports
-                    info = getattr(getattr(cur, "_result", None), "message", None)
-                    if info and (m := _MATCHED.search(info)):
-                        rowcount = int(m.group(1))
-                    result = Result((), rowcount)
-                else:
-                    rows = await cur.fetchall()
-                    names = [d[0] for d in cur.description or ()] if kind == "raw" else None
-                    result = Result(rows, len(rows) if names is None or cur.description else cur.rowcount, names)
-        except BaseException as exc:
-            if self.fresh and self._stale_read(exc, sql, kind):
-                self.fresh = False
-                await self._replace()
-                return await self.execute(sql, args, kind)
-            self.fresh = False
-            if not isinstance(exc, Exception) or isinstance(exc, TimeoutError):
-                # cancelled (or past command_timeout) mid-statement: aiomysql drops the socket, but
-                # the server keeps running the statement (a lock wait would still apply the write
-                # later): kill it there too
-                driver.kill_statement(self.conn)
-            if isinstance(exc, Exception):
-                try:
-                    exc.farmorm_statement = sql  # type: ignore[attr-defined]  # traced by map_error
-                except AttributeError:
-                    pass
-                if self.in_tx:
-                    self.tracker.fail(exc)
-            if driver.listeners:
-                driver.emit(sql, len(args), started, 0, exc)
-            raise
-        if driver.listeners:
-            driver.emit(sql, len(args), started, result.rowcount, None)
-        return result
+            raise _busy(self.driver)
+
+    async def _statement(self, sql: str, args: Sequence[Any], kind: str) -> Result:
+        async with self.conn.cursor() as cur, _deadline(self.driver.command_timeout):
+            # no args: pymysql then skips %-interpolation, so a literal % needs no doubling
+            await cur.execute(sql, args if args else None)
+            if kind == "count":
+                rowcount = cur.rowcount
+                self.lastrowid = cur.lastrowid or 0
+                # UPDATE counts changed rows unless the client set FOUND_ROWS; the OK
+                # packet's info always says how many matched, which is what farmorm reports
+                info = getattr(getattr(cur, "_result", None), "message", None)
+                if info and (m := _MATCHED.search(info)):
+                    rowcount = int(m.group(1))
+                return Result((), rowcount)
+            rows = await cur.fetchall()
+            names = [d[0] for d in cur.description or ()] if kind == "raw" else None
+            return Result(rows, len(rows) if names is None or cur.description else cur.rowcount, names)
+
+    async def _failing(self, exc: BaseException, sql: str) -> None:
+        if not isinstance(exc, Exception) or isinstance(exc, TimeoutError):
+            # cancelled (or past command_timeout) mid-statement: aiomysql drops the socket, but
+            # the server keeps running the statement (a lock wait would still apply the write
+            # later): kill it there too
+            self.driver.kill_statement(self.conn)
+
+    def _pooled(self) -> bool:
+        return bool(self.driver.pooled)
 
     def native(self) -> Any:
         return self.conn
@@ -277,16 +267,6 @@ class MysqlConnection(Connection):
         except Exception:  # noqa: BLE001 - closed already
             pass
 
-    def _stale_read(self, exc: BaseException, sql: str, kind: str) -> bool:
-        """A read outside a transaction, first on its checkout, that found the connection dead:
-        safe to run again on another connection (a read has no effect to duplicate)."""
-        if self.in_tx or kind == "count" or not self.driver.pooled or not sql.startswith("SELECT"):
-            return False
-        if not isinstance(exc, Exception) or isinstance(exc, TimeoutError):
-            return False
-        mapped = self.driver.map_error(exc)
-        return mapped is not None and mapped.code == "CONNECTION_ERROR"
-
     async def _replace(self) -> None:
         """Hand the dead connection back (the pool drops it) and take another one."""
         dead = self.conn
@@ -331,18 +311,6 @@ class MysqlConnection(Connection):
             return None
         value = row[names.index("Seconds_Behind_Master")]
         return None if value is None else float(value)
-
-    async def savepoint(self, name: str) -> None:
-        await self.execute(f"SAVEPOINT `{name}`")
-        self.tracker.saved(name)
-
-    async def release_savepoint(self, name: str) -> None:
-        await self.execute(f"RELEASE SAVEPOINT `{name}`")
-        self.tracker.released(name)
-
-    async def rollback_to_savepoint(self, name: str) -> None:
-        await self.execute(f"ROLLBACK TO SAVEPOINT `{name}`")
-        self.tracker.rolled_back_to(name)
 
     async def cursor(self, compiled: Any, params: Sequence[Any], batch_size: int) -> RowCursor:
         """An unbuffered cursor (aiomysql / asyncmy ``SSCursor``): rows come off the wire a batch

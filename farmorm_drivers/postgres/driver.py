@@ -28,7 +28,6 @@ from farmorm.core.driver import (
     TextMatching,
 )
 from farmorm.core.errors import (
-    CONNECTION_ERROR,
     DESCRIPTIONS,
     POOLER_MISCONFIGURED,
     TRANSACTION_ABORTED,
@@ -38,8 +37,8 @@ from farmorm.core.errors import (
 from farmorm.schema.manifest import Schema
 
 from .._sql.compiler import SqlCompiler
+from .._sql.connection import SqlConnection
 from .._sql.ddl import schema_statements
-from .._sql.retry import run_retrying
 from .._sql.statement import SqlStatement
 from .dialect import PostgresDialect, ddl_hooks
 from .errors import KIND, map_error
@@ -88,8 +87,11 @@ def _rowcount(status: str) -> int:
     return int(last) if last.isdigit() else -1
 
 
-class PostgresConnection(Connection):
+class PostgresConnection(SqlConnection):
     __slots__ = ("conn", "driver", "in_tx", "fresh")
+
+    driver: PostgresDriver
+    dialect_name = "postgres"
 
     def __init__(self, driver: PostgresDriver, conn: Any, fresh: bool = False) -> None:
         self.driver = driver
@@ -99,44 +101,26 @@ class PostgresConnection(Connection):
         #: idle in the pool: a server restart, a killed backend) may move to a fresh one once
         self.fresh = fresh
 
-    async def run(self, compiled: SqlStatement, params: Sequence[Any]) -> Result:
-        sql, args = compiled.bind(params)
-        if self.in_tx or not self.driver.write_retries:
-            return await self.execute(sql, args, compiled.kind)
-        return await run_retrying(self.driver, lambda: self.execute(sql, args, compiled.kind))
-
-    async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
-        driver = self.driver
-        started = time.perf_counter()
-        try:
-            if kind == "count":
-                result = Result((), _rowcount(await self.conn.execute(sql, *args)))
-            elif kind == "raw":  # orm.raw.fetch: the rows and their column names
-                named = getattr(self.conn, "fetch_named", None)
-                if named is not None:
-                    names, rows = await named(sql, *args)
-                else:  # asyncpg Records carry their names
-                    rows = await self.conn.fetch(sql, *args)
-                    names = list(rows[0].keys()) if rows else []
-                result = Result(rows, len(rows), names)
-            else:
+    async def _statement(self, sql: str, args: Sequence[Any], kind: str) -> Result:
+        if kind == "count":
+            return Result((), _rowcount(await self.conn.execute(sql, *args)))
+        if kind == "raw":  # orm.raw.fetch: the rows and their column names
+            named = getattr(self.conn, "fetch_named", None)
+            if named is not None:
+                names, rows = await named(sql, *args)
+            else:  # asyncpg Records carry their names
                 rows = await self.conn.fetch(sql, *args)
-                result = Result(rows, len(rows))
-        except BaseException as exc:
-            if self.fresh and _stale_read(self, exc, sql, kind):
-                self.fresh = False
-                await self._replace()
-                return await self.execute(sql, args, kind)
-            self.fresh = False
-            exc.farmorm_statement = sql  # type: ignore[attr-defined]  # RuntimeSetupError.statement
-            if getattr(exc, "sqlstate", None) == "42P01":
-                await self._probe_namespace(exc)
-            if driver.listeners:
-                driver.emit(sql, len(args), started, 0, exc)
-            raise
-        if driver.listeners:
-            driver.emit(sql, len(args), started, result.rowcount, None)
-        return result
+                names = list(rows[0].keys()) if rows else []
+            return Result(rows, len(rows), names)
+        rows = await self.conn.fetch(sql, *args)
+        return Result(rows, len(rows))
+
+    async def _failing(self, exc: BaseException, sql: str) -> None:
+        if getattr(exc, "sqlstate", None) == "42P01":
+            await self._probe_namespace(exc)
+
+    def _pooled(self) -> bool:
+        return bool(self.driver.is_pool)
 
     def native(self) -> Any:
         return getattr(self.conn, "raw", self.conn)  # psycopg's connection under its wrapper
@@ -306,17 +290,6 @@ def _closed(conn: Any) -> bool:
         return bool(conn.is_closed())
     except Exception:  # noqa: BLE001 - asyncpg detached the lost connection from its pool proxy
         return True
-
-
-def _stale_read(pg: PostgresConnection, exc: BaseException, sql: str, kind: str) -> bool:
-    """A read outside a transaction, first on its checkout, that found the connection dead: safe
-    to run again on another connection (a read has no effect to duplicate)."""
-    if pg.in_tx or kind == "count" or not pg.driver.is_pool or not sql.startswith("SELECT"):
-        return False
-    if not isinstance(exc, Exception) or isinstance(exc, TimeoutError):
-        return False
-    mapped = pg.driver.map_error(exc)
-    return mapped is not None and mapped.code == CONNECTION_ERROR
 
 
 async def _quietly(cleanup: Any) -> None:

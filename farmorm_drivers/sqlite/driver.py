@@ -55,6 +55,7 @@ from farmorm.schema.manifest import Schema
 
 from .._sql.compiler import SqlCompiler
 from .._sql.aborted import TxTracker
+from .._sql.connection import SqlConnection
 from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
 from .._sql.statement import SqlStatement
@@ -122,8 +123,14 @@ _COLUMNS = re.compile(r"constraint failed: (.+)$", re.I)
 _NO_COLUMN = re.compile(r"no such column: (\S+)", re.I)
 
 
-class SqliteConnection(Connection):
+class SqliteConnection(SqlConnection):
     __slots__ = ("conn", "driver", "in_tx", "streaming", "tracker")
+
+    driver: SqliteDriver
+    tracker: TxTracker
+    dialect_name = "sqlite"
+    begin_statement = "BEGIN IMMEDIATE"
+    cleans_up = True  # an app connection in sqlite3's legacy mode may open implicit transactions
 
     def __init__(self, driver: SqliteDriver, conn: Any) -> None:
         self.driver = driver
@@ -133,53 +140,39 @@ class SqliteConnection(Connection):
         self.tracker = TxTracker()
         self.streaming = 0  # open streams (orm.<model>.stream) on this connection
 
-    async def run(self, compiled: SqlStatement, params: Sequence[Any]) -> Result:
-        sql, args = compiled.bind(params)
-        return await self.execute(sql, args, compiled.kind)
+    async def _statement(self, sql: str, args: Sequence[Any], kind: str) -> Result:
+        if kind == "count":
+            cursor = await self.conn.execute(sql, args)
+            rowcount = cursor.rowcount
+            await cursor.close()
+            return Result((), rowcount)
+        if kind == "raw":  # orm.raw.fetch: the rows and their column names
+            cursor = await self.conn.execute(sql, args)
+            rows = await cursor.fetchall()
+            names = [d[0] for d in cursor.description or ()]
+            await cursor.close()
+            return Result(rows, len(rows), names)
+        rows = await self.conn.execute_fetchall(sql, args)
+        return Result(rows, len(rows))
 
-    async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
-        driver = self.driver
-        if self.tracker.failed is not None and self.in_tx and not sql.startswith("ROLLBACK"):
-            raise self.tracker.error(driver.handle.kind, "sqlite", "statement")
-        started = time.perf_counter()
-        try:
-            if kind == "count":
-                cursor = await self.conn.execute(sql, args)
-                rowcount = cursor.rowcount
-                await cursor.close()
-                result = Result((), rowcount)
-            elif kind == "raw":  # orm.raw.fetch: the rows and their column names
-                cursor = await self.conn.execute(sql, args)
-                rows = await cursor.fetchall()
-                names = [d[0] for d in cursor.description or ()]
-                await cursor.close()
-                result = Result(rows, len(rows), names)
-            else:
-                rows = await self.conn.execute_fetchall(sql, args)
-                result = Result(rows, len(rows))
-        except BaseException as exc:
-            if not isinstance(exc, Exception) and sql.split(None, 1)[0] not in _CONTROL:
-                # cancelled: aiosqlite's thread keeps running the statement (and holding the
-                # database) unless it is interrupted; sqlite3_interrupt is safe from any thread
-                _interrupt(self.conn)
-            exc.farmorm_statement = sql  # type: ignore[attr-defined]  # RuntimeSetupError.statement
-            if driver.listeners:
-                driver.emit(sql, len(args), started, 0, exc)
-            if self.in_tx and isinstance(exc, Exception) and sql != "BEGIN IMMEDIATE":
-                self.tracker.fail(exc)
-            if not self.in_tx and self.conn.in_transaction:
-                with anyio.CancelScope(shield=True):
-                    await self.conn.rollback()
-            raise
-        if driver.listeners:
-            driver.emit(sql, len(args), started, result.rowcount, None)
+    async def _failing(self, exc: BaseException, sql: str) -> None:
+        if not isinstance(exc, Exception) and sql.split(None, 1)[0] not in _CONTROL:
+            # cancelled: aiosqlite's thread keeps running the statement (and holding the
+            # database) unless it is interrupted; sqlite3_interrupt is safe from any thread
+            _interrupt(self.conn)
+
+    async def _failed(self, exc: BaseException) -> None:
         if not self.in_tx and self.conn.in_transaction:
-            # an app connection in sqlite3's legacy mode opened an implicit transaction: end it
-            await self.conn.commit()
-        return result
+            with anyio.CancelScope(shield=True):
+                await self.conn.rollback()
 
     def native(self) -> Any:
         return self.conn
+
+    async def _succeeded(self) -> None:
+        if not self.in_tx and self.conn.in_transaction:
+            # an app connection in sqlite3's legacy mode opened an implicit transaction: end it
+            await self.conn.commit()
 
     async def begin(self, isolation: str | None = None) -> None:
         # SQLite transactions are serializable; IMMEDIATE takes the write lock up front, so two
@@ -225,18 +218,6 @@ class SqliteConnection(Connection):
         finally:
             self.in_tx = False
             self.tracker.reset()
-
-    async def savepoint(self, name: str) -> None:
-        await self.execute(f'SAVEPOINT "{name}"')
-        self.tracker.saved(name)
-
-    async def release_savepoint(self, name: str) -> None:
-        await self.execute(f'RELEASE SAVEPOINT "{name}"')
-        self.tracker.released(name)
-
-    async def rollback_to_savepoint(self, name: str) -> None:
-        await self.execute(f'ROLLBACK TO SAVEPOINT "{name}"')
-        self.tracker.rolled_back_to(name)
 
     async def cursor(self, compiled: SqlStatement, params: Sequence[Any], batch_size: int) -> RowCursor:
         """A sqlite3 cursor stepped ``batch_size`` rows at a time (``fetchmany``)."""
