@@ -51,7 +51,7 @@ test-runtimes: $(STAMP) services
 # missing one fails its tests instead of skipping them). SCALEOUT_SECONDS bounds each load run.
 SCALEOUT_DIR ?= /tmp/farmorm-scaleout
 SCALEOUT_REQUIRE ?= pgbouncer,standby,galera,mariadb-replica
-SCALEOUT_SECONDS ?= 5
+SCALEOUT_SECONDS ?= 4
 test-scaleout: $(STAMP) services
 	-FARMORM_SCALEOUT_DIR=$(SCALEOUT_DIR) bash scripts/scale_out.sh start
 	FARMORM_SCALEOUT_DIR=$(SCALEOUT_DIR) FARMORM_REQUIRE_SCALEOUT=$(SCALEOUT_REQUIRE) \

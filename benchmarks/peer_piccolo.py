@@ -72,10 +72,6 @@ def _sqlite_user(r: dict[str, Any]) -> dict[str, Any]:
     return r
 
 
-def _sqlite_post(r: dict[str, Any]) -> dict[str, Any]:
-    return r
-
-
 def _same(r: dict[str, Any]) -> dict[str, Any]:
     return r
 

@@ -1,7 +1,7 @@
 """Profile one workload on one backend: where farmorm's time goes compared with the raw floor.
 
 ``python -m benchmarks.profile --backend postgres --workload get_by_pk [--n 4000] [--tool cprofile|pyinstrument]
-[--system farmorm|raw|sqlalchemy_core|sqlalchemy_orm|tortoise] [--top 25]``
+[--system farmorm|farmorm_lean|raw|sqlalchemy_core|sqlalchemy_orm|tortoise|piccolo] [--top 25]``
 
 Seeds a fresh database as the runner does, warms the workload up, then profiles ``n`` operations.
 ``cprofile`` (the default, always available) prints the functions with the most own time and the

@@ -30,7 +30,7 @@ from .core.errors import (
     is_orm_error,
 )
 from .features.factories import define_factory, define_seed
-from .runtime import ModelClient, Orm, create_orm, create_orm_from_runtime
+from .runtime import ModelClient, Orm, ReplicaPolicy, create_orm, create_orm_from_runtime
 from .schema import (
     Schema,
     belongs_to,
@@ -49,7 +49,7 @@ __all__ = [
     "fields",
     "define_schema", "merge_schemas", "model", "table_name", "Schema",
     "belongs_to", "has_one", "has_many", "many_to_many",
-    "create_orm", "create_orm_from_runtime", "Orm", "ModelClient",
+    "create_orm", "create_orm_from_runtime", "Orm", "ModelClient", "ReplicaPolicy",
     "detect_database_runtime", "inspect_database_runtime", "require_database_runtime",
     "Detected", "RuntimeReport",
     "Capabilities", "DriverHandle", "QueryEvent",

@@ -9,7 +9,8 @@
 #
 # usage: scripts/scale_out.sh start [component...]   (default: all four; installs what is missing)
 #        scripts/scale_out.sh stop
-#        scripts/scale_out.sh pg-pair NAME            (a fresh primary + standby, for a failover test)
+#        scripts/scale_out.sh pg-pair NAME [sync]     (a fresh primary + standby, for a failover test;
+#                                                      sync: synchronous replication)
 #        scripts/scale_out.sh drop-pg-pair NAME
 # The shared servers on 5432 / 3306 are never reconfigured or restarted. FARMORM_SCALEOUT_DIR sets the
 # data directory (default: /tmp/farmorm-scaleout). A component that cannot start is reported and
@@ -144,6 +145,10 @@ port = $s
 unix_socket_directories = '$sd'
 EOF
   as_postgres "$PGBIN/pg_ctl" -D "$sd" -l "$sd/server.log" -w start >/dev/null || return 1
+  if [ "${2:-}" = sync ]; then # synchronous replication: a commit returns once the standby has it
+    echo "synchronous_standby_names = '*'" >> "$pd/postgresql.conf"
+    as_postgres "$PGBIN/pg_ctl" -D "$pd" reload >/dev/null || return 1
+  fi
   setenv "FARMORM_${upper}_PRIMARY_URL" "postgresql://postgres@127.0.0.1:$p/postgres"
   setenv "FARMORM_${upper}_STANDBY_URL" "postgresql://postgres@127.0.0.1:$s/postgres"
   setenv "FARMORM_${upper}_PRIMARY_DATA" "$pd"
@@ -320,7 +325,7 @@ case "$cmd" in
     done
     cat "$ENVFILE" 2>/dev/null
     exit $status ;;
-  pg-pair) pg_pair "$1" && cat "$ENVFILE" ;;
+  pg-pair) pg_pair "$1" "${2:-}" && cat "$ENVFILE" ;;
   drop-pg-pair) drop_pg_pair "$1"; upper=$(echo "$1" | tr a-z- A-Z_); sed -i "/^FARMORM_${upper}_/d" "$ENVFILE" ;;
   stop) stop_all ;;
   *) echo "usage: $0 start [pgbouncer|standby|mariadb-replica|galera]... | stop | pg-pair NAME | drop-pg-pair NAME" >&2; exit 2 ;;

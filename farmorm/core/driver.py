@@ -225,6 +225,20 @@ class Connection(abc.ABC):
         """Run an aggregation pipeline on ``collection`` (``orm.raw.aggregate``; MongoDB)."""
         raise NotImplementedError(f"{type(self).__name__} runs no aggregation pipelines")
 
+    async def write_position(self) -> str | None:
+        """Where the server's replication log stands now, on the primary, after a write (PostgreSQL's
+        WAL LSN, MariaDB's GTID): read-your-writes compares it with a replica's ``replayed``. None
+        when the server has no such position (then a time window keeps the context on the primary)."""
+        return None
+
+    async def replayed(self, position: str) -> bool | None:
+        """On a replica: has it applied everything up to ``position``? None when it cannot tell."""
+        return None
+
+    async def replica_lag(self) -> float | None:
+        """On a replica: seconds its data is behind the primary (0 when caught up), None when unknown."""
+        return None
+
     async def cursor(self, compiled: Any, params: Sequence[Any], batch_size: int) -> RowCursor:
         """Open a cursor over the rows of the read ``compiled`` (``orm.<model>.stream``), fetched
         ``batch_size`` at a time. The caller always awaits ``close()``. This default runs the
@@ -289,6 +303,10 @@ class Driver(abc.ABC):
     def map_error(self, exc: BaseException) -> OrmError | None:
         """Convert a native error to an OrmError, or None when it is not a database error."""
 
+    #: ``create_orm(..., write_retries=n)``: a statement (or a driver's write program) run outside a
+    #: transaction is one atomic unit, so a retryable failure (a Galera certification conflict, a
+    #: deadlock victim, a node not ready) re-runs it up to n times; drivers that honour it say so
+    write_retries: int = 0
     #: the most bind parameters one statement may carry (``create_many`` splits its INSERT to stay
     #: under it); SQLite reports its own runtime limit
     max_bind_params: int = DEFAULT_MAX_BIND_PARAMS
@@ -365,6 +383,12 @@ class ConnectionContract(Protocol):
 
     async def lock_for_transaction(self, name: str) -> None: ...
 
+    async def write_position(self) -> str | None: ...
+
+    async def replayed(self, position: str) -> bool | None: ...
+
+    async def replica_lag(self) -> float | None: ...
+
     def discard(self) -> None: ...
 
     async def cursor(self, compiled: Any, params: Sequence[Any], batch_size: int) -> RowCursor: ...
@@ -384,6 +408,7 @@ class DriverContract(Protocol):
     listeners: QueryListeners
     max_bind_params: int
     command_timeout: float | None
+    write_retries: int
 
     def compile(self, node: Any) -> Compiled: ...
 

@@ -151,7 +151,9 @@ class HistoryModelClient(ModelClient):
     # -- the history rows -------------------------------------------------------------------------
     def _plain(self) -> ModelClient:
         """This model's plain client (no history writing): it makes the change itself."""
-        return ModelClient(self._engine, self._schema, self.model)
+        plain = ModelClient(self._engine, self._schema, self.model)
+        plain._refs = self._refs  # references are checked once, where the change is made
+        return plain
 
     def _ident(self, record: Mapping[str, Any]) -> dict[str, Any]:
         return {f: record[f] for f in self.model.identity or ()}

@@ -137,7 +137,7 @@ def _server_default(hooks: Any, f: FieldMeta) -> Any:
 
 def _column(schema: Schema, model: ModelMeta, f: FieldMeta, dialect: str | None, hooks: Any, mariadb: bool) -> sa.Column[Any]:
     args: list[Any] = []
-    if f.references:
+    if f.references and schema.foreign_keys:  # foreign_keys=False: migrations create no FOREIGN KEY
         target = schema.models[f.references[0]]
         prefix = f"{target.schema}." if target.schema else ""
         args.append(sa.ForeignKey(

@@ -21,7 +21,7 @@ from typing import Any
 from ..core.errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta, Schema
 from . import nodes as n
-from .parse import _LOGICAL, _direction, parse_count_arg, parse_where, with_visibility
+from .parse import _LOGICAL, _direction, order_entries, parse_count_arg, parse_where, with_visibility
 
 #: aggregate functions, in result order
 FUNCTIONS: tuple[str, ...] = ("count", "sum", "avg", "min", "max")
@@ -209,17 +209,8 @@ def _floats_as_decimals(value: Any) -> Any:
 
 
 def _group_order(model: ModelMeta, order_by: Any, by: tuple[str, ...], aggs: list[n.Agg]) -> tuple[n.GroupOrder, ...]:
-    entries = [] if order_by is None else [order_by] if isinstance(order_by, Mapping) else order_by
-    if not isinstance(entries, (list, tuple)):
-        raise validation_error(
-            f'"order_by" on model "{model.name}" must be a mapping or a list of mappings.', model=model.name
-        )
     items: list[n.GroupOrder] = []
-    for entry in entries:
-        if not isinstance(entry, Mapping):
-            raise validation_error(
-                f'"order_by" on model "{model.name}" must be a mapping or a list of mappings.', model=model.name
-            )
+    for entry in order_entries(model, order_by):
         for key, value in entry.items():
             if key in FUNCTIONS and isinstance(value, Mapping):
                 for name, direction in value.items():

@@ -361,22 +361,23 @@ def parse_order(model: ModelMeta, order_by: Any, schema: Schema | None = None,
     A direction is ``"asc"`` / ``"desc"`` or ``{"sort": ..., "nulls": "first" | "last"}``. With
     ``schema``, a to-one relation orders by its record's fields (``{"album": {"title": "asc"}}``,
     at any depth) and a to-many relation by its count (``{"posts": {"_count": "desc"}}``)."""
-    if order_by is None:
-        return ()
-    entries = [order_by] if isinstance(order_by, Mapping) else order_by
-    if not isinstance(entries, (list, tuple)):
-        raise validation_error(
-            f'"order_by" on model "{model.name}" must be a mapping or a list of mappings.', model=model.name
-        )
     items: list[n.OrderItem] = []
-    for entry in entries:
-        if not isinstance(entry, Mapping):
-            raise validation_error(
-                f'"order_by" on model "{model.name}" must be a mapping or a list of mappings.', model=model.name
-            )
+    for entry in order_entries(model, order_by):
         for name, direction in entry.items():
             _order_key(schema, model, name, direction, (), items, scope, ())
     return tuple(items)
+
+
+def order_entries(model: ModelMeta, order_by: Any) -> list[Mapping[Any, Any]]:
+    """``order_by`` as its list of mappings (none for None); anything else is a VALIDATION_ERROR."""
+    if order_by is None:
+        return []
+    entries = [order_by] if isinstance(order_by, Mapping) else order_by
+    if not isinstance(entries, (list, tuple)) or not all(isinstance(e, Mapping) for e in entries):
+        raise validation_error(
+            f'"order_by" on model "{model.name}" must be a mapping or a list of mappings.', model=model.name
+        )
+    return list(entries)
 
 
 def _order_key(schema: Schema | None, model: ModelMeta, name: Any, direction: Any, path: tuple[str, ...],

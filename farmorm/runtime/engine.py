@@ -4,9 +4,12 @@ Built from a driver (plus its read replicas), the plan cache and the transaction
 from ``Orm``. It owns:
 
 - connection scope: ``scope()`` hands out the running transaction's connection (bound through the
-  engine's contextvar, or fixed on a ``tx`` handle) or one from the driver, a replica for reads;
-- the runtime's state about each server (:class:`Server`): the acquire deadline, the tasks waiting
-  for a connection, the closed state. Nothing of it is stored on the driver;
+  engine's contextvar, or fixed on a ``tx`` handle) or one from the driver; a read outside a
+  transaction asks the :class:`~farmorm.runtime.routing.Router` for a replica, and a write tells it
+  where the primary's log stands (read-your-writes);
+- the runtime's state about each server (:class:`~farmorm.runtime.server.Server`): the acquire
+  deadline, the tasks waiting for a connection, the closed state. Nothing of it is stored on the
+  driver; ``reconnect()`` swaps the primary;
 - error mapping: ``mapped(exc)`` is the one place a native error becomes an ``OrmError``, used by
   ``errors()`` (a context manager), ``guard()`` and the scope's exit;
 - the plan cache and hydration (``plan``, ``rows``, ``read``, ...): a node compiles once per shape.
@@ -17,148 +20,56 @@ public methods; ``Orm`` is a facade over one engine.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Literal, Sequence
 
 from ..core.cache import PlanCache
 from ..core.driver import Connection, Driver, DriverHandle, QueryEvent
-from ..core.errors import CONNECTION_ERROR, DESCRIPTIONS, OrmError, make_error
+from ..core.errors import OrmError
 from ..query.plan import Read, collect_keys, nest_counts, stitch, strip_hidden
 from .executor import Plan
+from .routing import Replica, ReplicaPolicy, Router
+from .server import DEFAULT_ACQUIRE_TIMEOUT, Server
 from .state import Gate, TxState, closed_transaction_error
 
 _ids = itertools.count()
 
-#: seconds an operation waits for a pooled connection unless ``create_orm(acquire_timeout=)`` says
-DEFAULT_ACQUIRE_TIMEOUT = 30.0
-
-
-class Server:
-    """One database server (the primary or a read replica) as the engine uses it: its driver and
-    the runtime's own state about it (acquire deadline, waiting tasks, closed)."""
-
-    __slots__ = ("driver", "acquire_timeout", "closed", "waiting", "stopped")
-
-    def __init__(self, driver: Driver, acquire_timeout: float | None = DEFAULT_ACQUIRE_TIMEOUT) -> None:
-        self.driver = driver
-        #: seconds an operation waits for a pooled connection before CONNECTION_ERROR
-        #: (``reason="pool_timeout"``); None waits forever
-        self.acquire_timeout = acquire_timeout
-        #: set by ``close()``: new operations fail at once with CONNECTION_ERROR (``reason="pool_closed"``)
-        self.closed = False
-        #: tasks waiting for a connection, and those ``close()`` cancelled (they raise pool_closed)
-        self.waiting: set[asyncio.Task[Any]] = set()
-        self.stopped: set[asyncio.Task[Any]] = set()
-
-    async def enter(self, entering: Awaitable[Connection]) -> Connection:
-        """Await ``entering`` (the driver's ``connection()`` being entered) within ``acquire_timeout``;
-        past it, CONNECTION_ERROR with ``reason="pool_timeout"`` naming the pool."""
-        if self.driver.acquire_is_immediate():
-            return await entering  # nothing to wait for: no deadline, nobody for close() to stop
-        timeout = self.acquire_timeout
-        task = asyncio.current_task()
-        waiting = self.waiting
-        if task is not None:
-            waiting.add(task)  # close() fails waiting callers at once (see stop_waiters)
-        try:
-            if timeout is None:
-                return await entering
-            # asyncio.timeout, not anyio's scope: aiomysql waits in asyncio.Condition.wait, which
-            # re-raises a cancellation as a new CancelledError that anyio no longer recognizes
-            deadline = asyncio.timeout(timeout)
-            try:
-                async with deadline:
-                    return await entering
-            except TimeoutError:
-                if deadline.expired():
-                    raise self.timeout_error(timeout) from None
-                raise
-        except asyncio.CancelledError:
-            if task is not None and self.closed and task in self.stopped:
-                self.stopped.discard(task)
-                task.uncancel()
-                raise self.closed_error() from None
-            raise
-        finally:
-            if task is not None:
-                waiting.discard(task)
-
-    def stop_waiters(self) -> int:
-        """Fail every caller still waiting for a connection (the server is closing): they raise
-        CONNECTION_ERROR (``reason="pool_closed"``) instead of waiting on a pool that goes away."""
-        for task in list(self.waiting):
-            if not task.done():
-                self.stopped.add(task)
-                task.cancel()
-        return len(self.waiting)
-
-    async def close(self, timeout: float | None) -> None:
-        """Close the driver; past ``timeout`` its connections are closed under running operations."""
-        driver = self.driver
-        if timeout is None:
-            await driver.close()
-            return
-        try:
-            async with asyncio.timeout(timeout):
-                await driver.close()
-            return
-        except TimeoutError:
-            pass
-        driver.terminate()
-        try:
-            async with asyncio.timeout(max(timeout, 1.0)):
-                await driver.close()
-        except TimeoutError:
-            pass
-
-    def timeout_error(self, timeout: float) -> OrmError:
-        status = self.driver.pool_status() or {}
-        size, in_use, max_size = status.get("size"), status.get("in_use"), status.get("max_size")
-        h = self.driver.handle
-        pool = f"all {max_size} connections of the pool are in use" if max_size is not None else "the connection is in use"
-        return make_error(
-            CONNECTION_ERROR,
-            f"{DESCRIPTIONS[CONNECTION_ERROR]} in {h.kind} ({h.dialect}) runtime: no connection within "
-            f"acquire_timeout={timeout:g}s: {pool} (size {size}, in use {in_use}). Raise the pool size, shorten "
-            "transactions, or avoid operations outside the running transaction while it holds a connection "
-            "(pass the tx handle).",
-            backend_kind=h.kind, dialect=h.dialect, retryable=False,
-            meta={"reason": "pool_timeout", "acquire_timeout": timeout, "pool_size": size, "in_use": in_use,
-                  "max_size": max_size},
-        )
-
-    def closed_error(self) -> OrmError:
-        h = self.driver.handle
-        return make_error(
-            CONNECTION_ERROR,
-            f"{DESCRIPTIONS[CONNECTION_ERROR]} in {h.kind} ({h.dialect}) runtime: the client is closed (orm.close() "
-            "was called); create a new one.",
-            backend_kind=h.kind, dialect=h.dialect, retryable=False, meta={"reason": "pool_closed"},
-        )
-
 
 class Engine:
     """See the module docstring. ``bound(state)`` and ``on_primary()`` are variants sharing
-    everything but the fixed transaction and the replicas."""
+    everything but the fixed transaction and the replica choice."""
 
-    __slots__ = ("driver", "primary", "replicas", "plan_cache", "var", "fixed", "_turn", "_build")
+    __slots__ = ("driver", "primary", "router", "pinned", "plan_cache", "var", "fixed", "_build")
 
-    def __init__(self, driver: Driver, plan_cache: PlanCache, *, replicas: Sequence[Driver] = (),
+    def __init__(self, driver: Driver, plan_cache: PlanCache, *, replicas: Sequence[Driver | Replica] = (),
+                 replica_policy: ReplicaPolicy | None = None,
                  acquire_timeout: float | None = DEFAULT_ACQUIRE_TIMEOUT) -> None:
-        self.driver = driver
         self.primary = Server(driver, acquire_timeout)
-        #: read replicas: reads outside a transaction go to the next one in turn (round robin)
-        self.replicas: tuple[Server, ...] = tuple(Server(r, acquire_timeout) for r in replicas)
+        #: read replicas: which one serves each read outside a transaction (``routing.py``); None without
+        slots = [r if isinstance(r, Replica) else Replica(i, r, None, acquire_timeout) for i, r in enumerate(replicas)]
+        for slot in slots:
+            if slot.server is not None:
+                slot.server.driver.listeners = driver.listeners  # one on_query list: events from every server
+        self.router: Router | None = (
+            Router(self.primary, slots, replica_policy or ReplicaPolicy(), on_open=self._share_listeners)
+            if slots else None)
+        #: ``orm.primary()``: every read on the primary
+        self.pinned = False
         self.plan_cache = plan_cache
         #: the running transaction of this engine's task context
         self.var: ContextVar[TxState | None] = ContextVar(f"farmorm_tx_{next(_ids)}", default=None)
         #: the transaction a ``tx`` handle is bound to (whatever the context says)
         self.fixed: TxState | None = None
-        self._turn = itertools.count()
+        self._use(driver)
+
+    def _use(self, driver: Driver) -> None:
+        self.driver = driver
         compile_ = driver.compile
         self._build: Callable[[Any], Plan] = lambda node: Plan(compile_(node))
+
+    def _share_listeners(self, replica: Driver) -> None:
+        replica.listeners = self.primary.driver.listeners
 
     @property
     def handle(self) -> DriverHandle:
@@ -180,11 +91,38 @@ class Engine:
 
     def on_primary(self) -> Engine:
         """This engine with every read on the primary (``orm.primary()``)."""
-        if not self.replicas:
+        if self.router is None:
             return self
         twin = self._variant()
-        twin.replicas = ()
+        twin.pinned = True
         return twin
+
+    async def reconnect(self, new: Driver, timeout: float | None) -> None:
+        """Make ``new`` (a driver of the same runtime) the primary: new operations use it at once; the
+        old one is closed after ``timeout`` seconds for the operations still running on it."""
+        old = self.primary
+        new.listeners = old.driver.listeners  # on_query subscribers keep hearing every statement
+        self.primary = Server(new, old.acquire_timeout)
+        self._use(new)
+        self.plan_cache.clear()  # plans were compiled by the old driver (same dialect; built anew anyway)
+        if self.router is not None:
+            self.router.primary = self.primary
+        old.closed = True
+        old.stop_waiters()
+        await old.close(timeout)
+
+    def replica_status(self) -> dict[str, Any]:
+        """The replicas' health and how many reads went where (``orm.replica_status()``)."""
+        router = self.router
+        if router is None:
+            return {"replicas": [], "reads": {}}
+        return {"replicas": router.status(), "reads": dict(router.served)}
+
+    async def note_write(self, conn: Connection) -> None:
+        """A write outside a transaction, or a COMMIT, ran on ``conn``: reads of this context wait for
+        a replica that has replayed it (read-your-writes)."""
+        if self.router is not None:
+            await self.router.note_write(conn)
 
     # -- transaction context -------------------------------------------------------------------
     def state(self) -> TxState | None:
@@ -207,13 +145,6 @@ class Engine:
         """``async with engine.scope() as conn``: the running transaction's connection, or one from
         the driver (a replica's for a read outside a transaction); native errors leave it mapped."""
         return Scope(self, write)
-
-    def read_server(self) -> Server:
-        """The server for a read outside a transaction: the next replica, or the primary."""
-        replicas = self.replicas
-        if not replicas:
-            return self.primary
-        return replicas[next(self._turn) % len(replicas)]
 
     # -- errors --------------------------------------------------------------------------------
     def mapped(self, exc: BaseException) -> BaseException:
@@ -295,20 +226,18 @@ class Engine:
     # -- events and lifecycle --------------------------------------------------------------------
     def subscribe(self, callback: Callable[[QueryEvent], Any]) -> Callable[[], None]:
         """Call ``callback(event)`` after every statement on any server; returns an unsubscribe function."""
-        lists = [s.driver.listeners for s in (self.primary, *self.replicas)]
-        for listeners in lists:
-            listeners.append(callback)
+        listeners = self.primary.driver.listeners  # one list, shared by every server (see __init__)
+        listeners.append(callback)
 
         def unsubscribe() -> None:
-            for listeners in lists:
-                if callback in listeners:
-                    listeners.remove(callback)
+            if callback in listeners:
+                listeners.remove(callback)
 
         return unsubscribe
 
     async def close(self, timeout: float | None) -> None:
         """Refuse new operations, stop the waiting ones, then close every server's driver."""
-        servers = [*self.replicas, self.primary]
+        servers = [*(self.router.servers() if self.router is not None else ()), self.primary]
         for server in servers:
             server.closed = True
             server.stop_waiters()
@@ -346,13 +275,14 @@ class Scope:
     """``async with engine.scope() as conn``: a class, not a generator, because it runs on every
     operation (an @asynccontextmanager costs a generator and its wrapper per call)."""
 
-    __slots__ = ("engine", "write", "cm", "gate")
+    __slots__ = ("engine", "write", "cm", "gate", "conn")
 
     def __init__(self, engine: Engine, write: bool) -> None:
         self.engine = engine
         self.write = write
         self.cm: Any = None
         self.gate: Gate | None = None
+        self.conn: Connection | None = None
 
     async def __aenter__(self) -> Connection:
         engine = self.engine
@@ -374,10 +304,14 @@ class Scope:
         primary = engine.primary
         if primary.closed:
             raise primary.closed_error()
-        server = primary if self.write or not engine.replicas else engine.read_server()
-        self.cm = cm = server.driver.connection(write=self.write)
+        router = engine.router
+        if router is not None and not self.write and not engine.pinned:
+            self.cm, conn = await router.read_connection()
+            return conn
+        self.cm = cm = primary.driver.connection(write=self.write)
         try:
-            return await server.enter(cm.__aenter__())
+            self.conn = conn = await primary.enter(cm.__aenter__())
+            return conn
         except OrmError:
             raise
         except Exception as exc:
@@ -398,6 +332,8 @@ class Scope:
             raise engine.primary.closed_error() from exc
         try:
             if self.cm is not None:
+                if exc is None and self.conn is not None and self.write and engine.router is not None:
+                    await engine.router.note_write(self.conn)  # read-your-writes on the replicas
                 await self.cm.__aexit__(exc_type, exc, tb)
         except OrmError:
             raise

@@ -20,7 +20,8 @@ from ..query.parse import ALL_SCOPE, parse_read, parse_where, scope_of
 from ..query.plan import Read, strip_hidden
 from ..query.values import utc_now
 from ..query.writes import check_returning, identity_of, update_values
-from ..schema.manifest import Schema
+from ..schema.manifest import ModelMeta, Schema
+from . import references
 from .engine import Engine
 from .extension import model_client_class
 from .nested import create_level, run_relation
@@ -33,10 +34,25 @@ class ModelClient(ModelReads):
     feature may serve a model with a subclass (see ``runtime/extension.py``): the write methods and
     ``_stamp``/``_erase`` are its hooks."""
 
-    __slots__ = ()
+    __slots__ = ("_refs",)
+
+    def __init__(self, engine: Engine, schema: Schema, model: ModelMeta) -> None:
+        super().__init__(engine, schema, model)
+        #: ``define_schema(..., foreign_keys=False)``: writes check references (see references.py)
+        self._refs = references.enforced(schema)
 
     def __repr__(self) -> str:
         return f"<ModelClient {self.model.name}>"
+
+    def _unchecked(self) -> ModelClient:
+        """This client without reference enforcement (references.py calls it for the write itself)."""
+        inner = type(self)(self._engine, self._schema, self.model)
+        inner._refs = False
+        return inner
+
+    def _sibling(self, name: str) -> ModelClient:
+        """The client of model ``name`` on the same engine (and transaction binding)."""
+        return _Clients(self._engine, self._schema).model(name)
 
     def _ident(self, record: Mapping[str, Any]) -> dict[str, Any]:
         return {f: record[f] for f in self.model.identity or ()}
@@ -112,6 +128,8 @@ class ModelClient(ModelReads):
 
         ``returning="id"`` returns only its id (a dict for a compound identity) and ``"none"``
         nothing: the cheap path, with no read-back where the id is known before the insert."""
+        if self._refs and references.needs_check(self, "create", {"data": data}):
+            return await references.run(self, "create", data=data, select=select, include=include, returning=returning)
         how = check_returning(self.model, "create", returning, select, include)
         if has_relations(self.model, data):
             return await self._create_nested(data, select, include, how)
@@ -148,6 +166,8 @@ class ModelClient(ModelReads):
         in input order; the INSERT then reads nothing back when the ids are known before it
         (client-side ids), and only the ids otherwise."""
         how = check_returning(self.model, "create_many", returning, select, None)
+        if data and self._refs and references.needs_check(self, "create_many", {"data": data}):
+            return await references.run(self, "create_many", data=data, select=select, returning=returning)
         engine = self._engine
         bulk = mutations.create_many(self._schema, self.model, data, select, how, engine.driver.max_bind_params)
         if bulk is None:
@@ -207,6 +227,10 @@ class ModelClient(ModelReads):
                                              with_archived, how)
         values = update_values(self.model, data)
         scope = scope_of(self.model, with_deleted, with_archived)
+        if self._refs and references.needs_check(self, "update", {"data": data}):
+            return await references.run(
+                self, "update", where=where, data=data, select=select, include=include, expected_version=expected_version,
+                with_deleted=with_deleted, with_archived=with_archived, returning=returning)
         engine = self._engine
         if how == "count":
             if not values or expected_version is not None:
@@ -263,6 +287,9 @@ class ModelClient(ModelReads):
                                   scope_of(self.model, with_deleted, with_archived))
         if m is None:
             return 0
+        if self._refs and references.needs_check(self, "update_many", {"data": data}):
+            return await references.run(self, "update_many", where=where, data=data,  # type: ignore[no-any-return]
+                                        with_deleted=with_deleted, with_archived=with_archived)
         engine = self._engine
         async with engine.scope(write=True) as conn:
             return await engine.rowcount(conn, m.node, m.params)
@@ -271,6 +298,9 @@ class ModelClient(ModelReads):
                      select: Any = None, include: Any = None) -> dict[str, Any]:
         """Insert ``create``, or update the record ``where`` names with ``update``: one native statement."""
         m = mutations.upsert(self._schema, self.model, where, create, update, select, include)
+        if self._refs and references.needs_check(self, "upsert", {"create": create, "update": update}):
+            return await references.run(self, "upsert", where=where, create=create,  # type: ignore[no-any-return]
+                                        update=update, select=select, include=include)
         engine = self._engine
         async with engine.scope(write=True) as conn:
             rows = await engine.rows(conn, m.node, m.params)
@@ -290,7 +320,10 @@ class ModelClient(ModelReads):
 
     async def _erase(self, where: Any, scope: frozenset[str], first: bool) -> int:
         """Delete the matching rows for good; returns how many."""
-        return await self._count_written(mutations.erase(self._schema, self.model, where, scope, first), first)
+        m = mutations.erase(self._schema, self.model, where, scope, first)
+        if self._refs and references.needs_check(self, "_erase", {}):
+            return await references.run(self, "_erase", where=where, scope=scope, first=first)  # type: ignore[no-any-return]
+        return await self._count_written(m, first)
 
     async def _count_written(self, m: mutations.Mutation, first: bool) -> int:
         engine = self._engine

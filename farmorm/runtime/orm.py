@@ -5,17 +5,20 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Awaitable, Callable, Coroutine, Sequence, TypeVar, cast, overload
 
 from ..core.cache import PlanCache
 from ..core.detect import resolve
 from ..core.driver import Driver, DriverHandle, QueryEvent
-from ..core.errors import SchemaError, validation_error
+from ..core.errors import CONNECTION_ERROR, OrmError, SchemaError, UnsupportedError, validation_error
 from ..schema.manifest import Schema
-from .engine import DEFAULT_ACQUIRE_TIMEOUT, Engine
+from .engine import Engine
 from .extension import attribute, model_client_class
 from .model import ModelClient
 from .raw import RawClient
+from .routing import Replica, ReplicaPolicy
+from .server import DEFAULT_ACQUIRE_TIMEOUT
 from .state import TxState
 from .transaction import Transaction
 
@@ -27,10 +30,14 @@ class Orm:
     a name that is no model may be a feature's client (``orm.outbox``, see ``extension.py``)."""
 
     def __init__(self, schema: Schema, driver: Driver, *, plan_cache_size: int = 1024,
-                 replicas: Sequence[Driver] = (), acquire_timeout: float | None = DEFAULT_ACQUIRE_TIMEOUT) -> None:
+                 replicas: Sequence[Driver | Replica] = (), replica_policy: ReplicaPolicy | None = None,
+                 acquire_timeout: float | None = DEFAULT_ACQUIRE_TIMEOUT) -> None:
         self.schema = schema
         #: the layer under the public API (features and tooling reach it through ``engine_of(orm)``)
-        self._engine = Engine(driver, PlanCache(plan_cache_size), replicas=replicas, acquire_timeout=acquire_timeout)
+        self._engine = Engine(driver, PlanCache(plan_cache_size), replicas=replicas, replica_policy=replica_policy,
+                              acquire_timeout=acquire_timeout)
+        #: builds a new primary driver with create_orm's options (``reconnect``); only on the root client
+        self._connect: Callable[[Any], Awaitable[Driver]] | None = None
 
     @classmethod
     def _on(cls, schema: Schema, engine: Engine) -> Orm:
@@ -82,9 +89,31 @@ class Orm:
         return Orm._on(self.schema, self._engine.bound(state))
 
     def primary(self) -> Orm:
-        """This client with every read on the primary (read-your-writes despite replica lag)."""
+        """This client with every read on the primary (fresh data whatever the replicas' lag)."""
         engine = self._engine.on_primary()
         return self if engine is self._engine else Orm._on(self.schema, engine)
+
+    async def reconnect(self, client: Any, *, timeout: float | None = 10.0) -> None:
+        """Point this client's primary at ``client`` (a URL, pool or engine of the same runtime) without
+        rebuilding it: after a failover to a server the old URL does not name. New operations use the
+        new primary at once; operations in flight on the old one get ``timeout`` seconds (as in
+        ``close()``), then the old pool farmorm opened is closed. Replicas are kept."""
+        connect = self.__dict__.get("_connect")
+        if connect is None:
+            raise UnsupportedError("reconnect() is a method of the client create_orm() returned, not of a transaction "
+                                   "handle or an orm.primary() view.")
+        new: Driver = await connect(client)
+        mine, theirs = self._engine.handle, new.handle
+        if (theirs.kind, theirs.dialect) != (mine.kind, mine.dialect):
+            await new.close()
+            raise ValueError(f"reconnect() needs the same runtime: this client is {mine.kind} ({mine.dialect}), the new "
+                             f"primary is {theirs.kind} ({theirs.dialect}).")
+        await self._engine.reconnect(new, timeout)
+
+    def replica_status(self) -> dict[str, Any]:
+        """The replicas' health (``healthy``, ``retry_in``, ``failures``, ``lag``, ``last_error``
+        each) and how many reads went where (``reads``); empty without replicas."""
+        return self._engine.replica_status()
 
     # -- public API ------------------------------------------------------------------------
     @overload
@@ -200,35 +229,70 @@ async def create_driver(schema: Schema, client: Any, *, dialect: str | None = No
 
 
 async def create_orm(schema: Schema, client: Any, *, dialect: str | None = None,
-                     database_name: str | None = None, replicas: Sequence[Any] = (), **options: Any) -> Orm:
+                     database_name: str | None = None, replicas: Sequence[Any] = (),
+                     replica_policy: ReplicaPolicy | None = None, **options: Any) -> Orm:
     """Bind ``schema`` to the raw client or pool the app already has (or a URL farmorm opens and owns).
 
     ``replicas`` are clients (or URLs) of read replicas of the same kind: reads outside a transaction
-    go to them in turn; writes and everything inside a transaction go to ``client``, the primary."""
+    go to them in turn; writes and everything inside a transaction go to ``client``, the primary.
+    ``replica_policy`` (a ``ReplicaPolicy``) says what happens when a replica is down or behind: by
+    default reads fall back to the primary, and read your own writes (see docs/scaling-out.md). A
+    replica that cannot be reached at start-up is opened on a later read, once it is up.
+    ``write_retries=n`` re-runs a statement that ran outside a transaction (one atomic unit) up to n
+    times after a retryable error: Galera certification conflicts, deadlock victims, a node not
+    ready (PostgreSQL and MySQL drivers)."""
     if isinstance(replicas, (str, bytes)):
         raise TypeError("create_orm(replicas=...) expects a list of clients or URLs, not one string.")
+    if replica_policy is not None and not isinstance(replica_policy, ReplicaPolicy):
+        raise TypeError(f"create_orm(replica_policy=...) expects a farmorm.ReplicaPolicy, got {replica_policy!r}")
     acquire_timeout = options.pop("acquire_timeout", DEFAULT_ACQUIRE_TIMEOUT)
     if acquire_timeout is not None and (isinstance(acquire_timeout, bool) or not isinstance(acquire_timeout, (int, float))
                                         or acquire_timeout <= 0):
         raise ValueError(f"acquire_timeout must be a positive number of seconds or None, got {acquire_timeout!r}")
-    driver = await create_driver(schema, client, dialect=dialect, database_name=database_name, **options)
-    readers: list[Driver] = []
-    try:
-        for replica in replicas:
-            reader = await create_driver(schema, replica, dialect=dialect, database_name=database_name, **options)
-            readers.append(reader)
-            mine, theirs = driver.handle, reader.handle
-            if (theirs.kind, theirs.dialect) != (mine.kind, mine.dialect):
-                raise ValueError(
-                    f"A read replica must use the primary's runtime: the primary is {mine.kind} ({mine.dialect}), "
-                    f"replica {len(readers)} is {theirs.kind} ({theirs.dialect})."
-                )
-    except BaseException:
-        for reader in readers:
+    write_retries = options.pop("write_retries", 0)
+    if type(write_retries) is not int or write_retries < 0:
+        raise ValueError(f"write_retries must be a non-negative integer, got {write_retries!r}")
+    async def connect(target: Any) -> Driver:
+        """A driver made with these options: the primary, a replica, or ``reconnect``'s new primary."""
+        made = await create_driver(schema, target, dialect=dialect, database_name=database_name, **options)
+        made.write_retries = write_retries  # a declared setting the SQL connections honour (core/driver.py)
+        return made
+
+    driver = await connect(client)
+
+    async def open_replica(index: int, target: Any) -> Driver:
+        reader = await connect(target)
+        mine, theirs = driver.handle, reader.handle
+        if (theirs.kind, theirs.dialect) != (mine.kind, mine.dialect):
             await reader.close()
+            raise ValueError(
+                f"A read replica must use the primary's runtime: the primary is {mine.kind} ({mine.dialect}), "
+                f"replica {index + 1} is {theirs.kind} ({theirs.dialect})."
+            )
+        return reader
+
+    slots: list[Replica] = []
+    try:
+        for i, replica in enumerate(replicas):
+            opener = functools.partial(open_replica, i, replica)
+            try:
+                slots.append(Replica(i, await opener(), opener, acquire_timeout))
+            except OrmError as exc:
+                if exc.code != CONNECTION_ERROR:
+                    raise
+                # down at start-up: the client starts anyway; a later read opens it once it is up
+                slot = Replica(i, None, opener, acquire_timeout)
+                slot.failures, slot.last_error = 1, exc.message
+                slots.append(slot)
+    except BaseException:
+        for slot in slots:
+            if slot.server is not None:
+                await slot.server.driver.close()
         await driver.close()
         raise
-    return Orm(schema, driver, replicas=readers, acquire_timeout=acquire_timeout)
+    orm = Orm(schema, driver, replicas=slots, replica_policy=replica_policy, acquire_timeout=acquire_timeout)
+    orm._connect = connect  # orm.reconnect(client): a new primary built with the same options
+    return orm
 
 
 create_orm_from_runtime = create_orm

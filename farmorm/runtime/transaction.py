@@ -196,6 +196,7 @@ class Transaction(Generic[H]):
                     try:
                         await engine.guard(conn.commit())
                         committed = True
+                        await engine.note_write(conn)  # read-your-writes on the replicas
                     except OrmError as err:
                         if err.code != CONNECTION_ERROR:
                             await _quiet_rollback(conn)

@@ -28,7 +28,8 @@ from .structs import make_struct
 #: Attributes of the ORM client; a model with one of these names could not be reached as orm.<name>.
 RESERVED_MODEL_NAMES = frozenset(
     {"driver", "schema", "transaction", "batch", "close", "aclose", "plan_cache", "on_query",
-     "models", "model", "connection", "raw", "on_commit", "primary", "outbox", "idempotency"}
+     "models", "model", "connection", "raw", "on_commit", "primary", "outbox", "idempotency",
+     "replica_status", "reconnect"}
 )
 
 
@@ -47,6 +48,12 @@ class Schema:
 
     def model(self, name: str) -> ModelMeta:
         return self.models[name]
+
+    @property
+    def foreign_keys(self) -> bool:
+        """False for ``define_schema(..., foreign_keys=False)``: DDL and migrations create no FOREIGN KEY
+        constraints (Vitess / PlanetScale) and the ORM enforces references and ``on_delete`` itself."""
+        return NO_FOREIGN_KEYS not in self.options
 
     def struct(self, name: str) -> type[Any]:
         """The ``msgspec.Struct`` class of model ``name`` (its scalar fields; nullable ones ``T | None``),
@@ -305,11 +312,15 @@ def define_schema(**models: ModelDef | bool) -> Schema:
     """Validate and resolve models given as ``name=model(...)``; raises :class:`SchemaError`.
 
     ``outbox=True`` / ``idempotency=True`` (booleans, not models) add the system models
-    ``farmorm_outbox`` / ``farmorm_idempotency`` (see ``farmorm.outbox`` / ``farmorm.idempotency``)."""
+    ``farmorm_outbox`` / ``farmorm_idempotency`` (see ``farmorm.outbox`` / ``farmorm.idempotency``).
+    ``foreign_keys=False`` is the no-foreign-key relation mode (see ``Schema.foreign_keys``)."""
     options: set[str] = set()
     defs: dict[str, Any] = {}
     for name, value in models.items():
-        if name in SYSTEM_MODELS and isinstance(value, bool):
+        if name == "foreign_keys" and isinstance(value, bool):
+            if not value:
+                options.add(NO_FOREIGN_KEYS)
+        elif name in SYSTEM_MODELS and isinstance(value, bool):
             if value:
                 options.add(name)
         else:
@@ -379,6 +390,8 @@ def _idempotency_model() -> ModelDef:
 
 
 #: ``define_schema(<option>=True)`` -> (system model name, its definition)
+#: ``define_schema(..., foreign_keys=False)``: references enforced by the ORM, no FOREIGN KEY in the DDL
+NO_FOREIGN_KEYS = "no_foreign_keys"
 SYSTEM_MODELS = {"outbox": (OUTBOX_MODEL, _outbox_model), "idempotency": (IDEMPOTENCY_MODEL, _idempotency_model)}
 
 
@@ -394,7 +407,7 @@ def _build(defs: Mapping[str, ModelDef], options: frozenset[str] = frozenset()) 
                 f'Model name "{HISTORY_MODEL}" is reserved: define_schema adds it for models with history=True.'
             )
         defs = {**defs, HISTORY_MODEL: _history_model()}
-    for option in sorted(options):
+    for option in sorted(options & SYSTEM_MODELS.keys()):
         system_name, build = SYSTEM_MODELS[option]
         if system_name in defs:
             raise SchemaError(

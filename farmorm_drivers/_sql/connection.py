@@ -16,6 +16,7 @@ from farmorm.core.driver import Connection, Driver, Result
 from farmorm.core.errors import CONNECTION_ERROR
 
 from .aborted import TxTracker
+from .retry import run_retrying
 from .statement import SqlStatement
 
 
@@ -45,7 +46,10 @@ class SqlConnection(Connection):
 
     async def run(self, compiled: SqlStatement, params: Sequence[Any]) -> Result:
         sql, args = compiled.bind(params)
-        return await self.execute(sql, args, compiled.kind)
+        if self.in_tx or not self.driver.write_retries:
+            return await self.execute(sql, args, compiled.kind)
+        # outside a transaction a statement is one atomic unit: a retryable failure re-runs it
+        return await run_retrying(self.driver, lambda: self.execute(sql, args, compiled.kind))
 
     async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
         """Run one statement; ``kind`` "count" returns the affected rows, anything else the rows.

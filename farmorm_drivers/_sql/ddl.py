@@ -128,7 +128,7 @@ def create_table_sql(h: DdlHooks, schema: Schema, model: ModelMeta) -> str:
     indexed = _indexed_columns(model)
     lines = [column_sql(h, model, f, indexed) for f in model.fields.values()]
     for f in model.fields.values():
-        if f.references:
+        if f.references and schema.foreign_keys:  # foreign_keys=False: the ORM enforces them (indexed below)
             tmodel = schema.models[f.references[0]]
             tcol = tmodel.fields[f.references[1]].column
             actions = "".join(f" ON {event} {action.upper()}" for event, action in

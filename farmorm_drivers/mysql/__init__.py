@@ -73,8 +73,12 @@ def connect_args(url: str, kind: str = "aiomysql") -> dict[str, Any]:
     if db:
         args["db"] = db
     for key, value in parse_qsl(parts.query):
-        args[key] = int(value) if value.isdigit() else value
+        args[POOL_ALIASES.get(key, key)] = int(value) if value.isdigit() else value
     return args
+
+
+#: farmorm's pool option names (as asyncpg and psycopg spell them) -> aiomysql / asyncmy's
+POOL_ALIASES = {"min_size": "minsize", "max_size": "maxsize"}
 
 
 async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
@@ -89,7 +93,11 @@ async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
         else:
             import aiomysql as library  # type: ignore[no-redef]
         try:
-            pool = await library.create_pool(**connect_args(detected.client, kind))
+            args = connect_args(detected.client, kind)
+            for ours, theirs in POOL_ALIASES.items():  # create_orm(..., max_size=20) as on PostgreSQL
+                if options.get(ours) is not None:
+                    args[theirs] = options[ours]
+            pool = await library.create_pool(**args)
         except Exception as exc:
             mapped = map_error(exc, schema, kind)
             if mapped is None:

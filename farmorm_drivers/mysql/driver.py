@@ -42,6 +42,7 @@ from .._sql.aborted import TxTracker
 from .._sql.connection import SqlConnection
 from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
+from .._sql.retry import run_retrying
 from .compiler import MysqlCompiler, Program
 from .dialect import MysqlDialect, ddl_hooks
 from .errors import map_error
@@ -126,6 +127,11 @@ class MysqlConnection(SqlConnection):
         self.named_locks: list[str] = []
 
     async def run(self, compiled: Any, params: Sequence[Any]) -> Result:
+        if self.in_tx or not self.driver.write_retries:
+            return await self._run(compiled, params)
+        return await run_retrying(self.driver, lambda: self._run(compiled, params))
+
+    async def _run(self, compiled: Any, params: Sequence[Any]) -> Result:
         if isinstance(compiled, Program):
             if not compiled.needs_transaction:
                 return await run_program(self, compiled, params, self.driver.autoinc_step)
@@ -274,6 +280,38 @@ class MysqlConnection(SqlConnection):
         self.restore = None
         self.restore = await self.driver._prepare(self.conn)
 
+    async def _scalar(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """One value of a bookkeeping query (not an app statement: no on_query event)."""
+        async with self.conn.cursor() as cur:
+            await cur.execute(sql, args if args else None)
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    async def write_position(self) -> str | None:
+        """MariaDB's binlog GTID position (every transaction committed so far); None on MySQL."""
+        if not self.driver.mariadb:
+            return None
+        value = await self._scalar("SELECT @@gtid_binlog_pos")
+        return str(value) if value else None
+
+    async def replayed(self, position: str) -> bool | None:
+        """Has this MariaDB replica applied ``position``? (MASTER_GTID_WAIT without waiting)"""
+        if not self.driver.mariadb:
+            return None
+        value = await self._scalar("SELECT MASTER_GTID_WAIT(%s, 0)", (position,))
+        return None if value is None else int(value) == 0
+
+    async def replica_lag(self) -> float | None:
+        """``Seconds_Behind_Master`` of ``SHOW SLAVE STATUS``; None when this server is no replica."""
+        async with self.conn.cursor() as cur:
+            await cur.execute("SHOW SLAVE STATUS")
+            row = await cur.fetchone()
+            names = [d[0] for d in cur.description or ()]
+        if row is None or "Seconds_Behind_Master" not in names:
+            return None
+        value = row[names.index("Seconds_Behind_Master")]
+        return None if value is None else float(value)
+
     async def cursor(self, compiled: Any, params: Sequence[Any], batch_size: int) -> RowCursor:
         """An unbuffered cursor (aiomysql / asyncmy ``SSCursor``): rows come off the wire a batch
         at a time. Until it closes, the connection can run nothing else (see ``_busy``)."""
@@ -394,6 +432,8 @@ class MysqlDriver(Driver):
         self.autoinc_step = 1
         self.compiler = MysqlCompiler(schema, MysqlDialect())
         self._ready: weakref.WeakSet[Any] = weakref.WeakSet()
+        #: the app's connections whose session settings differ from farmorm's (swapped per checkout)
+        self._differs: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = anyio.Lock(fast_acquire=True)  # no event-loop round trip when uncontended
         self._single = None if pooled else MysqlConnection(self, client)
         self._background: set[asyncio.Task[None]] = set()  # KILLs of cancelled statements
@@ -435,8 +475,10 @@ class MysqlDriver(Driver):
                 await raw.autocommit(True)
             self._ready.add(raw)
             return None
+        restore = Restore(_charset(raw), raw.get_autocommit())
+        if restore.autocommit and restore.charset.lower() == "utf8mb4" and await self._runs_our_way(raw):
+            return None  # the app configured its pool as farmorm runs: nothing to swap or restore
         try:
-            restore = Restore(_charset(raw), raw.get_autocommit())
             if restore.charset.lower() != "utf8mb4":
                 await _set_charset(raw, "utf8mb4")
             async with raw.cursor() as cur:
@@ -445,6 +487,21 @@ class MysqlDriver(Driver):
             raw.close()  # half set up: never hand it back to the app like this
             raise
         return restore
+
+    async def _runs_our_way(self, raw: Any) -> bool:
+        """Does the app's connection already have farmorm's sql_mode and time_zone? Asked once per
+        connection (a pool made with ``init_command`` setting them, autocommit and utf8mb4 then
+        costs no statement per checkout); remembered like the set-up of an owned connection."""
+        if raw in self._ready:
+            return True
+        if raw in self._differs:
+            return False
+        async with raw.cursor() as cur:
+            await cur.execute("SELECT @@SESSION.sql_mode, @@SESSION.time_zone")
+            mode, zone = await cur.fetchone()
+        same = set(str(mode).split(",")) == set(SQL_MODE.split(",")) and zone in ("+00:00", "UTC")
+        (self._ready if same else self._differs).add(raw)
+        return same
 
     async def _restore(self, raw: Any, restore: Restore | None) -> None:
         """Put the app's session settings back on ``raw`` (saved by ``_prepare``) before it goes

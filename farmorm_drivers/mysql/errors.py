@@ -30,9 +30,14 @@ from farmorm.core.errors import (
     UNIQUE_CONSTRAINT_VIOLATION,
     VALUE_TOO_LONG,
     OrmError,
+    make_error,
     native_error,
 )
 from farmorm.schema.manifest import ModelMeta, Schema
+
+#: Galera's "WSREP has not yet prepared node for application use" (ER_UNKNOWN_COM_ERROR, 08S01);
+#: 1047 without "WSREP" in the message is an ordinary unknown command and stays unmapped
+WSREP_NOT_READY = frozenset({1047})
 
 CODES: dict[int, str] = {
     1062: UNIQUE_CONSTRAINT_VIOLATION,  # ER_DUP_ENTRY
@@ -136,9 +141,15 @@ def map_error(exc: BaseException, schema: Schema, kind: str) -> OrmError | None:
         code = CODES.get(native) if native is not None else None
         if code is None and isinstance(exc, family[1]):
             code = CONNECTION_ERROR  # the connection is already closed
+    msg = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    if code is None and native in WSREP_NOT_READY and "WSREP" in msg:
+        # a Galera node outside the primary component (lost quorum, joining, desynced): nothing ran;
+        # the same statement succeeds on another node, or on this one once it has rejoined
+        return make_error(CONNECTION_ERROR, native_error(CONNECTION_ERROR, exc, backend_kind=kind, dialect="mysql").message,
+                          backend_kind=kind, dialect="mysql", retryable=True,
+                          meta={"original_code": native, "reason": "wsrep_not_ready", "original_message": msg})
     if code is None:
         return None
-    msg = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
     statement = getattr(exc, "farmorm_statement", None)
     m = _TABLE.match(statement) if statement else None
     table = m.group(1).replace("``", "`") if m else None

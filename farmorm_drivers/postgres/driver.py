@@ -70,6 +70,13 @@ _QUALIFIED = re.compile(r'^relation "([^".]+)\.[^"]+" does not exist')
 _NAMESPACE_EXISTS = "SELECT to_regnamespace($1) IS NOT NULL"
 
 
+# read-your-writes and max_lag on a streaming standby (see farmorm/runtime/routing.py)
+_WAL_POSITION = "SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_insert_lsn()::text END"
+_REPLAYED = "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn"
+_LAG = ("SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL "
+        "WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
+        "ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END")
+
 #: seconds asyncpg's release may spend resetting a connection before it terminates it
 RELEASE_TIMEOUT = 10.0
 
@@ -205,6 +212,21 @@ class PostgresConnection(SqlConnection):
         self.conn = await pool.acquire()
         if self.driver.pgbouncer:
             check_pooler_safe(self.driver, self.conn)
+
+    async def write_position(self) -> str | None:
+        """The primary's WAL insert position (after the write's commit record); None on a standby."""
+        value = await self.conn.fetchval(_WAL_POSITION)
+        return None if value is None else str(value)
+
+    async def replayed(self, position: str) -> bool | None:
+        """Has this standby replayed the WAL up to ``position``? None when it is not a standby."""
+        value = await self.conn.fetchval(_REPLAYED, position)
+        return None if value is None else bool(value)
+
+    async def replica_lag(self) -> float | None:
+        """Seconds since the last replayed transaction while WAL waits to be replayed, else 0."""
+        value = await self.conn.fetchval(_LAG)
+        return None if value is None else float(value)
 
     async def cursor(self, compiled: SqlStatement, params: Sequence[Any], batch_size: int) -> RowCursor:
         """A server-side cursor: asyncpg's portal cursor, or a psycopg named cursor. A cursor lives

@@ -248,6 +248,9 @@ def map_error(schema: Schema, exc: BaseException, kind: str = KIND) -> OrmError 
     if code is None:
         return None
     meta: dict[str, Any] = {"original_code": sqlstate}
+    if code in (TRANSACTION_CONFLICT, DEADLOCK) and "conflict with recovery" in str(exc):
+        # a hot standby cancelled the read (or ended the session) to replay WAL: run it again
+        meta["reason"] = "recovery_conflict"
     if missing_namespace:
         meta["schema"] = missing_namespace
     if code in (UNIQUE_CONSTRAINT_VIOLATION, FOREIGN_KEY_VIOLATION, NOT_NULL_VIOLATION, CHECK_VIOLATION):

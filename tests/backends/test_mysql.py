@@ -475,3 +475,38 @@ async def test_url_pool_is_owned_and_closed(my_db):
     pool = o._driver.client
     await o.close()
     assert pool.closed
+
+
+def _set_options(conn: Any) -> Any:
+    async def count() -> int:
+        async with conn.cursor() as cur:
+            await cur.execute("SHOW SESSION STATUS LIKE 'Com_set_option'")
+            return int((await cur.fetchone())[1])
+    return count()
+
+
+@pytest.mark.parametrize("configured", [True, False])
+async def test_a_pool_configured_as_farmorm_runs_costs_no_statement_per_checkout(my_db, configured):
+    import aiomysql
+
+    from farmorm_drivers.mysql.driver import SQL_MODE
+
+    setup = f"SET SESSION sql_mode = '{SQL_MODE}', SESSION time_zone = '+00:00'" if configured else None
+    pool = await aiomysql.create_pool(minsize=1, maxsize=1, **{**_mysql_args(my_db.url), "autocommit": True},
+                                      charset="utf8mb4", init_command=setup)
+    try:
+        o = await create_orm(schema, pool)
+        await push_schema(schema, o)
+        async with pool.acquire() as conn:
+            before = await _set_options(conn)
+        for i in range(5):
+            await o.team.create(data={"name": f"t{i}"})
+        async with pool.acquire() as conn:
+            after = await _set_options(conn)
+        await o.close()
+        # SET statements farmorm sent: none on a pool set up its way, a swap and a restore per
+        # operation otherwise (the counting SHOW statements send none)
+        assert after - before == (0 if configured else 10)
+    finally:
+        pool.close()
+        await pool.wait_closed()

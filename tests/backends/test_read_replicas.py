@@ -3,7 +3,10 @@
 The "replica" is a second, independent database with the same schema (no replication), so a row
 written straight into it, behind the ORM's back, is visible only to reads the ORM routes there.
 That proves the routing: reads outside a transaction go to the replica; writes, every statement
-inside a transaction and reads through ``orm.primary()`` go to the primary.
+inside a transaction and reads through ``orm.primary()`` go to the primary. Read-your-writes is
+off here (``ROUTING_ONLY``): an independent database has no WAL position to compare, so after a
+write the context would stay on the primary for the sticky window. tests/scaleout/test_replicas.py
+runs replicas that really replicate.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from typing import AsyncIterator
 import asyncpg
 import pytest
 
-from farmorm import QueryEvent, create_orm, define_schema, model
+from farmorm import QueryEvent, ReplicaPolicy, create_orm, define_schema, model
 from farmorm import fields as f
 from farmorm.setup import push_schema
 from farmorm.testing.databases import TestDatabase
+
+ROUTING_ONLY = ReplicaPolicy(read_your_writes=False)
 
 schema = define_schema(
     note=model(table="notes", fields={"id": f.id(), "body": f.string().unique()}),
@@ -59,7 +64,7 @@ async def test_reads_go_to_the_replica_and_transactions_to_the_primary(two_dbs: 
         await push_schema(schema, url)
     await _insert_directly(replica_url, "only-on-replica")
 
-    orm = await create_orm(schema, primary_url, replicas=[replica_url])
+    orm = await create_orm(schema, primary_url, replicas=[replica_url], replica_policy=ROUTING_ONLY)
     try:
         # a write lands on the primary only
         await orm.note.create(data={"body": "written-through-orm"})
@@ -103,7 +108,7 @@ async def test_replicas_take_turns_and_share_query_events(two_dbs: tuple[str, st
             await push_schema(schema, url)
         await _insert_directly(replica_url, "from-replica-1")
         await _insert_directly(third.url, "from-replica-2")
-        orm = await create_orm(schema, primary_url, replicas=[replica_url, third.url])
+        orm = await create_orm(schema, primary_url, replicas=[replica_url, third.url], replica_policy=ROUTING_ONLY)
         try:
             events: list[QueryEvent] = []
             stop = orm.on_query(events.append)

@@ -68,3 +68,31 @@ async def test_the_engine_still_runs_its_own_transactions_afterwards(engine: Any
         assert await orm.note.count() == 3
     finally:
         await orm.close()
+
+
+async def test_a_mysql_engines_connections_keep_their_session_settings(usable: str) -> None:
+    """issue 15.3 on a SQLAlchemy engine: farmorm's sql_mode and time_zone were left on the engine's
+    connections; they are swapped in per checkout and the engine's own put back."""
+    if usable != "mysql":
+        pytest.skip("MySQL session settings")
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    db = TestDatabase("mysql")
+    await db.create()
+    app = "SET SESSION time_zone = '+05:00', SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'"
+    engine = create_async_engine("mysql+aiomysql:" + db.url.split(":", 1)[1] + "?charset=utf8mb4", pool_size=1,
+                                 max_overflow=0, connect_args={"init_command": app})
+    try:
+        orm = await create_orm(SCHEMA, engine)
+        await push_schema(SCHEMA, orm)
+        async with orm.transaction() as tx:
+            await tx.note.create(data={"title": "t"})
+        assert await orm.note.count() == 1
+        await orm.close()
+        async with engine.connect() as sa_conn:
+            got = (await sa_conn.execute(text("SELECT @@SESSION.time_zone, @@SESSION.sql_mode"))).one()
+        assert tuple(got) == ("+05:00", "NO_ENGINE_SUBSTITUTION")
+    finally:
+        await engine.dispose()
+        await db.drop()

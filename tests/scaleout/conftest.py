@@ -80,3 +80,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if unknown:
         raise pytest.UsageError(f"FARMORM_REQUIRE_SCALEOUT names unknown components {sorted(unknown)} "
                                 f"(known: {', '.join(COMPONENTS)})")
+
+
+def pg_ctl(data_dir: str, *args: str) -> None:
+    """``pg_ctl -D data_dir args...`` as the postgres user (PostgreSQL refuses to run as root)."""
+    import glob
+
+    pg_ctl_bin = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
+    cmd = [pg_ctl_bin, "-D", data_dir, *args]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(f"pg_ctl {' '.join(args)} failed: {out.stderr}{out.stdout}")

@@ -275,7 +275,7 @@ EXPECTED_ALL = [
     "fields",
     "define_schema", "merge_schemas", "model", "table_name", "Schema",
     "belongs_to", "has_one", "has_many", "many_to_many",
-    "create_orm", "create_orm_from_runtime", "Orm", "ModelClient",
+    "create_orm", "create_orm_from_runtime", "Orm", "ModelClient", "ReplicaPolicy",
     "detect_database_runtime", "inspect_database_runtime", "require_database_runtime",
     "Detected", "RuntimeReport",
     "Capabilities", "DriverHandle", "QueryEvent",

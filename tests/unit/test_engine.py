@@ -58,7 +58,8 @@ async def test_on_query_subscribes_on_every_server(tmp_path: Path) -> None:
         engine = engine_of(orm)
         seen: list[str] = []
         unsubscribe = orm.on_query(lambda event: seen.append(event.operation))
-        servers = [engine.primary, *engine.replicas]
+        assert engine.router is not None
+        servers = [engine.primary, *engine.router.servers()]
         assert len(servers) == 2 and all(len(s.driver.listeners) == 1 for s in servers)
         await orm.note.create(data={"body": "on the primary"})
         await orm.note.find_many()  # on the replica

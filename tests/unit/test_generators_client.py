@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import importlib.util
 import inspect
+import os
+import subprocess
 import sys
 import typing
 from pathlib import Path
@@ -46,6 +48,17 @@ def test_deterministic() -> None:
     text = render_client(schema)
     assert text == render_client(schema)
     assert text.splitlines()[0].startswith('"""Typed client of the farmorm schema (models: user, post, profile).')
+
+
+def test_deterministic_across_hash_seeds() -> None:
+    """The same text whatever PYTHONHASHSEED is (no set or hash order leaks into it)."""
+
+    code = ("from tests.typing.schema import schema, more; from farmorm.generators.client import render_client; "
+            "import sys; sys.stdout.write(render_client(schema) + render_client(more))")
+    root = Path(__file__).resolve().parents[2]
+    outs = {subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(outs) == 1
 
 
 def test_create_data_requires_what_has_no_default(db: ModuleType) -> None:

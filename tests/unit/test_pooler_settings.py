@@ -73,3 +73,11 @@ def test_other_protocol_and_limit_errors_keep_their_codes() -> None:
     lost = map_error(schema, asyncpg.exceptions.ProtocolViolationError("unexpected message type 0x50"))
     assert lost is not None and lost.code == "CONNECTION_ERROR"
     assert map_error(schema, asyncpg.exceptions.ProgramLimitExceededError("index row size 9000 exceeds maximum")) is None
+
+
+def test_mysql_urls_take_the_same_pool_option_names() -> None:
+    from farmorm_drivers.mysql import connect_args
+
+    args = connect_args("mysql://root@127.0.0.1:3306/app?max_size=7&min_size=2&connect_timeout=5")
+    assert (args["maxsize"], args["minsize"], args["connect_timeout"]) == (7, 2, 5)
+    assert "max_size" not in args
