@@ -336,14 +336,10 @@ BULK = define_schema(item=model(table="items", fields={"id": f.id(), "key": f.st
 @pytest.mark.parametrize("backend", backend_params(*ALL))
 async def test_t25_bulk_create_with_one_bad_row_is_all_or_nothing(backend: str, chunked: bool,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import farmorm.runtime.model as model_module
-
-    if chunked:  # 3 columns x 33 rows per INSERT: 1000 rows become 31 statements in one transaction
-        monkeypatch.setattr(model_module, "MAX_BIND_PARAMS", 100)
     statements: list[str] = []
     async with fresh_orm(backend, BULK) as (orm, _url):
-        if chunked and hasattr(orm._driver, "max_bind_params"):  # SQLite chunks by its runtime limit
-            monkeypatch.setattr(orm._driver, "max_bind_params", 100)
+        if chunked:  # 3 columns x 33 rows per INSERT: 1000 rows become 31 statements in one transaction
+            monkeypatch.setattr(orm._driver, "max_bind_params", 100)  # the driver's declared limit
         orm.on_query(lambda e: statements.append(e.statement))
         # mongomock matches in Python: a smaller batch keeps the default run fast
         size = 300 if backend == "mongo" and not real_mongo() else 1000
