@@ -372,6 +372,16 @@ def test_insert_multi_row():
     assert (stmt.sql, stmt.kind) == ('INSERT INTO "posts" ("id", "title") VALUES (?, ?), (?, ?)', "count")
 
 
+def test_insert_multi_row_binds_in_order_and_encodes_per_column():
+    # VALUES binds params as they come; each column's encoder runs over that column only, NULL skipped
+    stmt = C.compile(n.Insert("user", ("id", "created_at", "balance"), 3))
+    when = dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    params = ["a", when, Decimal("1.50"), "b", None, None, "c", when, Decimal("2")]
+    assert stmt.bind(params)[1] == ["a", "2024-01-02T03:04:05.000006+00:00", "1.50", "b", None, None,
+                                    "c", "2024-01-02T03:04:05.000006+00:00", "2"]
+    assert params[1] is when  # the caller's list is left as it was
+
+
 def test_insert_default_values():
     assert C.compile(n.Insert("user", (), 1)).sql == 'INSERT INTO "users" DEFAULT VALUES'
 
