@@ -103,6 +103,44 @@ def _remember(model: ModelMeta, keys: frozenset[str]) -> None:
         plans[keys] = create_plan(model, keys)
 
 
+def _plan_values(model: ModelMeta, keys: frozenset[str], env: dict[str, Any],
+                 indent: str) -> tuple[list[str], list[str], list[str]]:
+    """The generated code computing ``create_values``' value of each field for a record ``d``
+    with exactly ``keys`` (into ``v0``, ``v1``, …): the statements reading ``d`` (unindented; they
+    go first, having no effect), the lines checking and filling values (in schema order, indented
+    by ``indent``), and the fields filled."""
+    env.update(uuid7=uuid7, utc_now=utc_now)
+    loads: list[str] = []
+    lines: list[str] = []
+    names: list[str] = []
+    for i, f in enumerate(model.fields.values()):
+        v = f"v{i}"
+        if f.name in keys:
+            env[f"w{i}"] = partial(check_writable, model, f)
+            loads.append(f"{v} = d[{f.name!r}]")
+            fast = accepts_as_is(f, v, f"c{i}")
+            if fast is None:
+                lines.append(f"{indent}{v} = w{i}({v})")
+            else:
+                env[f"c{i}"] = fast[1]
+                lines.append(f"{indent}if not ({fast[0]}):\n{indent}    {v} = w{i}({v})")
+        elif f.generated == "id":
+            lines.append(f"{indent}{v} = uuid7()")
+        elif f.generated == "now":
+            lines.append(f"{indent}{v} = utc_now()")
+        elif f.generated == "version":
+            lines.append(f"{indent}{v} = 1")
+        elif f.generated != "increment" and f.has_default:
+            env[f"w{i}"] = partial(check_writable, model, f)
+            env[f"f{i}"] = f.default
+            call = "()" if callable(f.default) else ""
+            lines.append(f"{indent}{v} = w{i}(f{i}{call})")
+        else:
+            continue
+        names.append(f.name)
+    return loads, lines, names
+
+
 def create_plan(model: ModelMeta, keys: frozenset[str]) -> _Plan:
     """Generate, once per (model, valid key set), ``create_values`` for records with exactly ``keys``.
 
@@ -110,37 +148,51 @@ def create_plan(model: ModelMeta, keys: frozenset[str]) -> _Plan:
     the key set) and with each value's common case tested inline (``values.accepts_as_is``); any
     other value goes through ``check_writable``. The source is built from schema field names
     (validated identifiers, written with repr) and never from user values."""
-    env: dict[str, Any] = {"uuid7": uuid7, "utc_now": utc_now}
-    lines = ["def create(d):"]
-    items = []
-    for i, f in enumerate(model.fields.values()):
-        v = f"v{i}"
-        if f.name in keys:
-            env[f"w{i}"] = partial(check_writable, model, f)
-            lines.append(f"    {v} = d[{f.name!r}]")
-            fast = accepts_as_is(f, v, f"c{i}")
-            if fast is None:
-                lines.append(f"    {v} = w{i}({v})")
-            else:
-                env[f"c{i}"] = fast[1]
-                lines.append(f"    if not ({fast[0]}):\n        {v} = w{i}({v})")
-        elif f.generated == "id":
-            lines.append(f"    {v} = uuid7()")
-        elif f.generated == "now":
-            lines.append(f"    {v} = utc_now()")
-        elif f.generated == "version":
-            lines.append(f"    {v} = 1")
-        elif f.generated != "increment" and f.has_default:
-            env[f"w{i}"] = partial(check_writable, model, f)
-            env[f"f{i}"] = f.default
-            call = "()" if callable(f.default) else ""
-            lines.append(f"    {v} = w{i}(f{i}{call})")
-        else:
-            continue
-        items.append(f"{f.name!r}: {v}")
-    lines.append(f"    return {{{', '.join(items)}}}")
-    exec(compile("\n".join(lines) + "\n", "<farmorm create plan>", "exec"), env)  # noqa: S102 - trusted source
+    env: dict[str, Any] = {}
+    loads, lines, names = _plan_values(model, keys, env, "    ")
+    items = ", ".join(f"{name!r}: v{i}" for i, name in _numbered(model, names))
+    src = "def create(d):\n" + "\n".join([f"    {load}" for load in loads] + lines) + f"\n    return {{{items}}}\n"
+    exec(compile(src, "<farmorm create plan>", "exec"), env)  # noqa: S102 - trusted source
     return env["create"]  # type: ignore[no-any-return]
+
+
+def _numbered(model: ModelMeta, names: list[str]) -> list[tuple[int, str]]:
+    """``names`` with each field's position in the model (the ``v<i>`` of ``_plan_values``)."""
+    position = {name: i for i, name in enumerate(model.fields)}
+    return [(position[name], name) for name in names]
+
+
+#: a bulk plan: (records, first index, flat values so far) -> the index of the first record it left
+_BulkPlan = Callable[[Sequence[Any], int, list[Any]], int]
+
+
+def bulk_plan(model: ModelMeta, keys: frozenset[str]) -> tuple[tuple[str, ...], _BulkPlan]:
+    """Generate, once per (model, valid key set), the loop of ``create_flat``: the columns the
+    records with exactly ``keys`` fill, and a function appending each record's ``create_values``
+    (the plan's code, inlined) to a flat list, row by row, until a record that is not a dict with
+    exactly ``keys``; it returns that record's index (``len(records)`` when none)."""
+    env: dict[str, Any] = {}
+    loads, lines, names = _plan_values(model, keys, env, "        ")
+    row = ", ".join(f"v{i}" for i, _ in _numbered(model, names))
+    # the constants as parameter defaults: locals, read with LOAD_FAST on every record
+    consts = "".join(f", {name}={name}" for name in env if not name.startswith("__"))
+    # a dict of len(keys) entries from which every key of ``keys`` reads has exactly ``keys``
+    src = "\n".join([
+        f"def bulk(rows, start, out{consts}, type=type, dict=dict, len=len, KeyError=KeyError):",
+        "    for at in range(start, len(rows)):",
+        "        d = rows[at]",
+        f"        if type(d) is not dict or len(d) != {len(keys)}:",
+        "            return at",
+        "        try:",
+        *[f"            {load}" for load in loads or ["pass"]],
+        "        except KeyError:",
+        "            return at",
+        *lines,
+        f"        out += ({row},)",
+        "    return len(rows)",
+    ]) + "\n"
+    exec(compile(src, "<farmorm bulk plan>", "exec"), env)  # noqa: S102 - trusted source, see create_plan
+    return tuple(names), env["bulk"]
 
 
 def create_rows(model: ModelMeta, rows: Sequence[Any]) -> list[dict[str, Any]]:
@@ -156,6 +208,53 @@ def create_rows(model: ModelMeta, rows: Sequence[Any]) -> list[dict[str, Any]]:
         plan = plans.get(frozenset(data)) if type(data) is dict else None
         out.append(create_values(model, data) if plan is None else plan(data))
     return out
+
+
+#: where a model keeps its bulk plans ({key set: (columns, plan)}), as many key sets as create plans
+_BULK_KEY = "_farmorm_bulk_plans"
+
+
+def create_flat(model: ModelMeta, rows: Sequence[Any]) -> tuple[tuple[str, ...], list[Any]]:
+    """``create_rows`` as a multi-row INSERT binds it: the columns (every field any record fills,
+    in schema order) and the records' values in them, row by row (value ``r * len(columns) + c``
+    is record ``r``'s column ``c``; a record without a column gives None there).
+
+    When the records share one key set (a create_many's usual shape), one generated loop per key
+    set (``bulk_plan``) checks and lays out every record without building a dict per record;
+    from the first record with other keys on, the records take ``create_rows``. Values, order
+    and errors are those of ``create_rows`` (each record's defaults are computed once)."""
+    if not rows or type(rows[0]) is not dict:
+        return _union(model, create_rows(model, rows))
+    first = create_values(model, rows[0])  # the key checks, once for this key set
+    keys = frozenset(rows[0])
+    found: dict[frozenset[str], tuple[tuple[str, ...], _BulkPlan]] | None = vars(model).get(_BULK_KEY)
+    if found is None:
+        found = vars(model)[_BULK_KEY] = {}
+    bulk = found.get(keys)
+    if bulk is None and keys in _plans(model) and len(found) < _MAX_PLANS:
+        bulk = found[keys] = bulk_plan(model, keys)
+    if bulk is None:  # no plan for this key set (a model past _MAX_PLANS key sets)
+        return _union(model, [first, *create_rows(model, rows[1:])])
+    columns, plan = bulk
+    flat = list(first.values())
+    done = plan(rows, 1, flat)
+    if done == len(rows):
+        return columns, flat
+    width = len(columns)  # a record with other keys: the rest take create_rows
+    records = [dict(zip(columns, flat[r * width:(r + 1) * width])) for r in range(done)]
+    return _union(model, records + create_rows(model, rows[done:]))
+
+
+def _union(model: ModelMeta, records: list[dict[str, Any]]) -> tuple[tuple[str, ...], list[Any]]:
+    """The flat layout of records with different key sets: every field any of them fills."""
+    columns = tuple(f for f in model.fields if any(f in r for r in records))
+    for f in model.fields.values():
+        if f.generated == "increment" and f.name in columns and not all(f.name in r for r in records):
+            raise validation_error(
+                f'create_many on model "{model.name}" cannot mix records with and without "{f.name}".',
+                model=model.name, field=f.name,
+            )
+    return columns, [r.get(c) for r in records for c in columns]
 
 
 def _refuse_protected(model: ModelMeta, data: Mapping[str, Any], *, update: bool = True) -> None:

@@ -419,7 +419,7 @@ class SqlCompiler:
         model = self.schema.models[node.model]
         ctx = _Ctx(self.d)
         table = self.d.table(model)
-        columnar = 0
+        columnar = row_width = 0
         types = [self.d.array_type(model.fields[c]) for c in node.columns] if node.rows > 1 else []
         if not node.columns:
             sql = self.d.insert_default_values(table)
@@ -431,19 +431,21 @@ class SqlCompiler:
             cols = ", ".join(self.d.quote(model.fields[c].column) for c in node.columns)
             sql = f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays})"
         else:
-            encs = [self.d.encoder(model.fields[c]) for c in node.columns]
+            # params bind in order, row by row (slots 0, 1, 2, …), each column's encoder over the
+            # column's values at once (SqlStatement.bind's ``row_width``) rather than per param
             fields = [model.fields[c] for c in node.columns]
-            width = len(node.columns)
+            width = row_width = len(node.columns)
             rows = []
             for r in range(node.rows):
-                rows.append("(" + ", ".join(self.d.value_sql(ctx.ph(n.Param(r * width + i), encs[i]), fields[i])
+                rows.append("(" + ", ".join(self.d.value_sql(ctx.ph(n.Param(r * width + i)), fields[i])
                                             for i in range(width)) + ")")
             cols = ", ".join(self.d.quote(model.fields[c].column) for c in node.columns)
             sql = f"INSERT INTO {table} ({cols}) VALUES {', '.join(rows)}"
+            ctx.encoders = {i: e for i, e in enumerate(self.d.encoder(fl) for fl in fields) if e is not None}
         sql += self.returning(model, node.returning)
         return ctx.statement(
-            sql, kind="returning" if node.returning else "count",
-            columns=node.returning, decoders=self.decoders(model, node.returning), columnar=columnar,
+            sql, kind="returning" if node.returning else "count", columns=node.returning,
+            decoders=self.decoders(model, node.returning), columnar=columnar, row_width=row_width,
         )
 
     def assignments(self, ctx: _Ctx, model: ModelMeta, columns: tuple[str, ...], values: tuple[n.Param, ...]) -> list[str]:

@@ -20,10 +20,12 @@ class SqlStatement(Compiled):
     dialect stores them; ``expand`` lists the params that are spliced as one placeholder per item
     (for drivers that cannot bind an array). ``columnar`` (a multi-row insert binding one array
     per column): the number of columns; the params come row by row and bind into that many
-    arrays, param ``i`` of each row into array ``i``, and ``encoders`` are per column."""
+    arrays, param ``i`` of each row into array ``i``, and ``encoders`` are per column. ``row_width``
+    (a ``VALUES`` insert, one placeholder per param in order): the number of columns; the params
+    bind as they come, and ``encoders`` are per column, each run over its column's values at once."""
 
     __slots__ = ("sql", "slots", "encoders", "columns", "decoders", "kind", "expand", "placeholder", "extra",
-                 "columnar")
+                 "columnar", "row_width")
 
     def __init__(
         self,
@@ -38,6 +40,7 @@ class SqlStatement(Compiled):
         placeholder: str = "?",
         extra: Any = None,
         columnar: int = 0,
+        row_width: int = 0,
     ) -> None:
         self.sql = sql
         self.slots = tuple(slots)
@@ -49,6 +52,7 @@ class SqlStatement(Compiled):
         self.placeholder = placeholder
         self.extra = extra  # dialect-specific data for multi-step writes (e.g. MySQL re-reads)
         self.columnar = columnar
+        self.row_width = row_width
 
     def bind(self, params: Sequence[Any]) -> tuple[str, list[Any]]:
         """The SQL text and the argument list for ``params``."""
@@ -58,6 +62,18 @@ class SqlStatement(Compiled):
             for c, fn in self.encoders:
                 arrays[c] = [None if v is None else fn(v) for v in arrays[c]]
             return self.sql, arrays
+        if self.row_width:
+            width = self.row_width
+            values = list(params)
+            if len(values) == width:  # one row
+                for c, fn in self.encoders:
+                    v = values[c]
+                    if v is not None:
+                        values[c] = fn(v)
+                return self.sql, values
+            for c, fn in self.encoders:
+                values[c::width] = [None if v is None else fn(v) for v in values[c::width]]
+            return self.sql, values
         if self.encoders:
             params = list(params)
             for i, fn in self.encoders:

@@ -25,8 +25,21 @@ _json_encode = msgspec.json.Encoder(order="sorted").encode
 _json_decode = msgspec.json.decode
 
 
+_to_builtins = msgspec.to_builtins
+_datetime = _dt.datetime
+
+
 def encode_datetime(v: _dt.datetime) -> str:
-    return v.astimezone(_UTC).isoformat(timespec="microseconds")
+    """``v`` in UTC as fixed-width ISO-8601 text (``…T00:00:00.000000+00:00``): the text of
+    ``isoformat(timespec="microseconds")``, built from msgspec's RFC 3339 form (``…Z``, fraction
+    only when non-zero), which costs about a quarter of ``isoformat``'s instructions (datetime
+    columns are encoded once per row on every insert)."""
+    if type(v) is not _datetime:
+        return v.astimezone(_UTC).isoformat(timespec="microseconds")
+    if v.tzinfo is not _UTC:
+        v = v.astimezone(_UTC)
+    text: str = _to_builtins(v)
+    return text[:-1] + "+00:00" if len(text) == 27 else text[:-1] + ".000000+00:00"
 
 
 def decode_datetime(v: Any) -> _dt.datetime:

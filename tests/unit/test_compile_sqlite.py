@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from farmorm import belongs_to, define_schema, has_many, has_one, many_to_many, model
 from farmorm import fields as f
@@ -16,7 +19,7 @@ from farmorm.query.writes import create_values, upsert_values
 from farmorm_drivers._sql.compiler import SqlCompiler
 from farmorm_drivers._sql.dialect import SqlDialect
 from farmorm_drivers._sql.statement import EXPAND_MARK, SqlStatement
-from farmorm_drivers.sqlite.dialect import SqliteDialect
+from farmorm_drivers.sqlite.dialect import SqliteDialect, encode_datetime
 
 UTC = dt.timezone.utc
 
@@ -168,6 +171,27 @@ def test_datetime_and_decimal_encoders():
     stmt, params = compile_where({"created_at": {"gt": dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=UTC)},
                                   "balance": Decimal("10.50")})
     assert stmt.bind(params)[1] == ["2024-01-02T03:04:05.000006+00:00", "10.50"]
+
+
+@pytest.mark.parametrize("value", [
+    dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),  # no fraction: msgspec's text has none
+    dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    dt.datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=UTC),
+    dt.datetime(1, 1, 1, 0, 0, 0, 999999, tzinfo=UTC),
+    dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    dt.datetime(2024, 6, 30, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5, minutes=-30))),
+    dt.datetime(2024, 3, 31, 2, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris")),
+    dt.datetime(2024, 3, 31, 2, 30, 0, 1, tzinfo=zoneinfo.ZoneInfo("UTC")),
+])
+def test_datetime_text_is_isoformat_in_utc(value):
+    # SQLite stores datetimes as this fixed-width text: the fast encoder must write exactly it
+    assert encode_datetime(value) == value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@given(st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30),
+                    timezones=st.sampled_from([UTC, dt.timezone(dt.timedelta(hours=9)), zoneinfo.ZoneInfo("America/New_York")])))
+def test_datetime_text_matches_isoformat_everywhere(value):
+    assert encode_datetime(value) == value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,6 +370,16 @@ def test_insert_multi_row():
     assert stmt.slots == (0, 1, 2, 3, 4, 5)
     stmt = C.compile(n.Insert("post", ("id", "title"), 2))
     assert (stmt.sql, stmt.kind) == ('INSERT INTO "posts" ("id", "title") VALUES (?, ?), (?, ?)', "count")
+
+
+def test_insert_multi_row_binds_in_order_and_encodes_per_column():
+    # VALUES binds params as they come; each column's encoder runs over that column only, NULL skipped
+    stmt = C.compile(n.Insert("user", ("id", "created_at", "balance"), 3))
+    when = dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    params = ["a", when, Decimal("1.50"), "b", None, None, "c", when, Decimal("2")]
+    assert stmt.bind(params)[1] == ["a", "2024-01-02T03:04:05.000006+00:00", "1.50", "b", None, None,
+                                    "c", "2024-01-02T03:04:05.000006+00:00", "2"]
+    assert params[1] is when  # the caller's list is left as it was
 
 
 def test_insert_default_values():

@@ -14,7 +14,7 @@ import pytest
 from farmorm import define_schema, model
 from farmorm import fields as f
 from farmorm.core.errors import OrmError
-from farmorm.query.writes import create_plan, create_rows, create_values
+from farmorm.query.writes import create_flat, create_plan, create_rows, create_values
 
 UTC = dt.timezone.utc
 schema = define_schema(
@@ -105,3 +105,88 @@ def test_an_unknown_key_is_refused_before_and_after_a_plan_exists() -> None:
     for _ in range(2):
         with pytest.raises(OrmError, match='Unknown field "nope"'):
             create_values(item, {**BASE, "nope": 1})
+
+
+# ---------------------------------------------------------------------------------------------
+# create_flat: create_rows laid out as a multi-row INSERT binds it (create_many)
+
+
+def laid_out(records: list[dict[str, Any]]) -> tuple[tuple[str, ...], list[Any]]:
+    """What create_flat must return for ``records`` (create_rows' output), written plainly."""
+    columns = tuple(k for k in item.fields if any(k in r for r in records))
+    return columns, [r.get(c) for r in records for c in columns]
+
+
+def without_generated(columns: tuple[str, ...], flat: list[Any]) -> list[Any]:
+    """``flat`` without the per-call generated columns (the string id and default_now)."""
+    keep = [i for i, c in enumerate(columns) if c not in ("id", "made")]
+    width = len(columns)
+    return [flat[r * width + i] for r in range(len(flat) // width) for i in keep]
+
+
+SHAPES = {
+    "one key set": [{**BASE, "num": i} for i in range(5)],
+    "a second key set midway": [{**BASE, "num": i} for i in range(3)] + [{"num": 7, "label": "y"}, {**BASE}],
+    "a mapping first": [MappingProxyType({**BASE, "num": 1}), {**BASE, "num": 2}],
+    "a mapping midway": [{**BASE, "num": 1}, MappingProxyType({**BASE, "num": 2}), {**BASE, "num": 3}],
+    "as many keys, other ones, midway": [{**BASE, "num": 1}, {**{k: v for k, v in BASE.items() if k != "kind"},
+                                                           "made": dt.datetime(2031, 1, 1, tzinfo=UTC)},
+                                          {**BASE, "num": 3}],
+    "one record": [{"num": 1, "label": "x"}],
+    "defaults only from the second record on": [{"num": 1, "label": "x", "flag": True}, {"num": 2, "label": "y"}],
+}
+
+
+@pytest.mark.parametrize("rows", list(SHAPES.values()), ids=list(SHAPES))
+def test_create_flat_is_create_rows_laid_out(rows: list[Any]) -> None:
+    for _ in range(2):  # the first call builds the plans, the second runs on them
+        columns, flat = create_flat(item, rows)
+        want_columns, want = laid_out(create_rows(item, rows))
+        assert columns == want_columns
+        assert len(flat) == len(want) == len(rows) * len(columns)
+        assert without_generated(columns, flat) == without_generated(columns, want)
+
+
+@pytest.mark.parametrize("bad_at", [0, 1, 4])
+def test_create_flat_raises_create_rows_first_error(bad_at: int) -> None:
+    rows: list[Any] = [{**BASE, "num": i} for i in range(5)]
+    rows[bad_at] = {**BASE, "num": "bad"}
+    rows[-1] = {**BASE, "label": None}  # a later error: never the one raised
+    with pytest.raises(OrmError) as want:
+        create_rows(item, rows)
+    for _ in range(2):
+        with pytest.raises(OrmError) as got:
+            create_flat(item, rows)
+        assert (type(got.value), got.value.code, str(got.value)) == (type(want.value), want.value.code, str(want.value))
+
+
+def test_create_flat_refuses_an_unknown_key_in_any_record() -> None:
+    for at in (0, 2):
+        rows = [dict(BASE) for _ in range(3)]
+        rows[at]["nope"] = 1
+        with pytest.raises(OrmError, match='Unknown field "nope"'):
+            create_flat(item, rows)
+
+
+def test_create_flat_computes_each_records_defaults_once() -> None:
+    calls: list[int] = []
+
+    def stamp() -> str:
+        calls.append(1)
+        return f"s{len(calls)}"
+
+    counted = define_schema(row=model(table="rows", fields={
+        "id": f.id(type="integer"), "name": f.string(), "note": f.string().default(stamp)})).models["row"]
+    rows: list[Any] = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 3, "name": "c", "note": "given"},
+                       {"id": 4, "name": "d"}]
+    assert create_flat(counted, rows) == (("id", "name", "note"),
+                                          [1, "a", "s1", 2, "b", "s2", 3, "c", "given", 4, "d", "s3"])
+    assert len(calls) == 3  # the switch to create_rows at the third record recomputed nothing
+
+
+def test_create_flat_refuses_mixing_generated_ids() -> None:
+    counted = define_schema(row=model(table="rows", fields={
+        "id": f.id(type="integer", generated="increment"), "name": f.string()})).models["row"]
+    with pytest.raises(OrmError, match='cannot mix records with and without "id"'):
+        create_flat(counted, [{"id": 1, "name": "a"}, {"name": "b"}])
+    assert create_flat(counted, [{"name": "a"}, {"name": "b"}]) == (("name",), ["a", "b"])
