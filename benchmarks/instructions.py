@@ -7,8 +7,11 @@ the database is created and seeded beforehand by this (uninstrumented) process, 
 instrumentation on after its imports and set-up, runs a warm-up, then counts exactly the
 instructions of ``n`` operations (Callgrind's client requests, through a 10-line C helper built
 with the system's C compiler against ``<valgrind/callgrind.h>``) and reports instructions per
-operation. Only the client process is counted: the database server's work is not in the figure
-(aiosqlite's worker thread is, since SQLite runs inside the process).
+operation. Only the client process is counted: the database server's work is not in the figure.
+Every thread of the client is: aiosqlite runs SQLite, and whatever a ``row_factory`` does, in a
+worker thread, so the counter zeroes the totals of all threads before the ``n`` operations and
+dumps them after (``CALLGRIND_ZERO_STATS``); toggling collection would switch it for the calling
+thread only and leave the worker's instructions out.
 
 ``farmorm − raw`` is farmorm's Python overhead per operation: the figure to compare before and
 after a change to the hot path (docs/performance.md records it). Counts repeat to within a few
@@ -50,7 +53,7 @@ DEFAULT_SYSTEMS = ("raw", "farmorm", "farmorm_lean")
 _HELPER_C = r"""
 #include <valgrind/callgrind.h>
 void cg_start_instrumentation(void) { CALLGRIND_START_INSTRUMENTATION; }
-void cg_toggle_collect(void) { CALLGRIND_TOGGLE_COLLECT; }
+void cg_zero_stats(void) { CALLGRIND_ZERO_STATS; }
 void cg_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
 int cg_on_valgrind(void) { return RUNNING_ON_VALGRIND; }
 """
@@ -84,9 +87,8 @@ async def _child(system: str, backend: str, url: str, workloads: list[str], coun
         for name in workloads:
             n = counted[name]
             await fns[name](max(1, n // 5))  # warm-up: plan caches, prepared statements, the pool
-            cg.cg_toggle_collect()
+            cg.cg_zero_stats()  # every thread's count, not only this one's (see the module docstring)
             await fns[name](n)
-            cg.cg_toggle_collect()
             cg.cg_dump(f"{name} {n}".encode())
     finally:
         await close()
@@ -115,7 +117,7 @@ def count_system(system: str, backend: str, url: str, workloads: list[str], smok
         root = Path(__file__).resolve().parent.parent
         path = [str(farmorm_from) if farmorm_from else None, str(root), os.environ.get("PYTHONPATH")]
         env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=os.pathsep.join(filter(None, path)))
-        cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
+        cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                f"--callgrind-out-file={tmp}/cg.out", sys.executable, "-m", "benchmarks.instructions",
                "--child", system, "--backend", backend, "--url", url, "--helper", str(helper),
                "--workloads", ",".join(workloads)] + (["--smoke"] if smoke else [])

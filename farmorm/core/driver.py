@@ -146,6 +146,37 @@ class Compiled(abc.ABC):
     decoders: tuple[Callable[[Any], Any] | None, ...] = ()
 
 
+Decoder = Callable[[Any], Any]
+#: the attribute an inline form is kept in on a decoder function (see :func:`inline_decoder`)
+_INLINE = "farmorm_inline"
+
+
+def inline_decoder(decoder: Decoder, template: str, **names: Any) -> Decoder:
+    """Give ``decoder`` an inline form, which the core's generated row builders write into their
+    source instead of a call per value (a call costs more than most conversions): ``template``
+    is a Python expression with ``{v}`` for the column's value (never None), ``{d}`` for the
+    decoder itself, ``{t}`` for a scratch name (``{t} := ...``) and ``{NAME}`` for each of ``names``.
+    It must give what ``decoder(v)`` gives for every value; the usual form tests the common case
+    inline and falls back to ``{d}({v})``. Returns ``decoder``, which keeps working as a function."""
+    setattr(decoder, _INLINE, (template, names))
+    return decoder
+
+
+def inline_form(decoder: Decoder, slot: str) -> tuple[str, dict[str, Any]]:
+    """The expression a row builder writes for ``decoder`` on the value named ``slot`` (a
+    non-None value), and the names it needs: the decoder's inline form when it has one, else a
+    call. Names carry ``slot`` as a suffix, so the forms of several columns never collide."""
+    d = f"d_{slot}"
+    env: dict[str, Any] = {d: decoder}
+    form = getattr(decoder, _INLINE, None)
+    if form is None:
+        return f"{d}({slot})", env
+    template, names = form
+    fills = {k: f"{k}_{slot}" for k in names}
+    env.update({f"{k}_{slot}": value for k, value in names.items()})
+    return f"({template.format(v=slot, d=d, t=f't_{slot}', **fills)})", env
+
+
 @dataclass(frozen=True, slots=True)
 class QueryEvent:
     """One executed statement, passed to ``orm.on_query`` listeners."""

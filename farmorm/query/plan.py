@@ -54,21 +54,41 @@ def collect_keys(records: list[dict[str, Any]], key: str) -> list[Any]:
 
 
 def stitch(parents: list[dict[str, Any]], rel: RelationRead, children: list[dict[str, Any]]) -> None:
-    """Attach ``children`` to their ``parents`` under ``rel.name`` (a record/None or a list)."""
-    grouped: dict[Any, list[dict[str, Any]]] = {}
+    """Attach ``children`` to their ``parents`` under ``rel.name`` (a record/None or a list).
+
+    A to-one parent gets the first child of its key (``order_by`` order); a to-many parent the
+    list of its children. Each parent gets its own list: the group itself for the first parent of
+    a key (no copy), a copy for any later parent with the same key (a record reached twice through
+    a many-to-many level)."""
     ck = rel.child_key
-    for c in children:
-        grouped.setdefault(c[ck], []).append(c)
     pk = rel.parent_key
     name = rel.name
     if rel.single:
+        first = {c[ck]: c for c in reversed(children)}  # the earliest child of a key wins
+        one = first.get
         for p in parents:
-            group = grouped.get(p[pk])
-            p[name] = group[0] if group else None
-    else:
-        for p in parents:
-            group = grouped.get(p[pk])
-            p[name] = list(group) if group else []
+            p[name] = one(p[pk])
+        return
+    grouped: dict[Any, list[dict[str, Any]]] = {}
+    get = grouped.get
+    for c in children:
+        k = c[ck]
+        group = get(k)
+        if group is None:
+            grouped[k] = [c]
+        else:
+            group.append(c)
+    given: dict[Any, None] = {}
+    for p in parents:
+        k = p[pk]
+        group = get(k)
+        if group is None:
+            p[name] = []
+        elif k in given:
+            p[name] = list(group)
+        else:
+            given[k] = None
+            p[name] = group
 
 
 def strip_hidden(records: list[dict[str, Any]], hidden: tuple[str, ...]) -> None:

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from ..core.driver import inline_decoder
 from ..core.errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta
 
@@ -341,6 +342,9 @@ def normalize_decimal(value: Any) -> decimal.Decimal:
 
 _normalize = _WIDE.normalize
 _add = _WIDE.add
+# a row builder writes the two C calls inline for a Decimal (what every SQL driver returns)
+inline_decoder(normalize_decimal, "{ADD}({NORM}({v}), {ZERO}) if {v}.__class__ is {DEC} else {d}({v})",
+               ADD=_add, NORM=_normalize, ZERO=_ZERO, DEC=decimal.Decimal)
 
 
 def scaled_decimal(scale: int) -> Callable[[Any], decimal.Decimal]:

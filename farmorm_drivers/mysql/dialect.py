@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from farmorm.core.driver import inline_decoder
 from farmorm.query.values import normalize_decimal
 from farmorm.schema.manifest import FieldMeta, Schema
 
@@ -50,9 +51,23 @@ def decode_json(v: Any) -> Any:
     return _json_decode(v) if isinstance(v, (str, bytes)) else v
 
 
+def decode_bool(v: Any) -> bool:
+    """TINYINT(1) 0 / 1 -> False / True (anything else as Python's ``bool`` reads it)."""
+    return bool(v)
+
+
+# the row builders test the common case inline (a call per value costs more than the test): the
+# driver's naive DATETIME gets its UTC zone, 0 / 1 are the booleans, a JSON text is decoded;
+# anything else goes through the function
+inline_decoder(decode_datetime, "{v}.replace(tzinfo={UTC}) if {v}.__class__ is {DT} and {v}.tzinfo is None else {d}({v})",
+               DT=_dt.datetime, UTC=_UTC)
+inline_decoder(decode_bool, "True if {v} == 1 else False if {v} == 0 else {d}({v})")
+inline_decoder(decode_json, "{J}({v}) if {v}.__class__ is str else {d}({v})", J=_json_decode)
+
+
 _ENCODERS: dict[str, Fn] = {"datetime": encode_datetime, "json": encode_json}
 _DECODERS: dict[str, Fn] = {
-    "boolean": bool,
+    "boolean": decode_bool,
     "datetime": decode_datetime,
     "decimal": normalize_decimal,
     "json": decode_json,

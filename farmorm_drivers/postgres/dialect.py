@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from farmorm.core.driver import inline_decoder
 from farmorm.query.values import normalize_decimal
 from farmorm.schema.manifest import FieldMeta
 
@@ -41,6 +42,13 @@ def decode_datetime(v: Any) -> Any:
         return v if v.tzinfo is _UTC else v.astimezone(_UTC)
     return v
 
+
+# the row builders test the common case inline (a call per value costs more than the test): a
+# JSON text is decoded without the call, an aware UTC datetime (what asyncpg returns for every
+# timestamptz but the two infinities) is kept as it is; anything else goes through the function
+inline_decoder(decode_json, "{J}({v}) if {v}.__class__ is str else {d}({v})", J=_json_decode)
+inline_decoder(decode_datetime, "{v} if {v}.__class__ is {DT} and {v}.tzinfo is {UTC} else {d}({v})",
+               DT=_dt.datetime, UTC=_UTC)
 
 _ENCODERS: dict[str, Fn] = {"json": encode_json}
 # asyncpg's binary codec returns an aware UTC datetime, except for the two instants it encodes as

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from farmorm.core.driver import inline_decoder
 from farmorm.query.values import DECIMAL_FRACTION_DIGITS, DECIMAL_INTEGER_DIGITS, normalize_decimal, scaled_decimal
 from farmorm.schema.manifest import FieldMeta
 
@@ -50,6 +51,24 @@ def decode_datetime(v: Any) -> _dt.datetime:
         return d  # farmorm's own text (`...+00:00`): the common case, no more work
     # text another tool wrote (SQLite's CURRENT_TIMESTAMP is '2026-01-01 10:00:00', UTC, no zone)
     return d.replace(tzinfo=_UTC) if d.tzinfo is None else d.astimezone(_UTC)
+
+
+def decode_bool(v: Any) -> bool:
+    """INTEGER 0 / 1 -> False / True (anything else as Python's ``bool`` reads it)."""
+    return bool(v)
+
+
+def decode_json(v: Any) -> Any:
+    return _json_decode(v) if isinstance(v, (str, bytes)) else v
+
+
+# the row builders test the common case inline (a call per value costs more than the test):
+# farmorm's own datetime text parses straight to an aware UTC datetime, 0 / 1 are the booleans,
+# a JSON text is decoded; anything else goes through the function
+inline_decoder(decode_datetime, "{t} if {v}.__class__ is str and ({t} := {ISO}({v})).tzinfo is {UTC} else {d}({v})",
+               ISO=_dt.datetime.fromisoformat, UTC=_UTC)
+inline_decoder(decode_bool, "True if {v} == 1 else False if {v} == 0 else {d}({v})")
+inline_decoder(decode_json, "{J}({v}) if {v}.__class__ is str else {d}({v})", J=_json_decode)
 
 
 def encode_json(v: Any) -> str:
@@ -95,10 +114,10 @@ _ENCODERS: dict[str, Fn] = {
     "json": encode_json,
 }
 _DECODERS: dict[str, Fn] = {
-    "boolean": bool,
+    "boolean": decode_bool,
     "datetime": decode_datetime,
     "decimal": normalize_decimal,
-    "json": lambda v: _json_decode(v) if isinstance(v, (str, bytes)) else v,
+    "json": decode_json,
 }
 
 
