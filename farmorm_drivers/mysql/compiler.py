@@ -6,6 +6,13 @@ connection opens it when no farmorm transaction is running), so the re-read sees
 written row. MariaDB 10.5+ has ``INSERT … RETURNING``: there ``create`` / ``create_many`` compile
 to that one statement (one round trip instead of BEGIN, INSERT, re-read, COMMIT); its UPDATE has
 no RETURNING, so updates and upserts stay programs on both.
+
+An insert whose every returned column is a value it writes (or the generated id of a single row)
+reads nothing back on either: under strict mode the server stores those values exactly as sent,
+so the rows are the bound values (``EchoInsertProgram``). Parsing a result set is most of what a
+write costs the client here (aiomysql decodes each column definition in Python). An update whose
+where names one record through anything but its integer id learns that id from the UPDATE itself
+(``LAST_INSERT_ID(id)``, in the OK packet), so it is UPDATE + SELECT by id like an update by id.
 """
 
 from __future__ import annotations
@@ -17,8 +24,10 @@ from farmorm.query import nodes as n
 from farmorm.schema.manifest import ModelMeta
 
 from .._sql.compiler import SqlCompiler, _Ctx
+from .._sql.ddl import _indexed_columns
 from .._sql.dialect import Fn
 from .._sql.statement import SqlStatement
+from .dialect import INDEXED_STRING_CHARS, MysqlDialect
 
 class Program(Compiled):
     """Several statements run as one write: plain data, run by ``programs.run_program`` on a
@@ -42,6 +51,26 @@ class InsertProgram(Program):
                  decoders: tuple[Fn | None, ...]) -> None:
         self.write, self.re, self.width, self.rows, self.sources = write, reread, width, rows, sources
         self.columns, self.decoders, self.statement = columns, decoders, write.sql
+
+
+class EchoInsertProgram(Program):
+    """INSERT alone; the rows are the values it bound (``picks``: per returned column, its position
+    in a row's params, or None for the generated id of a one-row insert, the OK packet's insert id).
+
+    Exact because strict mode stores every value of these kinds as sent or refuses it, with one
+    exception the program checks before it runs: text past a ``VARCHAR(n)`` whose excess is only
+    spaces is trimmed with a note. ``limits`` (param position, n) name those columns; a value
+    longer than its column runs ``fallback`` (the same insert reading its rows back) instead."""
+
+    needs_transaction = False
+
+    def __init__(self, write: SqlStatement, fallback: Compiled, width: int, picks: tuple[int | None, ...],
+                 limits: tuple[tuple[int, int], ...], columns: tuple[str, ...],
+                 decoders: tuple[Fn | None, ...]) -> None:
+        self.write, self.fallback, self.width, self.picks, self.limits = write, fallback, width, picks, limits
+        self.columns, self.decoders, self.statement = columns, decoders, write.sql
+        #: the common case: the rows are the bound values, row by row, in column order
+        self.whole = picks == tuple(range(width))
 
 
 class UpdateFirstProgram(Program):
@@ -69,13 +98,14 @@ class DeleteProgram(Program):
 
 
 class KeyedUpdateProgram(Program):
-    """UPDATE … LIMIT 1 by the record's identity, then (when it matched) SELECT it by that identity:
-    two statements and no transaction of its own, since the where names one record by its key
-    (MariaDB has no UPDATE … RETURNING)."""
+    """UPDATE … LIMIT 1, then (when it matched) SELECT the record by its identity: two statements
+    and no transaction of its own (MariaDB has no UPDATE … RETURNING). ``key``: per identity field,
+    the param holding its value after the write (the where's, or the new one the update sets), or
+    None: the updated row's integer id, which the UPDATE reported through ``LAST_INSERT_ID(id)``."""
 
     needs_transaction = False
 
-    def __init__(self, write: SqlStatement, reread: SqlStatement, key: tuple[tuple[int, Fn | None], ...],
+    def __init__(self, write: SqlStatement, reread: SqlStatement, key: tuple[tuple[int | None, Fn | None], ...],
                  columns: tuple[str, ...], decoders: tuple[Fn | None, ...]) -> None:
         self.write, self.re, self.key = write, reread, key
         self.columns, self.decoders, self.statement = columns, decoders, write.sql
@@ -93,20 +123,17 @@ class UpsertProgram(Program):
         self.columns, self.decoders, self.statement = columns, decoders, write.sql
 
 
-def _identity_params(model: ModelMeta, where: n.Condition | None) -> dict[str, n.Param] | None:
-    """The params of an equality on every identity field at the top of ``where`` (None if not)."""
+def _equalities(where: n.Condition | None) -> dict[str, n.Param]:
+    """``field = param`` comparisons that every row ``where`` matches must satisfy (its top-level
+    AND), by field."""
     items = where.items if isinstance(where, n.And) else (where,) if where is not None else ()
     found: dict[str, n.Param] = {}
     for c in items:
         if isinstance(c, n.And):
-            nested = _identity_params(model, c)
-            found.update(nested or {})
+            found.update(_equalities(c))
         elif isinstance(c, n.Compare) and c.op == "eq" and not c.insensitive:
             found[c.field] = c.value
-    ident = model.identity or ()
-    if not ident or any(f not in found for f in ident):
-        return None
-    return {f: found[f] for f in ident}
+    return found
 
 
 def _filters_relations(c: n.Condition | None) -> bool:
@@ -126,16 +153,22 @@ class MysqlCompiler(SqlCompiler):
     """The shared compiler with MySQL's write programs; ``insert_returning`` (MariaDB 10.5+) makes
     inserts one ``INSERT … RETURNING`` statement instead of a program."""
 
-    def __init__(self, schema: Any, dialect: Any, *, insert_returning: bool = False,
+    def __init__(self, schema: Any, dialect: MysqlDialect, *, insert_returning: bool = False,
                  delete_returning: bool = False) -> None:
         super().__init__(schema, dialect)
+        #: MariaDB keeps JSON as the text sent (a checked LONGTEXT); MySQL 8 stores it normalized
+        self.json_as_sent = dialect.mariadb
         self.insert_returning = insert_returning
         self.delete_returning = delete_returning
 
     def reread(self, model: ModelMeta, columns: tuple[str, ...], keys: tuple[str, ...], rows: int) -> SqlStatement:
-        """SELECT ``columns`` of the rows whose ``keys`` are the bound values (``rows`` key tuples)."""
+        """SELECT ``columns`` of the rows whose ``keys`` are the bound values (``rows`` key tuples).
+
+        A key column not among ``columns`` is selected after them (dropped from the rows again);
+        ``extra`` holds each key's position in a selected row."""
         ctx = _Ctx(self.d)
-        cols = ", ".join(self.col("t0", model, c) for c in (*columns, *keys))
+        tail = tuple(k for k in keys if k not in columns)
+        cols = ", ".join(self.col("t0", model, c) for c in (*columns, *tail))
         width = len(keys)
         if width == 1:
             cond = f"{self.col('t0', model, keys[0])} IN ({', '.join(ctx.ph(n.Param(r)) for r in range(rows))})"
@@ -146,15 +179,51 @@ class MysqlCompiler(SqlCompiler):
                 for r in range(rows)
             )
         sql = f"SELECT {cols} FROM {self.d.table(model)} t0 WHERE {cond}"
-        return ctx.statement(sql, kind="rows", columns=columns, decoders=self.decoders(model, columns))
+        where = tuple(columns.index(k) if k in columns else len(columns) + tail.index(k) for k in keys)
+        return ctx.statement(sql, kind="rows", columns=columns, decoders=self.decoders(model, columns), extra=where)
+
+    def echo(self, model: ModelMeta, node: n.Insert, fallback: Compiled) -> Compiled:
+        """The insert as an ``EchoInsertProgram`` when every column it returns is a value it writes
+        (or a one-row insert's generated id); ``fallback`` otherwise."""
+        picks: list[int | None] = []
+        for c in node.returning:
+            f = model.fields[c]
+            if c in node.columns:
+                kind = f.value_kind
+                # DECIMAL rounds to its scale; MySQL 8 rewrites JSON text (MariaDB keeps it as sent)
+                if kind == "decimal" or (kind == "json" and not self.json_as_sent):
+                    return fallback
+                picks.append(node.columns.index(c))
+            elif f.generated == "increment" and node.rows == 1 and f.value_kind == "integer":
+                picks.append(None)
+            else:  # not written: the column's own default, which the schema may not know; read it back
+                return fallback
+        indexed = _indexed_columns(model)
+        limits = []
+        for i, c in enumerate(node.columns):
+            f = model.fields[c]
+            if f.value_kind != "string" or f.kind == "enum":
+                continue
+            if f.max_length is not None and f.kind == "string":
+                limits.append((i, f.max_length))
+            elif f.unique or f.is_id or f.references is not None or c in indexed:
+                limits.append((i, INDEXED_STRING_CHARS))  # ddl.column_sql: VARCHAR(191)
+        write = super()._insert(n.Insert(node.model, node.columns, node.rows, ()))
+        return EchoInsertProgram(write, fallback, len(node.columns), tuple(picks), tuple(limits),
+                                 node.returning, self.decoders(model, node.returning))
 
     def _insert(self, node: n.Insert) -> Compiled:  # type: ignore[override]  # a Program, not one statement
-        if node.returning and self.insert_returning:
-            return super()._insert(node)  # MariaDB: INSERT … RETURNING, atomic on its own
-        model = self.schema.models[node.model]
-        write = super()._insert(n.Insert(node.model, node.columns, node.rows, ()))
         if not node.returning:
-            return write
+            return super()._insert(node)
+        model = self.schema.models[node.model]
+        return self.echo(model, node, self._insert_reading(model, node))
+
+    def _insert_reading(self, model: ModelMeta, node: n.Insert) -> Compiled:
+        """The insert that reads its rows back: ``INSERT … RETURNING`` (MariaDB 10.5+), else a
+        program re-reading them by identity."""
+        if self.insert_returning:
+            return super()._insert(node)  # MariaDB: INSERT … RETURNING, atomic on its own
+        write = super()._insert(n.Insert(node.model, node.columns, node.rows, ()))
         ident = model.identity or ()
         sources: list[tuple[int | None, Fn | None]] = []
         for f in ident:
@@ -182,12 +251,9 @@ class MysqlCompiler(SqlCompiler):
                                  expand=plain.expand, placeholder=plain.placeholder)
             if not node.returning:
                 return write  # nothing to read back: one UPDATE … LIMIT 1 (the count path)
-            key = _identity_params(model, node.where)
-            if key is not None:  # the where names the record by its identity: UPDATE, then SELECT by it
-                keyed = self.reread(model, node.returning, tuple(key), 1)
-                return KeyedUpdateProgram(
-                    write, keyed, tuple((key[f].index, self.d.encoder(model.fields[f])) for f in key),
-                    node.returning, keyed.decoders)
+            keyed = self._keyed_update(model, node, write)
+            if keyed is not None:
+                return keyed
         ident = model.identity or ()
         fctx = _Ctx(self.d)
         find = fctx.statement(
@@ -211,6 +277,46 @@ class MysqlCompiler(SqlCompiler):
         return UpdateFirstProgram(find, write, back, tuple(p.index for p in node.values)
                                   + tuple(a.value.index for a in node.arith), new_key,
                                   node.returning, back.decoders if back else ())
+
+    def _keyed_update(self, model: ModelMeta, node: n.Update, write: SqlStatement) -> KeyedUpdateProgram | None:
+        """UPDATE … LIMIT 1 + SELECT by a key, when a key of the record is known after the write:
+        its identity or a unique key, each field from the where's equalities or the value the update
+        sets; else, for a single integer id, from the UPDATE itself (``id = IF(LAST_INSERT_ID(id),
+        id, id)`` leaves the id as it is and puts it in the OK packet). None: the locked
+        find-write-reread program (a compound or string identity the where does not name, or an
+        update that computes a key)."""
+        ident = model.identity or ()
+        if not ident:
+            return None
+        computed = {a.field for a in node.arith} | set(node.increments)
+        equal = _equalities(node.where)
+        sets = dict(zip(node.columns, node.values))
+        for key in (ident, *(c.fields for c in (*model.uniques, *model.field_uniques))):
+            params: list[int] = []
+            for f in key:
+                if f in computed or (f in sets and model.fields[f].nullable):  # NULL would name no row
+                    break
+                p = sets[f] if f in sets else equal.get(f)
+                if p is None:
+                    break
+                params.append(p.index)
+            else:
+                back = self.reread(model, node.returning, key, 1)
+                return KeyedUpdateProgram(write, back, tuple((i, self.d.encoder(model.fields[f]))
+                                                             for i, f in zip(params, key)),
+                                          node.returning, back.decoders)
+        if len(ident) != 1 or ident[0] in computed or model.fields[ident[0]].value_kind != "integer":
+            return None
+        ctx = _Ctx(self.d)
+        table = self.d.table(model)
+        col = self.d.quote(model.fields[ident[0]].column)
+        assigned = ", ".join(self.assignments(ctx, model, node.columns, node.values)
+                             + self.arith(ctx, model, node.arith) + self.increments(model, node.increments)
+                             + [f"{col} = IF(LAST_INSERT_ID({col}), {col}, {col})"])
+        write = ctx.statement(f"UPDATE {table} SET {assigned}{self.where(ctx, model, table, node.where)} LIMIT 1",
+                              kind="count")
+        back = self.reread(model, node.returning, ident, 1)
+        return KeyedUpdateProgram(write, back, ((None, None),), node.returning, back.decoders)
 
     def _delete(self, node: n.Delete) -> Compiled:  # type: ignore[override]
         model = self.schema.models[node.model]

@@ -29,6 +29,9 @@ _json_decode = msgspec.json.decode
 
 #: MySQL's largest LIMIT: "skip without take" is written as LIMIT <max> OFFSET n
 MAX_LIMIT = "18446744073709551615"
+#: characters of an indexed string column without a max_length (utf8mb4: 191 × 4 bytes fit an
+#: index key of 767 bytes)
+INDEXED_STRING_CHARS = 191
 
 
 def encode_datetime(v: _dt.datetime) -> _dt.datetime:
@@ -178,7 +181,7 @@ def ddl_hooks(schema: Schema | None = None, mariadb: bool = True) -> MysqlDdlHoo
             "datetime": "DATETIME(6)",
             "json": "JSON",
         },
-        indexed_string_type="VARCHAR(191)",
+        indexed_string_type=f"VARCHAR({INDEXED_STRING_CHARS})",
         identity_pk="BIGINT AUTO_INCREMENT PRIMARY KEY",
         index_if_not_exists=False,  # MySQL 8 has no CREATE INDEX IF NOT EXISTS: 1061 is tolerated
         enum_type=True,

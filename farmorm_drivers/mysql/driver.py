@@ -46,7 +46,7 @@ from .._sql.retry import run_retrying
 from .compiler import MysqlCompiler, Program
 from .dialect import MysqlDialect, ddl_hooks
 from .errors import map_error
-from .programs import run_program
+from .programs import checked, run_program
 
 CAPABILITIES = Capabilities(
     supports_numeric_ids=True,
@@ -132,6 +132,8 @@ class MysqlConnection(SqlConnection):
         return await run_retrying(self.driver, lambda: self._run(compiled, params))
 
     async def _run(self, compiled: Any, params: Sequence[Any]) -> Result:
+        if isinstance(compiled, Program):
+            compiled = checked(compiled, params)
         if isinstance(compiled, Program):
             if not compiled.needs_transaction:
                 return await run_program(self, compiled, params, self.driver.autoinc_step)

@@ -1,20 +1,29 @@
 """Running MySQL's write programs (``compiler.Program``: plain data) on a connection.
 
-Each program is a write plus a keyed re-read (MySQL 8 has no RETURNING). The connection runs a
-program inside one transaction (see ``MysqlConnection.run``); these functions only issue its
-statements through :class:`Statements`, so the compiled programs hold no behaviour and never
-call back into a connection.
+A program is a write plus a keyed re-read (MySQL 8 has no RETURNING, MariaDB's UPDATE neither), or
+an insert whose rows are the values it bound (``EchoInsertProgram``). The connection runs a
+program that ``needs_transaction`` inside one (see ``MysqlConnection.run``); these functions only
+issue its statements through :class:`Statements`, so the compiled programs hold no behaviour and
+never call back into a connection.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol, Sequence
 
-from farmorm.core.driver import Result
+from farmorm.core.driver import Compiled, Result
 
 from .._sql.dialect import Fn
 from .._sql.statement import SqlStatement
-from .compiler import DeleteProgram, InsertProgram, KeyedUpdateProgram, Program, UpdateFirstProgram, UpsertProgram
+from .compiler import (
+    DeleteProgram,
+    EchoInsertProgram,
+    InsertProgram,
+    KeyedUpdateProgram,
+    Program,
+    UpdateFirstProgram,
+    UpsertProgram,
+)
 from .errors import UpsertCollision
 
 Key = tuple[Any, ...]
@@ -35,6 +44,8 @@ def _encode(enc: Fn | None, v: Any) -> Any:
 async def run_program(conn: Statements, program: Program, params: Sequence[Any], autoinc_step: int) -> Result:
     """Run ``program``'s statements on ``conn``; ``autoinc_step`` is the server's
     ``auto_increment_increment`` (generated ids of a multi-row insert are that far apart)."""
+    if isinstance(program, EchoInsertProgram):
+        return await _echo_insert(conn, program, params)
     if isinstance(program, InsertProgram):
         return await _insert(conn, program, params, autoinc_step)
     if isinstance(program, UpdateFirstProgram):
@@ -48,18 +59,51 @@ async def run_program(conn: Statements, program: Program, params: Sequence[Any],
     raise TypeError(f"not a MySQL program: {program!r}")
 
 
+def checked(program: Compiled, params: Sequence[Any]) -> Compiled:
+    """``program``, or its fallback when a value would not be stored as sent (see
+    ``EchoInsertProgram``: text longer than its ``VARCHAR``)."""
+    if isinstance(program, EchoInsertProgram) and program.limits:
+        width = program.width
+        for pos, chars in program.limits:
+            for v in params[pos::width]:
+                if v is not None and len(v) > chars:
+                    return program.fallback
+    return program
+
+
+def _signed(insert_id: int) -> int:
+    """``LAST_INSERT_ID(expr)`` is unsigned: a negative id comes back as its two's complement."""
+    return insert_id - (1 << 64) if insert_id >= 1 << 63 else insert_id
+
+
 async def _reread(conn: Statements, stmt: SqlStatement, keys: list[Key]) -> Result:
-    """Rows of ``keys`` in key order; the statement's trailing key columns are dropped."""
+    """Rows of ``keys`` in key order, trimmed to the statement's columns (``stmt.extra``: each
+    key's position in a selected row; key columns not asked for are selected last)."""
     sql, args = stmt.bind([v for k in keys for v in k])
     result = await conn.execute(sql, args, "rows")
-    width = len(keys[0])
     rows = result.rows
     if len(rows) > 1:
         # SELECT … IN has no order: put rows back in write order (create_many's input order)
-        by_key = {tuple(r[-width:]): r for r in rows}
+        where = stmt.extra
+        by_key = {tuple(r[i] for i in where): r for r in rows}
         if len(by_key) == len(rows) and all(k in by_key for k in keys):
             rows = [by_key[k] for k in keys]
-    return Result([r[:-width] for r in rows], result.rowcount)
+    width = len(stmt.columns)
+    if rows and len(rows[0]) > width:
+        rows = [r[:width] for r in rows]
+    return Result(rows, result.rowcount)
+
+
+async def _echo_insert(conn: Statements, p: EchoInsertProgram, params: Sequence[Any]) -> Result:
+    sql, args = p.write.bind(params)
+    done = await conn.execute(sql, args, "count")
+    width = p.width
+    if p.whole:
+        return Result([args[i:i + width] for i in range(0, len(args), width)], done.rowcount)
+    inserted = conn.lastrowid
+    picks = p.picks
+    starts = range(0, len(args), width) if width else range(1)  # INSERT … () VALUES (): the id alone
+    return Result([[inserted if j is None else args[i + j] for j in picks] for i in starts], done.rowcount)
 
 
 async def _insert(conn: Statements, p: InsertProgram, params: Sequence[Any], step: int) -> Result:
@@ -105,7 +149,8 @@ async def _keyed_update(conn: Statements, p: KeyedUpdateProgram, params: Sequenc
     done = await conn.execute(sql, args, "count")
     if done.rowcount < 1:
         return Result([], 0)
-    return await _reread(conn, p.re, [tuple(_encode(enc, params[i]) for i, enc in p.key)])
+    key = tuple(_signed(conn.lastrowid) if i is None else _encode(enc, params[i]) for i, enc in p.key)
+    return await _reread(conn, p.re, [key])
 
 
 async def _upsert(conn: Statements, p: UpsertProgram, params: Sequence[Any]) -> Result:

@@ -36,6 +36,13 @@ schema = define_schema(
     note=model(table="notes", fields={
         "id": f.id(type="integer", generated="increment"), "tag": f.string().unique(), "body": f.string(),
     }),
+    tick=model(table="ticks", fields={"id": f.id(type="integer", generated="increment")}),
+    #: manual integer ids (negative ones too), a unique string, a decimal and JSON: the kinds an
+    #: insert's rows are built from, or read back for
+    item=model(table="items", fields={
+        "id": f.id(type="integer"), "code": f.string().unique(), "price": f.decimal(10, 2).nullable(),
+        "data": f.json().nullable(), "on": f.boolean().default(True), "at": f.datetime().nullable(),
+    }),
 )
 
 
@@ -152,14 +159,67 @@ async def test_like_wildcards_and_backslashes_are_literal(orm):
     assert [r["name"] for r in await orm.user.find_many(where={"name": {"ends_with": "\\slash"}})] == ["back\\slash"]
 
 
-async def test_create_is_a_write_plus_a_keyed_reread_in_one_transaction(orm):
+async def test_create_reads_nothing_back_when_it_wrote_every_column(orm):
+    """Strict mode stores the values as sent: the record is the values written plus the generated
+    id (the OK packet's insert id), from one INSERT without RETURNING, on MariaDB and MySQL 8."""
     log: list[str] = []
     orm.on_query(lambda e: log.append(e.statement))
-    await orm.note.create(data={"tag": "t", "body": "b"})
-    if orm._driver.compiler.insert_returning:  # MariaDB 10.5+: INSERT … RETURNING, one round trip
-        assert [s.split()[0] for s in log] == ["INSERT"] and " RETURNING " in log[0]
-    else:
-        assert [s.split()[0] for s in log] == ["BEGIN", "INSERT", "SELECT", "COMMIT"]
+    made = await orm.note.create(data={"tag": "t", "body": "b"})
+    assert log == ["INSERT INTO `notes` (`tag`, `body`) VALUES (%s, %s)"]
+    assert made == await orm.note.find_unique(where={"id": made["id"]}) == {"id": made["id"], "tag": "t", "body": "b"}
+    first = await orm.tick.create(data={})
+    assert log[-1] == "INSERT INTO `ticks` () VALUES ()"
+    assert await orm.tick.create(data={}) == {"id": first["id"] + 1}
+    at = dt.datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta(hours=5)))
+    log.clear()
+    rows = await orm.item.create_many(data=[
+        {"id": -7, "code": "neg", "data": {"b": [1, 2.5], "a": None}, "at": at, "on": False},
+        {"id": 8, "code": "pos"},
+    ], select={"id": True, "code": True, "data": True, "on": True, "at": True})
+    assert [s.split()[0] for s in log] == ["INSERT"] and " RETURNING " not in log[0]
+    read = await orm.item.find_many(select={"id": True, "code": True, "data": True, "on": True, "at": True},
+                                    order_by={"id": "asc"})
+    assert rows == read
+    assert rows[0]["at"] == at and rows[0]["at"].tzinfo == UTC and rows[0]["on"] is False
+
+
+async def test_create_reads_back_what_the_server_may_store_otherwise(orm):
+    """A decimal rounds to its scale, an omitted column takes the table's default, and text past a
+    VARCHAR whose excess is spaces is trimmed with only a note: those rows are read back."""
+    log: list[str] = []
+    orm.on_query(lambda e: log.append(e.statement))
+    made = await orm.item.create(data={"id": 1, "code": "a", "price": "1.5"})
+    assert " RETURNING " in log[-1] and str(made["price"]) == "1.50"
+    made = await orm.note.create(data={"tag": "x" * 191 + "   ", "body": "b"})  # unique: VARCHAR(191)
+    assert " RETURNING " in log[-1]
+    assert made["tag"] == "x" * 191 == (await orm.note.find_unique(where={"id": made["id"]}))["tag"]
+    made = await orm.note.create(data={"tag": "y" * 191, "body": " padded "})
+    assert " RETURNING " not in log[-1] and made["body"] == " padded "
+
+
+async def test_update_by_another_where_is_an_update_and_a_read_by_a_key(orm):
+    """No transaction and no locked find: a unique key in the where (or set by the update) names
+    the record for the re-read; any other where has the UPDATE report the integer id itself
+    (LAST_INSERT_ID(id), unsigned on the wire: negative ids too)."""
+    await orm.item.create_many(data=[{"id": -7, "code": "neg"}, {"id": 3, "code": "three"}])
+    log: list[str] = []
+    orm.on_query(lambda e: log.append(e.statement))
+    changed = await orm.item.update(where={"code": "neg"}, data={"price": "2"})
+    assert [s.split()[0] for s in log] == ["UPDATE", "SELECT"] and "`code` IN" in log[1]
+    assert changed is not None and changed["id"] == -7 and str(changed["price"]) == "2.00"
+    assert changed == await orm.item.find_unique(where={"id": -7})
+    log.clear()
+    changed = await orm.item.update(where={"id": {"lt": 0}}, data={"price": "3"})
+    assert [s.split()[0] for s in log] == ["UPDATE", "SELECT"] and "LAST_INSERT_ID" in log[0]
+    assert changed is not None and (changed["id"], str(changed["price"])) == (-7, "3.00")
+    log.clear()
+    assert await orm.item.update(where={"code": "none"}, data={"price": "2"}) is None
+    assert await orm.item.update(where={"id": {"gt": 100}}, data={"price": "2"}) is None
+    assert [s.split()[0] for s in log] == ["UPDATE", "UPDATE"]
+    moved = await orm.item.update(where={"code": "three"}, data={"code": "thirty"})  # read by the new code
+    assert moved is not None and (moved["id"], moved["code"]) == (3, "thirty")
+    assert await orm.item.update(where={"on": True, "price": None}, data={"code": "renamed"},
+                                 select={"id": True, "code": True}) == {"id": 3, "code": "renamed"}
 
 
 async def test_delete_returning_is_one_statement_on_mariadb_and_a_program_without_it(orm):

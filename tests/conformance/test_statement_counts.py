@@ -20,7 +20,8 @@ from farmorm import fields as f
 schema = define_schema(
     author=model(
         table="sc_authors",
-        fields={"id": f.id(type="integer"), "name": f.string(), "active": f.boolean()},
+        fields={"id": f.id(type="integer"), "name": f.string(), "active": f.boolean(),
+                "handle": f.string().unique().nullable()},
         relations={"books": has_many("book", foreign_key="author_id")},
     ),
     book=model(
@@ -44,8 +45,9 @@ schema = define_schema(
 )
 WIDE_ROWS = 800  # x 40 columns = 32,000 values: more than any backend's chunk
 
-#: MariaDB (10.5+) has INSERT … RETURNING but no UPDATE … RETURNING: an update by id is UPDATE … LIMIT 1
-#: and a SELECT by id (two statements, exact: the where names the record by its key)
+#: MariaDB (10.5+) has INSERT … RETURNING but no UPDATE … RETURNING: an update is UPDATE … LIMIT 1 and
+#: a SELECT by a key the write leaves known: the where's id or unique key, or the id the UPDATE
+#: reports (LAST_INSERT_ID(id)) for any other where on a model with an integer id
 
 
 async def seeded(make_orm: Any) -> Any:
@@ -117,7 +119,7 @@ async def test_create_is_one_statement(make_orm: Any) -> None:
     orm = await seeded(make_orm)
     with Counter(orm) as events:
         made = await orm.author.create(data={"id": 100, "name": "new", "active": True})
-    assert made == {"id": 100, "name": "new", "active": True}
+    assert made == {"id": 100, "name": "new", "active": True, "handle": None}
     assert len(events) == 1, _shown(events)
     with Counter(orm) as events:
         made = await orm.author.create(data={"id": 101, "name": "lean", "active": False}, select={"id": True})
@@ -131,6 +133,20 @@ async def test_update_is_one_statement(make_orm: Any, backend: str) -> None:
         changed = await orm.author.update(where={"id": 2}, data={"name": "renamed"})
     assert changed is not None and changed["name"] == "renamed"
     assert len(events) <= (2 if backend == "mysql" else 1), _shown(events)
+
+
+async def test_update_by_another_where_is_one_statement(make_orm: Any, backend: str) -> None:
+    orm = await seeded(make_orm)
+    await orm.author.update(where={"id": 4}, data={"handle": "h4"})
+    for where in ({"handle": "h4"}, {"name": "a4", "active": True}):
+        with Counter(orm) as events:
+            changed = await orm.author.update(where=where, data={"name": "renamed"})
+        assert changed == {"id": 4, "name": "renamed", "active": True, "handle": "h4"}
+        assert len(events) <= (2 if backend == "mysql" else 1), _shown(events)
+        await orm.author.update(where={"id": 4}, data={"name": "a4"})
+    with Counter(orm) as events:
+        assert await orm.author.update(where={"name": "nobody"}, data={"name": "renamed"}) is None
+    assert len(events) == 1, _shown(events)
 
 
 async def test_update_many_by_id_is_one_statement(make_orm: Any) -> None:
