@@ -54,23 +54,27 @@ class InsertProgram(Program):
 
 
 class EchoInsertProgram(Program):
-    """INSERT alone; the rows are the values it bound (``picks``: per returned column, its position
-    in a row's params, or None for the generated id of a one-row insert, the OK packet's insert id).
+    """INSERT alone; the rows are the values it wrote. ``picks``: per returned column, where its
+    value is in a row's params, ``(False, pos)`` the validated value, which is already what a read
+    decodes (bools, aware UTC datetimes, ints, text), ``(True, pos)`` the bound (encoded) value,
+    decoded like a read's (JSON text); or None: the generated id of a one-row insert, from the
+    OK packet.
 
     Exact because strict mode stores every value of these kinds as sent or refuses it, with one
-    exception the program checks before it runs: text past a ``VARCHAR(n)`` whose excess is only
-    spaces is trimmed with a note. ``limits`` (param position, n) name those columns; a value
-    longer than its column runs ``fallback`` (the same insert reading its rows back) instead."""
+    exception checked before the insert runs (``fits``): text past a ``VARCHAR(n)`` whose excess is
+    only spaces is trimmed with a note. ``limits`` (param position, n) name those columns; a value
+    longer than its column runs ``fallback`` (the same insert reading its rows back) instead, whose
+    rows then get the decoders (``late``) the echoed values did not need."""
 
     needs_transaction = False
 
-    def __init__(self, write: SqlStatement, fallback: Compiled, width: int, picks: tuple[int | None, ...],
-                 limits: tuple[tuple[int, int], ...], columns: tuple[str, ...],
-                 decoders: tuple[Fn | None, ...]) -> None:
+    def __init__(self, write: SqlStatement, fallback: Compiled, width: int,
+                 picks: tuple[tuple[bool, int] | None, ...], limits: tuple[tuple[int, int], ...],
+                 columns: tuple[str, ...], decoders: tuple[Fn | None, ...], late: tuple[tuple[int, Fn], ...]) -> None:
         self.write, self.fallback, self.width, self.picks, self.limits = write, fallback, width, picks, limits
-        self.columns, self.decoders, self.statement = columns, decoders, write.sql
-        #: the common case: the rows are the bound values, row by row, in column order
-        self.whole = picks == tuple(range(width))
+        self.columns, self.decoders, self.late, self.statement = columns, decoders, late, write.sql
+        #: the common case: the rows are the params as they are, row by row, in column order
+        self.whole = picks == tuple((False, i) for i in range(width))
 
 
 class UpdateFirstProgram(Program):
@@ -185,7 +189,7 @@ class MysqlCompiler(SqlCompiler):
     def echo(self, model: ModelMeta, node: n.Insert, fallback: Compiled) -> Compiled:
         """The insert as an ``EchoInsertProgram`` when every column it returns is a value it writes
         (or a one-row insert's generated id); ``fallback`` otherwise."""
-        picks: list[int | None] = []
+        picks: list[tuple[bool, int] | None] = []
         for c in node.returning:
             f = model.fields[c]
             if c in node.columns:
@@ -193,7 +197,7 @@ class MysqlCompiler(SqlCompiler):
                 # DECIMAL rounds to its scale; MySQL 8 rewrites JSON text (MariaDB keeps it as sent)
                 if kind == "decimal" or (kind == "json" and not self.json_as_sent):
                     return fallback
-                picks.append(node.columns.index(c))
+                picks.append((kind == "json", node.columns.index(c)))  # JSON: decode the text sent
             elif f.generated == "increment" and node.rows == 1 and f.value_kind == "integer":
                 picks.append(None)
             else:  # not written: the column's own default, which the schema may not know; read it back
@@ -208,9 +212,12 @@ class MysqlCompiler(SqlCompiler):
                 limits.append((i, f.max_length))
             elif f.unique or f.is_id or f.references is not None or c in indexed:
                 limits.append((i, INDEXED_STRING_CHARS))  # ddl.column_sql: VARCHAR(191)
+        read = self.decoders(model, node.returning)
+        decoders = tuple(fn if pick is not None and pick[0] else None for fn, pick in zip(read, picks))
+        late = tuple((i, fn) for i, (fn, mine) in enumerate(zip(read, decoders)) if fn is not None and mine is None)
         write = super()._insert(n.Insert(node.model, node.columns, node.rows, ()))
         return EchoInsertProgram(write, fallback, len(node.columns), tuple(picks), tuple(limits),
-                                 node.returning, self.decoders(model, node.returning))
+                                 node.returning, decoders, late)
 
     def _insert(self, node: n.Insert) -> Compiled:  # type: ignore[override]  # a Program, not one statement
         if not node.returning:

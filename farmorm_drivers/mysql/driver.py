@@ -43,10 +43,10 @@ from .._sql.connection import SqlConnection
 from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
 from .._sql.retry import run_retrying
-from .compiler import MysqlCompiler, Program
+from .compiler import EchoInsertProgram, MysqlCompiler, Program
 from .dialect import MysqlDialect, ddl_hooks
 from .errors import map_error
-from .programs import checked, run_program
+from .programs import decoded, fits, run_program
 
 CAPABILITIES = Capabilities(
     supports_numeric_ids=True,
@@ -132,8 +132,8 @@ class MysqlConnection(SqlConnection):
         return await run_retrying(self.driver, lambda: self._run(compiled, params))
 
     async def _run(self, compiled: Any, params: Sequence[Any]) -> Result:
-        if isinstance(compiled, Program):
-            compiled = checked(compiled, params)
+        if isinstance(compiled, EchoInsertProgram) and compiled.limits and not fits(compiled, params):
+            return decoded(compiled, await self._run(compiled.fallback, params))
         if isinstance(compiled, Program):
             if not compiled.needs_transaction:
                 return await run_program(self, compiled, params, self.driver.autoinc_step)

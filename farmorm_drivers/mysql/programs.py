@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, Sequence
 
-from farmorm.core.driver import Compiled, Result
+from farmorm.core.driver import Result
 
 from .._sql.dialect import Fn
 from .._sql.statement import SqlStatement
@@ -59,16 +59,27 @@ async def run_program(conn: Statements, program: Program, params: Sequence[Any],
     raise TypeError(f"not a MySQL program: {program!r}")
 
 
-def checked(program: Compiled, params: Sequence[Any]) -> Compiled:
-    """``program``, or its fallback when a value would not be stored as sent (see
-    ``EchoInsertProgram``: text longer than its ``VARCHAR``)."""
-    if isinstance(program, EchoInsertProgram) and program.limits:
-        width = program.width
-        for pos, chars in program.limits:
-            for v in params[pos::width]:
-                if v is not None and len(v) > chars:
-                    return program.fallback
-    return program
+def fits(program: EchoInsertProgram, params: Sequence[Any]) -> bool:
+    """Whether the server stores every value of ``params`` as sent (see ``EchoInsertProgram``:
+    text longer than its ``VARCHAR`` is not)."""
+    width = program.width
+    for pos, chars in program.limits:
+        for v in params[pos::width]:
+            if v is not None and len(v) > chars:
+                return False
+    return True
+
+
+def decoded(program: EchoInsertProgram, result: Result) -> Result:
+    """The fallback's rows as the echoed ones come: the columns the echo leaves undecoded decoded."""
+    if not program.late or not result.rows:
+        return result
+    rows = [list(r) for r in result.rows]
+    for i, fn in program.late:
+        for r in rows:
+            if r[i] is not None:
+                r[i] = fn(r[i])
+    return Result(rows, result.rowcount, result.columns)
 
 
 def _signed(insert_id: int) -> int:
@@ -99,11 +110,12 @@ async def _echo_insert(conn: Statements, p: EchoInsertProgram, params: Sequence[
     done = await conn.execute(sql, args, "count")
     width = p.width
     if p.whole:
-        return Result([args[i:i + width] for i in range(0, len(args), width)], done.rowcount)
+        return Result([params[i:i + width] for i in range(0, len(params), width)], done.rowcount)
     inserted = conn.lastrowid
-    picks = p.picks
-    starts = range(0, len(args), width) if width else range(1)  # INSERT … () VALUES (): the id alone
-    return Result([[inserted if j is None else args[i + j] for j in picks] for i in starts], done.rowcount)
+    sources = (params, args)
+    starts = range(0, len(params), width) if width else range(1)  # INSERT … () VALUES (): the id alone
+    return Result([[inserted if pick is None else sources[pick[0]][i + pick[1]] for pick in p.picks]
+                   for i in starts], done.rowcount)
 
 
 async def _insert(conn: Statements, p: InsertProgram, params: Sequence[Any], step: int) -> Result:

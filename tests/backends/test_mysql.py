@@ -195,6 +195,11 @@ async def test_create_reads_back_what_the_server_may_store_otherwise(orm):
     assert made["tag"] == "x" * 191 == (await orm.note.find_unique(where={"id": made["id"]}))["tag"]
     made = await orm.note.create(data={"tag": "y" * 191, "body": " padded "})
     assert " RETURNING " not in log[-1] and made["body"] == " padded "
+    at = dt.datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    made = await orm.item.create(data={"id": 2, "code": "z" * 191 + " ", "on": False, "at": at},
+                                 select={"id": True, "code": True, "on": True, "at": True})
+    assert " RETURNING " in log[-1]  # the echoed bool and datetime are decoded from the rows read back
+    assert made == {"id": 2, "code": "z" * 191, "on": False, "at": at} and made["on"] is False
 
 
 async def test_update_by_another_where_is_an_update_and_a_read_by_a_key(orm):
