@@ -19,7 +19,7 @@ import re
 import time
 import weakref
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, NamedTuple, Sequence
+from typing import Any, AsyncIterator, Callable, NamedTuple, Sequence
 
 import anyio
 
@@ -169,6 +169,11 @@ class MysqlConnection(SqlConnection):
             raise _busy(self.driver)
 
     async def _statement(self, sql: str, args: Sequence[Any], kind: str) -> Result:
+        literals = self.driver.literals
+        if args and literals is not None:
+            text = literals(self.conn, sql, args)
+            if text is not None:
+                sql, args = text, ()
         async with self.conn.cursor() as cur, _deadline(self.driver.command_timeout):
             # no args: pymysql then skips %-interpolation, so a literal % needs no doubling
             await cur.execute(sql, args if args else None)
@@ -441,6 +446,13 @@ class MysqlDriver(Driver):
         self._background: set[asyncio.Task[None]] = set()  # KILLs of cancelled statements
         #: seconds a statement may take before it is abandoned (``create_orm(..., command_timeout=)``)
         self.command_timeout: float | None = None
+        #: aiomysql: writes values into the statement text as aiomysql would, with less dispatch
+        #: per value (``literals``; imported here: it needs PyMySQL, which asyncmy alone lacks)
+        self.literals: Callable[[Any, str, Sequence[Any]], str | None] | None = None
+        if kind == "aiomysql":
+            from .literals import interpolated
+
+            self.literals = interpolated
 
     @classmethod
     async def open(cls, schema: Schema, client: Any, *, handle_client: Any, owned: bool, pooled: bool,
