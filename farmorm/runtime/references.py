@@ -20,17 +20,38 @@ never change. Mongo needs a replica set for the same guarantees (transactions).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import msgspec
 
 from ..core.errors import FOREIGN_KEY_VIOLATION, make_error
 from ..query.parse import ALL_SCOPE, parse_read
 from ..schema.manifest import FieldMeta, ModelMeta, Schema
+from .engine import Engine
 from .transaction import transaction_scope
 
-#: a ``ModelClient`` (not imported: model.py calls this module, and the layers allow no loop)
-ModelClient = Any
+
+
+class ModelClient(Protocol):
+    """What enforcement needs of ``orm.<model>`` (``model.py``'s ``ModelClient``, which calls this module)."""
+
+    model: ModelMeta
+    _schema: Schema
+    _engine: Engine
+
+    def _unchecked(self) -> ModelClient: ...
+
+    def _sibling(self, name: str) -> ModelClient: ...
+
+    async def _erase(self, where: Any, scope: frozenset[str], first: bool) -> int: ...
+
+    async def hard_delete_many(self, *, where: Any) -> int: ...
+
+    async def update_many(self, *, where: Any, data: Mapping[str, Any], with_deleted: bool = False,
+                          with_archived: bool = False) -> int: ...
+
+    async def count(self, *, where: Any = None, with_deleted: bool = False, with_archived: bool = False) -> int: ...
+
 
 #: the methods whose data may set a reference field, and where their data is
 _DATA = {"create": ("data",), "create_many": ("data",), "update": ("data",), "update_many": ("data",),
