@@ -16,28 +16,27 @@ from __future__ import annotations
 import datetime as _dt
 import decimal as _decimal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeAlias, TypeVar, cast, overload
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeAlias, TypeVar, cast, overload
 
 import msgspec
 from msgspec import Struct
 from typing_extensions import NotRequired, Self, TypedDict
 
+from .core.cache import PlanCache
+from .core.driver import DriverHandle, QueryEvent
 from .core.errors import SchemaError
+from .features.idempotency import IdempotencyClient
+from .features.outbox import OutboxClient
+from .runtime.orm import Orm
+from .runtime.raw import RawClient
+
 # find_page's result (Page[UserRecord], Page[User] with as_=) and where it sits; stream(...)'s result,
 # typed by its records (async with ... as rows: async for row in rows): the runtime's own classes
 from .runtime.stream import RecordStream as TypedStream
+from .runtime.transaction import Transaction
 from .runtime.typed import Page, PageInfo
 from .schema.fingerprint import model_hash
-
-if TYPE_CHECKING:
-    from .core.cache import PlanCache
-    from .core.driver import DriverHandle, QueryEvent
-    from .features.idempotency import IdempotencyClient
-    from .features.outbox import OutboxClient
-    from .runtime.orm import Orm
-    from .runtime.raw import RawClient
-    from .runtime.transaction import Transaction
-    from .schema.manifest import Schema
+from .schema.manifest import Schema
 
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)

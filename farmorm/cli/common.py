@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Coroutine, Iterator, NoReturn, TypeVar
 
+import msgspec
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from farmorm import create_orm, define_schema, model
+from farmorm import fields
 from farmorm.config import ConfigError, load_config
 from farmorm.core.errors import SchemaError
 from farmorm.migrations.urls import UrlError, resolve_url
 from farmorm.schema.manifest import Schema, merge_schemas
 
-from .errors import EXIT_FAILED, CliError
+from .errors import EXIT_FAILED, EXTRAS, CliError
 
 T = TypeVar("T")
 
@@ -41,8 +45,6 @@ def config_at(path: str) -> dict[str, Any]:
     except ConfigError as exc:
         fail(str(exc), "CONFIG_ERROR", "Pass the config file with -c PATH, or run in its folder.")
     except ModuleNotFoundError as exc:
-        from .errors import EXTRAS
-
         if exc.name and exc.name.split(".")[0] in EXTRAS:
             raise
         fail(f"The config file {path} failed to load: {exc}", "CONFIG_ERROR",
@@ -54,8 +56,6 @@ def config_at(path: str) -> dict[str, Any]:
 
 def _user_frame(exc: BaseException) -> str:
     """`` (file:line)`` of the innermost frame outside farmorm, for errors raised by project code."""
-    import traceback
-
     package = str(Path(__file__).resolve().parents[1])  # farmorm/
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(package)
               and "/importlib/" not in f.filename and not f.filename.startswith("<frozen")]
@@ -87,12 +87,7 @@ def url_for(flag: str | None, config: dict[str, Any] | None) -> str:
 async def probe(url: str) -> dict[str, Any]:
     """Connect once with farmorm's own driver and return its capabilities: an unreachable server or a
     missing database fails here with its ``OrmError`` code, before a longer tool (Alembic) starts."""
-    import msgspec
-
-    from farmorm import create_orm, define_schema, model
-    from farmorm import fields as f
-
-    schema = define_schema(probe=model(table="farmorm_cli_probe", fields={"id": f.id()}))
+    schema = define_schema(probe=model(table="farmorm_cli_probe", fields={"id": fields.id()}))
     orm = await create_orm(schema, url)
     try:
         caps: dict[str, Any] = msgspec.to_builtins(orm.driver.capabilities)

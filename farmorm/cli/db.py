@@ -1,4 +1,9 @@
-"""``farmorm db ...``: Alembic migrations (init, generate, migrate, downgrade), seed, reset, doctor."""
+"""``farmorm db ...``: Alembic migrations (init, generate, migrate, downgrade), seed, reset, doctor.
+
+Alembic and SQLAlchemy are optional (the ``migrations`` extra): the commands import
+``farmorm.migrations.commands`` / ``safety`` / ``compare`` and SQLAlchemy inside their bodies, so
+``farmorm --help``, ``db seed`` and ``db migrate`` on MongoDB work without them.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,16 @@ from typing import Any, Optional
 import typer
 
 from farmorm.core.errors import OrmError
+from farmorm.features.factories import Seed, SeedRegistry, define_seed
+from farmorm.migrations.scaffold import init_migrations
+from farmorm.migrations.urls import UrlError, is_local, redact, resolve_url, sqlalchemy_url, url_dialect
+from farmorm.runtime import engine_of
+from farmorm.runtime.orm import create_orm
 
 from .common import (ConfigOption, UrlOption, check_database, config_at, err, fail, out, progress, run, schema_of,
                      url_for)
 from .errors import EXIT_DATABASE, EXIT_USER_CODE, CliError, explain
+from .runtime import push_with_progress
 
 db_app = typer.Typer(
     help="Migrations on Alembic, seeding, reset and drift checks. Example: farmorm db migrate",
@@ -30,8 +41,6 @@ def _alembic(cfg: dict[str, Any], url: str, *, connect: bool = True) -> Any:
     """The Alembic config for the project, after checking that the URL is one migrations drive and
     (``connect``) that the database answers: a missing database fails with MISSING_SCHEMA, not
     with a SQLAlchemy traceback."""
-    from farmorm.migrations.urls import UrlError, url_dialect
-
     try:
         url_dialect(url)
     except UrlError as exc:
@@ -54,8 +63,6 @@ def init(config: str = ConfigOption,
 
     Example: farmorm db init -c farmorm_config.py
     """
-    from farmorm.migrations.scaffold import init_migrations
-
     cfg = config_at(config)
     written = init_migrations(cfg["root"], cfg["path"], directory)
     for path in written:
@@ -138,9 +145,6 @@ def _is_mongo(url: str) -> bool:
 
 
 async def _sync_mongo_indexes(schema: Any, url: str, prune: bool) -> dict[str, list[str]]:
-    from farmorm import create_orm
-    from farmorm.runtime import engine_of
-
     orm = await create_orm(schema, url)
     try:
         return await engine_of(orm).driver.sync_indexes(schema, prune=prune)  # type: ignore[attr-defined,no-any-return]
@@ -193,8 +197,6 @@ def seed(config: str = ConfigOption, url: Optional[str] = UrlOption,
     Example: farmorm db seed --url sqlite:///app.db
     Example: farmorm db seed --only users,posts
     """
-    from farmorm.features.factories import Seed, SeedRegistry, define_seed
-
     cfg = config_at(config)
     schema = schema_of(cfg)
     fn = cfg.get("seed")
@@ -212,8 +214,6 @@ def seed(config: str = ConfigOption, url: Optional[str] = UrlOption,
     target = url_for(url, cfg)
 
     async def go() -> None:
-        from farmorm.runtime.orm import create_orm
-
         orm = await create_orm(schema, target)
         done: list[str] = []
 
@@ -249,8 +249,6 @@ async def _drop_everything(schema: Any, url: str) -> int:
     import sqlalchemy as sa
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from farmorm.migrations.urls import sqlalchemy_url
-
     engine = create_async_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
     names = [None, *sorted({m.schema for m in schema.models.values() if m.schema})]
 
@@ -277,8 +275,6 @@ def reset(config: str = ConfigOption, url: Optional[str] = UrlOption,
     Example: farmorm db reset --yes --url sqlite:///dev.db
     Refuses a non-local URL unless FARMORM_ALLOW_DATABASE_RESET=true.
     """
-    from farmorm.migrations.urls import is_local, redact
-
     cfg = config_at(config)
     schema = schema_of(cfg)
     target = url_for(url, cfg)
@@ -289,8 +285,6 @@ def reset(config: str = ConfigOption, url: Optional[str] = UrlOption,
         if not sys.stdin.isatty():
             fail("db reset drops every table: pass --yes to confirm.", "REFUSED")
         typer.confirm(f"Drop every table in {redact(target)}?", abort=True)
-    from .runtime import push_with_progress
-
     dropped = run(_drop_everything(schema, target))
     run(push_with_progress(schema, target, "Re-pushing"))
     stamped = ""
@@ -333,7 +327,6 @@ def history(config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
     Example: farmorm db history
     """
     from farmorm.migrations import commands
-    from farmorm.migrations.urls import UrlError, resolve_url
 
     cfg = config_at(config)
     try:

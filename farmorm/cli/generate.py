@@ -7,6 +7,10 @@ from typing import Any
 
 import typer
 
+from farmorm import generators as g
+from farmorm.generators.client import render_client
+from farmorm.generators.python import render_python_models
+
 from .common import ConfigOption, config_at, fail, out, relative, schema_of
 
 TARGETS = ("prisma", "drizzle", "sql", "sqlalchemy", "python", "client")
@@ -16,8 +20,6 @@ OutOption = typer.Option(None, "--out", help="Output file (relative to the curre
 
 def _render(target: str, schema: Any, options: dict[str, Any], current: str | None) -> str:
     """The text the ``target`` file should hold (Prisma "block" mode keeps the rest of the file)."""
-    from farmorm import generators as g
-
     if target == "prisma":
         kwargs = {k: options[k] for k in ("provider", "datasource_name", "generator_name") if k in options}
         text = g.render_prisma_schema(schema, **kwargs)
@@ -30,13 +32,10 @@ def _render(target: str, schema: Any, options: dict[str, Any], current: str | No
         extra = {"mariadb": bool(options["mariadb"])} if "mariadb" in options else {}
         return g.render_safe_sql(schema, dialect=options.get("dialect", "postgres"), **extra)
     if target == "python":
-        from farmorm.generators.python import render_python_models
-
         return render_python_models(schema)
     if target == "client":
-        from farmorm.generators.client import render_client
-
         return render_client(schema)
+    # lazy on purpose: SQLAlchemy is an optional dependency (the ``migrations`` extra)
     from farmorm.generators.sqlalchemy import render_sqlalchemy_source
 
     return render_sqlalchemy_source(schema, dialect=options.get("dialect"))

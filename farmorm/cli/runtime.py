@@ -9,7 +9,11 @@ import typer
 from rich.table import Table
 
 from farmorm.core.detect import HINT as DETECTION_HINT
+from farmorm.core.detect import inspect_database_runtime
 from farmorm.core.errors import OrmError
+from farmorm.demo import main as demo_main
+from farmorm.migrations.urls import redact
+from farmorm.setup import RuntimeSetupError, push_schema
 
 from .common import ConfigOption, UrlOption, config_at, fail, out, probe, progress, run, schema_of, url_for
 from .errors import EXIT_DATABASE, EXIT_FAILED
@@ -20,8 +24,6 @@ URL_HINT = ("Use sqlite:///PATH, postgresql://USER@HOST:5432/DB, mysql://USER@HO
 
 async def push_with_progress(schema: Any, url: str, label: str = "Pushing") -> None:
     """``push_schema`` with a progress bar over the models it creates."""
-    from farmorm.setup import RuntimeSetupError, push_schema
-
     with progress() as bar:
         task = bar.add_task(f"{label} {len(schema.models)} models", total=len(schema.models))
         try:
@@ -48,8 +50,6 @@ def push(config: str = ConfigOption, url: Optional[str] = UrlOption) -> None:
 
 
 def _redact(url: str) -> str:
-    from farmorm.migrations.urls import redact
-
     return redact(url)
 
 
@@ -66,8 +66,6 @@ def inspect(url: str = typer.Argument(..., help="A database URL, e.g. sqlite:///
 
     Example: farmorm inspect sqlite:///app.db
     """
-    from farmorm.core.detect import inspect_database_runtime
-
     report = inspect_database_runtime(url)
     out.print(report.summary)
     if report.hint:
@@ -93,8 +91,6 @@ def demo(url: Optional[str] = typer.Argument(None, help="Database URL (default s
 
     Example: farmorm demo sqlite:///:memory:
     """
-    from farmorm.demo import main as demo_main
-
     raise typer.Exit(demo_main([url] if url else []))
 
 

@@ -23,7 +23,7 @@ from ..query import mutations
 from ..query.nested import has_relations
 from ..query import nodes as n
 from ..query.parse import ALL_SCOPE, parse_read, scope_of
-from ..query.writes import check_returning, identity_of, update_values, upsert_values
+from ..query.writes import check_returning, identity_of, identity_where, update_values, upsert_values
 from ..runtime.extension import Extension, register
 from ..runtime.model import ModelClient
 from ..runtime.transaction import transaction_scope
@@ -155,14 +155,11 @@ class HistoryModelClient(ModelClient):
         plain._refs = self._refs  # references are checked once, where the change is made
         return plain
 
-    def _ident(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        return {f: record[f] for f in self.model.identity or ()}
-
     def _ids_where(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         ident = self.model.identity or ()
         if len(ident) == 1:
             return {ident[0]: {"in": [r[ident[0]] for r in records]}}
-        return {"OR": [self._ident(r) for r in records]}
+        return {"OR": [identity_where(self.model, r) for r in records]}
 
     async def _snapshots(self, where: Any, scope: frozenset[str], take: int | None = None) -> list[dict[str, Any]]:
         """Full records (every field) matching ``where``, read on the running transaction."""
@@ -199,7 +196,7 @@ class HistoryModelClient(ModelClient):
             if select is None and include is None:
                 return full
             shaped: dict[str, Any] = (await self._plain().find_many(
-                where=self._ident(full), select=select, include=include, with_deleted=True, with_archived=True,
+                where=identity_where(self.model, full), select=select, include=include, with_deleted=True, with_archived=True,
                 take=1))[0]
             return shaped
 
@@ -228,7 +225,7 @@ class HistoryModelClient(ModelClient):
                     return None
                 target = where  # the plain path explains the miss (NOT_FOUND)
             else:
-                target = self._ident(before[0])
+                target = identity_where(self.model, before[0])
             result = await self._plain().update(where=target, data=data, select=select, include=include,
                                                 expected_version=expected_version, with_deleted=with_deleted,
                                                 with_archived=with_archived)
@@ -263,9 +260,9 @@ class HistoryModelClient(ModelClient):
             if gone:
                 await self._write_history([(operation, r, None) for r in before])
                 return int(count)
-            after = {tuple(self._ident(r).values()): r
+            after = {tuple(identity_where(self.model, r).values()): r
                      for r in await self._snapshots(self._ids_where(before), ALL_SCOPE)}
-            await self._write_history([(operation, r, after.get(tuple(self._ident(r).values())))
+            await self._write_history([(operation, r, after.get(tuple(identity_where(self.model, r).values())))
                                        for r in before])
             return int(count)
 

@@ -16,6 +16,8 @@ from .sql import render_safe_sql
 
 def to_sqlalchemy_metadata(schema: Any, **kw: Any) -> Any:
     """A SQLAlchemy ``MetaData`` of the tables ``push_schema`` creates (imports SQLAlchemy lazily)."""
+    # lazy on purpose: SQLAlchemy is an optional dependency (the ``migrations`` extra), and
+    # ``import farmorm.generators`` must work without it for the text renderers
     from .sqlalchemy import to_sqlalchemy_metadata as impl
 
     return impl(schema, **kw)

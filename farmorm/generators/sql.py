@@ -22,6 +22,9 @@ from __future__ import annotations
 from typing import Literal
 
 from farmorm_drivers._sql.ddl import DdlHooks, schema_statements
+from farmorm_drivers.mysql.dialect import ddl_hooks as my_hooks
+from farmorm_drivers.postgres.dialect import ddl_hooks as pg_hooks
+from farmorm_drivers.sqlite.dialect import ddl_hooks as lite_hooks
 
 from ..core.errors import SchemaError
 from ..schema.manifest import Schema
@@ -41,15 +44,9 @@ def check_dialect(dialect: str) -> None:
 def ddl_hooks(schema: Schema, dialect: str, mariadb: bool = True) -> DdlHooks:
     """The DDL hooks ``push_schema`` uses for ``dialect`` (the one source of both texts)."""
     if dialect == "postgres":
-        from farmorm_drivers.postgres.dialect import ddl_hooks as pg_hooks
-
         return pg_hooks()
     if dialect in ("mysql", "mariadb"):
-        from farmorm_drivers.mysql.dialect import ddl_hooks as my_hooks
-
         return my_hooks(schema, mariadb or dialect == "mariadb")
-    from farmorm_drivers.sqlite.dialect import ddl_hooks as lite_hooks
-
     return lite_hooks()
 
 

@@ -20,6 +20,8 @@ from sqlalchemy.types import TypeEngine
 from farmorm.schema.manifest import FieldMeta, ModelMeta, Schema
 from farmorm_drivers._sql.ddl import column_sql
 
+from .sql import ddl_hooks
+
 #: dialect names accepted by ``to_sqlalchemy_metadata`` -> farmorm's dialect name
 DIALECTS = {
     "sqlite": "sqlite",
@@ -67,7 +69,7 @@ _NUMERIC = re.compile(r"(numeric|decimal)\((\d+),(\d+)\)")
 
 def _column_type(schema: Schema, model: ModelMeta, f: FieldMeta, dialect: str, mariadb: bool) -> TypeEngine[Any]:
     """The column type ``push_schema`` gives ``f`` on ``dialect``, read off the DDL it runs."""
-    hooks = _hooks(dialect, schema, mariadb)
+    hooks = ddl_hooks(schema, dialect, mariadb)  # farmorm's own: default literals as push writes them
     line = column_sql(hooks, model, f, _indexed(model))[len(hooks.dialect.quote(f.column)):].strip()
     match = _TYPE_TEXT.match(line)
     text = match.group(0) if match else ""
@@ -102,21 +104,6 @@ def _generic_type(f: FieldMeta) -> TypeEngine[Any]:
         "decimal": lambda: sa.Numeric(f.precision or 65, 30 if f.precision is None else f.scale),
     }
     return makers[f.value_kind]()
-
-
-def _hooks(dialect: str, schema: Schema, mariadb: bool) -> Any:
-    """farmorm's own DDL hooks for ``dialect``: default literals come from the code push runs."""
-    if dialect == "postgres":
-        from farmorm_drivers.postgres.dialect import ddl_hooks
-
-        return ddl_hooks()
-    if dialect == "mysql":
-        from farmorm_drivers.mysql.dialect import ddl_hooks as my_hooks
-
-        return my_hooks(schema, mariadb)
-    from farmorm_drivers.sqlite.dialect import ddl_hooks as lite_hooks
-
-    return lite_hooks()
 
 
 def _build_type(schema: Schema, model: ModelMeta, f: FieldMeta, dialect: str | None, mariadb: bool) -> TypeEngine[Any]:
@@ -172,7 +159,7 @@ def _enum_check(f: FieldMeta, dialect: str | None) -> sa.CheckConstraint | None:
 
 
 def _table(md: sa.MetaData, schema: Schema, model: ModelMeta, dialect: str | None, mariadb: bool) -> sa.Table:
-    hooks = _hooks(dialect or "postgres", schema, mariadb)
+    hooks = ddl_hooks(schema, dialect or "postgres", mariadb)
     items: list[Any] = [_column(schema, model, f, dialect, hooks, mariadb) for f in model.fields.values()]
     items.extend(c for c in (_enum_check(f, dialect) for f in model.fields.values()) if c is not None)
     keys = (*model.field_uniques, *model.uniques)

@@ -8,6 +8,7 @@ from typing import Any, AsyncIterator
 
 from farmorm.runtime import Orm, create_orm
 from farmorm.schema.manifest import Schema
+from farmorm.setup import push_schema
 
 #: a URL, a client the app already has, or a zero-argument callable returning a client, an awaitable
 #: of one, or an async context manager yielding one (``lambda: asyncpg.create_pool(url)``: closed at shutdown)
@@ -36,8 +37,6 @@ async def open_orm(schema: Schema, database: Database, *, push: bool = False,
         orm = await create_orm(schema, client, **options)
         try:
             if push:
-                from farmorm.setup import push_schema
-
                 await push_schema(schema, orm)
             yield orm
         finally:

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 
 from .safety import Rename, Review, revision_hook
@@ -65,8 +66,6 @@ def current_revision(cfg: Config) -> str | None:
         return []
 
     script = ScriptDirectory.from_config(cfg)
-    from alembic.runtime.environment import EnvironmentContext
-
     with EnvironmentContext(cfg, script, fn=grab, dont_mutate=True):
         script.run_env()
     return seen[0] if seen else None

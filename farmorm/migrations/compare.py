@@ -7,6 +7,9 @@ import decimal
 from typing import Any
 
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from farmorm.generators.sqlalchemy import to_sqlalchemy_metadata
 from farmorm.schema.manifest import Schema
@@ -176,10 +179,6 @@ def collation_drift(conn: sa.Connection, md: sa.MetaData) -> list[str]:
 
 async def diff_database(schema: Schema, url: str) -> list[str]:
     """Drift between ``schema`` and the live database at ``url``, described line by line."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-    from sqlalchemy.ext.asyncio import create_async_engine
-
     url_dialect(url)
     engine = create_async_engine(sqlalchemy_url(url))
     names: set[str | None] = {None, *(m.schema for m in schema.models.values() if m.schema)}

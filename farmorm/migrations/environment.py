@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from farmorm.config import load_config
 from farmorm.schema.manifest import Schema, merge_schemas
@@ -75,8 +76,6 @@ def run_migrations(context: Any, url: str, schema: Schema, build_metadata: Build
             context.run_migrations()
 
     async def run_async() -> None:
-        from sqlalchemy.ext.asyncio import create_async_engine
-
         engine = create_async_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
         if engine.dialect.name == "sqlite":
             transactional_sqlite_ddl(engine.sync_engine)

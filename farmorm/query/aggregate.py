@@ -22,6 +22,7 @@ from ..core.errors import validation_error
 from ..schema.manifest import FieldMeta, ModelMeta, Schema
 from . import nodes as n
 from .parse import _LOGICAL, _direction, order_entries, parse_count_arg, parse_where, with_visibility
+from .values import normalize_decimal
 
 #: aggregate functions, in result order
 FUNCTIONS: tuple[str, ...] = ("count", "sum", "avg", "min", "max")
@@ -266,8 +267,6 @@ def _avg(model: ModelMeta, agg: n.Agg, total: Any, count: Any) -> Any:
     assert agg.field is not None
     if model.fields[agg.field].value_kind in _INTEGER:
         return int(total) / int(count)  # int / int: correctly rounded, the same everywhere
-    from .values import normalize_decimal
-
     return normalize_decimal(_AVG_CONTEXT.divide(decimal.Decimal(total), decimal.Decimal(int(count))))
 
 

@@ -460,9 +460,14 @@ def check_returning(model: ModelMeta, method: str, returning: Any, select: Any, 
     return str(returning)
 
 
+def identity_where(model: ModelMeta, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The where that names exactly ``record``: its identity fields and their values."""
+    return {f: record[f] for f in model.identity or ()}
+
+
 def identity_of(model: ModelMeta, record: Mapping[str, Any]) -> Any:
     """A record's id: the value for a one-field identity, else a dict of the identity fields."""
     ident = model.identity or ()
     if len(ident) == 1:
         return record[ident[0]]
-    return {f: record[f] for f in ident}
+    return identity_where(model, record)

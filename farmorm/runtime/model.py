@@ -2,31 +2,30 @@
 
 Each write turns its arguments into a node with ``query/mutations.py`` (validated first: no I/O on
 bad input), then runs one statement per operation (plus one per relation level) on a connection
-from the engine's scope.
+from the engine's scope. The steps more than one write shares are in ``writes.py``; nested writes
+(relation operations in ``data``) in ``nested.py``; reference enforcement in ``references.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any, AsyncContextManager, Literal, Mapping, Sequence, overload
+from typing import Any, Literal, Mapping, Sequence, overload
 
-import msgspec
-
-from ..core.driver import DriverHandle
-from ..core.errors import RecordNotFound, validation_error
+from ..core.errors import RecordNotFound
 from ..query import mutations
 from ..query import nodes as n
-from ..query.nested import has_relations, split_nested
-from ..query.parse import ALL_SCOPE, parse_read, parse_where, scope_of
-from ..query.plan import Read, strip_hidden
+from ..query.nested import has_relations
+from ..query.parse import ALL_SCOPE, scope_of
+from ..query.plan import strip_hidden
 from ..query.values import utc_now
 from ..query.writes import check_returning, identity_of, update_values
 from ..schema.manifest import ModelMeta, Schema
 from . import references
 from .engine import Engine
 from .extension import model_client_class
-from .nested import create_level, run_relation
+from .nested import create_nested, update_nested
 from .reads import ModelReads
 from .transaction import transaction_scope
+from .writes import count_written, delete_returning, finish, lifecycle_field, update_versioned
 
 
 class ModelClient(ModelReads):
@@ -52,66 +51,8 @@ class ModelClient(ModelReads):
 
     def _sibling(self, name: str) -> ModelClient:
         """The client of model ``name`` on the same engine (and transaction binding)."""
-        return _Clients(self._engine, self._schema).model(name)
-
-    def _ident(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        return {f: record[f] for f in self.model.identity or ()}
-
-    # -- nested writes (query/nested.py plans, run by runtime/nested.py) -----------------------
-    async def _create_nested(self, data: Mapping[str, Any], select: Any, include: Any, how: str) -> Any:
-        """create() with relation operations: the whole tree in one transaction, one multi-row
-        INSERT per level (see ``runtime/nested.py``); the result read back when select/include ask."""
-        plan = split_nested(self._schema, self.model, data)
-        mutations.write_read(self._schema, self.model, select, include, "create")  # checked before any I/O
-        async with self._atomic():
-            record = (await create_level(_Clients(self._engine, self._schema), self.model, [plan]))[0]
-            if select is not None or include is not None:
-                record = (await self.find_many(where=self._ident(record), select=select, include=include,
-                                               with_deleted=True, with_archived=True, take=1))[0]
-        if how == "record":
-            return record
-        return identity_of(self.model, record) if how == "id" else None
-
-    async def _update_nested(self, where: Any, data: Mapping[str, Any], select: Any, include: Any,
-                             expected_version: Any, with_deleted: bool, with_archived: bool, how: str) -> Any:
-        """update() with to-many relation operations, in one transaction: the record's own fields
-        first (None / 0 when nothing matches, and nothing else runs), then each relation's operations."""
-        plan = split_nested(self._schema, self.model, data, update=True)
-        mutations.write_read(self._schema, self.model, select, include, "update")
-        parse_where(self._schema, self.model, where, [], scope_of(self.model, with_deleted, with_archived))
-        async with self._atomic():
-            keys = {rel.local_field: True for rel, _ in plan.relations} | {f: True for f in self.model.identity or ()}
-            if plan.scalars or expected_version is not None:
-                record = await self.update(where=where, data=plan.scalars, select=keys,
-                                           expected_version=expected_version, with_deleted=with_deleted,
-                                           with_archived=with_archived)
-            else:
-                # lock the record (FOR UPDATE where rows lock) so concurrent nested writes on one
-                # record take turns instead of deadlocking on its children
-                read = parse_read(self._schema, self.model, where=where, select=keys, take=1,
-                                  scope=scope_of(self.model, with_deleted, with_archived))
-                locked = Read(msgspec.structs.replace(read.node, lock="update"), read.params, read.relations,
-                              read.hidden, read.counts)
-                async with self._engine.scope(write=True) as conn:
-                    found = await self._engine.read(conn, locked)
-                record = found[0] if found else None
-            if record is None:
-                return 0 if how == "count" else None
-            clients = _Clients(self._engine, self._schema)
-            for rel, ops in plan.relations:
-                await run_relation(clients, rel, record, ops)
-            if how == "count":
-                return 1
-            return (await self.find_many(where=self._ident(record), select=select, include=include,
-                                         with_deleted=True, with_archived=True, take=1))[0]
-
-    def _atomic(self) -> AsyncContextManager[Any]:
-        """A nested write's transaction: its own, or a savepoint in the running one; a backend
-        without savepoints (MongoDB) joins the running transaction as it is."""
-        engine = self._engine
-        if engine.state() is not None and not engine.handle.capabilities.savepoints:
-            return engine.scope(write=True)
-        return transaction_scope(engine)
+        meta = self._schema.models[name]
+        return model_client_class(meta, ModelClient)(self._engine, self._schema, meta)
 
     # -- writes: query/mutations.py turns the arguments into a node; these run it -----------------
     @overload
@@ -132,7 +73,7 @@ class ModelClient(ModelReads):
             return await references.run(self, "create", data=data, select=select, include=include, returning=returning)
         how = check_returning(self.model, "create", returning, select, include)
         if has_relations(self.model, data):
-            return await self._create_nested(data, select, include, how)
+            return await create_nested(self, data, select, include, how)
         engine = self._engine
         if how != "record":
             m = mutations.create_cheap(self.model, data, how)
@@ -144,7 +85,7 @@ class ModelClient(ModelReads):
         m = mutations.create(self._schema, self.model, data, select, include)
         async with engine.scope(write=True) as conn:
             rows = await engine.rows(conn, m.node, m.params)
-            return (await self._finish(conn, m.read, rows))[0]
+            return (await finish(engine, conn, m.read, rows))[0]
 
     @overload
     async def create_many(self, *, data: Sequence[Mapping[str, Any]], select: Any = None,
@@ -188,19 +129,10 @@ class ModelClient(ModelReads):
             if how == "records":
                 if bulk.hidden:
                     strip_hidden(out, bulk.hidden)
-                return await self._finish(conn, bulk.read, out)
+                return await finish(engine, conn, bulk.read, out)
         if how == "count":
             return count
         return [identity_of(model, r) for r in (out if out else bulk.records)]
-
-    async def _finish(self, conn: Any, read: Read | None, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Load the relations a write's ``select``/``include`` asks for; hide what was read only to do so."""
-        assert read is not None
-        if read.relations and records:
-            await self._engine.load_relations(conn, read, records)
-        if read.hidden:
-            strip_hidden(records, read.hidden)
-        return records
 
     @overload
     async def update(self, *, where: Any, data: Mapping[str, Any], select: Any = None, include: Any = None,
@@ -223,8 +155,8 @@ class ModelClient(ModelReads):
         cheap path; on MySQL/MariaDB ``UPDATE … LIMIT 1`` instead of a locked read, the write and a re-read)."""
         how = check_returning(self.model, "update", returning, select, include)
         if has_relations(self.model, data):
-            return await self._update_nested(where, data, select, include, expected_version, with_deleted,
-                                             with_archived, how)
+            return await update_nested(self, where, data, select, include, expected_version, with_deleted,
+                                       with_archived, how)
         values = update_values(self.model, data)
         scope = scope_of(self.model, with_deleted, with_archived)
         if self._refs and references.needs_check(self, "update", {"data": data}):
@@ -241,7 +173,8 @@ class ModelClient(ModelReads):
             async with engine.scope(write=True) as conn:
                 return min(1, await engine.rowcount(conn, m.node, m.params))
         if expected_version is not None:
-            return await self._update_versioned(where, values, select, include, expected_version, scope)
+            return await update_versioned(engine, self._schema, self.model, where, values, select, include,
+                                          expected_version, scope)
         if not values:
             found: dict[str, Any] | None = await self.find_first(where=where, select=select, include=include,
                                                                  with_deleted=with_deleted, with_archived=with_archived)
@@ -251,7 +184,7 @@ class ModelClient(ModelReads):
             rows = await engine.rows(conn, m.node, m.params)
             if not rows:
                 return None
-            return (await self._finish(conn, m.read, rows[:1]))[0]
+            return (await finish(engine, conn, m.read, rows[:1]))[0]
 
     async def update_or_raise(self, *, where: Any, data: Mapping[str, Any], select: Any = None,
                               include: Any = None, expected_version: int | None = None,
@@ -264,21 +197,6 @@ class ModelClient(ModelReads):
         if found is None:
             raise self._not_found("Update", where)
         return found
-
-    async def _update_versioned(self, where: Any, values: dict[str, Any], select: Any, include: Any,
-                                expected: Any, scope: frozenset[str]) -> dict[str, Any]:
-        """Compare-and-increment in one statement, then read back (or explain the miss)."""
-        model = self.model
-        m = mutations.update_versioned(self._schema, model, where, values, select, include, expected, scope)
-        engine = self._engine
-        async with transaction_scope(engine) as conn:
-            if await engine.rowcount(conn, m.node, m.params):
-                assert m.read is not None
-                rows = await engine.read(conn, m.read)
-                if rows:
-                    return rows[0]
-            current = await engine.read(conn, mutations.version_read(self._schema, model, where, scope))
-        raise mutations.version_miss(model, expected, current[0] if current else None, engine.handle)
 
     async def update_many(self, *, where: Any, data: Mapping[str, Any], with_deleted: bool = False,
                           with_archived: bool = False) -> int:
@@ -309,27 +227,21 @@ class ModelClient(ModelReads):
             if not rows:
                 raise RecordNotFound(f'Upsert on model "{self.model.name}" wrote no record matching its where clause.',
                                      backend_kind=engine.handle.kind, dialect=engine.handle.dialect)
-            return (await self._finish(conn, m.read, rows[:1]))[0]
+            return (await finish(engine, conn, m.read, rows[:1]))[0]
 
     # -- deletes and the record lifecycle (soft delete, archive) ------------------------------
     async def _stamp(self, field: str, value: Any, where: Any, scope: frozenset[str], *, first: bool,
                      operation: str, extra: n.Condition | None = None) -> int:
         """Set ``field`` (deleted_at / archived_at) to ``value`` on the matching rows; returns how many."""
-        return await self._count_written(mutations.stamp(self._schema, self.model, field, value, where, scope,
-                                                         first=first, operation=operation, extra=extra), first)
+        return await count_written(self._engine, mutations.stamp(self._schema, self.model, field, value, where, scope,
+                                                                  first=first, operation=operation, extra=extra), first)
 
     async def _erase(self, where: Any, scope: frozenset[str], first: bool) -> int:
         """Delete the matching rows for good; returns how many."""
         m = mutations.erase(self._schema, self.model, where, scope, first)
         if self._refs and references.needs_check(self, "_erase", {}):
             return await references.run(self, "_erase", where=where, scope=scope, first=first)  # type: ignore[no-any-return]
-        return await self._count_written(m, first)
-
-    async def _count_written(self, m: mutations.Mutation, first: bool) -> int:
-        engine = self._engine
-        async with engine.scope(write=True) as conn:
-            count = await engine.rowcount(conn, m.node, m.params)
-        return min(1, count) if first else count
+        return await count_written(self._engine, m, first)
 
     @overload
     async def delete(self, *, where: Any, with_archived: bool = False, select: None = None,
@@ -352,36 +264,10 @@ class ModelClient(ModelReads):
         scope = scope_of(self.model, False, with_archived)
         sd = self.model.soft_delete_field
         if select is not None or include is not None:
-            return await self._delete_returning(where, scope, select, include)
+            return await delete_returning(self, where, scope, select, include)
         if sd is not None:
             return await self._stamp(sd, utc_now(), where, scope, first=True, operation="Delete")
         return await self._erase(where, scope, True)
-
-    async def _delete_returning(self, where: Any, scope: frozenset[str], select: Any,
-                                include: Any) -> dict[str, Any] | None:
-        model = self.model
-        m = mutations.delete_returning(self._schema, model, where, scope, select, include)
-        assert m.read is not None
-        if m.read.relations or model.history or model.soft_delete_field is not None:
-            # relations are read before the delete (a cascade would take them), as is the record a
-            # history row or a soft delete needs: read, then delete exactly that record, in one transaction
-            async with transaction_scope(self._engine):
-                ident = tuple(model.identity or ())
-                extra = {f: True for f in ident}
-                full = await self.find_first(where=where, select=({**select, **extra} if select else None),
-                                             include=include if select is None else None,
-                                             with_archived="archived" in scope)
-                if full is None:
-                    return None
-                await self.delete(where={f: full[f] for f in ident}, with_archived=True)
-                hide = [f for f in ident if select is not None and not select.get(f)]
-                return {k: v for k, v in full.items() if k not in hide}
-        engine = self._engine
-        async with engine.scope(write=True) as conn:
-            rows = await engine.rows(conn, m.node, m.params)
-        if m.read.hidden:
-            strip_hidden(rows, m.read.hidden)
-        return rows[0] if rows else None
 
     async def delete_many(self, *, where: Any, with_archived: bool = False) -> int:
         """Delete every record matching ``where`` (an empty where is refused); returns how many.
@@ -401,46 +287,20 @@ class ModelClient(ModelReads):
         """Erase every record matching ``where``, soft-deleted and archived ones included; returns how many."""
         return await self._erase(where, ALL_SCOPE, False)
 
-    def _option(self, field: str | None, option: str, operation: str) -> str:
-        if field is None:
-            raise validation_error(
-                f'{operation}() on model "{self.model.name}" needs the model option {option}=True.',
-                model=self.model.name,
-            )
-        return field
-
     async def restore(self, *, where: Any, with_archived: bool = False) -> int:
         """Undo soft deletes: clear ``deleted_at`` on every soft-deleted record matching ``where``."""
-        sd = self._option(self.model.soft_delete_field, "soft_delete", "restore")
+        sd = lifecycle_field(self.model, self.model.soft_delete_field, "soft_delete", "restore")
         return await self._stamp(sd, None, where, scope_of(self.model, True, with_archived), first=False,
                                  operation="Restore", extra=n.IsNull(sd, negated=True))
 
     async def archive(self, *, where: Any) -> int:
         """Archive every live, not yet archived record matching ``where`` (``archived_at`` = now)."""
-        af = self._option(self.model.archive_field, "archive", "archive")
+        af = lifecycle_field(self.model, self.model.archive_field, "archive", "archive")
         return await self._stamp(af, utc_now(), where, frozenset(), first=False, operation="Archive")
 
     async def unarchive(self, *, where: Any) -> int:
         """Bring archived records matching ``where`` back (``archived_at`` cleared); returns how many."""
-        af = self._option(self.model.archive_field, "archive", "unarchive")
+        af = lifecycle_field(self.model, self.model.archive_field, "archive", "unarchive")
         return await self._stamp(af, None, where, frozenset({"archived"}), first=False, operation="Unarchive",
                                  extra=n.IsNull(af, negated=True))
 
-
-class _Clients:
-    """What ``runtime/nested.py`` needs of a client (schema, model clients, driver handle), on an
-    engine: the nested levels run on the same transaction binding as the write that holds them."""
-
-    __slots__ = ("engine", "schema")
-
-    def __init__(self, engine: Engine, schema: Schema) -> None:
-        self.engine = engine
-        self.schema = schema
-
-    @property
-    def driver(self) -> DriverHandle:
-        return self.engine.handle
-
-    def model(self, name: str) -> ModelClient:
-        meta = self.schema.models[name]
-        return model_client_class(meta, ModelClient)(self.engine, self.schema, meta)

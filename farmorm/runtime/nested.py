@@ -1,5 +1,8 @@
 """Running nested writes (the plans of ``query/nested.py``) through the model clients.
 
+``create_nested`` / ``update_nested`` are ``create()`` / ``update()`` with relation operations in
+``data`` (``model.py`` hands them over); the levels below run through ``Clients``.
+
 A level of records is written with one ``create_many`` (one multi-row ``INSERT``), and the
 records of the next level are gathered across the whole level first, so a parent with 1,000
 children is two ``INSERT`` statements. belongs_to parents are written (or found) before their
@@ -10,12 +13,20 @@ plain writes, see ``capabilities.supports_transactions``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import msgspec
+
+from ..core.driver import DriverHandle
 from ..core.errors import RecordNotFound
-from ..query.nested import Nested
+from ..query import mutations
+from ..query.nested import Nested, split_nested
+from ..query.parse import parse_read, parse_where, scope_of
+from ..query.plan import Read
+from ..query.writes import identity_of, identity_where
 from ..schema.manifest import ModelMeta, RelationMeta, Schema
+from .writes import Client, atomic
 
 
 class Models(Protocol):
@@ -27,6 +38,75 @@ class Models(Protocol):
 
     @property
     def driver(self) -> Any: ...
+
+
+class Clients:
+    """``Models`` for the levels below a nested write: the clients of its model's siblings, on the
+    same engine and transaction binding as the write."""
+
+    __slots__ = ("client", "schema")
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.schema = client._schema
+
+    @property
+    def driver(self) -> DriverHandle:
+        return self.client._engine.handle
+
+    def model(self, name: str) -> Any:
+        return self.client._sibling(name)
+
+
+async def create_nested(client: Client, data: Mapping[str, Any], select: Any, include: Any, how: str) -> Any:
+    """create() with relation operations: the whole tree in one transaction, one multi-row INSERT
+    per level; the result read back when select/include ask. ``how``: record, id or none."""
+    model = client.model
+    plan = split_nested(client._schema, model, data)
+    mutations.write_read(client._schema, model, select, include, "create")  # checked before any I/O
+    async with atomic(client._engine):
+        record = (await create_level(Clients(client), model, [plan]))[0]
+        if select is not None or include is not None:
+            record = (await client.find_many(where=identity_where(model, record), select=select, include=include,
+                                             with_deleted=True, with_archived=True, take=1))[0]
+    if how == "record":
+        return record
+    return identity_of(model, record) if how == "id" else None
+
+
+async def update_nested(client: Client, where: Any, data: Mapping[str, Any], select: Any, include: Any,
+                        expected_version: Any, with_deleted: bool, with_archived: bool, how: str) -> Any:
+    """update() with to-many relation operations, in one transaction: the record's own fields
+    first (None / 0 when nothing matches, and nothing else runs), then each relation's operations."""
+    model, schema, engine = client.model, client._schema, client._engine
+    plan = split_nested(schema, model, data, update=True)
+    mutations.write_read(schema, model, select, include, "update")
+    parse_where(schema, model, where, [], scope_of(model, with_deleted, with_archived))
+    async with atomic(engine):
+        keys = {rel.local_field: True for rel, _ in plan.relations} | {f: True for f in model.identity or ()}
+        if plan.scalars or expected_version is not None:
+            record = await client.update(where=where, data=plan.scalars, select=keys,
+                                         expected_version=expected_version, with_deleted=with_deleted,
+                                         with_archived=with_archived)
+        else:
+            # lock the record (FOR UPDATE where rows lock) so concurrent nested writes on one
+            # record take turns instead of deadlocking on its children
+            read = parse_read(schema, model, where=where, select=keys, take=1,
+                              scope=scope_of(model, with_deleted, with_archived))
+            locked = Read(msgspec.structs.replace(read.node, lock="update"), read.params, read.relations,
+                          read.hidden, read.counts)
+            async with engine.scope(write=True) as conn:
+                found = await engine.read(conn, locked)
+            record = found[0] if found else None
+        if record is None:
+            return 0 if how == "count" else None
+        clients = Clients(client)
+        for rel, ops in plan.relations:
+            await run_relation(clients, rel, record, ops)
+        if how == "count":
+            return 1
+        return (await client.find_many(where=identity_where(model, record), select=select, include=include,
+                                       with_deleted=True, with_archived=True, take=1))[0]
 
 
 def _missing(orm: Models, rel: RelationMeta, op: str, wanted: int, found: int) -> RecordNotFound:

@@ -28,9 +28,7 @@ from ..core.errors import FOREIGN_KEY_VIOLATION, make_error
 from ..query.parse import ALL_SCOPE, parse_read
 from ..schema.manifest import FieldMeta, ModelMeta, Schema
 from .transaction import transaction_scope
-
-#: a ``ModelClient`` (not imported: model.py calls this module, and the layers allow no loop)
-ModelClient = Any
+from .writes import Client
 
 #: the methods whose data may set a reference field, and where their data is
 _DATA = {"create": ("data",), "create_many": ("data",), "update": ("data",), "update_many": ("data",),
@@ -59,7 +57,7 @@ def on_delete(field: FieldMeta) -> str:
     return str(action).strip().lower().replace("_", " ")
 
 
-def needs_check(client: ModelClient, method: str, kwargs: Mapping[str, Any]) -> bool:
+def needs_check(client: Client, method: str, kwargs: Mapping[str, Any]) -> bool:
     """Does this call have to run under enforcement (cheap: no I/O)?"""
     model = client.model
     if method == "_erase":
@@ -75,7 +73,7 @@ def needs_check(client: ModelClient, method: str, kwargs: Mapping[str, Any]) -> 
     return False
 
 
-async def run(client: ModelClient, method: str, **kwargs: Any) -> Any:
+async def run(client: Client, method: str, **kwargs: Any) -> Any:
     """Run ``client.<method>(**kwargs)`` with its references enforced, in one transaction."""
     inner = client._unchecked()
     async with transaction_scope(client._engine):
@@ -89,7 +87,7 @@ async def run(client: ModelClient, method: str, **kwargs: Any) -> Any:
         return await getattr(inner, method)(**kwargs)
 
 
-async def check_targets(client: ModelClient, rows: Sequence[Mapping[str, Any]]) -> None:
+async def check_targets(client: Client, rows: Sequence[Mapping[str, Any]]) -> None:
     """Refuse reference values that match no row of their target (locking the rows that match)."""
     schema = client._schema
     for f in outgoing(client.model):
@@ -116,7 +114,7 @@ def _plain_value(value: Any) -> bool:
     return value is not None and not isinstance(value, Mapping)
 
 
-async def _erase(client: ModelClient, where: Any, scope: frozenset[str], first: bool) -> int:
+async def _erase(client: Client, where: Any, scope: frozenset[str], first: bool) -> int:
     """Delete as ``client._erase`` does, after applying the ``on_delete`` of every row pointing here."""
     model = client.model
     schema = client._schema
@@ -155,7 +153,7 @@ async def _erase(client: ModelClient, where: Any, scope: frozenset[str], first: 
     return int(await client._erase(exact, ALL_SCOPE, False))
 
 
-async def _locked(client: ModelClient, model: ModelMeta, where: Any, fields: Sequence[str], scope: frozenset[str],
+async def _locked(client: Client, model: ModelMeta, where: Any, fields: Sequence[str], scope: frozenset[str],
                   take: int | None) -> list[dict[str, Any]]:
     """``fields`` of the rows of ``model`` matching ``where``, read with ``FOR UPDATE`` in the running transaction."""
     engine = client._engine

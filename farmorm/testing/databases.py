@@ -9,10 +9,14 @@ there are **runtime targets** named ``<backend>-<runtime>`` (``TARGETS``): ``cre
 the raw client an app would hold on that fresh database (an asyncpg / psycopg / aiomysql / asyncmy
 pool, or a SQLAlchemy ``AsyncEngine``) and returns it, and ``drop()`` closes it first. The URL
 stays in ``url``.
+
+Every database library (and mongomock) is an optional dependency, one extra each: a library is
+imported inside the function that uses its backend, so the module works with only some installed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import tempfile
@@ -254,8 +258,6 @@ async def close_client(runtime: str, client: Any) -> None:
 async def reachable(backend: str) -> str | None:
     """None when ``backend`` can be used here, else the reason it cannot."""
     if backend in TARGETS:
-        import importlib.util
-
         module = RUNTIME_MODULES[TARGETS[backend][1]]
         try:
             if importlib.util.find_spec(module) is None:

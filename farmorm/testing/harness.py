@@ -5,6 +5,8 @@
   :func:`clean_database` (delete every row) or :func:`rolled_back` (a transaction never committed).
 - :class:`FreshDatabases`: a brand-new database per call (``await fresh.orm(schema)``), for tests
   that need several schemas or a runtime target's raw client; all dropped by ``close()``.
+
+pymongo and mongomock are optional dependencies: imported only where a MongoDB database is dropped.
 """
 
 from __future__ import annotations

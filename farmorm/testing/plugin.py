@@ -26,6 +26,7 @@ from typing import Any, AsyncIterator, Callable, Iterator, TypeVar, cast
 import pytest
 
 from ..core.errors import validation_error
+from ..features.factories import Factory, reset_sequences
 from .harness import MEMORY_URL, WorkerDatabase, clean_database, rolled_back
 
 try:  # strict and auto asyncio modes both accept pytest_asyncio.fixture
@@ -114,8 +115,6 @@ def farmorm_database(pytestconfig: pytest.Config) -> Iterator[WorkerDatabase]:
 async def farmorm_orm(request: pytest.FixtureRequest, farmorm_database: WorkerDatabase,
                       farmorm_schema: Any) -> AsyncIterator[Any]:
     """An ORM on an empty database with the schema pushed; isolated per the test's isolation mode."""
-    from ..features.factories import reset_sequences
-
     reset_sequences()
     mode = isolation_for(request)
     orm = await farmorm_database.orm(farmorm_schema)
@@ -136,8 +135,6 @@ async def farmorm_orm(request: pytest.FixtureRequest, farmorm_database: WorkerDa
 @pytest.fixture
 def farmorm_factory(farmorm_orm: Any) -> Callable[[Any], Any]:
     """``users = farmorm_factory(user_factory)``: the factory bound to this test's ORM."""
-    from ..features.factories import Factory
-
     def bind(factory: Any) -> Any:
         if not isinstance(factory, Factory):
             raise validation_error(f"farmorm_factory() expects a factory made by define_factory(), got {factory!r}.")

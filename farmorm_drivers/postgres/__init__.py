@@ -23,8 +23,6 @@ PSYCOPG_SCHEMES = ("postgresql+psycopg",)
 #: create_orm options passed on to ``asyncpg.create_pool`` for URLs
 POOL_OPTIONS = ("min_size", "max_size", "max_queries", "max_inactive_connection_lifetime",
                 "command_timeout", "statement_cache_size", "timeout", "server_settings", "ssl")
-#: create_orm options passed on to ``psycopg_pool.AsyncConnectionPool`` for URLs
-PSYCOPG_POOL_OPTIONS = ("min_size", "max_size", "timeout", "max_idle", "max_lifetime", "max_waiting")
 
 
 def _flag(value: str) -> bool:

@@ -20,6 +20,9 @@ from farmorm.schema.manifest import FieldMeta
 from .._sql.dialect import Fn
 from .dialect import PostgresDialect, decode_datetime
 
+#: create_orm options passed on to ``psycopg_pool.AsyncConnectionPool`` for URLs
+PSYCOPG_POOL_OPTIONS = ("min_size", "max_size", "timeout", "max_idle", "max_lifetime", "max_waiting")
+
 
 _cursor_ids = itertools.count(1)
 
@@ -139,8 +142,6 @@ async def open_pool(url: str, **options: Any) -> PsycopgPool:
     from psycopg_pool import AsyncConnectionPool
 
     conninfo = "postgresql:" + url.split(":", 1)[1]
-    from . import PSYCOPG_POOL_OPTIONS
-
     kwargs = {k: options[k] for k in PSYCOPG_POOL_OPTIONS if options.get(k) is not None}
     kwargs.setdefault("min_size", 1)
     connect: dict[str, Any] = {"autocommit": True}

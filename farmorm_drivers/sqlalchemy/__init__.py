@@ -7,6 +7,8 @@ that already has an engine needs no second pool. Kind ``sqlalchemy``, source ``e
 ``connection``; the dialect comes from ``engine.dialect.name`` (``dialect=`` overrides it, and is
 required for a dialect farmorm does not know). Importing this module does not import SQLAlchemy;
 ``inspect`` only looks at classes when the application has imported ``sqlalchemy.ext.asyncio``.
+The runtime itself (``runtime.py``) imports SQLAlchemy's objects from the engine it is given, and
+each native driver's module only once an engine of that dialect is detected.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 from farmorm.core.detect import Candidate, Detected
 
+from .runtime import SUPPORTED, create, sa_dialect
+
 name = "sqlalchemy"
 dialect = None  # whatever SQL dialect the engine speaks
 needs_dialect = True  # an engine of an unknown dialect needs create_orm(..., dialect=...)
@@ -23,15 +27,6 @@ url_schemes: tuple[str, ...] = ()
 
 #: SQLAlchemy dialect name -> farmorm dialect
 DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
-#: farmorm dialect -> the DBAPI drivers farmorm can run on
-SUPPORTED = {"postgres": ("asyncpg", "psycopg"), "mysql": ("aiomysql", "asyncmy"), "sqlite": ("aiosqlite",)}
-
-
-def sa_dialect(client: Any) -> Any:
-    """The SQLAlchemy dialect object of an AsyncEngine or AsyncConnection (started or not)."""
-    engine = client if not hasattr(client, "get_raw_connection") else client.engine
-    return engine.dialect
-
 
 def dialect_of(client: Any) -> str | None:
     """farmorm's dialect for an engine / connection, or None when farmorm does not know it."""
@@ -64,8 +59,6 @@ def inspect(client: Any) -> Candidate:
 
 async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
     """Build the native driver of the engine's dialect on the engine's own connections."""
-    from .runtime import create
-
     return await create(schema, detected, pgbouncer=bool(options.get("pgbouncer")),
                         command_timeout=options.get("command_timeout"))
 

@@ -1,4 +1,5 @@
-"""The native drivers on a SQLAlchemy engine's connections (imported only once an engine is detected).
+"""The native drivers on a SQLAlchemy engine's connections (each driver's module imported only once an
+engine of its dialect is detected).
 
 - PostgreSQL and MySQL: every farmorm operation or transaction checks a connection out of the
   engine's pool (``engine.connect()``), runs on its driver connection and hands it back
@@ -19,7 +20,14 @@ from typing import Any, AsyncIterator
 from farmorm.core.detect import Detected
 from farmorm.core.errors import UnsupportedError
 
-from . import SUPPORTED, sa_dialect
+#: farmorm dialect -> the DBAPI drivers farmorm can run on
+SUPPORTED = {"postgres": ("asyncpg", "psycopg"), "mysql": ("aiomysql", "asyncmy"), "sqlite": ("aiosqlite",)}
+
+
+def sa_dialect(client: Any) -> Any:
+    """The SQLAlchemy dialect object of an AsyncEngine or AsyncConnection (started or not)."""
+    engine = client if not hasattr(client, "get_raw_connection") else client.engine
+    return engine.dialect
 
 
 def _unsupported(detected: Detected, driver: str) -> UnsupportedError:
