@@ -346,28 +346,37 @@ def test_count():
     assert C.compile(n.Count("user")).sql == 'SELECT COUNT(*) FROM "users" t0'
 
 
-def test_insert_single_with_returning():
+def test_insert_single_returning_bound_values_echoes_them():
+    # every returned column is a value the INSERT binds: no RETURNING, the rows are those values
     values = create_values(USER, {"email": "a@b"})
     node = n.Insert("user", tuple(values), 1, ("id", "email", "created_at"))
     stmt = C.compile(node)
-    assert stmt.sql == (
-        'INSERT INTO "users" ("id", "email", "created_at", "tier") VALUES (?, ?, ?, ?)'
-        ' RETURNING "id", "email", "created_at"'
-    )
+    assert stmt.sql == 'INSERT INTO "users" ("id", "email", "created_at", "tier") VALUES (?, ?, ?, ?)'
     assert stmt.slots == (0, 1, 2, 3)
-    assert (stmt.kind, stmt.columns) == ("returning", ("id", "email", "created_at"))
+    assert (stmt.kind, stmt.columns, stmt.echo) == ("count", ("id", "email", "created_at"), (0, 1, 2))
     sql, args = stmt.bind(list(values.values()))
     assert args[:2] == [values["id"], "a@b"]
     assert args[2] == values["created_at"].isoformat(timespec="microseconds")
     assert args[3] == "free"
+    assert stmt.echoed(list(values.values())) == [(values["id"], "a@b", values["created_at"])]
+
+
+def test_insert_returning_what_the_database_fills_or_rewrites():
+    # a column the INSERT does not bind (its default) and a decimal (rewritten in a NUMERIC column
+    # an app made) are read back
+    stmt = C.compile(n.Insert("user", ("email", "balance"), 1, ("email", "name", "balance")))
+    assert stmt.sql == 'INSERT INTO "users" ("email", "balance") VALUES (?, ?) RETURNING "email", "name", "balance"'
+    assert (stmt.kind, stmt.echo) == ("returning", ())
+    stmt = C.compile(n.Insert("user", ("email", "balance"), 1, ("balance",)))
+    assert (stmt.kind, stmt.echo) == ("returning", ())
 
 
 def test_insert_multi_row():
-    stmt = C.compile(n.Insert("post", ("id", "title", "user_id"), 2, ("id",)))
-    assert stmt.sql == (
-        'INSERT INTO "posts" ("id", "title", "author_id") VALUES (?, ?, ?), (?, ?, ?) RETURNING "id"'
-    )
+    stmt = C.compile(n.Insert("post", ("id", "title", "user_id"), 2, ("user_id", "id")))
+    assert stmt.sql == 'INSERT INTO "posts" ("id", "title", "author_id") VALUES (?, ?, ?), (?, ?, ?)'
     assert stmt.slots == (0, 1, 2, 3, 4, 5)
+    assert stmt.echo == (2, 0)
+    assert stmt.echoed(["p1", "a", 7, "p2", "b", 8]) == [(7, "p1"), (8, "p2")]
     stmt = C.compile(n.Insert("post", ("id", "title"), 2))
     assert (stmt.sql, stmt.kind) == ('INSERT INTO "posts" ("id", "title") VALUES (?, ?), (?, ?)', "count")
 
