@@ -161,6 +161,13 @@ def _echo_json(v: Any) -> Any:
     return _json_decode(encode_json(v))
 
 
+# the common case of each, inline in a generated row builder (see core.driver.inline_decoder)
+inline_decoder(_exact_str, "{v} if {v}.__class__ is str else {d}({v})")
+inline_decoder(_exact_int, "{v} if {v}.__class__ is int else {d}({v})")
+inline_decoder(_echo_datetime, "{v} if {v}.__class__ is {DT} and {v}.tzinfo is {UTC} else {d}({v})",
+               DT=_dt.datetime, UTC=_UTC)
+
+
 #: per value kind, what a read returns for a value an INSERT bound (see SqliteDialect.echo): the
 #: column affinities of farmorm's tables (TEXT, INTEGER) store these values exactly as bound.
 #: Decimals are read back (their text would be rewritten in a NUMERIC column an app made itself).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import zoneinfo
 from decimal import Decimal
 
@@ -577,3 +578,34 @@ def test_numeric_dialect_with_expanding_in_list_is_refused_at_compile_time():
     node = n.Select("user", ("id",), parse_where(SCHEMA, USER, {"email": {"in": ["a", "b"]}, "name": "n"}, params))
     with pytest.raises(TypeError, match="numeric placeholders"):
         comp.compile(node)
+
+
+# ---------------------------------------------------------------------------------------------
+# echo decoders (an insert's rows built from its bound values): their inline forms
+
+
+class _Tier(str, enum.Enum):
+    PRO = "pro"
+
+
+class _Sub(dt.datetime):
+    pass
+
+
+@pytest.mark.parametrize(("kind", "values"), [
+    ("string", ["a", "", _Tier.PRO]),
+    ("integer", [0, -5, 2**63, True, enum.IntEnum("L", {"H": 7}).H]),
+    ("datetime", [dt.datetime(2030, 1, 1, 1, 2, 3, 4, tzinfo=UTC), _Sub(2030, 1, 1, tzinfo=UTC),
+                  dt.datetime(2030, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=3)))]),
+])
+def test_echo_decoders_inline_form_matches_the_function(kind, values):
+    from farmorm.core.driver import inline_form
+
+    field = next(fl for m in SCHEMA.models.values() for fl in m.fields.values() if fl.value_kind == kind)
+    exact, decoder = SqliteDialect().echo(field)
+    assert exact and decoder is not None
+    expr, env = inline_form(decoder, "c0")
+    assert expr != "d_c0(c0)"
+    for value in values:
+        got, want = eval(expr, {**env, "c0": value}), decoder(value)  # noqa: S307 - the dialect's own template
+        assert (type(got), got) == (type(want), want)
