@@ -17,7 +17,7 @@ from . import nodes as n
 from .parse import ALL_SCOPE, parse_read, parse_where, with_visibility
 from .plan import Read
 from .writes import (
-    assignments, create_rows, create_values, identity_of, unique_lookup, update_values, upsert_values,
+    assignments, create_flat, create_values, identity_of, unique_lookup, update_values, upsert_values,
 )
 
 
@@ -35,17 +35,14 @@ class Mutation:
 
 @dataclass(frozen=True, slots=True)
 class BulkInsert:
-    """``create_many``: one INSERT per chunk of rows (each under the driver's bind limit)."""
+    """``create_many``: one INSERT per chunk of rows (each under the driver's bind limit); each
+    chunk's params are its rows' values, row by row, in ``columns`` order (``writes.create_flat``)."""
 
     chunks: list[Mutation]
-    #: the rows' column values as given (to put returned records back in input order)
-    rows: list[list[Any]]
-    columns: list[str]
+    columns: tuple[str, ...]
     read: Read
     #: identity fields read back only to re-order records, hidden from the result
     hidden: tuple[str, ...]
-    #: the records as given, defaults applied (their ids, when the ids are known before the insert)
-    records: list[dict[str, Any]]
 
 
 def increments(model: ModelMeta) -> tuple[str, ...]:
@@ -109,17 +106,10 @@ def create_many(schema: Schema, model: ModelMeta, data: Any, select: Any, how: s
                                model=model.name)
     if not data:
         return None
-    records = create_rows(model, data)  # the key checks once per key set, not per row
+    columns, flat = create_flat(model, data)  # the key checks once per key set, no dict per record
     read = write_read(schema, model, select, None, "create_many")
-    columns = [f for f in model.fields if any(f in r for r in records)]
-    for g in (f.name for f in model.fields.values() if f.generated == "increment"):
-        if g in columns and not all(g in r for r in records):
-            raise validation_error(
-                f'create_many on model "{model.name}" cannot mix records with and without "{g}".',
-                model=model.name, field=g,
-            )
-    rows = [[r.get(c) for c in columns] for r in records]
-    per_chunk = max(1, max_bind_params // max(1, len(columns))) if columns else 1
+    width = len(columns)
+    per_chunk = max(1, max_bind_params // width) if width else 1
     ident = tuple(model.identity or ())
     if how == "records":
         # the identity is always read back (hidden if not selected) so records can be re-ordered
@@ -128,30 +118,56 @@ def create_many(schema: Schema, model: ModelMeta, data: Any, select: Any, how: s
     else:
         hidden = ()
         returning = () if how == "count" or all(f in columns for f in ident) else ident
+    if len(data) <= per_chunk:  # one INSERT: its params are the whole list
+        return BulkInsert([Mutation(n.Insert(model.name, columns, len(data), returning), flat)], columns, read, hidden)
     chunks = []
-    for start in range(0, len(rows), per_chunk):
-        chunk = rows[start:start + per_chunk]
-        chunks.append(Mutation(n.Insert(model.name, tuple(columns), len(chunk), returning),
-                               [v for row in chunk for v in row]))
-    return BulkInsert(chunks, rows, columns, read, hidden, records)
+    for start in range(0, len(data), per_chunk):
+        rows = min(per_chunk, len(data) - start)
+        chunks.append(Mutation(n.Insert(model.name, columns, rows, returning),
+                               flat[start * width:(start + rows) * width]))
+    return BulkInsert(chunks, columns, read, hidden)
 
 
-def in_input_order(model: ModelMeta, records: list[dict[str, Any]], rows: Sequence[Sequence[Any]],
+def in_input_order(model: ModelMeta, records: list[dict[str, Any]], params: Sequence[Any],
                    columns: Sequence[str]) -> list[dict[str, Any]]:
-    """RETURNING order is not guaranteed everywhere: put inserted records back in input order."""
+    """RETURNING order is not guaranteed everywhere: put the records an INSERT with ``params``
+    (row by row in ``columns`` order) returned back in input order."""
     ident = model.identity or ()
     if len(records) <= 1 or not ident:
         return records
     if all(f in columns for f in ident) and all(f in records[0] for f in ident):
-        pos = [columns.index(f) for f in ident]
-        by_key = {tuple(r[f] for f in ident): r for r in records}
+        width = len(columns)
+        if len(ident) == 1:
+            f = ident[0]
+            given = list(params[columns.index(f)::width])
+            back = [r[f] for r in records]
+        else:
+            given = list(zip(*(params[columns.index(f)::width] for f in ident)))
+            back = [tuple([r[f] for f in ident]) for r in records]
+        if back == given:  # the usual case: the rows came back in the order they were written
+            return records
+        by_key = dict(zip(back, records))
         try:
-            return [by_key[tuple(row[p] for p in pos)] for row in rows]
+            return [by_key[k] for k in given]
         except KeyError:
             return records
     if len(ident) == 1 and ident[0] in records[0]:
         return sorted(records, key=lambda r: r[ident[0]])  # generated ids grow in insert order
     return records
+
+
+def known_ids(model: ModelMeta, bulk: BulkInsert) -> list[Any]:
+    """The ids of the records ``bulk`` inserted, when they are values it bound (client-side ids)."""
+    ident = tuple(model.identity or ())
+    width = len(bulk.columns)
+    out: list[Any] = []
+    for chunk in bulk.chunks:
+        if len(ident) == 1:
+            out.extend(chunk.params[bulk.columns.index(ident[0])::width])
+        else:
+            keys = zip(*(chunk.params[bulk.columns.index(f)::width] for f in ident))
+            out.extend(dict(zip(ident, key)) for key in keys)
+    return out
 
 
 def update_first(schema: Schema, model: ModelMeta, where: Any, values: Mapping[str, Any], scope: frozenset[str],

@@ -115,24 +115,22 @@ class ModelClient(ModelReads):
             return 0 if how == "count" else []
         model = self.model
         out: list[dict[str, Any]] = []
-        count = at = 0
+        count = 0
         async with transaction_scope(engine, len(bulk.chunks) > 1) as conn:
             for chunk in bulk.chunks:
-                rows = bulk.rows[at:at + chunk.node.rows]
-                at += chunk.node.rows
                 if chunk.node.returning:
                     back = await engine.rows(conn, chunk.node, chunk.params)
-                    out.extend(mutations.in_input_order(model, back, rows, bulk.columns))
+                    out.extend(mutations.in_input_order(model, back, chunk.params, bulk.columns))
                 else:
                     done = await engine.rowcount(conn, chunk.node, chunk.params)
-                    count += done if done >= 0 else len(rows)
+                    count += done if done >= 0 else chunk.node.rows
             if how == "records":
                 if bulk.hidden:
                     strip_hidden(out, bulk.hidden)
                 return await finish(engine, conn, bulk.read, out)
         if how == "count":
             return count
-        return [identity_of(model, r) for r in (out if out else bulk.records)]
+        return [identity_of(model, r) for r in out] if out else mutations.known_ids(model, bulk)
 
     @overload
     async def update(self, *, where: Any, data: Mapping[str, Any], select: Any = None, include: Any = None,

@@ -417,6 +417,12 @@ class SqlCompiler:
 
     def _insert(self, node: n.Insert) -> SqlStatement:
         model = self.schema.models[node.model]
+        echo = self._echo(model, node) if node.returning else None
+        if echo is not None:
+            # the rows are the values the INSERT binds: no RETURNING, the connection builds them
+            stmt = self._insert(n.Insert(node.model, node.columns, node.rows, ()))
+            stmt.columns, stmt.echo, stmt.decoders = node.returning, echo[0], echo[1]
+            return stmt
         ctx = _Ctx(self.d)
         table = self.d.table(model)
         columnar = row_width = 0
@@ -447,6 +453,23 @@ class SqlCompiler:
             sql, kind="returning" if node.returning else "count", columns=node.returning,
             decoders=self.decoders(model, node.returning), columnar=columnar, row_width=row_width,
         )
+
+    def _echo(self, model: ModelMeta, node: n.Insert) -> tuple[tuple[int, ...], tuple[Fn | None, ...]] | None:
+        """Where an insert's returned columns are all values it binds, stored as bound (the
+        dialect's ``echo``): each one's position in a row's params and its decoder; else None."""
+        if not node.columns:
+            return None
+        picks: list[int] = []
+        decoders: list[Fn | None] = []
+        for c in node.returning:
+            if c not in node.columns:
+                return None  # a value the database fills (a generated id, the column's default)
+            exact, decoder = self.d.echo(model.fields[c])
+            if not exact:
+                return None
+            picks.append(node.columns.index(c))
+            decoders.append(decoder)
+        return tuple(picks), tuple(decoders)
 
     def assignments(self, ctx: _Ctx, model: ModelMeta, columns: tuple[str, ...], values: tuple[n.Param, ...]) -> list[str]:
         return [

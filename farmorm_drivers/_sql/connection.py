@@ -47,9 +47,13 @@ class SqlConnection(Connection):
     async def run(self, compiled: SqlStatement, params: Sequence[Any]) -> Result:
         sql, args = compiled.bind(params)
         if self.in_tx or not self.driver.write_retries:
-            return await self.execute(sql, args, compiled.kind)
-        # outside a transaction a statement is one atomic unit: a retryable failure re-runs it
-        return await run_retrying(self.driver, lambda: self.execute(sql, args, compiled.kind))
+            result = await self.execute(sql, args, compiled.kind)
+        else:
+            # outside a transaction a statement is one atomic unit: a retryable failure re-runs it
+            result = await run_retrying(self.driver, lambda: self.execute(sql, args, compiled.kind))
+        if compiled.echo:  # an insert whose rows are the values it bound (SqlDialect.echo)
+            return Result(compiled.echoed(params), result.rowcount)
+        return result
 
     async def execute(self, sql: str, args: Sequence[Any] = (), kind: str = "count") -> Result:
         """Run one statement; ``kind`` "count" returns the affected rows, anything else the rows.

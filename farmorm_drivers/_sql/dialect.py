@@ -166,6 +166,13 @@ class SqlDialect:
         column (``INSERT … SELECT * FROM unnest(…)``); None: rows go in a ``VALUES`` list."""
         return None
 
+    def echo(self, f: FieldMeta) -> tuple[bool, Fn | None]:
+        """Whether the database stores a value of ``f`` an INSERT binds exactly as bound, so the
+        inserted rows can be built from the bound values instead of read back (``RETURNING``); and
+        then the function turning a checked value into what a read of it returns (None: the value
+        itself). The base reads every insert back."""
+        return False, None
+
     def insert_default_values(self, table: str) -> str:
         return f"INSERT INTO {table} DEFAULT VALUES"
 

@@ -22,10 +22,14 @@ class SqlStatement(Compiled):
     per column): the number of columns; the params come row by row and bind into that many
     arrays, param ``i`` of each row into array ``i``, and ``encoders`` are per column. ``row_width``
     (a ``VALUES`` insert, one placeholder per param in order): the number of columns; the params
-    bind as they come, and ``encoders`` are per column, each run over its column's values at once."""
+    bind as they come, and ``encoders`` are per column, each run over its column's values at once.
+    ``echo`` (an insert whose rows are the values it binds, see ``SqlDialect.echo``): a count
+    statement whose result rows the connection builds from the params, per row the params at
+    ``echo`` (positions within a row of ``row_width`` params), ``decoders`` turning them into
+    what a read returns."""
 
     __slots__ = ("sql", "slots", "encoders", "columns", "decoders", "kind", "expand", "placeholder", "extra",
-                 "columnar", "row_width")
+                 "columnar", "row_width", "echo")
 
     def __init__(
         self,
@@ -53,6 +57,16 @@ class SqlStatement(Compiled):
         self.extra = extra  # dialect-specific data for multi-step writes (e.g. MySQL re-reads)
         self.columnar = columnar
         self.row_width = row_width
+        self.echo: tuple[int, ...] = ()
+
+    def echoed(self, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The rows of an ``echo`` insert: each row's params at ``echo``."""
+        width = self.row_width or self.columnar
+        rows: list[tuple[Any, ...]] = list(zip(*[iter(params)] * width))  # each row's params, as a tuple
+        if self.echo == tuple(range(width)):
+            return rows
+        picks = self.echo
+        return [tuple([row[p] for p in picks]) for row in rows]
 
     def bind(self, params: Sequence[Any]) -> tuple[str, list[Any]]:
         """The SQL text and the argument list for ``params``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import zoneinfo
 from decimal import Decimal
 
@@ -346,28 +347,37 @@ def test_count():
     assert C.compile(n.Count("user")).sql == 'SELECT COUNT(*) FROM "users" t0'
 
 
-def test_insert_single_with_returning():
+def test_insert_single_returning_bound_values_echoes_them():
+    # every returned column is a value the INSERT binds: no RETURNING, the rows are those values
     values = create_values(USER, {"email": "a@b"})
     node = n.Insert("user", tuple(values), 1, ("id", "email", "created_at"))
     stmt = C.compile(node)
-    assert stmt.sql == (
-        'INSERT INTO "users" ("id", "email", "created_at", "tier") VALUES (?, ?, ?, ?)'
-        ' RETURNING "id", "email", "created_at"'
-    )
+    assert stmt.sql == 'INSERT INTO "users" ("id", "email", "created_at", "tier") VALUES (?, ?, ?, ?)'
     assert stmt.slots == (0, 1, 2, 3)
-    assert (stmt.kind, stmt.columns) == ("returning", ("id", "email", "created_at"))
+    assert (stmt.kind, stmt.columns, stmt.echo) == ("count", ("id", "email", "created_at"), (0, 1, 2))
     sql, args = stmt.bind(list(values.values()))
     assert args[:2] == [values["id"], "a@b"]
     assert args[2] == values["created_at"].isoformat(timespec="microseconds")
     assert args[3] == "free"
+    assert stmt.echoed(list(values.values())) == [(values["id"], "a@b", values["created_at"])]
+
+
+def test_insert_returning_what_the_database_fills_or_rewrites():
+    # a column the INSERT does not bind (its default) and a decimal (rewritten in a NUMERIC column
+    # an app made) are read back
+    stmt = C.compile(n.Insert("user", ("email", "balance"), 1, ("email", "name", "balance")))
+    assert stmt.sql == 'INSERT INTO "users" ("email", "balance") VALUES (?, ?) RETURNING "email", "name", "balance"'
+    assert (stmt.kind, stmt.echo) == ("returning", ())
+    stmt = C.compile(n.Insert("user", ("email", "balance"), 1, ("balance",)))
+    assert (stmt.kind, stmt.echo) == ("returning", ())
 
 
 def test_insert_multi_row():
-    stmt = C.compile(n.Insert("post", ("id", "title", "user_id"), 2, ("id",)))
-    assert stmt.sql == (
-        'INSERT INTO "posts" ("id", "title", "author_id") VALUES (?, ?, ?), (?, ?, ?) RETURNING "id"'
-    )
+    stmt = C.compile(n.Insert("post", ("id", "title", "user_id"), 2, ("user_id", "id")))
+    assert stmt.sql == 'INSERT INTO "posts" ("id", "title", "author_id") VALUES (?, ?, ?), (?, ?, ?)'
     assert stmt.slots == (0, 1, 2, 3, 4, 5)
+    assert stmt.echo == (2, 0)
+    assert stmt.echoed(["p1", "a", 7, "p2", "b", 8]) == [(7, "p1"), (8, "p2")]
     stmt = C.compile(n.Insert("post", ("id", "title"), 2))
     assert (stmt.sql, stmt.kind) == ('INSERT INTO "posts" ("id", "title") VALUES (?, ?), (?, ?)', "count")
 
@@ -568,3 +578,34 @@ def test_numeric_dialect_with_expanding_in_list_is_refused_at_compile_time():
     node = n.Select("user", ("id",), parse_where(SCHEMA, USER, {"email": {"in": ["a", "b"]}, "name": "n"}, params))
     with pytest.raises(TypeError, match="numeric placeholders"):
         comp.compile(node)
+
+
+# ---------------------------------------------------------------------------------------------
+# echo decoders (an insert's rows built from its bound values): their inline forms
+
+
+class _Tier(str, enum.Enum):
+    PRO = "pro"
+
+
+class _Sub(dt.datetime):
+    pass
+
+
+@pytest.mark.parametrize(("kind", "values"), [
+    ("string", ["a", "", _Tier.PRO]),
+    ("integer", [0, -5, 2**63, True, enum.IntEnum("L", {"H": 7}).H]),
+    ("datetime", [dt.datetime(2030, 1, 1, 1, 2, 3, 4, tzinfo=UTC), _Sub(2030, 1, 1, tzinfo=UTC),
+                  dt.datetime(2030, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=3)))]),
+])
+def test_echo_decoders_inline_form_matches_the_function(kind, values):
+    from farmorm.core.driver import inline_form
+
+    field = next(fl for m in SCHEMA.models.values() for fl in m.fields.values() if fl.value_kind == kind)
+    exact, decoder = SqliteDialect().echo(field)
+    assert exact and decoder is not None
+    expr, env = inline_form(decoder, "c0")
+    assert expr != "d_c0(c0)"
+    for value in values:
+        got, want = eval(expr, {**env, "c0": value}), decoder(value)  # noqa: S307 - the dialect's own template
+        assert (type(got), got) == (type(want), want)
