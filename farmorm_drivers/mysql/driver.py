@@ -19,7 +19,7 @@ import re
 import time
 import weakref
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable, NamedTuple, Sequence
+from typing import Any, AsyncContextManager, AsyncIterator, Callable, NamedTuple, Sequence
 
 import anyio
 
@@ -395,6 +395,47 @@ class MysqlCursor(FetchManyCursor):
             self.my.streaming = False
 
 
+class _Checkout:
+    """One connection of an aiomysql pool for one operation: the pooled branch of
+    ``MysqlDriver._connection`` written as a class (no generator per checkout), and released
+    without a shielded await when nothing is left to undo on it (no transaction, no app
+    settings to restore)."""
+
+    __slots__ = ("driver", "wrapped")
+
+    def __init__(self, driver: MysqlDriver) -> None:
+        self.driver = driver
+
+    async def __aenter__(self) -> MysqlConnection:
+        driver = self.driver
+        raw = await driver.client.acquire()
+        wrapped = self.wrapped = MysqlConnection(driver, raw)
+        try:
+            wrapped.restore = await driver._prepare(raw)
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, None)
+            raise
+        wrapped.fresh = True
+        return wrapped
+
+    async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        wrapped = self.wrapped
+        if exc is not None and not isinstance(exc, Exception):
+            wrapped.conn.close()  # cancelled mid-statement: the protocol state is unknown, drop it
+        current = wrapped.conn  # _replace() may have moved the operation to another connection
+        driver = self.driver
+        if not wrapped.in_tx and wrapped.restore is None:
+            driver._release_now(current)
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                if wrapped.in_tx and not is_closed(current):
+                    await wrapped.rollback()
+                await driver._restore(current, wrapped.restore)
+            finally:
+                await driver._release(current)
+
+
 def _charset(raw: Any) -> str:
     return str(getattr(raw, "charset", None) or raw.character_set_name() or "")  # aiomysql / asyncmy
 
@@ -446,6 +487,8 @@ class MysqlDriver(Driver):
         self._background: set[asyncio.Task[None]] = set()  # KILLs of cancelled statements
         #: seconds a statement may take before it is abandoned (``create_orm(..., command_timeout=)``)
         self.command_timeout: float | None = None
+        #: an aiomysql pool: checkouts are ``_Checkout``s, released without awaiting the pool
+        self.quick_release = kind == "aiomysql" and pooled and hasattr(client, "release")
         #: aiomysql: writes values into the statement text as aiomysql would, with less dispatch
         #: per value (``literals``; imported here: it needs PyMySQL, which asyncmy alone lacks)
         self.literals: Callable[[Any, str, Sequence[Any]], str | None] | None = None
@@ -538,8 +581,13 @@ class MysqlDriver(Driver):
     def compile(self, node: Any) -> Any:
         return self.compiler.compile(node)
 
+    def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncContextManager[Connection]:
+        if self.quick_release:
+            return _Checkout(self)
+        return self._connection()
+
     @asynccontextmanager
-    async def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncIterator[Connection]:
+    async def _connection(self) -> AsyncIterator[Connection]:
         if not self.pooled:
             async with self._lock:
                 assert self._single is not None
@@ -586,6 +634,17 @@ class MysqlDriver(Driver):
                     await self._restore(current, wrapped.restore)
                 finally:
                     await self._release(current)
+
+    def _release_now(self, raw: Any) -> None:
+        """aiomysql's ``Pool.release`` (not a coroutine) puts the connection back at once and
+        returns the task that wakes a waiter: nothing to wait for here, so no shielded await; the
+        task is kept until it is done (``close`` waits for it)."""
+        released = self.client.release(raw)
+        if isinstance(released, asyncio.Task) and not released.done():
+            self._background.add(released)
+            released.add_done_callback(self._background.discard)
+        if is_closed(raw):
+            self._wake_waiters()
 
     async def _release(self, raw: Any) -> None:
         released = self.client.release(raw)  # aiomysql returns a future, asyncmy may not
