@@ -635,6 +635,17 @@ class MysqlDriver(Driver):
                 finally:
                     await self._release(current)
 
+    def acquire_is_immediate(self) -> bool:
+        """A pool farmorm opened on aiomysql, with a free connection and no task inside its
+        ``acquire()``: taking one awaits nothing (aiomysql's ``_acquire`` waits only for its
+        condition's lock, free here, or connects when no free connection is left), so the engine
+        arms no acquire deadline for it."""
+        if not (self.quick_release and self.owned):
+            return False
+        pool = self.client
+        cond = getattr(pool, "_cond", None)
+        return cond is not None and pool.freesize > 0 and pool.size >= pool.minsize and not cond.locked()
+
     def _release_now(self, raw: Any) -> None:
         """aiomysql's ``Pool.release`` (not a coroutine) puts the connection back at once and
         returns the task that wakes a waiter: nothing to wait for here, so no shielded await; the

@@ -575,3 +575,18 @@ async def test_a_pool_configured_as_farmorm_runs_costs_no_statement_per_checkout
     finally:
         pool.close()
         await pool.wait_closed()
+
+
+async def test_an_acquire_skips_its_deadline_only_while_a_connection_is_free(my_db):
+    """``acquire_is_immediate``: with a free connection in farmorm's aiomysql pool, taking it
+    awaits nothing, so the engine arms no timer; with none free, the acquire waits (deadline armed)."""
+    orm = await create_orm(schema, my_db.url, max_size=1)
+    try:
+        driver = orm._driver
+        await raw(orm, "SELECT 1")  # the pool's one connection exists and is free again
+        assert driver.acquire_is_immediate()
+        async with driver.connection():
+            assert not driver.acquire_is_immediate()
+        assert driver.acquire_is_immediate()
+    finally:
+        await orm.close()
