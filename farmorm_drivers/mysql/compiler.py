@@ -17,7 +17,7 @@ where names one record through anything but its integer id learns that id from t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from farmorm.core.driver import Compiled
 from farmorm.query import nodes as n
@@ -28,6 +28,14 @@ from .._sql.ddl import _indexed_columns
 from .._sql.dialect import Fn
 from .._sql.statement import SqlStatement
 from .dialect import INDEXED_STRING_CHARS, MysqlDialect
+
+class Reread(NamedTuple):
+    """A re-read's layout (``SqlStatement.extra``): ``keys``, each key's position in a selected
+    row (several rows); ``packed``, the row is one JSON array (one row)."""
+
+    keys: tuple[int, ...]
+    packed: bool
+
 
 class Program(Compiled):
     """Several statements run as one write: plain data, run by ``programs.run_program`` on a
@@ -162,17 +170,28 @@ class MysqlCompiler(SqlCompiler):
         super().__init__(schema, dialect)
         #: MariaDB keeps JSON as the text sent (a checked LONGTEXT); MySQL 8 stores it normalized
         self.json_as_sent = dialect.mariadb
+        #: a one-row re-read selects one JSON_ARRAY of its columns (see ``reread``; MariaDB's
+        #: JSON_ARRAY keeps decimals' scale, microseconds and big integers exactly, tested there)
+        self.packed_rereads = dialect.mariadb
         self.insert_returning = insert_returning
         self.delete_returning = delete_returning
 
     def reread(self, model: ModelMeta, columns: tuple[str, ...], keys: tuple[str, ...], rows: int) -> SqlStatement:
         """SELECT ``columns`` of the rows whose ``keys`` are the bound values (``rows`` key tuples).
 
-        A key column not among ``columns`` is selected after them (dropped from the rows again);
-        ``extra`` holds each key's position in a selected row."""
+        Several rows: a key column not among ``columns`` is selected after them (dropped from the
+        rows again) to put the rows in key order. One row on MariaDB (``packed_rereads``): the
+        columns come packed in one ``JSON_ARRAY`` (JSON columns as their text), one column for
+        aiomysql to describe instead of one each. ``extra``: a :class:`Reread`."""
         ctx = _Ctx(self.d)
-        tail = tuple(k for k in keys if k not in columns)
-        cols = ", ".join(self.col("t0", model, c) for c in (*columns, *tail))
+        tail = tuple(k for k in keys if k not in columns) if rows > 1 else ()
+        exprs = [self.col("t0", model, c) for c in (*columns, *tail)]
+        packed = self.packed_rereads and rows == 1 and bool(columns)
+        if packed:
+            exprs = [f"CAST({e} AS CHAR)" if model.fields[c].value_kind == "json" else e for e, c in zip(exprs, columns)]
+            cols = f"JSON_ARRAY({', '.join(exprs)})"
+        else:
+            cols = ", ".join(exprs)
         width = len(keys)
         if width == 1:
             cond = f"{self.col('t0', model, keys[0])} IN ({', '.join(ctx.ph(n.Param(r)) for r in range(rows))})"
@@ -183,8 +202,9 @@ class MysqlCompiler(SqlCompiler):
                 for r in range(rows)
             )
         sql = f"SELECT {cols} FROM {self.d.table(model)} t0 WHERE {cond}"
-        where = tuple(columns.index(k) if k in columns else len(columns) + tail.index(k) for k in keys)
-        return ctx.statement(sql, kind="rows", columns=columns, decoders=self.decoders(model, columns), extra=where)
+        where = tuple(columns.index(k) if k in columns else len(columns) + tail.index(k) for k in keys) if rows > 1 else ()
+        return ctx.statement(sql, kind="rows", columns=columns, decoders=self.decoders(model, columns),
+                             extra=Reread(where, packed))
 
     def echo(self, model: ModelMeta, node: n.Insert, fallback: Compiled) -> Compiled:
         """The insert as an ``EchoInsertProgram`` when every column it returns is a value it writes

@@ -9,7 +9,10 @@ never call back into a connection.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Protocol, Sequence
+
+import msgspec
 
 from farmorm.core.driver import Result
 
@@ -21,12 +24,16 @@ from .compiler import (
     InsertProgram,
     KeyedUpdateProgram,
     Program,
+    Reread,
     UpdateFirstProgram,
     UpsertProgram,
 )
 from .errors import UpsertCollision
 
 Key = tuple[Any, ...]
+#: a packed re-read row: JSON numbers with a fraction are DECIMAL columns (farmorm has no floats),
+#: so they decode exactly, with the column's scale
+_unpack = msgspec.json.Decoder(float_hook=Decimal).decode
 
 
 class Statements(Protocol):
@@ -88,14 +95,16 @@ def _signed(insert_id: int) -> int:
 
 
 async def _reread(conn: Statements, stmt: SqlStatement, keys: list[Key]) -> Result:
-    """Rows of ``keys`` in key order, trimmed to the statement's columns (``stmt.extra``: each
-    key's position in a selected row; key columns not asked for are selected last)."""
+    """Rows of ``keys`` in key order, as the statement's columns (see ``MysqlCompiler.reread``)."""
     sql, args = stmt.bind([v for k in keys for v in k])
     result = await conn.execute(sql, args, "rows")
     rows = result.rows
+    layout: Reread = stmt.extra
+    if layout.packed:
+        return Result([_unpack(r[0]) for r in rows], result.rowcount)
     if len(rows) > 1:
         # SELECT … IN has no order: put rows back in write order (create_many's input order)
-        where = stmt.extra
+        where = layout.keys
         by_key = {tuple(r[i] for i in where): r for r in rows}
         if len(by_key) == len(rows) and all(k in by_key for k in keys):
             rows = [by_key[k] for k in keys]

@@ -209,9 +209,13 @@ async def test_update_by_another_where_is_an_update_and_a_read_by_a_key(orm):
     await orm.item.create_many(data=[{"id": -7, "code": "neg"}, {"id": 3, "code": "three"}])
     log: list[str] = []
     orm.on_query(lambda e: log.append(e.statement))
-    changed = await orm.item.update(where={"code": "neg"}, data={"price": "2"})
+    at = dt.datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    changed = await orm.item.update(where={"code": "neg"}, data={"price": "2", "data": "text", "at": at})
     assert [s.split()[0] for s in log] == ["UPDATE", "SELECT"] and "`code` IN" in log[1]
+    if orm._driver.compiler.packed_rereads:  # MariaDB: the row comes back as one JSON_ARRAY
+        assert log[1].startswith("SELECT JSON_ARRAY(")
     assert changed is not None and changed["id"] == -7 and str(changed["price"]) == "2.00"
+    assert changed["data"] == "text" and changed["at"] == at and changed["at"].tzinfo is UTC
     assert changed == await orm.item.find_unique(where={"id": -7})
     log.clear()
     changed = await orm.item.update(where={"id": {"lt": 0}}, data={"price": "3"})
