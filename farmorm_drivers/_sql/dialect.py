@@ -7,11 +7,39 @@ values back. ``None`` means "no conversion": the hot path then does no per-value
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
+import msgspec
+
+from farmorm.core.driver import inline_decoder
 from farmorm.schema.manifest import FieldMeta, ModelMeta
 
 Fn = Callable[[Any], Any]
+
+_json_encode = msgspec.json.Encoder(order="sorted").encode
+_json_decode = msgspec.json.decode
+
+
+def encode_json(v: Any) -> str:
+    """JSON text for a json column's parameter, keys sorted (every SQL backend binds JSON as text)."""
+    return _json_encode(v).decode()
+
+
+def decode_json(v: Any) -> Any:
+    """A JSON column's value: its text decoded; a value the driver already decoded as it is."""
+    return _json_decode(v) if isinstance(v, (str, bytes)) else v
+
+
+def decode_int_bool(v: Any) -> bool:
+    """A boolean stored as an integer (SQLite INTEGER, MySQL TINYINT(1)): 0 / 1 -> False / True
+    (anything else as Python's ``bool`` reads it)."""
+    return bool(v)
+
+
+# the row builders test the common case inline (a call per value costs more than the test): a
+# JSON text is decoded without the call, 0 / 1 are the booleans; anything else calls the function
+inline_decoder(decode_json, "{J}({v}) if {v}.__class__ is str else {d}({v})", J=_json_decode)
+inline_decoder(decode_int_bool, "True if {v} == 1 else False if {v} == 0 else {d}({v})")
 
 
 def like_escape(text: str) -> str:
@@ -44,6 +72,9 @@ class SqlDialect:
     placeholder_style = "qmark"  # "qmark" (?), "format" (%s) or "numeric" ($1)
     supports_returning = True
     like_escape_clause = " ESCAPE '\\'"
+    #: value kind -> how a value of that kind is bound / converted back (the backend's storage rules)
+    value_encoders: Mapping[str, Fn] = {}
+    value_decoders: Mapping[str, Fn] = {}
 
     # -- identifiers -----------------------------------------------------------------------
     def quote(self, ident: str) -> str:
@@ -63,11 +94,14 @@ class SqlDialect:
     # -- values ----------------------------------------------------------------------------
     def encoder(self, f: FieldMeta) -> Fn | None:
         """How a value of field ``f`` is bound (None: as is)."""
-        return None
+        return self.value_encoders.get(f.value_kind)
 
     def decoder(self, f: FieldMeta) -> Fn | None:
-        """How a fetched value of field ``f`` is converted back (None: as is)."""
-        return None
+        """How a fetched value of field ``f`` is converted back (None: as is). A ``decimal(p, s)``
+        column comes back as a Decimal with exactly ``s`` places: no work per row."""
+        if f.scale is not None and f.value_kind == "decimal":
+            return None
+        return self.value_decoders.get(f.value_kind)
 
     def list_encoder(self, f: FieldMeta) -> Fn | None:
         """How the list of an IN filter is bound when it is one array parameter."""

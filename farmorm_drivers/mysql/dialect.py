@@ -14,18 +14,15 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
 from farmorm.core.driver import inline_decoder
 from farmorm.query.values import normalize_decimal
 from farmorm.schema.manifest import FieldMeta, Schema
 
 from .._sql.ddl import DdlHooks, sql_string
-from .._sql.dialect import Fn, SqlDialect
+from .._sql.dialect import Fn, SqlDialect, decode_json, encode_json
+from .._sql.dialect import decode_int_bool as decode_bool
 
 _UTC = _dt.timezone.utc
-_json_encode = msgspec.json.Encoder(order="sorted").encode
-_json_decode = msgspec.json.decode
 
 #: MySQL's largest LIMIT: "skip without take" is written as LIMIT <max> OFFSET n
 MAX_LIMIT = "18446744073709551615"
@@ -46,26 +43,11 @@ def decode_datetime(v: Any) -> _dt.datetime:
     return v.replace(tzinfo=_UTC) if v.tzinfo is None else v.astimezone(_UTC)
 
 
-def encode_json(v: Any) -> str:
-    return _json_encode(v).decode()
-
-
-def decode_json(v: Any) -> Any:
-    return _json_decode(v) if isinstance(v, (str, bytes)) else v
-
-
-def decode_bool(v: Any) -> bool:
-    """TINYINT(1) 0 / 1 -> False / True (anything else as Python's ``bool`` reads it)."""
-    return bool(v)
-
-
 # the row builders test the common case inline (a call per value costs more than the test): the
-# driver's naive DATETIME gets its UTC zone, 0 / 1 are the booleans, a JSON text is decoded;
-# anything else goes through the function
+# driver's naive DATETIME gets its UTC zone; anything else goes through the function (booleans
+# and JSON: the forms of ``_sql.dialect.decode_int_bool`` / ``decode_json``)
 inline_decoder(decode_datetime, "{v}.replace(tzinfo={UTC}) if {v}.__class__ is {DT} and {v}.tzinfo is None else {d}({v})",
                DT=_dt.datetime, UTC=_UTC)
-inline_decoder(decode_bool, "True if {v} == 1 else False if {v} == 0 else {d}({v})")
-inline_decoder(decode_json, "{J}({v}) if {v}.__class__ is str else {d}({v})", J=_json_decode)
 
 
 _ENCODERS: dict[str, Fn] = {"datetime": encode_datetime, "json": encode_json}
@@ -79,6 +61,8 @@ _DECODERS: dict[str, Fn] = {
 
 class MysqlDialect(SqlDialect):
     name = "mysql"
+    value_encoders = _ENCODERS
+    value_decoders = _DECODERS
     placeholder_style = "format"
     supports_returning = False
     # backslash is an escape character inside MySQL string literals (we never set
@@ -94,14 +78,6 @@ class MysqlDialect(SqlDialect):
     def lock_clause(self, lock: str) -> str:
         # MariaDB has no FOR SHARE; MySQL 8 still accepts the older spelling
         return " LOCK IN SHARE MODE" if lock == "share" else super().lock_clause(lock)
-
-    def encoder(self, f: FieldMeta) -> Fn | None:
-        return _ENCODERS.get(f.value_kind)
-
-    def decoder(self, f: FieldMeta) -> Fn | None:
-        if f.scale is not None and f.value_kind == "decimal":
-            return None  # numeric(p, s) comes back as a Decimal with exactly s places: no work per row
-        return _DECODERS.get(f.value_kind)
 
     def json_equals(self, expr: str, ph: str, negated: bool) -> str:
         if self.mariadb:

@@ -11,28 +11,14 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-import msgspec
-
 from farmorm.core.driver import inline_decoder
 from farmorm.query.values import normalize_decimal
 from farmorm.schema.manifest import FieldMeta
 
 from .._sql.ddl import DdlHooks
-from .._sql.dialect import Fn, SqlDialect
+from .._sql.dialect import Fn, SqlDialect, decode_json, encode_json
 
 _UTC = _dt.timezone.utc
-_json_encode = msgspec.json.Encoder(order="sorted").encode
-_json_decode = msgspec.json.decode
-
-
-def encode_json(v: Any) -> str:
-    """JSON text for a jsonb parameter (asyncpg's jsonb codec takes str)."""
-    return _json_encode(v).decode()
-
-
-def decode_json(v: Any) -> Any:
-    return _json_decode(v) if isinstance(v, (str, bytes)) else v
-
 
 def decode_datetime(v: Any) -> Any:
     # asyncpg already returns UTC for timestamptz; normalize anything else (e.g. a session TZ)
@@ -43,10 +29,9 @@ def decode_datetime(v: Any) -> Any:
     return v
 
 
-# the row builders test the common case inline (a call per value costs more than the test): a
-# JSON text is decoded without the call, an aware UTC datetime (what asyncpg returns for every
-# timestamptz but the two infinities) is kept as it is; anything else goes through the function
-inline_decoder(decode_json, "{J}({v}) if {v}.__class__ is str else {d}({v})", J=_json_decode)
+# the row builders test the common case inline (a call per value costs more than the test): an
+# aware UTC datetime (what asyncpg returns for every timestamptz but the two infinities) is kept
+# as it is; anything else goes through the function (JSON: ``_sql.dialect.decode_json``'s form)
 inline_decoder(decode_datetime, "{v} if {v}.__class__ is {DT} and {v}.tzinfo is {UTC} else {d}({v})",
                DT=_dt.datetime, UTC=_UTC)
 
@@ -69,6 +54,8 @@ _ARRAY_TYPES = {"string": "text", "enum": "text", "integer": "int8", "bigint": "
 
 class PostgresDialect(SqlDialect):
     name = "postgres"
+    value_encoders = _ENCODERS
+    value_decoders = _DECODERS
     placeholder_style = "numeric"
     #: multi-row inserts bind one array per column (asyncpg): one short statement text whatever the
     #: row count, so asyncpg prepares it once per connection instead of parsing a 6,000-parameter
@@ -77,14 +64,6 @@ class PostgresDialect(SqlDialect):
 
     def array_type(self, f: FieldMeta) -> str | None:
         return _ARRAY_TYPES.get(f.value_kind) if self.columnar_insert else None
-
-    def encoder(self, f: FieldMeta) -> Fn | None:
-        return _ENCODERS.get(f.value_kind)
-
-    def decoder(self, f: FieldMeta) -> Fn | None:
-        if f.scale is not None and f.value_kind == "decimal":
-            return None  # numeric(p, s) comes back as a Decimal with exactly s places: no work per row
-        return _DECODERS.get(f.value_kind)
 
     def value_sql(self, ph: str, f: FieldMeta, array: bool = False) -> str:
         # A datetime is sent as timestamptz, so the server converts it to whatever the column is:

@@ -19,10 +19,10 @@ from farmorm.query.values import DECIMAL_FRACTION_DIGITS, DECIMAL_INTEGER_DIGITS
 from farmorm.schema.manifest import FieldMeta
 
 from .._sql.ddl import DdlHooks
-from .._sql.dialect import Fn, SqlDialect
+from .._sql.dialect import Fn, SqlDialect, decode_json, encode_json
+from .._sql.dialect import decode_int_bool as decode_bool
 
 _UTC = _dt.timezone.utc
-_json_encode = msgspec.json.Encoder(order="sorted").encode
 _json_decode = msgspec.json.decode
 
 
@@ -53,26 +53,11 @@ def decode_datetime(v: Any) -> _dt.datetime:
     return d.replace(tzinfo=_UTC) if d.tzinfo is None else d.astimezone(_UTC)
 
 
-def decode_bool(v: Any) -> bool:
-    """INTEGER 0 / 1 -> False / True (anything else as Python's ``bool`` reads it)."""
-    return bool(v)
-
-
-def decode_json(v: Any) -> Any:
-    return _json_decode(v) if isinstance(v, (str, bytes)) else v
-
-
 # the row builders test the common case inline (a call per value costs more than the test):
-# farmorm's own datetime text parses straight to an aware UTC datetime, 0 / 1 are the booleans,
-# a JSON text is decoded; anything else goes through the function
+# farmorm's own datetime text parses straight to an aware UTC datetime; anything else goes through
+# the function (booleans and JSON: the forms of ``_sql.dialect.decode_int_bool`` / ``decode_json``)
 inline_decoder(decode_datetime, "{t} if {v}.__class__ is str and ({t} := {ISO}({v})).tzinfo is {UTC} else {d}({v})",
                ISO=_dt.datetime.fromisoformat, UTC=_UTC)
-inline_decoder(decode_bool, "True if {v} == 1 else False if {v} == 0 else {d}({v})")
-inline_decoder(decode_json, "{J}({v}) if {v}.__class__ is str else {d}({v})", J=_json_decode)
-
-
-def encode_json(v: Any) -> str:
-    return _json_encode(v).decode()
 
 
 #: the SQL function (registered on every connection) doing exact decimal arithmetic on text
@@ -188,14 +173,13 @@ def _list_item(kind: str) -> Fn | None:
 class SqliteDialect(SqlDialect):
     name = "sqlite"
     placeholder_style = "qmark"
-
-    def encoder(self, f: FieldMeta) -> Fn | None:
-        return _ENCODERS.get(f.value_kind)
+    value_encoders = _ENCODERS
+    value_decoders = _DECODERS
 
     def decoder(self, f: FieldMeta) -> Fn | None:
         if f.scale is not None and f.value_kind == "decimal":
             return scaled_decimal(f.scale)  # the text keeps what was written: give it the declared places
-        return _DECODERS.get(f.value_kind)
+        return super().decoder(f)
 
     def echo(self, f: FieldMeta) -> tuple[bool, Fn | None]:
         # SQLite stores what an INSERT binds, and its triggers cannot change the row being inserted
