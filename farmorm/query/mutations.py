@@ -2,7 +2,8 @@
 
 Each validates its arguments against the model (every bad input an ``OrmError`` naming model and
 field, before any I/O) and returns the value-free node with its params list, plus the ``Read``
-describing what to read back. The runtime (``runtime/model.py``) only runs what these return.
+describing what to read back. The runtime (``runtime/model.py`` and ``runtime/writes.py``) only
+runs what these return.
 """
 
 from __future__ import annotations

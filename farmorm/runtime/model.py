@@ -31,7 +31,8 @@ from .writes import count_written, delete_returning, finish, lifecycle_field, up
 class ModelClient(ModelReads):
     """Queries for one model; reached as ``orm.user``: the reads (``reads.py``) and the writes. A
     feature may serve a model with a subclass (see ``runtime/extension.py``): the write methods and
-    ``_stamp``/``_erase`` are its hooks."""
+    ``_stamp``/``_erase`` are its hooks. Besides them, only ``_unchecked`` and ``_sibling`` are
+    private: what ``writes.Client`` asks of a client for reference checks and nested writes."""
 
     __slots__ = ("_refs",)
 

@@ -52,9 +52,11 @@ class Clients:
 
     @property
     def driver(self) -> DriverHandle:
+        """The driver handle (for the errors' backend kind and dialect)."""
         return self.client._engine.handle
 
     def model(self, name: str) -> Any:
+        """The client of model ``name``, bound like the write's own client."""
         return self.client._sibling(name)
 
 
