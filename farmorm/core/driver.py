@@ -26,7 +26,7 @@ from typing import Any, AsyncContextManager, Callable, Literal, Mapping, Protoco
 
 import msgspec
 
-from .errors import OrmError
+from .errors import OrmError, UnsupportedError
 
 _log = logging.getLogger("farmorm")
 #: every executed statement at DEBUG (text, parameter count, duration, rows, error code; never values)
@@ -357,7 +357,17 @@ class Driver(abc.ABC):
         return None
 
     def check_schema(self, schema: Any) -> None:
-        """Refuse schema features this backend cannot serve (namespaces, generated ids, …)."""
+        """Refuse schema features this backend cannot serve (namespaces, generated ids, …). The
+        default refuses schema-qualified tables where ``supports_schema_namespaces`` is False."""
+        if self.handle.capabilities.supports_schema_namespaces:
+            return
+        for m in schema.models.values():
+            if m.schema:
+                raise UnsupportedError(
+                    f"The {self.runtime_label} {self.handle.dialect} runtime does not support schema-qualified "
+                    "tables. Use a PostgreSQL runtime for table_name(..., schema=...).",
+                    backend_kind=self.handle.kind, dialect=self.handle.dialect, meta={"model": m.name},
+                )
 
     async def push_schema(self, schema: Any) -> None:
         """Create missing tables and indexes (idempotent)."""

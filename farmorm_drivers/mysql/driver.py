@@ -723,15 +723,6 @@ class MysqlDriver(Driver):
         else:
             self.client.close()
 
-    def check_schema(self, schema: Schema) -> None:
-        for m in schema.models.values():
-            if m.schema:
-                raise UnsupportedError(
-                    "The SQL mysql runtime does not support schema-qualified tables. "
-                    "Use a PostgreSQL runtime for table_name(..., schema=...).",
-                    backend_kind=self.handle.kind, dialect="mysql", meta={"model": m.name},
-                )
-
     def statements(self, schema: Schema) -> list[str]:
         return schema_statements(ddl_hooks(schema, self.mariadb), schema)
 

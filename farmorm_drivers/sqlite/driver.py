@@ -342,17 +342,6 @@ class SqliteDriver(Driver):
         finally:
             self._lock.release()
 
-    def check_schema(self, schema: Schema) -> None:
-        from farmorm.core.errors import UnsupportedError
-
-        for m in schema.models.values():
-            if m.schema:
-                raise UnsupportedError(
-                    "The SQL sqlite runtime does not support schema-qualified tables. "
-                    "Use a PostgreSQL runtime for table_name(..., schema=...).",
-                    backend_kind=self.handle.kind, dialect="sqlite", meta={"model": m.name},
-                )
-
     def statements(self, schema: Schema) -> list[str]:
         return schema_statements(ddl_hooks(), schema)
 

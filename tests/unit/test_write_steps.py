@@ -86,3 +86,17 @@ async def test_a_lifecycle_method_names_the_model_option_it_needs() -> None:
     with pytest.raises(Exception, match=r'restore\(\) on model "doc" needs the model option soft_delete=True'):
         await orm.doc.restore(where={"id": "d1"})
     assert driver.log == []
+
+
+def test_the_default_check_schema_refuses_namespaces_where_the_backend_has_none() -> None:
+    from farmorm import table_name
+    from farmorm.core.errors import UnsupportedError
+
+    namespaced = define_schema(event=model(table=table_name("events", schema="audit"), fields={"id": f.id()}))
+    driver = FakeDriver(namespaced)
+    driver.check_schema(SCHEMA)  # no namespace: nothing to refuse
+    with pytest.raises(UnsupportedError, match="The SQL fake runtime does not support schema-qualified tables"):
+        driver.check_schema(namespaced)
+    caps = msgspec.structs.replace(driver.handle.capabilities, supports_schema_namespaces=True)
+    driver.handle = DriverHandle("fake", "fake", driver.handle.client, caps)
+    driver.check_schema(namespaced)
