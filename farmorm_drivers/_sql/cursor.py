@@ -1,4 +1,4 @@
-"""The cursor of a streamed read on a DB-API style driver cursor (aiomysql/asyncmy, aiosqlite)."""
+"""The cursor of a streamed read on a driver cursor: `fetchmany` (aiomysql/asyncmy, aiosqlite, psycopg), or a subclass's `fetch`."""
 
 from __future__ import annotations
 

@@ -38,6 +38,7 @@ from farmorm.schema.manifest import Schema
 
 from .._sql.compiler import SqlCompiler
 from .._sql.connection import SqlConnection
+from .._sql.cursor import FetchManyCursor
 from .._sql.ddl import schema_statements
 from .._sql.statement import SqlStatement
 from .dialect import PostgresDialect, ddl_hooks
@@ -292,31 +293,27 @@ async def _quietly(cleanup: Any) -> None:
         pass
 
 
-class PostgresCursor(RowCursor):
-    """An open server-side cursor (``orm.<model>.stream``) and the transaction it opened, if any."""
+class PostgresCursor(FetchManyCursor):
+    """An open server-side cursor (``orm.<model>.stream``) and the transaction it opened, if any:
+    psycopg's named cursor has ``fetchmany``, asyncpg's cursor ``fetch(n)``."""
 
-    __slots__ = ("pg", "native", "size", "own_tx", "done")
+    __slots__ = ("pg", "own_tx")
 
     def __init__(self, pg: PostgresConnection, native: Any, size: int, own_tx: bool) -> None:
+        super().__init__(native, size)
         self.pg = pg
-        self.native = native
-        self.size = size
         self.own_tx = own_tx
-        self.done = False
 
     async def fetch(self) -> Sequence[Any]:
         if self.done:
             return []
-        native = self.native
+        native = self.cur
         rows: Sequence[Any] = await (native.fetchmany(self.size) if hasattr(native, "fetchmany")
                                      else native.fetch(self.size))
         return rows
 
-    async def close(self) -> None:
-        if self.done:
-            return
-        self.done = True
-        native = self.native
+    async def _release(self) -> None:
+        native = self.cur
         with anyio.CancelScope(shield=True):
             if hasattr(native, "fetchmany"):  # psycopg: CLOSE the named cursor
                 await _quietly(native.close())
