@@ -27,10 +27,33 @@ from ..query.writes import check_returning, identity_of, identity_where, update_
 from ..runtime.extension import Extension, register
 from ..runtime.model import ModelClient
 from ..runtime.transaction import transaction_scope
+from ..schema import fields as f
+from ..schema.definition import ModelDef
 from ..schema.manifest import ModelMeta
+from ..schema.system import SystemModel, register_system_model
 
 #: the model ``define_schema`` adds when a model uses ``history=True``
 HISTORY_MODEL = "farmorm_history"
+
+
+def _history_model() -> ModelDef:
+    return ModelDef(
+        table=HISTORY_MODEL,
+        fields={
+            "id": f.id(),
+            "model": f.string(),
+            "record_id": f.string(),
+            "operation": f.enumeration(["create", "update", "delete"]),
+            "before": f.json().nullable(),
+            "after": f.json().nullable(),
+            "actor": f.string().nullable(),
+            "occurred_at": f.datetime().default_now(),
+        },
+        description="Append-only change history of the models declared with history=True.",
+    )
+
+
+register_system_model(SystemModel(HISTORY_MODEL, _history_model, model_option="history"))
 
 _actor: ContextVar[str | None] = ContextVar("farmorm_history_actor", default=None)
 

@@ -26,6 +26,9 @@ from ..query import nodes as n
 from ..query.parse import parse_where
 from ..runtime.extension import Extension, register
 from ..runtime.orm import Orm, engine_of
+from ..schema import fields as f
+from ..schema.definition import ModelDef
+from ..schema.system import SystemModel, register_system_model
 from .system import check_json, require_model
 
 __all__ = ["IDEMPOTENCY_MODEL", "IdempotencyClient", "Reservation", "request_hash", "MAX_KEY_LENGTH"]
@@ -34,6 +37,25 @@ __all__ = ["IDEMPOTENCY_MODEL", "IdempotencyClient", "Reservation", "request_has
 IDEMPOTENCY_MODEL = "farmorm_idempotency"
 #: the longest key every backend can index (MySQL's unique VARCHAR(191) under utf8mb4)
 MAX_KEY_LENGTH = 191
+
+
+def _idempotency_model() -> ModelDef:
+    return ModelDef(
+        table=IDEMPOTENCY_MODEL,
+        fields={
+            "id": f.id(),
+            "key": f.string().unique(),
+            "request_hash": f.string(),
+            "status": f.enumeration(["pending", "completed"]).default("pending"),
+            "result": f.json().nullable(),
+            "created_at": f.datetime().default_now(),
+            "completed_at": f.datetime().nullable(),
+        },
+        description="Idempotency keys reserved with tx.idempotency.reserve and their stored results.",
+    )
+
+
+register_system_model(SystemModel(IDEMPOTENCY_MODEL, _idempotency_model, option="idempotency"))
 
 
 def request_hash(request: Any) -> str:

@@ -35,12 +35,39 @@ from ..query.parse import parse_where
 from ..query.writes import update_values
 from ..runtime.extension import Extension, register
 from ..runtime.orm import Orm, engine_of
+from ..schema import fields as f
+from ..schema.definition import ModelDef
+from ..schema.system import SystemModel, register_system_model
 from .system import check_json, require_model
 
 __all__ = ["OUTBOX_MODEL", "OutboxEvent", "DispatchReport", "Dispatcher", "OutboxClient"]
 
 #: the model ``define_schema(..., outbox=True)`` adds
 OUTBOX_MODEL = "farmorm_outbox"
+
+
+def _outbox_model() -> ModelDef:
+    return ModelDef(
+        table=OUTBOX_MODEL,
+        fields={
+            "id": f.id(),
+            "event_type": f.string(),
+            "payload": f.json().nullable(),
+            "status": f.enumeration(["pending", "done", "dead"]).default("pending"),
+            "attempts": f.integer().default(0),
+            "next_attempt_at": f.datetime().default_now(),
+            "claimed_by": f.string().nullable(),
+            "locked_until": f.datetime().nullable(),
+            "last_error": f.string().nullable(),
+            "created_at": f.datetime().default_now(),
+            "delivered_at": f.datetime().nullable(),
+        },
+        constraints={"indexes": [["status", "next_attempt_at"]]},
+        description="Transactional outbox: events recorded with tx.outbox.record, drained by farmorm.outbox.Dispatcher.",
+    )
+
+
+register_system_model(SystemModel(OUTBOX_MODEL, _outbox_model, option="outbox"))
 
 logger = logging.getLogger("farmorm.outbox")
 

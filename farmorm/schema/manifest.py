@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from ..core.errors import SchemaError
 from .definition import ModelDef, RelationDef, RelationKind, TableName
-from . import fields as f
+from . import system as system_models
 from .fields import MISSING, FieldBuilder, FieldKind
 from .meta import (  # re-exported: every layer reads the manifest's parts from here
     ConstraintMeta as ConstraintMeta,
@@ -320,7 +320,7 @@ def define_schema(**models: ModelDef | bool) -> Schema:
         if name == "foreign_keys" and isinstance(value, bool):
             if not value:
                 options.add(NO_FOREIGN_KEYS)
-        elif name in SYSTEM_MODELS and isinstance(value, bool):
+        elif name in system_models.options() and isinstance(value, bool):
             if value:
                 options.add(name)
         else:
@@ -328,71 +328,8 @@ def define_schema(**models: ModelDef | bool) -> Schema:
     return _build(defs, frozenset(options))
 
 
-HISTORY_MODEL = "farmorm_history"  # kept equal to farmorm.history.HISTORY_MODEL
-
-
-def _history_model() -> ModelDef:
-    return ModelDef(
-        table=HISTORY_MODEL,
-        fields={
-            "id": f.id(),
-            "model": f.string(),
-            "record_id": f.string(),
-            "operation": f.enumeration(["create", "update", "delete"]),
-            "before": f.json().nullable(),
-            "after": f.json().nullable(),
-            "actor": f.string().nullable(),
-            "occurred_at": f.datetime().default_now(),
-        },
-        description="Append-only change history of the models declared with history=True.",
-    )
-
-
-OUTBOX_MODEL = "farmorm_outbox"  # kept equal to farmorm.outbox.OUTBOX_MODEL
-IDEMPOTENCY_MODEL = "farmorm_idempotency"  # kept equal to farmorm.idempotency.IDEMPOTENCY_MODEL
-
-
-def _outbox_model() -> ModelDef:
-    return ModelDef(
-        table=OUTBOX_MODEL,
-        fields={
-            "id": f.id(),
-            "event_type": f.string(),
-            "payload": f.json().nullable(),
-            "status": f.enumeration(["pending", "done", "dead"]).default("pending"),
-            "attempts": f.integer().default(0),
-            "next_attempt_at": f.datetime().default_now(),
-            "claimed_by": f.string().nullable(),
-            "locked_until": f.datetime().nullable(),
-            "last_error": f.string().nullable(),
-            "created_at": f.datetime().default_now(),
-            "delivered_at": f.datetime().nullable(),
-        },
-        constraints={"indexes": [["status", "next_attempt_at"]]},
-        description="Transactional outbox: events recorded with tx.outbox.record, drained by farmorm.outbox.Dispatcher.",
-    )
-
-
-def _idempotency_model() -> ModelDef:
-    return ModelDef(
-        table=IDEMPOTENCY_MODEL,
-        fields={
-            "id": f.id(),
-            "key": f.string().unique(),
-            "request_hash": f.string(),
-            "status": f.enumeration(["pending", "completed"]).default("pending"),
-            "result": f.json().nullable(),
-            "created_at": f.datetime().default_now(),
-            "completed_at": f.datetime().nullable(),
-        },
-        description="Idempotency keys reserved with tx.idempotency.reserve and their stored results.",
-    )
-
-
-#: ``define_schema(<option>=True)`` -> (system model name, its definition)
 #: ``define_schema(..., foreign_keys=False)``: references enforced by the ORM, no FOREIGN KEY in the DDL
 NO_FOREIGN_KEYS = "no_foreign_keys"
-SYSTEM_MODELS = {"outbox": (OUTBOX_MODEL, _outbox_model), "idempotency": (IDEMPOTENCY_MODEL, _idempotency_model)}
 
 
 def _build(defs: Mapping[str, ModelDef], options: frozenset[str] = frozenset()) -> Schema:
@@ -401,19 +338,10 @@ def _build(defs: Mapping[str, ModelDef], options: frozenset[str] = frozenset()) 
     metas: dict[str, ModelMeta] = {}
     tables: dict[str, str] = {}
     user_defs = defs
-    if any(getattr(d, "history", False) for d in defs.values() if isinstance(d, ModelDef)):
-        if HISTORY_MODEL in defs:
-            raise SchemaError(
-                f'Model name "{HISTORY_MODEL}" is reserved: define_schema adds it for models with history=True.'
-            )
-        defs = {**defs, HISTORY_MODEL: _history_model()}
-    for option in sorted(options & SYSTEM_MODELS.keys()):
-        system_name, build = SYSTEM_MODELS[option]
-        if system_name in defs:
-            raise SchemaError(
-                f'Model name "{system_name}" is reserved: define_schema adds it for {option}=True.'
-            )
-        defs = {**defs, system_name: build()}
+    for system, why in system_models.wanted(defs, options):  # the features' tables (schema/system.py)
+        if system.name in defs:
+            raise SchemaError(f'Model name "{system.name}" is reserved: define_schema adds it for {why}.')
+        defs = {**defs, system.name: system.build()}
     for name, mdef in defs.items():
         if not isinstance(mdef, ModelDef):
             raise SchemaError(f'Model "{name}" must be built with model(...).')
