@@ -56,8 +56,18 @@ def required(model: ModelMeta, cond: n.Condition | None, operation: str) -> None
         raise validation_error(f'{operation} on model "{model.name}" requires a where clause.', model=model.name)
 
 
+#: where a model keeps the read-back shape of a write without select / include (the whole record)
+_WHOLE_RECORD = "_farmorm_write_read"
+
+
 def write_read(schema: Schema, model: ModelMeta, select: Any, include: Any, operation: str) -> Read:
-    """The read-back shape of a write: relation counts are a read's (``find_*``), refused here."""
+    """The read-back shape of a write: relation counts are a read's (``find_*``), refused here.
+    The whole record's shape (no select / include, every create's) is parsed once per model."""
+    if select is None and include is None:
+        whole: Read | None = vars(model).get(_WHOLE_RECORD)
+        if whole is None:  # a frozen dataclass: its __dict__ takes derived data (see writes._plans)
+            whole = vars(model)[_WHOLE_RECORD] = parse_read(schema, model)
+        return whole
     read = parse_read(schema, model, select=select, include=include)
     if read.counts:
         raise validation_error(
