@@ -95,15 +95,21 @@ def create_cheap(model: ModelMeta, data: Any, how: str) -> Mutation:
     """``create(returning="id" | "none")``: an INSERT returning the generated id at most (nothing
     when the id is known before the insert, or not wanted)."""
     values = create_values(model, data)
-    ident = tuple(model.identity or ())
-    known = all(f in values for f in ident)  # client-side ids: nothing to read back
-    return Mutation(n.Insert(model.name, tuple(values), 1, () if how == "none" or known else ident),
+    ident = model.identity or ()
+    # client-side ids: nothing to read back (one id field, the usual case, tested without a generator)
+    known = ident[0] in values if len(ident) == 1 else all(f in values for f in ident)
+    return Mutation(n.Insert(model.name, tuple(values), 1, () if how == "none" or known else tuple(ident)),
                     list(values.values()))
 
 
 def inserted_id(model: ModelMeta, m: Mutation) -> Any:
-    """The id of the record ``m`` (a ``create_cheap`` that read nothing back) inserted."""
-    return identity_of(model, dict(zip(m.node.columns, m.params)))
+    """The id of the record ``m`` (a ``create_cheap`` that read nothing back) inserted, as
+    ``identity_of`` gives it: the value of a one-field identity, else a dict of its fields."""
+    ident = model.identity or ()
+    columns = m.node.columns
+    if len(ident) == 1:
+        return m.params[columns.index(ident[0])]
+    return {f: m.params[columns.index(f)] for f in ident}
 
 
 def create_many(schema: Schema, model: ModelMeta, data: Any, select: Any, how: str,
