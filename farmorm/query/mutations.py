@@ -57,8 +57,18 @@ def required(model: ModelMeta, cond: n.Condition | None, operation: str) -> None
         raise validation_error(f'{operation} on model "{model.name}" requires a where clause.', model=model.name)
 
 
+#: where a model keeps the read-back shape of a write without select / include (the whole record)
+_WHOLE_RECORD = "_farmorm_write_read"
+
+
 def write_read(schema: Schema, model: ModelMeta, select: Any, include: Any, operation: str) -> Read:
-    """The read-back shape of a write: relation counts are a read's (``find_*``), refused here."""
+    """The read-back shape of a write: relation counts are a read's (``find_*``), refused here.
+    The whole record's shape (no select / include, every create's) is parsed once per model."""
+    if select is None and include is None:
+        whole: Read | None = vars(model).get(_WHOLE_RECORD)
+        if whole is None:  # a frozen dataclass: its __dict__ takes derived data (see writes._plans)
+            whole = vars(model)[_WHOLE_RECORD] = parse_read(schema, model)
+        return whole
     read = parse_read(schema, model, select=select, include=include)
     if read.counts:
         raise validation_error(
@@ -86,15 +96,21 @@ def create_cheap(model: ModelMeta, data: Any, how: str) -> Mutation:
     """``create(returning="id" | "none")``: an INSERT returning the generated id at most (nothing
     when the id is known before the insert, or not wanted)."""
     values = create_values(model, data)
-    ident = tuple(model.identity or ())
-    known = all(f in values for f in ident)  # client-side ids: nothing to read back
-    return Mutation(n.Insert(model.name, tuple(values), 1, () if how == "none" or known else ident),
+    ident = model.identity or ()
+    # client-side ids: nothing to read back (one id field, the usual case, tested without a generator)
+    known = ident[0] in values if len(ident) == 1 else all(f in values for f in ident)
+    return Mutation(n.Insert(model.name, tuple(values), 1, () if how == "none" or known else tuple(ident)),
                     list(values.values()))
 
 
 def inserted_id(model: ModelMeta, m: Mutation) -> Any:
-    """The id of the record ``m`` (a ``create_cheap`` that read nothing back) inserted."""
-    return identity_of(model, dict(zip(m.node.columns, m.params)))
+    """The id of the record ``m`` (a ``create_cheap`` that read nothing back) inserted, as
+    ``identity_of`` gives it: the value of a one-field identity, else a dict of its fields."""
+    ident = model.identity or ()
+    columns = m.node.columns
+    if len(ident) == 1:
+        return m.params[columns.index(ident[0])]
+    return {f: m.params[columns.index(f)] for f in ident}
 
 
 def create_many(schema: Schema, model: ModelMeta, data: Any, select: Any, how: str,

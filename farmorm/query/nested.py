@@ -43,7 +43,8 @@ class Nested:
 
 def has_relations(model: ModelMeta, data: Any) -> bool:
     """Whether write data names a relation (the nested path) rather than scalar fields only."""
-    return isinstance(data, Mapping) and any(k in model.relations for k in data)
+    # isdisjoint walks ``data`` in C: no generator per write
+    return bool(model.relations) and isinstance(data, Mapping) and not model.relations.keys().isdisjoint(data)
 
 
 def _stand_in(f: FieldMeta) -> Any:
