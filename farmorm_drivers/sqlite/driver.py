@@ -14,8 +14,7 @@ import asyncio
 import re
 import sqlite3
 import time
-from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncContextManager, Sequence
 
 import anyio
 
@@ -290,6 +289,36 @@ class SqliteCursor(FetchManyCursor):
             await self.cur.close()
 
 
+class _Locked:
+    """``async with driver.connection()``: the one connection's lock, held for the whole
+    operation or transaction. A class, not an @asynccontextmanager: it runs on every operation."""
+
+    __slots__ = ("driver",)
+
+    def __init__(self, driver: SqliteDriver) -> None:
+        self.driver = driver
+
+    async def __aenter__(self) -> SqliteConnection:
+        driver = self.driver
+        try:
+            await driver._lock.acquire()
+        except RuntimeError:
+            if not driver._wrapped.streaming:
+                raise
+            raise UnsupportedError(
+                f"The {driver.handle.kind} (sqlite) connection is held by a stream this task has open "
+                "(orm.<model>.stream): SQLite has one connection, so another operation outside a transaction "
+                "would wait for the stream forever. Open the stream inside orm.transaction() and run the other "
+                "operations on the transaction, or run them after the stream closes.",
+                backend_kind=driver.handle.kind, dialect="sqlite",
+            ) from None
+        return driver._wrapped
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        self.driver._lock.release()
+        return False
+
+
 class SqliteDriver(Driver):
     """farmorm's driver for an ``aiosqlite.Connection``."""
 
@@ -323,24 +352,8 @@ class SqliteDriver(Driver):
     def compile(self, node: Any) -> SqlStatement:
         return self.compiler.compile(node)
 
-    @asynccontextmanager
-    async def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncIterator[Connection]:
-        try:
-            await self._lock.acquire()
-        except RuntimeError:
-            if not self._wrapped.streaming:
-                raise
-            raise UnsupportedError(
-                f"The {self.handle.kind} (sqlite) connection is held by a stream this task has open "
-                "(orm.<model>.stream): SQLite has one connection, so another operation outside a transaction "
-                "would wait for the stream forever. Open the stream inside orm.transaction() and run the other "
-                "operations on the transaction, or run them after the stream closes.",
-                backend_kind=self.handle.kind, dialect="sqlite",
-            ) from None
-        try:
-            yield self._wrapped
-        finally:
-            self._lock.release()
+    def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncContextManager[Connection]:
+        return _Locked(self)
 
     def check_schema(self, schema: Schema) -> None:
         from farmorm.core.errors import UnsupportedError
