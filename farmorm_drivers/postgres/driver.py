@@ -124,6 +124,13 @@ class PostgresConnection(SqlConnection):
     def native(self) -> Any:
         return getattr(self.conn, "raw", self.conn)  # psycopg's connection under its wrapper
 
+    def app_sql(self) -> None:
+        # a connection of a pool farmorm opened (see farmorm_drivers/postgres/__init__.py
+        # reset_if_touched): its next release runs asyncpg's full reset
+        touch = getattr(self.conn, "farmorm_touch", None)
+        if touch is not None:
+            touch()
+
     async def _probe_namespace(self, exc: BaseException) -> None:
         """Tell a missing namespace from a missing table: PostgreSQL reports both as 42P01."""
         m = _QUALIFIED.match(str(exc))
