@@ -233,8 +233,10 @@ async def reset_if_touched(conn: Any) -> None:
     UNLISTEN, RESET ALL, and our DISCARD TEMP) undoes session state, which farmorm's own statements
     never leave (transaction-scoped settings and locks only; a stream's cursor closes with its
     transaction). So that round trip runs only after the app's own SQL ran on the connection
-    (``orm.raw``, ``orm.raw.connection()``): one statement fewer per operation otherwise. An app's
-    own pool is never reconfigured: it keeps asyncpg's reset on every release."""
+    (``orm.raw``, ``orm.raw.connection()``), or after a statement or operation failed or was
+    cancelled on it (the reset's simple query also settles the protocol after a cancellation):
+    one statement fewer per successful operation. An app's own pool is never reconfigured: it
+    keeps asyncpg's reset on every release."""
     if getattr(conn, "_farmorm_touched", False):
         conn._farmorm_touched = False
         query = conn.get_reset_query()

@@ -115,6 +115,11 @@ class PostgresConnection(SqlConnection):
         return Result(rows, len(rows))
 
     async def _failing(self, exc: BaseException, sql: str) -> None:
+        # a statement that failed or was cancelled: the release runs asyncpg's full reset (see
+        # reset_if_touched). After a cancelled extended-protocol statement asyncpg may report the
+        # connection idle while the server still holds the statement's implicit transaction; the
+        # reset's simple query settles it (T05: without it, the next BEGIN ISOLATION LEVEL failed)
+        self.app_sql()
         if getattr(exc, "sqlstate", None) == "42P01":
             await self._probe_namespace(exc)
 
@@ -126,7 +131,8 @@ class PostgresConnection(SqlConnection):
 
     def app_sql(self) -> None:
         # a connection of a pool farmorm opened (see farmorm_drivers/postgres/__init__.py
-        # reset_if_touched): its next release runs asyncpg's full reset
+        # reset_if_touched): its next release runs asyncpg's full reset. Also called for a
+        # statement that failed, and for an operation that ended in an error
         touch = getattr(self.conn, "farmorm_touch", None)
         if touch is not None:
             touch()
@@ -372,6 +378,8 @@ class _Checkout:
         assert wrapped is not None
         raw = wrapped.conn  # _replace() may have moved it to another connection
         if raw is not None:  # None: _replace() handed the dead one back and could not get another
+            if exc is not None:
+                wrapped.app_sql()  # whatever state the error left, the full reset clears it
             await self.driver.release(raw)
         return False
 

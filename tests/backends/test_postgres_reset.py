@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from farmorm import create_orm, define_schema, model
+from farmorm import UniqueConstraintViolation, create_orm, define_schema, model
 from farmorm import fields as f
 from farmorm.setup import push_schema
 from farmorm_drivers.postgres import resetting_connection_class
@@ -55,6 +55,11 @@ async def test_orm_operations_skip_the_reset_and_raw_sql_gets_it(pg_url: str, re
         before = len(resets)
         assert await orm.note.count() == 2
         assert len(resets) == before  # touched once, reset once
+        # a failed statement: the release resets too (it also settles the protocol after a cancellation)
+        with pytest.raises(UniqueConstraintViolation):
+            await orm.note.create(data={"id": 1, "text": "dup"})
+        assert len(resets) == before + 1
+        assert await orm.note.count() == 2 and len(resets) == before + 1
     finally:
         await orm.close()
 
