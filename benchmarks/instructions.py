@@ -46,7 +46,8 @@ from .workloads import BULK_ROWS, SMOKE_USERS, USERS, open_farmorm, seed
 
 #: operations counted per workload (after a warm-up of a fifth of them), full and smoke mode
 COUNTED = {"get_by_pk": 200, "filter_page": 50, "fetch_1k": 4, "include": 50, "count": 100,
-           "update_one": 100, "insert_one": 100, "bulk_insert": 2}
+           "update_one": 100, "insert_one": 100, "bulk_insert": 2,
+           "concurrent": 500}
 SMOKE_COUNTED = {k: 1 for k in COUNTED}
 DEFAULT_SYSTEMS = ("raw", "farmorm", "farmorm_lean")
 

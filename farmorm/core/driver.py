@@ -248,6 +248,12 @@ class Connection(abc.ABC):
         """The native connection under this one (``orm.raw.connection()``: COPY, LISTEN, ...)."""
         raise NotImplementedError(f"{type(self).__name__} lends no native connection")
 
+    def app_sql(self) -> None:
+        """The app's own statements are about to run on this connection (``orm.raw``): they may
+        leave session state behind (settings, temporary tables, session locks), so a driver that
+        skips the release-time reset for farmorm's own statements resets this connection. The
+        default does nothing (a driver that always resets, or has nothing to reset)."""
+
     async def raw_command(self, command: Mapping[str, Any]) -> dict[str, Any]:
         """Run a database command document (``orm.raw.command``; MongoDB)."""
         raise NotImplementedError(f"{type(self).__name__} runs no command documents")
@@ -435,6 +441,8 @@ class ConnectionContract(Protocol):
     async def cursor(self, compiled: Any, params: Sequence[Any], batch_size: int) -> RowCursor: ...
 
     def native(self) -> Any: ...
+
+    def app_sql(self) -> None: ...
 
     async def raw_command(self, command: Mapping[str, Any]) -> dict[str, Any]: ...
 

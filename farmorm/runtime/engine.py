@@ -308,9 +308,14 @@ class Scope:
         if router is not None and not self.write and not engine.pinned:
             self.cm, conn = await router.read_connection()
             return conn
-        self.cm = cm = primary.driver.connection(write=self.write)
+        driver = primary.driver
+        self.cm = cm = driver.connection(write=self.write)
         try:
-            self.conn = conn = await primary.enter(cm.__aenter__())
+            if driver.acquire_is_immediate():
+                # a free connection: no deadline to arm, no waiter for close() to stop
+                self.conn = conn = await cm.__aenter__()
+            else:
+                self.conn = conn = await primary.wait(cm.__aenter__())
             return conn
         except OrmError:
             raise

@@ -47,6 +47,7 @@ class RawClient:
         node, params = parse_raw(self._schema, sql, args, fetch=fetch)
         compiled = self._driver.compile(node)
         async with self._scope() as conn:
+            conn.app_sql()
             return await conn.run(compiled, params)
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -91,4 +92,5 @@ class RawClient:
         connection; MongoDB: the database) for what statements cannot do (COPY, LISTEN). Inside a
         transaction it is the transaction's connection; it must not be kept after the block."""
         async with self._scope() as conn:
+            conn.app_sql()
             yield conn.native()

@@ -42,6 +42,11 @@ class Server:
         past it, CONNECTION_ERROR with ``reason="pool_timeout"`` naming the pool."""
         if self.driver.acquire_is_immediate():
             return await entering  # nothing to wait for: no deadline, nobody for close() to stop
+        return await self.wait(entering)
+
+    async def wait(self, entering: Awaitable[Connection]) -> Connection:
+        """``enter()`` once the driver said a connection is not free right now: the deadline is
+        armed and the task registered as a waiter."""
         timeout = self.acquire_timeout
         task = asyncio.current_task()
         waiting = self.waiting

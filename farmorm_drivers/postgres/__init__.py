@@ -9,6 +9,7 @@ only looks at classes of modules the application has already imported.
 
 from __future__ import annotations
 
+from inspect import signature
 import sys
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -153,6 +154,8 @@ async def create_driver(schema: Any, detected: Detected, **options: Any) -> Any:
         kwargs = {k: v for k, v in settings.items() if k in POOL_OPTIONS and v is not None}
         kwargs.setdefault("min_size", 1)  # connections open on demand; a test database stays cheap
         kwargs.setdefault("connection_class", resetting_connection_class())  # DISCARD TEMP on release too
+        if "reset" in signature(asyncpg.create_pool).parameters:  # asyncpg 0.30+
+            kwargs.setdefault("reset", reset_if_touched)  # the session reset only after the app's own SQL
         try:
             pool = await asyncpg.create_pool(dsn(url), **kwargs)
         except Exception as exc:
@@ -198,13 +201,16 @@ _RESETTING: Any = None
 def resetting_connection_class() -> Any:
     """An ``asyncpg.Connection`` whose release-time reset also runs ``DISCARD TEMP``: asyncpg's
     own reset (ROLLBACK, advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) keeps temporary tables,
-    so one made on a pooled connection would reach the next caller. Same round trip."""
+    so one made on a pooled connection would reach the next caller. Same round trip.
+
+    ``farmorm_touch()`` marks the connection as used by the app's own SQL (``orm.raw``, reached
+    through the pool's proxy): ``reset_if_touched`` then runs that reset on its next release."""
     global _RESETTING
     if _RESETTING is None:
         import asyncpg
 
         class FarmormConnection(asyncpg.Connection):  # type: ignore[misc]
-            __slots__ = ("_farmorm_reset",)
+            __slots__ = ("_farmorm_reset", "_farmorm_touched")
 
             def get_reset_query(self) -> str:
                 query: str | None = getattr(self, "_farmorm_reset", None)
@@ -214,8 +220,28 @@ def resetting_connection_class() -> Any:
                     self._farmorm_reset = query
                 return query
 
+            def farmorm_touch(self) -> None:
+                self._farmorm_touched = True
+
         _RESETTING = FarmormConnection
     return _RESETTING
+
+
+async def reset_if_touched(conn: Any) -> None:
+    """asyncpg's ``reset=`` for the pools farmorm opens. Before calling it asyncpg has rolled back
+    any open transaction (``Connection._reset``); the rest of its reset (advisory unlock, CLOSE ALL,
+    UNLISTEN, RESET ALL, and our DISCARD TEMP) undoes session state, which farmorm's own statements
+    never leave (transaction-scoped settings and locks only; a stream's cursor closes with its
+    transaction). So that round trip runs only after the app's own SQL ran on the connection
+    (``orm.raw``, ``orm.raw.connection()``), or after a statement or operation failed or was
+    cancelled on it (the reset's simple query also settles the protocol after a cancellation):
+    one statement fewer per successful operation. An app's own pool is never reconfigured: it
+    keeps asyncpg's reset on every release."""
+    if getattr(conn, "_farmorm_touched", False):
+        conn._farmorm_touched = False
+        query = conn.get_reset_query()
+        if query:
+            await conn.execute(query)
 
 
 def driver_factory() -> Any:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncContextManager, Sequence
 
 import anyio
 
@@ -117,6 +116,11 @@ class PostgresConnection(SqlConnection):
         return Result(rows, len(rows))
 
     async def _failing(self, exc: BaseException, sql: str) -> None:
+        # a statement that failed or was cancelled: the release runs asyncpg's full reset (see
+        # reset_if_touched). After a cancelled extended-protocol statement asyncpg may report the
+        # connection idle while the server still holds the statement's implicit transaction; the
+        # reset's simple query settles it (T05: without it, the next BEGIN ISOLATION LEVEL failed)
+        self.app_sql()
         if getattr(exc, "sqlstate", None) == "42P01":
             await self._probe_namespace(exc)
 
@@ -125,6 +129,14 @@ class PostgresConnection(SqlConnection):
 
     def native(self) -> Any:
         return getattr(self.conn, "raw", self.conn)  # psycopg's connection under its wrapper
+
+    def app_sql(self) -> None:
+        # a connection of a pool farmorm opened (see farmorm_drivers/postgres/__init__.py
+        # reset_if_touched): its next release runs asyncpg's full reset. Also called for a
+        # statement that failed, and for an operation that ended in an error
+        touch = getattr(self.conn, "farmorm_touch", None)
+        if touch is not None:
+            touch()
 
     async def _probe_namespace(self, exc: BaseException) -> None:
         """Tell a missing namespace from a missing table: PostgreSQL reports both as 42P01."""
@@ -324,6 +336,70 @@ class PostgresCursor(FetchManyCursor):
                 await self.pg.rollback()
 
 
+def _idle_counter(pool: Any, owned: bool) -> Any:
+    """``pool``'s count of idle live connections (a callable), or None when taking one may run
+    the app's own checkout callback (asyncpg ``setup=``, psycopg ``check=``), which may do I/O.
+    Pools farmorm opened have none; an app's pool is asked (private attributes, read with a
+    default that keeps the deadline armed when a library renames them)."""
+    if hasattr(pool, "get_idle_size"):  # asyncpg
+        return pool.get_idle_size if owned or getattr(pool, "_setup", True) is None else None
+    idle = getattr(pool, "idle", None)  # the psycopg adapter
+    return idle if idle is not None and pool.checks_out_plainly() else None
+
+
+class _Checkout:
+    """``async with driver.connection()`` on a pool: one connection for one operation or
+    transaction. A class, not an @asynccontextmanager: it runs on every operation, and a
+    generator plus its wrapper cost more than the checkout itself."""
+
+    __slots__ = ("driver", "wrapped")
+
+    def __init__(self, driver: PostgresDriver) -> None:
+        self.driver = driver
+        self.wrapped: PostgresConnection | None = None
+
+    async def __aenter__(self) -> PostgresConnection:
+        driver = self.driver
+        raw = await driver.target.acquire()
+        if driver.pgbouncer:
+            try:
+                check_pooler_safe(driver, raw)
+            except BaseException:
+                await driver.release(raw)
+                raise
+        self.wrapped = wrapped = PostgresConnection(driver, raw, True)
+        return wrapped
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        wrapped = self.wrapped
+        assert wrapped is not None
+        raw = wrapped.conn  # _replace() may have moved it to another connection
+        if raw is not None:  # None: _replace() handed the dead one back and could not get another
+            if exc is not None:
+                wrapped.app_sql()  # whatever state the error left, the full reset clears it
+            await self.driver.release(raw)
+        return False
+
+
+class _Locked:
+    """``async with driver.connection()`` on a single connection: its lock, held for the whole
+    operation or transaction (a class for the same reason as :class:`_Checkout`)."""
+
+    __slots__ = ("lock", "conn")
+
+    def __init__(self, lock: anyio.Lock, conn: PostgresConnection) -> None:
+        self.lock = lock
+        self.conn = conn
+
+    async def __aenter__(self) -> PostgresConnection:
+        await self.lock.acquire()
+        return self.conn
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        self.lock.release()
+        return False
+
+
 class PostgresDriver(Driver):
     """farmorm's driver for an ``asyncpg.Pool`` or ``asyncpg.Connection`` (or the psycopg 3 /
     SQLAlchemy equivalents, adapted to the same asyncpg-shaped calls: see ``psycopg_runtime``)."""
@@ -341,46 +417,49 @@ class PostgresDriver(Driver):
         self.compiler = SqlCompiler(schema, dialect or PostgresDialect())
         self._lock = anyio.Lock(fast_acquire=True)  # no event-loop round trip when uncontended
         self._single = None if is_pool else PostgresConnection(self, target)
+        #: an asyncpg pool (``get_idle_size``), rather than psycopg's adapter
+        self._asyncpg_pool = is_pool and hasattr(target, "get_idle_size")
+        #: how many idle connections the pool holds, for ``acquire_is_immediate``; None when a
+        #: checkout may run a callback of the app's (asyncpg ``setup=``, psycopg ``check=``)
+        self._idle = _idle_counter(target, owned) if is_pool else None
         if pgbouncer and not is_pool:
             check_pooler_safe(self, target)
 
     def compile(self, node: Any) -> SqlStatement:
         return self.compiler.compile(node)
 
-    @asynccontextmanager
-    async def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncIterator[Connection]:
+    def connection(self, *, write: bool = False, transaction: bool = False) -> AsyncContextManager[Connection]:
         if self._single is not None:
-            async with self._lock:
-                yield self._single
-            return
-        pool = self.target
-        raw = await pool.acquire()
-        wrapped = PostgresConnection(self, raw, True)
-        try:
-            if self.pgbouncer:
-                check_pooler_safe(self, raw)
-            yield wrapped
-        finally:
-            raw = wrapped.conn  # _replace() may have moved it to another connection
-            if raw is None:  # _replace() handed the dead one back and could not get another
-                return
-            # a cancelled task must still hand the connection back. asyncpg's release resets the
-            # connection (ROLLBACK, RESET ALL...): bounded, so a dead network cannot hang it; past
-            # the bound asyncpg terminates the connection instead
-            with anyio.CancelScope(shield=True):
-                try:
-                    if self._asyncpg_pool:
-                        await pool.release(raw, timeout=RELEASE_TIMEOUT)
-                    else:
-                        await pool.release(raw)
-                except Exception:  # noqa: BLE001 - the connection died (server kill): asyncpg
-                    # terminated it and the pool replaces it; the caller's operation already has
-                    # its outcome, which a failed reset must not overwrite (found by T43 chaos)
-                    pass
+            return _Locked(self._lock, self._single)
+        return _Checkout(self)
 
-    @property
-    def _asyncpg_pool(self) -> bool:
-        return hasattr(self.target, "get_idle_size")
+    def acquire_is_immediate(self) -> bool:
+        """A free single connection, or an idle live connection in the pool: ``connection()``
+        hands it out without waiting or I/O, so the operation arms no acquire deadline. Only for
+        pools whose checkout runs no callback of the app's (asyncpg ``setup=``, psycopg
+        ``check=``), which could do I/O; otherwise the deadline is always armed."""
+        if self._single is not None:
+            return not self._lock.locked()
+        idle = self._idle
+        return idle is not None and idle() > 0
+
+    async def release(self, raw: Any) -> None:
+        """Hand ``raw`` back to the pool, whatever happens: an operation that already has its
+        outcome must not have it overwritten by a failed reset (a connection killed on the server:
+        asyncpg terminates it and the pool replaces it; found by T43 chaos)."""
+        pool = self.target
+        try:
+            if self._asyncpg_pool:
+                # asyncpg's Pool.release shields itself (asyncio.shield): a cancelled task still
+                # hands the connection back. Its reset is bounded, so a dead network cannot hang
+                # it; past the bound asyncpg terminates the connection instead
+                await pool.release(raw, timeout=RELEASE_TIMEOUT)
+                return
+            # the psycopg adapter's release (rollback, autocommit back) is not shielded by the library
+            with anyio.CancelScope(shield=True):
+                await pool.release(raw)
+        except Exception:  # noqa: BLE001 - see the docstring
+            pass
 
     def pool_status(self) -> dict[str, int] | None:
         pool = self.target

@@ -126,6 +126,17 @@ class PsycopgPool:
         finally:
             await self.pool.putconn(raw)
 
+    def idle(self) -> int:
+        """Connections waiting in the pool (``getconn`` hands one out without waiting)."""
+        return int(self.pool.get_stats().get("pool_available", 0))
+
+    def checks_out_plainly(self) -> bool:
+        """Whether taking an idle connection does no I/O: no ``check=`` callback (read from
+        psycopg_pool's private attribute, with a default that says no when it is renamed) and
+        autocommit connections (``acquire`` switches any other one, a round trip)."""
+        pool = self.pool
+        return getattr(pool, "_check", True) is None and bool((getattr(pool, "kwargs", None) or {}).get("autocommit"))
+
     async def fetchval(self, sql: str, *args: Any) -> Any:
         conn = await self.acquire()
         try:

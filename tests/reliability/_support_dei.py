@@ -76,6 +76,7 @@ async def fresh_orm(backend: str, schema: Schema, *, push: Schema | None = None,
 async def raw(orm: Orm, sql: str, kind: str = "rows") -> Any:
     """Run raw SQL on one of the ORM's connections (the running transaction's inside one)."""
     async with engine_of(orm).scope(write=True) as conn:
+        conn.app_sql()  # the app's own SQL, as orm.raw runs it (the release resets the session)
         result = await conn.execute(sql, (), kind)  # type: ignore[attr-defined]
     return list(result.rows) if kind == "rows" else result.rowcount
 

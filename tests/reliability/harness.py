@@ -182,6 +182,7 @@ def requires(backend: str, *needs: str) -> None:
 async def raw(orm: Orm, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     """Run ``sql`` on the ORM's own connection scope (inside its transaction when ``orm`` is a tx)."""
     async with engine_of(orm).scope(write=True) as conn:
+        conn.app_sql()  # the app's own SQL, as orm.raw runs it (the release resets the session)
         result = await conn.execute(sql, args, "rows")  # type: ignore[attr-defined]
     return [tuple(r) for r in result.rows]
 
