@@ -12,6 +12,7 @@ Importing this module imports neither psycopg nor asyncpg.
 
 from __future__ import annotations
 
+import abc
 import itertools
 from typing import Any, Sequence
 
@@ -99,7 +100,29 @@ async def ensure_autocommit(raw: Any) -> bool | None:
     return False
 
 
-class PsycopgPool:
+class AcquiringPool(abc.ABC):
+    """A pool in asyncpg's shape, as ``PostgresDriver`` uses it, over ``acquire`` / ``release``
+    (psycopg's pool here, a SQLAlchemy engine in ``farmorm_drivers/sqlalchemy/runtime.py``)."""
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    async def acquire(self) -> Any:
+        """A connection in asyncpg's shape (``PsycopgConnection`` on psycopg)."""
+
+    @abc.abstractmethod
+    async def release(self, conn: Any) -> None:
+        """Give ``conn`` back as it was found (autocommit restored)."""
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        conn = await self.acquire()
+        try:
+            return await conn.fetchval(sql, *args)
+        finally:
+            await self.release(conn)
+
+
+class PsycopgPool(AcquiringPool):
     """A ``psycopg_pool.AsyncConnectionPool`` with ``acquire`` / ``release`` / ``fetchval`` / ``close``."""
 
     __slots__ = ("pool",)
@@ -136,13 +159,6 @@ class PsycopgPool:
         autocommit connections (``acquire`` switches any other one, a round trip)."""
         pool = self.pool
         return getattr(pool, "_check", True) is None and bool((getattr(pool, "kwargs", None) or {}).get("autocommit"))
-
-    async def fetchval(self, sql: str, *args: Any) -> Any:
-        conn = await self.acquire()
-        try:
-            return await conn.fetchval(sql, *args)
-        finally:
-            await self.release(conn)
 
     async def close(self) -> None:
         await self.pool.close()

@@ -19,6 +19,7 @@ from typing import Any, AsyncIterator
 
 from farmorm.core.detect import Detected
 from farmorm.core.errors import UnsupportedError
+from farmorm_drivers.postgres.psycopg_runtime import AcquiringPool, PsycopgConnection, PsycopgDialect, ensure_autocommit
 
 #: farmorm dialect -> the DBAPI drivers farmorm can run on
 SUPPORTED = {"postgres": ("asyncpg", "psycopg"), "mysql": ("aiomysql", "asyncmy"), "sqlite": ("aiosqlite",)}
@@ -45,7 +46,7 @@ async def _driver_connection(sa_conn: Any) -> Any:
     return raw.driver_connection
 
 
-class EnginePostgresPool:
+class EnginePostgresPool(AcquiringPool):
     """An ``AsyncEngine`` as the asyncpg-shaped pool ``PostgresDriver`` expects."""
 
     def __init__(self, engine: Any, psycopg: bool) -> None:
@@ -58,8 +59,6 @@ class EnginePostgresPool:
         try:
             conn = await _driver_connection(sa_conn)
             if self.psycopg:
-                from farmorm_drivers.postgres.psycopg_runtime import PsycopgConnection, ensure_autocommit
-
                 conn = PsycopgConnection(conn, await ensure_autocommit(conn))
         except BaseException:
             await sa_conn.close()
@@ -74,13 +73,6 @@ class EnginePostgresPool:
                 await conn.raw.set_autocommit(conn.restore_autocommit)
         finally:
             await sa_conn.close()
-
-    async def fetchval(self, sql: str, *args: Any) -> Any:
-        conn = await self.acquire()
-        try:
-            return await conn.fetchval(sql, *args)
-        finally:
-            await self.release(conn)
 
     async def close(self) -> None:
         """The engine is the app's: nothing to close."""
@@ -120,7 +112,6 @@ async def create(schema: Any, detected: Detected, *, pgbouncer: bool = False,
     if dialect == "postgres":
         from farmorm_drivers.postgres.dialect import DecodedJsonDialect
         from farmorm_drivers.postgres.driver import PostgresDriver
-        from farmorm_drivers.postgres.psycopg_runtime import PsycopgConnection, PsycopgDialect, ensure_autocommit
 
         psycopg = driver == "psycopg"
         # SQLAlchemy's asyncpg dialect installs json/jsonb codecs that return Python objects
