@@ -112,7 +112,14 @@ def check_text(model: ModelMeta, f: FieldMeta, v: str) -> str:
 def _check_string(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
     if not isinstance(v, str):
         raise _bad(model, f, "str", v)
-    return check_text(model, f, v)
+    return check_text(model, f, _plain_str(v))
+
+
+def _plain_str(v: str) -> str:
+    """``v`` as a plain ``str``: a subclass (a ``str`` enum member) is stored as its text and read
+    back as ``str``, so a written value is normalized as ints are (backends that return the values
+    they bound then return what a read would)."""
+    return v if v.__class__ is str else str.__str__(v)
 
 
 def _check_bool(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
@@ -220,7 +227,7 @@ def _check_enum(model: ModelMeta, f: FieldMeta, v: Any) -> Any:
             model=model.name,
             field=f.name,
         )
-    return v
+    return _plain_str(v)
 
 
 CHECKERS: dict[str, Callable[[ModelMeta, FieldMeta, Any], Any]] = {

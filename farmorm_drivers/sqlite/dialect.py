@@ -126,16 +126,6 @@ def decimal_aggregate(fn: str, values: str | None) -> str | None:
     return str(min(numbers) if fn == "min" else max(numbers))
 
 
-def _exact_str(v: str) -> str:
-    """A checked text value as a read returns it: a ``str`` subclass (a ``str`` enum member) is
-    stored as its text and read back as a plain ``str``."""
-    return v if v.__class__ is str else str.__str__(v)
-
-
-def _exact_int(v: int) -> int:
-    return v if v.__class__ is int else int(v)
-
-
 def _echo_datetime(v: _dt.datetime) -> _dt.datetime:
     """A checked datetime as a read returns it: an aware UTC ``datetime`` is (the stored text has
     microseconds, as a datetime does); anything else goes through the text."""
@@ -146,19 +136,18 @@ def _echo_json(v: Any) -> Any:
     return _json_decode(encode_json(v))
 
 
-# the common case of each, inline in a generated row builder (see core.driver.inline_decoder)
-inline_decoder(_exact_str, "{v} if {v}.__class__ is str else {d}({v})")
-inline_decoder(_exact_int, "{v} if {v}.__class__ is int else {d}({v})")
+# the common case, inline in a generated row builder (see core.driver.inline_decoder)
 inline_decoder(_echo_datetime, "{v} if {v}.__class__ is {DT} and {v}.tzinfo is {UTC} else {d}({v})",
                DT=_dt.datetime, UTC=_UTC)
 
 
 #: per value kind, what a read returns for a value an INSERT bound (see SqliteDialect.echo): the
-#: column affinities of farmorm's tables (TEXT, INTEGER) store these values exactly as bound.
+#: column affinities of farmorm's tables (TEXT, INTEGER) store these values exactly as bound, and
+#: checked text, integers and booleans are plain str / int / bool already (query/values.py).
 #: Decimals are read back (their text would be rewritten in a NUMERIC column an app made itself).
 _ECHO: dict[str, Fn | None] = {
-    "string": _exact_str, "enum": _exact_str, "integer": _exact_int, "bigint": _exact_int,
-    "boolean": None, "datetime": _echo_datetime, "json": _echo_json,
+    "string": None, "enum": None, "integer": None, "bigint": None, "boolean": None,
+    "datetime": _echo_datetime, "json": _echo_json,
 }
 
 
