@@ -396,7 +396,7 @@ class MysqlCursor(FetchManyCursor):
 
 
 class _Checkout:
-    """One connection of an aiomysql pool for one operation: the pooled branch of
+    """One connection of an aiomysql or asyncmy pool for one operation: the pooled branch of
     ``MysqlDriver._connection`` written as a class (no generator per checkout), and released
     without a shielded await when nothing is left to undo on it (no transaction, no app
     settings to restore)."""
@@ -487,8 +487,9 @@ class MysqlDriver(Driver):
         self._background: set[asyncio.Task[None]] = set()  # KILLs of cancelled statements
         #: seconds a statement may take before it is abandoned (``create_orm(..., command_timeout=)``)
         self.command_timeout: float | None = None
-        #: an aiomysql pool: checkouts are ``_Checkout``s, released without awaiting the pool
-        self.quick_release = kind == "aiomysql" and pooled and hasattr(client, "release")
+        #: an aiomysql or asyncmy pool (both ``Pool.release`` are synchronous, "NOT a coroutine"):
+        #: checkouts are ``_Checkout``s, released without awaiting the pool
+        self.quick_release = kind in ("aiomysql", "asyncmy") and pooled and hasattr(client, "release")
         #: aiomysql: writes values into the statement text as aiomysql would, with less dispatch
         #: per value (``literals``; imported here: it needs PyMySQL, which asyncmy alone lacks)
         self.literals: Callable[[Any, str, Sequence[Any]], str | None] | None = None
@@ -636,10 +637,10 @@ class MysqlDriver(Driver):
                     await self._release(current)
 
     def acquire_is_immediate(self) -> bool:
-        """A pool farmorm opened on aiomysql, with a free connection and no task inside its
-        ``acquire()``: taking one awaits nothing (aiomysql's ``_acquire`` waits only for its
-        condition's lock, free here, or connects when no free connection is left), so the engine
-        arms no acquire deadline for it."""
+        """A pool farmorm opened (aiomysql or asyncmy), with a free connection and no task inside
+        its ``acquire()``: taking one awaits nothing (``_acquire`` waits only for its condition's
+        lock, free here, or connects when no free connection is left), so the engine arms no
+        acquire deadline for it."""
         if not (self.quick_release and self.owned):
             return False
         pool = self.client
@@ -647,9 +648,9 @@ class MysqlDriver(Driver):
         return cond is not None and pool.freesize > 0 and pool.size >= pool.minsize and not cond.locked()
 
     def _release_now(self, raw: Any) -> None:
-        """aiomysql's ``Pool.release`` (not a coroutine) puts the connection back at once and
-        returns the task that wakes a waiter: nothing to wait for here, so no shielded await; the
-        task is kept until it is done (``close`` waits for it)."""
+        """``Pool.release`` (not a coroutine) puts the connection back at once and returns what
+        wakes a waiter (aiomysql: a task; asyncmy: a done future): nothing to wait for here, so no
+        shielded await; a task is kept until it is done (``close`` waits for it)."""
         released = self.client.release(raw)
         if isinstance(released, asyncio.Task) and not released.done():
             self._background.add(released)

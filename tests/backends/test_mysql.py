@@ -581,12 +581,17 @@ async def test_a_pool_configured_as_farmorm_runs_costs_no_statement_per_checkout
         await pool.wait_closed()
 
 
-async def test_an_acquire_skips_its_deadline_only_while_a_connection_is_free(my_db):
-    """``acquire_is_immediate``: with a free connection in farmorm's aiomysql pool, taking it
-    awaits nothing, so the engine arms no timer; with none free, the acquire waits (deadline armed)."""
-    orm = await create_orm(schema, my_db.url, max_size=1)
+@pytest.mark.parametrize("library", ["aiomysql", "asyncmy"])
+async def test_an_acquire_skips_its_deadline_only_while_a_connection_is_free(my_db, library):
+    """``acquire_is_immediate``: with a free connection in farmorm's aiomysql / asyncmy pool,
+    taking it awaits nothing, so the engine arms no timer; with none free, the acquire waits
+    (deadline armed)."""
+    pytest.importorskip(library)
+    url = my_db.url if library == "aiomysql" else "mysql+asyncmy://" + my_db.url.split("://", 1)[1]
+    orm = await create_orm(schema, url, max_size=1)
     try:
         driver = orm._driver
+        assert driver.handle.kind == library
         await raw(orm, "SELECT 1")  # the pool's one connection exists and is free again
         assert driver.acquire_is_immediate()
         async with driver.connection():
