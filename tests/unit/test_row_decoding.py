@@ -14,7 +14,7 @@ from typing import Any, Callable
 import pytest
 
 from farmorm.core.driver import inline_form
-from farmorm.query.plan import RelationRead, stitch
+from farmorm.query.plan import RelationRead, attach, stitch
 from farmorm.query.values import normalize_decimal
 import farmorm_drivers.mysql.dialect as mysql
 import farmorm_drivers.postgres.dialect as postgres
@@ -101,3 +101,18 @@ def test_stitch_to_one_takes_the_first_child_of_a_key() -> None:
     children = [{"p": 1, "i": "first"}, {"p": 1, "i": "second"}, {"p": 2, "i": "only"}]
     stitch(parents, _rel(True), children)
     assert [p["r"] and p["r"]["i"] for p in parents] == ["first", "only", None, "first"]
+
+
+@pytest.mark.parametrize("single", [False, True])
+def test_attach_matches_stitch(single: bool) -> None:
+    children = [{"p": 1, "i": "a"}, {"p": 2, "i": "b"}, {"p": 1, "i": "c"}]
+    grouped: dict[Any, list[dict[str, Any]]] = {}
+    for c in children:
+        grouped.setdefault(c["p"], []).append(c)
+    stitched = [{"k": 1}, {"k": 2}, {"k": 1}, {"k": None}, {"k": 3}]
+    attached = [dict(p) for p in stitched]
+    stitch(stitched, _rel(single), children)
+    attach(attached, _rel(single), grouped)
+    assert attached == stitched
+    if not single:
+        assert attached[0]["r"] is not attached[2]["r"]
