@@ -53,6 +53,30 @@ def row_builder(names: Sequence[str], decoders: Decoders) -> Callable[[Rows], li
                      "row builder")
 
 
+def group_builder(names: Sequence[str], decoders: Decoders, key: str,
+                  hidden: Sequence[str] = ()) -> Callable[[Rows], dict[Any, list[dict[str, Any]]]]:
+    """Generate, once per (shape, key), a function turning the rows of a relation level into its
+    records grouped by ``key`` (for ``query.plan.attach``), in one pass: the key is read from the
+    row, not looked up in each record, and the ``hidden`` helper columns never enter a record."""
+    env: dict[str, Any] = {}
+    target, values = _columns(decoders, env)
+    k = names.index(key)
+    items = ", ".join(f"{name!r}: {'k' if i == k else value}"
+                      for i, (name, value) in enumerate(zip(names, values)) if name not in hidden)
+    src = ("def build(rows):\n"
+           "    grouped = {}\n"
+           "    get = grouped.get\n"
+           f"    for {target} in rows:\n"
+           f"        k = {values[k]}\n"
+           "        group = get(k)\n"
+           "        if group is None:\n"
+           f"            grouped[k] = [{{{items}}}]\n"
+           "        else:\n"
+           f"            group.append({{{items}}})\n"
+           "    return grouped\n")
+    return _generate(src, env, "group builder")  # type: ignore[no-any-return]
+
+
 def struct_builder(names: Sequence[str], decoders: Decoders, cls: type) -> Callable[[Rows], list[Any]]:
     """Generate, once per (shape, Struct class), a function turning rows into ``cls`` instances
     (``as_=``): the Struct is called with the row's columns, positionally in the Struct's field
@@ -76,14 +100,15 @@ def struct_builder(names: Sequence[str], decoders: Decoders, cls: type) -> Calla
 
 
 class Plan:
-    """A compiled statement plus its hydration function."""
+    """A compiled statement plus its hydration functions."""
 
-    __slots__ = ("compiled", "hydrate", "typed")
+    __slots__ = ("compiled", "hydrate", "typed", "groups")
 
     def __init__(self, compiled: Compiled) -> None:
         self.compiled = compiled
         self.hydrate = row_builder(compiled.columns, compiled.decoders)
         self.typed: dict[type, Callable[[Rows], list[Any]]] | None = None
+        self.groups: dict[tuple[str, tuple[str, ...]], Callable[[Rows], dict[Any, list[dict[str, Any]]]]] | None = None
 
     def hydrate_as(self, cls: type) -> Callable[[Rows], list[Any]]:
         """The row builder for Struct class ``cls`` (``as_=``), built on first use."""
@@ -93,4 +118,14 @@ class Plan:
         build = typed.get(cls)
         if build is None:
             build = typed[cls] = struct_builder(self.compiled.columns, self.compiled.decoders, cls)
+        return build
+
+    def grouped(self, key: str, hidden: tuple[str, ...]) -> Callable[[Rows], dict[Any, list[dict[str, Any]]]]:
+        """The group builder by ``key`` without the ``hidden`` columns (a relation level), built on first use."""
+        groups = self.groups
+        if groups is None:
+            groups = self.groups = {}
+        build = groups.get((key, hidden))
+        if build is None:
+            build = groups[(key, hidden)] = group_builder(self.compiled.columns, self.compiled.decoders, key, hidden)
         return build

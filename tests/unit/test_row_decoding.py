@@ -116,3 +116,25 @@ def test_attach_matches_stitch(single: bool) -> None:
     assert attached == stitched
     if not single:
         assert attached[0]["r"] is not attached[2]["r"]
+
+
+def test_group_builder_groups_while_building_and_leaves_hidden_columns_out() -> None:
+    from farmorm.runtime.executor import group_builder, row_builder
+
+    names = ("id", "user_id", "title", "\x00link")
+    decoders = (None, None, str.upper, None)
+    rows = [(1, 7, "a", 70), (2, 8, None, 80), (3, 7, "c", 70)]
+    grouped = group_builder(names, decoders, "\x00link", hidden=("\x00link",))(rows)
+    assert grouped == {70: [{"id": 1, "user_id": 7, "title": "A"}, {"id": 3, "user_id": 7, "title": "C"}],
+                       80: [{"id": 2, "user_id": 8, "title": None}]}
+    by_user = group_builder(names, decoders, "user_id", hidden=("user_id", "\x00link"))(rows)
+    assert by_user == {7: [{"id": 1, "title": "A"}, {"id": 3, "title": "C"}], 8: [{"id": 2, "title": None}]}
+    flat = row_builder(names, decoders)(rows)
+    assert [r["title"] for r in flat] == ["A", None, "C"]
+
+
+def test_row_builder_of_one_and_no_columns() -> None:
+    from farmorm.runtime.executor import row_builder
+
+    assert row_builder(("n",), (int,))([("4",), (None,)]) == [{"n": 4}, {"n": None}]
+    assert row_builder((), ())([(), ()]) == [{}, {}]
