@@ -16,6 +16,7 @@ import pytest
 from farmorm.core.driver import inline_form
 from farmorm.query.plan import RelationRead, attach, stitch
 from farmorm.query.values import normalize_decimal
+import farmorm_drivers.mongo.compiler as mongo
 import farmorm_drivers.mysql.dialect as mysql
 import farmorm_drivers.postgres.dialect as postgres
 import farmorm_drivers.sqlite.dialect as sqlite
@@ -56,6 +57,7 @@ CASES = [
     ("mysql datetime", mysql.decode_datetime, [NAIVE, AWARE, PLUS2, "2026-01-02 03:04:05", Sub(2026, 1, 1)]),
     ("mysql bool", mysql.decode_bool, [0, 1, 5, b"\x01", "1"]),
     ("mysql json", mysql.decode_json, ['{"a": 1}', b"[1]", {"a": 1}]),
+    ("mongo datetime", mongo.decode_datetime, [NAIVE, AWARE, PLUS2, Sub(2026, 1, 1), dt.date(2026, 1, 1), None.__class__]),
     ("decimal", normalize_decimal,
      [decimal.Decimal("12.500"), decimal.Decimal("-0.000"), decimal.Decimal("100"), decimal.Decimal("1E+2"), 3, 2.5,
       "7.10", decimal.Decimal("0.000000000000000000000000000123")]),
