@@ -575,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.baseline is not None:
         os.environ[BASELINE_ENV] = str(args.baseline.resolve())
-    known = (*SYSTEMS, BASELINE) if os.environ.get(BASELINE_ENV) else SYSTEMS
+    known = (*SYSTEMS, FARMORM_ASYNCMY, BASELINE) if os.environ.get(BASELINE_ENV) else (*SYSTEMS, FARMORM_ASYNCMY)
     systems = tuple(s.strip() for s in args.systems.split(",")) if args.systems else None
     if systems and (unknown := set(systems) - set(known)):
         print(f"unknown systems: {', '.join(sorted(unknown))}", file=sys.stderr)

@@ -675,8 +675,32 @@ def _point_read(model: ModelMeta, where: dict[str, Any], take: Any, scope: froze
     return None
 
 
+#: where a model keeps the relation levels of ``include={name: True}`` ({(relation, scope): RelationRead})
+_LEVELS_KEY = "_farmorm_plain_levels"
+
+
 def _relation_read(schema: Schema, model: ModelMeta, rel: RelationMeta, sub: Any,
                    scope: frozenset[str] = DEFAULT_SCOPE) -> RelationRead:
+    if sub is True:
+        # ``{name: True}`` carries no value: its level depends on the schema and the scope only, so
+        # it is parsed once and handed out with its own params list (the parent keys' slot)
+        levels: dict[Any, RelationRead] | None = vars(model).get(_LEVELS_KEY)
+        if levels is None:
+            levels = vars(model)[_LEVELS_KEY] = {}  # a frozen dataclass: its __dict__ takes derived data
+        level = levels.get((rel.name, scope))
+        if level is None:
+            level = _parse_relation_read(schema, model, rel, True, scope)
+            if level.read.relations or len(level.read.params) != 1:
+                return level  # nothing shareable beyond the node (not the case for True today)
+            levels[(rel.name, scope)] = level
+        read = level.read
+        return RelationRead(level.name, level.meta, Read(read.node, [None], read.relations, read.hidden, read.counts),
+                            level.parent_key, level.child_key, level.single)
+    return _parse_relation_read(schema, model, rel, sub, scope)
+
+
+def _parse_relation_read(schema: Schema, model: ModelMeta, rel: RelationMeta, sub: Any,
+                         scope: frozenset[str]) -> RelationRead:
     target = schema.models[rel.target]
     args: Mapping[str, Any] = {} if sub is True else sub
     if not isinstance(args, Mapping):

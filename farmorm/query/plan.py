@@ -54,18 +54,12 @@ def collect_keys(records: list[dict[str, Any]], key: str) -> list[Any]:
 
 
 def stitch(parents: list[dict[str, Any]], rel: RelationRead, children: list[dict[str, Any]]) -> None:
-    """Attach ``children`` to their ``parents`` under ``rel.name`` (a record/None or a list).
-
-    A to-one parent gets the first child of its key (``order_by`` order); a to-many parent the
-    list of its children. Each parent gets its own list: the group itself for the first parent of
-    a key (no copy), a copy for any later parent with the same key (a record reached twice through
-    a many-to-many level)."""
+    """Attach ``children`` to their ``parents`` under ``rel.name`` (a record/None or a list)."""
     ck = rel.child_key
-    pk = rel.parent_key
-    name = rel.name
     if rel.single:
         first = {c[ck]: c for c in reversed(children)}  # the earliest child of a key wins
         one = first.get
+        name, pk = rel.name, rel.parent_key
         for p in parents:
             p[name] = one(p[pk])
         return
@@ -78,6 +72,22 @@ def stitch(parents: list[dict[str, Any]], rel: RelationRead, children: list[dict
             grouped[k] = [c]
         else:
             group.append(c)
+    attach(parents, rel, grouped)
+
+
+def attach(parents: list[dict[str, Any]], rel: RelationRead, grouped: dict[Any, list[dict[str, Any]]]) -> None:
+    """Attach children already grouped by key (``grouped``, each group in ``order_by`` order) to
+    their ``parents`` under ``rel.name``: a to-one parent gets the first child of its key or None,
+    a to-many parent its own list. The first parent of a key takes the group itself (no copy), a
+    later parent with the same key (a record reached twice through a many-to-many level) a copy."""
+    pk = rel.parent_key
+    name = rel.name
+    get = grouped.get
+    if rel.single:
+        for p in parents:
+            group = get(p[pk])
+            p[name] = None if group is None else group[0]
+        return
     given: dict[Any, None] = {}
     for p in parents:
         k = p[pk]

@@ -27,7 +27,7 @@ from typing import Any, Awaitable, Callable, Literal, Sequence
 from ..core.cache import PlanCache
 from ..core.driver import Connection, Driver, DriverHandle, QueryEvent
 from ..core.errors import OrmError
-from ..query.plan import Read, collect_keys, nest_counts, stitch, strip_hidden
+from ..query.plan import Read, attach, collect_keys, nest_counts, stitch, strip_hidden
 from .executor import Plan
 from .routing import Replica, ReplicaPolicy, Router
 from .server import DEFAULT_ACQUIRE_TIMEOUT, Server
@@ -214,6 +214,14 @@ class Engine:
                 continue
             child = rel.read
             child.params[0] = keys
+            if not child.relations and not child.counts:
+                # a last level: its records are built and grouped by key in one pass (no per-row
+                # lookup of the key, no helper column to strip afterwards)
+                plan = self.plan(child.node)
+                if rel.child_key in plan.compiled.columns:
+                    result = await conn.run(plan.compiled, child.params)
+                    attach(records, rel, plan.grouped(rel.child_key, child.hidden)(result.rows))
+                    continue
             children = await self.rows(conn, child.node, child.params)
             if child.relations and children:
                 await self.load_relations(conn, child, children)

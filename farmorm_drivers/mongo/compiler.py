@@ -22,7 +22,7 @@ import re
 from dataclasses import replace
 from typing import Any, Callable
 
-from farmorm.core.driver import Compiled
+from farmorm.core.driver import Compiled, inline_decoder
 from farmorm.core.errors import validation_error
 from farmorm.query import nodes as n
 from farmorm.query.aggregate import ref_fields, ref_model
@@ -51,6 +51,12 @@ def decode_datetime(v: Any) -> Any:
     if isinstance(v, _dt.datetime):
         return v.replace(tzinfo=_UTC) if v.tzinfo is None else v.astimezone(_UTC)
     return v
+
+
+# the row builders test the common case inline: BSON dates come back naive UTC (aware with
+# tz_aware clients, which take the call)
+inline_decoder(decode_datetime, "{v}.replace(tzinfo={UTC}) if {v}.__class__ is {DT} and {v}.tzinfo is None else {d}({v})",
+               DT=_dt.datetime, UTC=_UTC)
 
 
 def canonical_json(v: Any) -> Any:

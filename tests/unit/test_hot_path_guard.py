@@ -2,7 +2,8 @@
 
 A query shape repeated with other values must never compile again (the plan cache's ``misses``
 stay put while ``hits`` grow), and the row builder of a shape (``executor.row_builder``, the
-hydration plan) is generated exactly once per compiled shape. A change that puts a value into a
+hydration plan) is generated exactly once per compiled shape, as is the builder that groups a
+relation level's records by key (``executor.group_builder``). A change that puts a value into a
 node, rebuilds the builder per call or bypasses the cache fails here, long before a benchmark
 would notice it.
 """
@@ -101,6 +102,21 @@ async def test_include_compiles_each_level_once(orm: Orm, builders: list[tuple[s
     assert misses == 2, "root query + one batched query per relation level, each compiled once"
     assert hits == 22
     assert len(builders) == 2
+
+
+async def test_relation_level_group_builder_is_generated_once(orm: Orm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A last relation level is built and grouped by key in one generated pass: generated once."""
+    built: list[str] = []
+    original: Callable[..., Any] = executor_mod.group_builder
+
+    def counting(names: Any, decoders: Any, key: str, hidden: Any = ()) -> Any:
+        built.append(key)
+        return original(names, decoders, key, hidden)
+
+    monkeypatch.setattr(executor_mod, "group_builder", counting)
+    await _repeat(orm, lambda i: orm.user.find_many(where={"id": {"lte": i + 3}}, include={"posts": True}))
+    await _repeat(orm, lambda i: orm.post.find_many(where={"id": {"lte": i + 3}}, include={"user": True}))
+    assert built == ["user_id", "id"], "a relation level's group builder was generated more than once"
 
 
 async def test_writes_and_count_compile_once(orm: Orm, builders: list[tuple[str, ...]]) -> None:

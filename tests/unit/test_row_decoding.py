@@ -14,8 +14,9 @@ from typing import Any, Callable
 import pytest
 
 from farmorm.core.driver import inline_form
-from farmorm.query.plan import RelationRead, stitch
+from farmorm.query.plan import RelationRead, attach, stitch
 from farmorm.query.values import normalize_decimal
+import farmorm_drivers.mongo.compiler as mongo
 import farmorm_drivers.mysql.dialect as mysql
 import farmorm_drivers.postgres.dialect as postgres
 import farmorm_drivers.sqlite.dialect as sqlite
@@ -56,6 +57,7 @@ CASES = [
     ("mysql datetime", mysql.decode_datetime, [NAIVE, AWARE, PLUS2, "2026-01-02 03:04:05", Sub(2026, 1, 1)]),
     ("mysql bool", mysql.decode_bool, [0, 1, 5, b"\x01", "1"]),
     ("mysql json", mysql.decode_json, ['{"a": 1}', b"[1]", {"a": 1}]),
+    ("mongo datetime", mongo.decode_datetime, [NAIVE, AWARE, PLUS2, Sub(2026, 1, 1), dt.date(2026, 1, 1), None.__class__]),
     ("decimal", normalize_decimal,
      [decimal.Decimal("12.500"), decimal.Decimal("-0.000"), decimal.Decimal("100"), decimal.Decimal("1E+2"), 3, 2.5,
       "7.10", decimal.Decimal("0.000000000000000000000000000123")]),
@@ -101,3 +103,40 @@ def test_stitch_to_one_takes_the_first_child_of_a_key() -> None:
     children = [{"p": 1, "i": "first"}, {"p": 1, "i": "second"}, {"p": 2, "i": "only"}]
     stitch(parents, _rel(True), children)
     assert [p["r"] and p["r"]["i"] for p in parents] == ["first", "only", None, "first"]
+
+
+@pytest.mark.parametrize("single", [False, True])
+def test_attach_matches_stitch(single: bool) -> None:
+    children = [{"p": 1, "i": "a"}, {"p": 2, "i": "b"}, {"p": 1, "i": "c"}]
+    grouped: dict[Any, list[dict[str, Any]]] = {}
+    for c in children:
+        grouped.setdefault(c["p"], []).append(c)
+    stitched = [{"k": 1}, {"k": 2}, {"k": 1}, {"k": None}, {"k": 3}]
+    attached = [dict(p) for p in stitched]
+    stitch(stitched, _rel(single), children)
+    attach(attached, _rel(single), grouped)
+    assert attached == stitched
+    if not single:
+        assert attached[0]["r"] is not attached[2]["r"]
+
+
+def test_group_builder_groups_while_building_and_leaves_hidden_columns_out() -> None:
+    from farmorm.runtime.executor import group_builder, row_builder
+
+    names = ("id", "user_id", "title", "\x00link")
+    decoders = (None, None, str.upper, None)
+    rows = [(1, 7, "a", 70), (2, 8, None, 80), (3, 7, "c", 70)]
+    grouped = group_builder(names, decoders, "\x00link", hidden=("\x00link",))(rows)
+    assert grouped == {70: [{"id": 1, "user_id": 7, "title": "A"}, {"id": 3, "user_id": 7, "title": "C"}],
+                       80: [{"id": 2, "user_id": 8, "title": None}]}
+    by_user = group_builder(names, decoders, "user_id", hidden=("user_id", "\x00link"))(rows)
+    assert by_user == {7: [{"id": 1, "title": "A"}, {"id": 3, "title": "C"}], 8: [{"id": 2, "title": None}]}
+    flat = row_builder(names, decoders)(rows)
+    assert [r["title"] for r in flat] == ["A", None, "C"]
+
+
+def test_row_builder_of_one_and_no_columns() -> None:
+    from farmorm.runtime.executor import row_builder
+
+    assert row_builder(("n",), (int,))([("4",), (None,)]) == [{"n": 4}, {"n": None}]
+    assert row_builder((), ())([(), ()]) == [{}, {}]
