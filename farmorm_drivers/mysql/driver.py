@@ -422,18 +422,10 @@ class _Checkout:
         wrapped = self.wrapped
         if exc is not None and not isinstance(exc, Exception):
             wrapped.conn.close()  # cancelled mid-statement: the protocol state is unknown, drop it
-        current = wrapped.conn  # _replace() may have moved the operation to another connection
-        driver = self.driver
         if not wrapped.in_tx and wrapped.restore is None:
-            driver._release_now(current)
+            self.driver._release_now(wrapped.conn)  # _replace() may have moved it to another connection
             return
-        with anyio.CancelScope(shield=True):
-            try:
-                if wrapped.in_tx and not is_closed(current):
-                    await wrapped.rollback()
-                await driver._restore(current, wrapped.restore)
-            finally:
-                await driver._release(current)
+        await self.driver._hand_back(wrapped)
 
 
 def _charset(raw: Any) -> str:
@@ -627,14 +619,19 @@ class MysqlDriver(Driver):
                 wrapped.conn.close()  # cancelled mid-statement: the protocol state is unknown, drop it
             raise
         finally:
-            current = wrapped.conn  # _replace() may have moved the operation to another connection
-            with anyio.CancelScope(shield=True):
-                try:
-                    if wrapped.in_tx and not is_closed(current):
-                        await wrapped.rollback()
-                    await self._restore(current, wrapped.restore)
-                finally:
-                    await self._release(current)
+            await self._hand_back(wrapped)
+
+    async def _hand_back(self, wrapped: MysqlConnection) -> None:
+        """Undo what an operation left on its pooled connection (an open transaction, farmorm's
+        session settings) and give it back, shielded so a cancelled caller never leaks it."""
+        current = wrapped.conn  # _replace() may have moved the operation to another connection
+        with anyio.CancelScope(shield=True):
+            try:
+                if wrapped.in_tx and not is_closed(current):
+                    await wrapped.rollback()
+                await self._restore(current, wrapped.restore)
+            finally:
+                await self._release(current)
 
     def acquire_is_immediate(self) -> bool:
         """A pool farmorm opened (aiomysql or asyncmy), with a free connection and no task inside
